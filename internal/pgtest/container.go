@@ -1,0 +1,166 @@
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// DefaultImage is the tag testdata/pgimage/build.sh gives the image it builds; keep the two in
+// step (TestDefaultImageMatchesBuildScript checks).
+const DefaultImage = "pgtune-test-pg:15-v1"
+
+// containerLifetime stops a test container by itself if the test process dies without
+// terminating it: with Ryuk disabled nothing else would.
+const containerLifetime = 2 * time.Hour
+
+// ContainerLabel marks every container pgtest starts, so stale ones can be found and removed
+// (`docker rm -f $(docker ps -aq --filter label=org.bookedbarber.pgtune.test)`).
+const ContainerLabel = "org.bookedbarber.pgtune.test"
+
+func image() string {
+	if v := os.Getenv("PGTUNE_TEST_IMAGE"); v != "" {
+		return v
+	}
+	return DefaultImage
+}
+
+// prepareTestcontainersEnv sets what testcontainers-go needs where no registry is reachable. It
+// reads its configuration once, so this runs before the first call into it.
+func prepareTestcontainersEnv() {
+	// Ryuk, the reaper, is an image pulled from a registry; only the literal "true" disables it.
+	if _, ok := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !ok {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+	// Inside a container testcontainers-go would aim at the default gateway; tests only ever talk
+	// to loopback, where Docker publishes the ports.
+	if _, ok := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); !ok {
+		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	}
+}
+
+// logBuffer collects testcontainers-go's chatter; it is shown only when a start fails.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Printf(format string, v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(&l.buf, format, v...)
+	l.buf.WriteByte('\n')
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// dockerEngineAnswers reports whether a Docker engine responds.
+func dockerEngineAnswers(ctx context.Context) bool {
+	ok, _ := checkDocker(ctx, false)
+	return ok
+}
+
+// checkDocker reports whether a Docker engine responds and, with wantImage, holds the test image.
+// It recovers from the panics some testcontainers-go paths raise when no engine is configured.
+func checkDocker(ctx context.Context, wantImage bool) (ok bool, reason string) {
+	prepareTestcontainersEnv()
+	defer func() {
+		if r := recover(); r != nil {
+			ok, reason = false, fmt.Sprintf("no Docker engine (%v)", r)
+		}
+	}()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return false, fmt.Sprintf("no Docker engine: %v", err)
+	}
+	defer cli.Close()
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return false, fmt.Sprintf("Docker engine does not answer: %v", err)
+	}
+	if !wantImage {
+		return true, ""
+	}
+	img := image()
+	if _, err := cli.ImageInspect(ctx, img); err != nil {
+		if errdefs.IsNotFound(err) {
+			return false, fmt.Sprintf("image %s not found; build it with: bash testdata/pgimage/build.sh", img)
+		}
+		return false, fmt.Sprintf("inspect image %s: %v", img, err)
+	}
+	return true, ""
+}
+
+func startContainer(ctx context.Context) (*Server, error) {
+	if ok, reason := checkDocker(ctx, true); !ok {
+		return nil, unavailable("%s", reason)
+	}
+	logs := &logBuffer{}
+	img := image()
+	ctr, err := testcontainers.Run(ctx, img,
+		testcontainers.WithLogger(logs),
+		testcontainers.WithExposedPorts("5432/tcp"),
+		testcontainers.WithEnv(map[string]string{
+			"PGTUNE_LIFETIME_SECONDS": fmt.Sprint(int(containerLifetime.Seconds())),
+		}),
+		testcontainers.WithLabels(map[string]string{ContainerLabel: "true"}),
+		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
+			wait.ForLog("database system is ready to accept connections"),
+			wait.ForListeningPort("5432/tcp"),
+		),
+	)
+	if err != nil {
+		if ctr != nil {
+			_ = testcontainers.TerminateContainer(ctr)
+		}
+		return nil, fmt.Errorf("start %s: %w\n%s", img, err, tail(logs.String(), 20))
+	}
+	endpoint, err := ctr.PortEndpoint(ctx, "5432/tcp", "")
+	if err != nil {
+		_ = testcontainers.TerminateContainer(ctr)
+		return nil, fmt.Errorf("find the published port of %s: %w", img, err)
+	}
+	srv := &Server{
+		Backend:  BackendContainer,
+		AdminDSN: "postgres://postgres@" + endpoint + "/postgres?sslmode=disable",
+		Detail:   "image " + img + ", container " + shortID(ctr.GetContainerID()),
+		stop: func(ctx context.Context) error {
+			return ctr.Terminate(ctx)
+		},
+	}
+	// The log line can precede the socket being reachable through the published port.
+	conn, err := connectRetry(ctx, srv.AdminDSN)
+	if err != nil {
+		_ = testcontainers.TerminateContainer(ctr)
+		return nil, err
+	}
+	conn.Close(ctx)
+	return srv, nil
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

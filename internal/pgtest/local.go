@@ -1,0 +1,245 @@
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// serverSettings configure a local server like the test image's entrypoint configures its own
+// (testdata/pgimage/entrypoint.sh); TestServerSettings checks both backends agree.
+var serverSettings = []string{
+	"listen_addresses=127.0.0.1",
+	"max_connections=200",
+	"shared_buffers=128MB",
+	"shared_preload_libraries=pg_stat_statements",
+	"pg_stat_statements.track=all",
+	"pg_stat_statements.max=10000",
+	"compute_query_id=on",
+	"track_io_timing=on",
+	"fsync=off",
+	"synchronous_commit=off",
+	"full_page_writes=off",
+}
+
+// findBinDir locates a directory holding initdb and postgres: PATH, then pg_config --bindir, then
+// the newest /usr/lib/postgresql/*/bin (Debian's layout, which keeps them off PATH).
+func findBinDir() (string, error) {
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			dir := filepath.Dir(real)
+			if hasServerBinaries(dir) {
+				return dir, nil
+			}
+		}
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dir := strings.TrimSpace(string(out))
+		if hasServerBinaries(dir) {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
+	for _, dir := range dirs {
+		if hasServerBinaries(dir) {
+			return dir, nil
+		}
+	}
+	return "", errors.New("no initdb/postgres found on PATH, via pg_config --bindir, or under /usr/lib/postgresql/*/bin")
+}
+
+func versionOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
+}
+
+func hasServerBinaries(dir string) bool {
+	for _, b := range []string{"initdb", "postgres"} {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// present reports whether a backend's prerequisites exist on this machine, so that under CI an
+// unusable backend that ought to work fails instead of skipping.
+func present(b Backend) bool {
+	switch b {
+	case BackendContainer:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		prepareTestcontainersEnv()
+		return dockerEngineAnswers(ctx)
+	case BackendLocal:
+		_, err := findBinDir()
+		return err == nil
+	}
+	return false
+}
+
+// runAs is the unprivileged account a root test process runs the server as: PostgreSQL refuses
+// to run as root. nil means "as ourselves".
+func runAs() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	}
+	return nil, errors.New("running as root and no unprivileged user (postgres or nobody) to run PostgreSQL as")
+}
+
+func startLocal(ctx context.Context) (*Server, error) {
+	binDir, err := findBinDir()
+	if err != nil {
+		return nil, unavailable("%v", err)
+	}
+	cred, err := runAs()
+	if err != nil {
+		return nil, unavailable("%v", err)
+	}
+	dir, err := os.MkdirTemp("", "pgtune-pgtest-")
+	if err != nil {
+		return nil, err
+	}
+	cleanupDir := func() { os.RemoveAll(dir) }
+	dataDir := filepath.Join(dir, "data")
+	if cred != nil {
+		// The unprivileged user must reach and own its directory.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			cleanupDir()
+			return nil, err
+		}
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			cleanupDir()
+			return nil, err
+		}
+	}
+
+	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
+		"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.Dir = dir
+	if out, err := initdb.CombinedOutput(); err != nil {
+		cleanupDir()
+		return nil, fmt.Errorf("initdb (%s): %v\n%s", binDir, err, tail(string(out), 20))
+	}
+
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			cleanupDir()
+			return nil, err
+		}
+		srv, err := runPostgres(ctx, binDir, dir, dataDir, port, cred)
+		if err == nil {
+			stop := srv.stop
+			srv.stop = func(ctx context.Context) error {
+				err := stop(ctx)
+				cleanupDir()
+				return err
+			}
+			return srv, nil
+		}
+		lastErr = err // most likely the port was taken between freePort and bind: try another
+	}
+	cleanupDir()
+	return nil, lastErr
+}
+
+func runPostgres(ctx context.Context, binDir, dir, dataDir string, port int, cred *syscall.Credential) (*Server, error) {
+	logPath := filepath.Join(dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-D", dataDir, "-p", strconv.Itoa(port), "-k", dir}
+	for _, s := range serverSettings {
+		args = append(args, "-c", s)
+	}
+	// Not CommandContext: the server outlives the start-up context and is stopped by Main.
+	cmd := exec.Command(filepath.Join(binDir, "postgres"), args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = serverProcAttr(cred)
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logFile.Close() }()
+
+	srv := &Server{
+		Backend:  BackendLocal,
+		AdminDSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		Detail:   fmt.Sprintf("%s, port %d, run as uid %d", filepath.Join(binDir, "postgres"), port, uidOf(cred)),
+		stop: func(ctx context.Context) error {
+			_ = cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+			select {
+			case <-exited:
+				return nil
+			case <-ctx.Done():
+				_ = cmd.Process.Kill()
+				<-exited
+				return fmt.Errorf("postgres on port %d did not stop in time; killed", port)
+			}
+		},
+	}
+
+	readyCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(readyCtx, srv.AdminDSN)
+		if err == nil {
+			conn.Close(readyCtx)
+			return srv, nil
+		}
+		select {
+		case werr := <-exited:
+			log, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("postgres exited during start-up (%v):\n%s", werr, tail(string(log), 20))
+		case <-readyCtx.Done():
+			_ = cmd.Process.Kill()
+			<-exited
+			log, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("postgres did not accept connections within 60 s:\n%s", tail(string(log), 20))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func uidOf(cred *syscall.Credential) int {
+	if cred == nil {
+		return os.Geteuid()
+	}
+	return int(cred.Uid)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

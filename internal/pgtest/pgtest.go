@@ -1,0 +1,341 @@
+// Package pgtest gives tests a fresh, empty database on a real PostgreSQL server.
+//
+// The server has pg_stat_statements preloaded (pg_stat_statements.track = all), track_io_timing on
+// and the hypopg extension available. It comes from the first backend that works:
+//
+//  1. PGTUNE_TEST_DATABASE_URL: an existing server; tests create (and drop) their own databases on it,
+//     so the URL needs a role with CREATEDB.
+//  2. testcontainers-go, running image PGTUNE_TEST_IMAGE (default: the image
+//     testdata/pgimage/build.sh builds from Debian packages, no registry needed).
+//  3. Local server binaries (initdb and postgres on PATH, from pg_config --bindir, or under
+//     /usr/lib/postgresql/*/bin) in a temporary directory on a free port, run as an unprivileged
+//     user when the tests run as root.
+//
+// One server serves a whole test package (a test binary); every call to New creates a database
+// of its own and drops it when the test ends. A package that uses pgtest must run its tests
+// through Main:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+// Without any backend a test skips with a message saying how to get one, except when CI=true,
+// where it fails: CI must never go green by skipping its database tests.
+package pgtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Backend names where a test server came from. The test log names it for every database.
+type Backend string
+
+// The backends, in the order New tries them.
+const (
+	BackendEnv       Backend = "env"            // PGTUNE_TEST_DATABASE_URL
+	BackendContainer Backend = "testcontainers" // the pgtune test image under Docker
+	BackendLocal     Backend = "local"          // PostgreSQL binaries on this machine
+)
+
+var order = []Backend{BackendEnv, BackendContainer, BackendLocal}
+
+// startTimeout bounds every server start, so a wedged Docker engine or initdb cannot hang a run.
+const startTimeout = 2 * time.Minute
+
+// Server is one running PostgreSQL server shared by a test package.
+type Server struct {
+	Backend Backend
+	// AdminDSN connects to the server's maintenance database as a role that may create databases.
+	AdminDSN string
+	// Detail says which image or binaries serve it, for the test log.
+	Detail string
+	// Version is server_version_num, e.g. 150018.
+	Version int
+
+	stop func(context.Context) error
+}
+
+// DB is a test's own database.
+type DB struct {
+	// DSN connects to the database (as the server's admin role).
+	DSN    string
+	Name   string
+	Server *Server
+}
+
+// unavailableError means a backend cannot be used on this machine; New then tries the next one.
+type unavailableError struct{ reason string }
+
+func (e *unavailableError) Error() string { return e.reason }
+
+func unavailable(format string, args ...any) error {
+	return &unavailableError{reason: fmt.Sprintf(format, args...)}
+}
+
+type serverSlot struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+var (
+	mainRunning atomic.Bool
+	slotsMu     sync.Mutex
+	slots       = map[Backend]*serverSlot{}
+	dbCounter   atomic.Int64
+
+	defaultOnce    sync.Once
+	defaultServer  *Server
+	defaultReasons []string
+	defaultErr     error
+)
+
+// Main runs the package's tests, then stops every server they started, and exits.
+func Main(m *testing.M) {
+	mainRunning.Store(true)
+	code := m.Run()
+	if err := stopAll(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: stopping test servers: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func stopAll() error {
+	slotsMu.Lock()
+	defer slotsMu.Unlock()
+	var errs []string
+	for b, s := range slots {
+		if s.srv != nil && s.srv.stop != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := s.srv.stop(ctx); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", b, err))
+			}
+			cancel()
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// server returns the package's server for backend b, starting it on first use.
+func server(b Backend) (*Server, error) {
+	slotsMu.Lock()
+	s, ok := slots[b]
+	if !ok {
+		s = &serverSlot{}
+		slots[b] = s
+	}
+	slotsMu.Unlock()
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+		defer cancel()
+		switch b {
+		case BackendEnv:
+			s.srv, s.err = startEnv(ctx)
+		case BackendContainer:
+			s.srv, s.err = startContainer(ctx)
+		case BackendLocal:
+			s.srv, s.err = startLocal(ctx)
+		default:
+			s.err = fmt.Errorf("unknown backend %q", b)
+		}
+		if s.err == nil {
+			s.srv.Version, s.err = serverVersion(ctx, s.srv.AdminDSN)
+		}
+	})
+	return s.srv, s.err
+}
+
+// howToGetOne is the skip (or, under CI, failure) message when no backend works.
+const howToGetOne = "no PostgreSQL server for tests. Get one of: " +
+	"(a) PGTUNE_TEST_DATABASE_URL=postgres://user@host/postgres (a role with CREATEDB); " +
+	"(b) a running Docker engine plus the test image: bash testdata/pgimage/build.sh; " +
+	"(c) local server binaries: apt-get install postgresql-15 postgresql-15-hypopg"
+
+func requireMain(t testing.TB) {
+	t.Helper()
+	if !mainRunning.Load() {
+		t.Fatal("pgtest: this package has no TestMain calling pgtest.Main(m); add `func TestMain(m *testing.M) { pgtest.Main(m) }` so the shared server is stopped")
+	}
+}
+
+// New creates a fresh, empty database for the test on the package's server and drops it when the
+// test ends. It skips the test when no backend works (fails when CI=true).
+func New(t testing.TB, opts ...Option) *DB {
+	t.Helper()
+	requireMain(t)
+	defaultOnce.Do(func() {
+		for _, b := range order {
+			srv, err := server(b)
+			if err == nil {
+				defaultServer = srv
+				return
+			}
+			if _, ok := err.(*unavailableError); !ok {
+				// The backend should have worked and did not: say so instead of quietly
+				// testing on something else.
+				defaultErr = fmt.Errorf("pgtest: %s backend failed: %w", b, err)
+				return
+			}
+			defaultReasons = append(defaultReasons, fmt.Sprintf("%s: %v", b, err))
+		}
+	})
+	if defaultErr != nil {
+		t.Fatal(defaultErr)
+	}
+	if defaultServer == nil {
+		skipOrFail(t, howToGetOne+" [tried: "+strings.Join(defaultReasons, "; ")+"]")
+	}
+	return newDB(t, defaultServer, opts)
+}
+
+// NewOn is New on a given backend; the harness's own tests use it to exercise each backend. It
+// skips when that backend is unavailable here (fails when CI=true and the backend's prerequisites
+// are present: a Docker engine for testcontainers, server binaries for local).
+func NewOn(t testing.TB, b Backend, opts ...Option) *DB {
+	t.Helper()
+	requireMain(t)
+	srv, err := server(b)
+	if err != nil {
+		if _, ok := err.(*unavailableError); ok {
+			if inCI() && present(b) {
+				t.Fatalf("pgtest: %s backend is present but unusable under CI: %v", b, err)
+			}
+			t.Skipf("pgtest: %s backend unavailable: %v", b, err)
+		}
+		t.Fatalf("pgtest: %s backend failed: %v", b, err)
+	}
+	return newDB(t, srv, opts)
+}
+
+func inCI() bool { return os.Getenv("CI") == "true" }
+
+func skipOrFail(t testing.TB, msg string) {
+	t.Helper()
+	if inCI() {
+		t.Fatal("pgtest: CI=true, so a database test may not skip: " + msg)
+	}
+	t.Skip("pgtest: " + msg)
+}
+
+// Option adjusts a test database.
+type Option func(*dbOptions)
+
+type dbOptions struct {
+	extensions []string
+}
+
+// WithExtensions runs CREATE EXTENSION for each name in the new database, e.g.
+// WithExtensions("pg_stat_statements", "hypopg").
+func WithExtensions(names ...string) Option {
+	return func(o *dbOptions) { o.extensions = append(o.extensions, names...) }
+}
+
+func newDB(t testing.TB, srv *Server, opts []Option) *DB {
+	t.Helper()
+	var o dbOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	name := fmt.Sprintf("pgtest_%d_%d", os.Getpid(), dbCounter.Add(1))
+	admin, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s server: %v", srv.Backend, err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: create database on %s server: %v", srv.Backend, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		c, err := pgx.Connect(ctx, srv.AdminDSN)
+		if err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+
+	db := &DB{DSN: withDatabase(srv.AdminDSN, name), Name: name, Server: srv}
+	if len(o.extensions) > 0 {
+		c, err := pgx.Connect(ctx, db.DSN)
+		if err != nil {
+			t.Fatalf("pgtest: connect to %s: %v", name, err)
+		}
+		defer c.Close(ctx)
+		for _, ext := range o.extensions {
+			if _, err := c.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+pgx.Identifier{ext}.Sanitize()); err != nil {
+				t.Fatalf("pgtest: CREATE EXTENSION %s on %s server: %v", ext, srv.Backend, err)
+			}
+		}
+	}
+	t.Logf("pgtest: database %s on the %s backend (%s, server_version_num %d)", name, srv.Backend, srv.Detail, srv.Version)
+	return db
+}
+
+// Connect opens a connection to the test database, closed when the test ends.
+func (db *DB) Connect(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db.DSN)
+	if err != nil {
+		t.Fatalf("pgtest: connect to %s: %v", db.Name, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// withDatabase returns the URL dsn pointing at database name instead.
+func withDatabase(dsn, name string) string {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: admin DSN does not parse: %v", err))
+	}
+	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", userinfo(cfg.User, cfg.Password), cfg.Host, cfg.Port, name)
+}
+
+func serverVersion(ctx context.Context, dsn string) (int, error) {
+	conn, err := connectRetry(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var v int
+	err = conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v)
+	return v, err
+}
+
+// connectRetry connects, retrying while the server is still starting up, until ctx ends.
+func connectRetry(ctx context.Context, dsn string) (*pgx.Conn, error) {
+	for {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err == nil {
+			return conn, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("server did not accept connections: %w", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
