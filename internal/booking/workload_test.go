@@ -1,0 +1,94 @@
+package booking
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/bookedbarber/pgtune/advisor/query"
+)
+
+func TestStatementCatalogue(t *testing.T) {
+	if len(Statements) < 30 {
+		t.Fatalf("the app's mix has %d statements; the demo promises at least 30", len(Statements))
+	}
+	names := map[string]bool{}
+	fingerprints := map[string]string{}
+	for _, s := range Statements {
+		if names[s.Name] {
+			t.Errorf("statement %s listed twice", s.Name)
+		}
+		names[s.Name] = true
+		st, err := query.Parse(s.SQL)
+		if err != nil {
+			t.Errorf("%s does not parse: %v", s.Name, err)
+			continue
+		}
+		if other, ok := fingerprints[st.Fingerprint]; ok {
+			t.Errorf("%s and %s are the same statement (fingerprint %s)", s.Name, other, st.Fingerprint)
+		}
+		fingerprints[st.Fingerprint] = s.Name
+		if len(st.Tables) == 0 {
+			t.Errorf("%s touches no table", s.Name)
+		}
+		for _, tbl := range st.Tables {
+			if !containsString(Tables, tbl.Name) {
+				t.Errorf("%s uses %s, which is not in the schema", s.Name, tbl.Name)
+			}
+		}
+		if s.Purpose == "" {
+			t.Errorf("%s has no purpose", s.Name)
+		}
+	}
+	used := map[string]bool{}
+	for _, a := range actions {
+		for _, u := range a.Uses {
+			if !names[u] {
+				t.Errorf("action %s uses unknown statement %s", a.Name, u)
+			}
+			used[u] = true
+		}
+	}
+	for _, s := range Statements {
+		if !used[s.Name] {
+			t.Errorf("statement %s is run by no action", s.Name)
+		}
+	}
+}
+
+func TestMixFrequencies(t *testing.T) {
+	total := 0
+	for _, a := range actions {
+		total += a.Weight
+	}
+	if total != 1000 {
+		t.Errorf("action weights sum to %d; keep them at 1000 so a weight reads as 'per thousand'", total)
+	}
+	mix := Mix()
+	if len(mix) != len(Statements) {
+		t.Fatalf("mix has %d statements, catalogue %d", len(mix), len(Statements))
+	}
+	// view_slots (120) runs barber_service_menu and book (40) does not: 120 per thousand.
+	for _, f := range mix {
+		if f.Name == "barber_service_menu" && math.Abs(f.PerThousand-120) > 1e-9 {
+			t.Errorf("barber_service_menu: %v per thousand, want 120", f.PerThousand)
+		}
+		if f.PerThousand <= 0 {
+			t.Errorf("%s never runs", f.Name)
+		}
+	}
+	for i := 1; i < len(mix); i++ {
+		if mix[i].PerThousand > mix[i-1].PerThousand {
+			t.Fatalf("mix not sorted by frequency at %s", mix[i].Name)
+		}
+	}
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
