@@ -1,0 +1,196 @@
+// Package cli is the pgtune command line: Run parses the arguments, dispatches to one subcommand
+// (one file each), renders its result and returns the process exit code. Conventions shared by
+// every subcommand (connection, output format, logging, exit codes, redaction) live in flags.go,
+// logging.go and errors.go, implemented once.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0 // ran; no finding at or above --fail-on
+	ExitFindings = 1 // ran; findings at or above --fail-on
+	ExitUsage    = 2 // bad flags or arguments
+	ExitFailed   = 3 // could not run: connection, permissions, missing extension, bad data
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	// help is the long help: usage line, description, examples. Flags are appended.
+	help string
+	run  func(ctx context.Context, cmd *command, e *env, args []string) error
+}
+
+// commands lists the subcommands `pgtune help` shows; only commands that work are listed.
+var commands = []*command{checkCmd, demoCmd, versionCmd}
+
+// env is what a subcommand may touch of the outside world.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	redactor       *connect.Redactor
+}
+
+// Run runs pgtune with args (without the program name) and returns the exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, redactor: &connect.Redactor{}}
+	return e.run(ctx, args)
+}
+
+func (e *env) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		e.printOverview(e.stderr)
+		return ExitUsage
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		return e.help(rest)
+	case "-version", "--version":
+		name = "version"
+	}
+	cmd := lookup(name)
+	if cmd == nil {
+		fmt.Fprintf(e.stderr, "pgtune: unknown command %q; run 'pgtune help' for the list\n", name)
+		return ExitUsage
+	}
+	err := cmd.run(ctx, cmd, e, rest)
+	return e.exitCode(err)
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (e *env) printOverview(w io.Writer) {
+	fmt.Fprint(w, `pgtune tunes PostgreSQL: it reads what a database runs and what it is made of, and says what to fix.
+
+Usage:
+  pgtune <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Help topics:
+  connection  how pgtune finds the database
+  exit-codes  what pgtune's exit status means
+
+Run 'pgtune help <command>' or 'pgtune help <topic>' for more.
+`)
+}
+
+func (e *env) help(args []string) int {
+	if len(args) == 0 {
+		e.printOverview(e.stdout)
+		return ExitOK
+	}
+	if t, ok := topics[args[0]]; ok {
+		fmt.Fprint(e.stdout, t)
+		return ExitOK
+	}
+	if c := lookup(args[0]); c != nil {
+		// A command prints its own help (with its flags) for -h.
+		return e.exitCode(c.run(context.Background(), c, e, append(args[1:], "-h")))
+	}
+	names := make([]string, 0, len(topics))
+	for n := range topics {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(e.stderr, "pgtune: no help for %q; commands: %s; topics: %s\n", args[0], commandNames(), strings.Join(names, ", "))
+	return ExitUsage
+}
+
+func commandNames() string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+var topics = map[string]string{
+	"connection": `How pgtune finds the database
+
+pgtune uses the first of:
+  1. the --dsn flag: a URL (postgres://user@host:5432/db?sslmode=require) or a libpq
+     keyword/value string (host=db user=app dbname=booking);
+  2. the DATABASE_URL environment variable;
+  3. libpq's environment variables: PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE,
+     PGSERVICE, PGPASSFILE and the rest, and ~/.pgpass.
+Values missing from 1 or 2 are filled from 3. Put passwords in ~/.pgpass or PGPASSWORD rather
+than on the command line: pgtune never prints or logs a password, but your shell history might.
+
+pgtune's sessions set application_name=pgtune, and every statement it sends on its own behalf
+starts with the comment /* pgtune */, so it can be told apart in pg_stat_activity and
+pg_stat_statements (and is left out of its own advice).
+`,
+	"exit-codes": `pgtune's exit status
+
+  0  ran; no finding at or above --fail-on (the default, none, never fails)
+  1  ran; at least one finding at or above --fail-on (info, low, medium, high, critical)
+  2  usage error: an unknown command, flag or value
+  3  could not run: no connection, missing privilege or extension, unusable input
+`,
+}
+
+// exitError carries an exit code through the error chain.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf is a problem with how pgtune was called (exit 2).
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// errFindings makes the command exit with 1 without printing anything more: the findings are the
+// message.
+var errFindings = &exitError{code: ExitFindings, err: errors.New("findings at or above --fail-on")}
+
+// errHelpShown ends a command that printed its help.
+var errHelpShown = errors.New("help shown")
+
+// exitCode prints err (redacted, on one line) and maps it to an exit code. Errors that carry no
+// code mean the command could not run (3).
+func (e *env) exitCode(err error) int {
+	if err == nil || errors.Is(err, errHelpShown) {
+		return ExitOK
+	}
+	if errors.Is(err, errFindings) {
+		return ExitFindings
+	}
+	code := ExitFailed
+	var xe *exitError
+	if errors.As(err, &xe) {
+		code = xe.code
+	}
+	msg := strings.Join(strings.Fields(e.redactor.String(err.Error())), " ")
+	fmt.Fprintf(e.stderr, "pgtune: %s\n", msg)
+	return code
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+var demoCmd = &command{
+	name:    "demo",
+	summary: "the bundled booking demo: its query mix, its data, its workload",
+	help: `Usage: pgtune demo <workload|load|run> [flags]
+
+pgtune ships a stand-in for a real barbershop booking app (shops, barbers, clients,
+appointments, payments, notifications, reviews): an untuned schema, a deterministic data
+generator and the app's query mix. Use it to try pgtune, or to reproduce its benchmarks.
+
+  pgtune demo workload          list the app's statements and how often each runs (no database)
+  pgtune demo load --scale 1    create the schema and load generated data (scale 1 = ~100k appointments)
+  pgtune demo run --actions N   run the app's mix so pg_stat_statements fills with its statements
+
+'load' and 'run' write to the database they are given: point them at a scratch database.
+Run 'pgtune help demo <subcommand>' for each one's flags.
+`,
+	run: runDemo,
+}
+
+var demoSubcommands = []*command{demoWorkloadCmd, demoLoadCmd, demoRunCmd}
+
+func runDemo(ctx context.Context, cmd *command, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("demo: missing subcommand (workload, load or run); see 'pgtune help demo'")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
+		return errHelpShown
+	}
+	for _, c := range demoSubcommands {
+		if c.name == "demo "+args[0] {
+			return c.run(ctx, c, e, args[1:])
+		}
+	}
+	return usageErrorf("demo: unknown subcommand %q (want workload, load or run)", args[0])
+}
+
+// progress reports long work on stderr, only when stderr is a terminal: pipelines and CI logs get
+// the result alone.
+type progress struct {
+	w       io.Writer
+	enabled bool
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	f, ok := w.(*os.File)
+	enabled := false
+	if ok && !quiet {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			enabled = true
+		}
+	}
+	return &progress{w: w, enabled: enabled}
+}
+
+func (p *progress) update(format string, args ...any) {
+	if p.enabled {
+		fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+	}
+}
+
+func (p *progress) done() {
+	if p.enabled {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}

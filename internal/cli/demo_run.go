@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/report"
+)
+
+var demoRunCmd = &command{
+	name:    "demo run",
+	summary: "run the booking app's query mix",
+	help: `Usage: pgtune demo run [flags]
+
+Runs the booking app's query mix (see 'pgtune demo workload') against a database loaded with
+'pgtune demo load', so that pg_stat_statements fills with the app's normalised statements,
+as it would in production. The mix reads and writes (it books, reschedules, cancels, pays and
+sends notifications): point it at a scratch database.
+
+Examples:
+  pgtune demo run --actions 20000 --clients 4
+`,
+	run: runDemoRun,
+}
+
+func runDemoRun(ctx context.Context, cmd *command, e *env, args []string) error {
+	fs := newFlagSet(cmd, e).withConnection().withOutput()
+	actions := fs.Int("actions", 5000, "number of user actions (screen loads, jobs, writes) to run")
+	clients := fs.Int("clients", 4, "concurrent connections")
+	seed := fs.Uint64("seed", 1, "seed of the action sequence")
+	if err := fs.parse(args, false); err != nil {
+		return err
+	}
+	if *actions < 1 {
+		return usageErrorf("demo run: --actions must be at least 1")
+	}
+	if *clients < 1 || *clients > 200 {
+		return usageErrorf("demo run: --clients must be between 1 and 200")
+	}
+	log, _ := fs.logger()
+	cfg, err := fs.connConfig(log)
+	if err != nil {
+		return err
+	}
+	p := newProgress(e.stderr, false)
+	log.Info("running the booking mix", "target", connect.Describe(cfg), "actions", *actions, "clients", *clients)
+	res, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: *actions, Clients: *clients, Seed: *seed,
+		Progress: func(done int) { p.update("%d of %d actions", done, *actions) }})
+	p.done()
+	if err != nil {
+		if errors.Is(err, booking.ErrNoData) {
+			return fmt.Errorf("demo run: %w", err)
+		}
+		return fmt.Errorf("demo run on %s: %w", connect.Describe(cfg), err)
+	}
+	rows := make([][]string, 0, len(res.Statements))
+	var calls int64
+	for _, s := range res.Statements {
+		rows = append(rows, []string{s.Name, fmt.Sprint(s.Calls), fmt.Sprint(s.Errors), fmt.Sprintf("%.3f", s.MeanMs), fmt.Sprintf("%.1f", s.TotalMs)})
+		calls += s.Calls
+	}
+	if err := fs.write(res, report.Table{
+		Title:   fmt.Sprintf("Booking mix: %d actions on %d connections in %.1f s", res.Actions, res.Clients, res.Duration.Seconds()),
+		Columns: []string{"statement", "calls", "errors", "mean ms", "total ms"},
+		Rows:    rows,
+		Note:    fmt.Sprintf("%d statements, %d errors.", calls, res.Errors),
+	}); err != nil {
+		return err
+	}
+	if res.Errors > 0 {
+		return fmt.Errorf("demo run: %d statements failed, e.g. %v", res.Errors, res.FirstErrors)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/report"
+)
+
+// flagSet is a subcommand's flags plus the shared ones it opted into.
+type flagSet struct {
+	*flag.FlagSet
+	cmd *command
+	e   *env
+
+	logFormat, logLevel string
+
+	hasConn bool
+	dsn     string
+
+	hasOutput bool
+	format    string
+
+	hasFailOn bool
+	failOn    string
+}
+
+// newFlagSet starts a subcommand's flags with the logging flags every command has.
+func newFlagSet(cmd *command, e *env) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet("pgtune "+cmd.name, flag.ContinueOnError), cmd: cmd, e: e}
+	fs.SetOutput(io.Discard) // errors are reported once, on one line, by Run
+	fs.StringVar(&fs.logFormat, "log-format", "text", "log format on stderr: text or json")
+	fs.StringVar(&fs.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return fs
+}
+
+// withConnection adds --dsn.
+func (fs *flagSet) withConnection() *flagSet {
+	fs.hasConn = true
+	fs.StringVar(&fs.dsn, "dsn", "", "connection string (URL or key=value); default DATABASE_URL, then the PG* variables (see 'pgtune help connection')")
+	return fs
+}
+
+// withOutput adds --format.
+func (fs *flagSet) withOutput() *flagSet {
+	fs.hasOutput = true
+	fs.StringVar(&fs.format, "format", "table", "output format: table, markdown or json")
+	return fs
+}
+
+// withFailOn adds --fail-on.
+func (fs *flagSet) withFailOn() *flagSet {
+	fs.hasFailOn = true
+	fs.StringVar(&fs.failOn, "fail-on", "none", "exit with 1 when a finding is at or above this severity: none, info, low, medium, high, critical")
+	return fs
+}
+
+// parse parses args. For -h it prints the command's help to stdout and returns errHelpShown.
+// Positional arguments are refused unless the command takes them (allowArgs).
+func (fs *flagSet) parse(args []string, allowArgs bool) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.printHelp(fs.e.stdout)
+		return errHelpShown
+	}
+	if err != nil {
+		return usageErrorf("%s: %v (see 'pgtune help %s')", fs.cmd.name, err, fs.cmd.name)
+	}
+	if !allowArgs && fs.NArg() > 0 {
+		return usageErrorf("%s: unexpected argument %q (flags go before arguments; see 'pgtune help %s')", fs.cmd.name, fs.Arg(0), fs.cmd.name)
+	}
+	// Validate the shared values now, so a typo is a usage error before any work starts.
+	if _, err := fs.logger(); err != nil {
+		return err
+	}
+	if fs.hasOutput {
+		if _, err := report.ParseFormat(fs.format); err != nil {
+			return usageErrorf("%s: %v", fs.cmd.name, err)
+		}
+	}
+	if fs.hasFailOn {
+		if _, err := model.ParseFailOn(fs.failOn); err != nil {
+			return usageErrorf("%s: %v", fs.cmd.name, err)
+		}
+	}
+	return nil
+}
+
+func (fs *flagSet) printHelp(w io.Writer) {
+	fmt.Fprint(w, strings.TrimLeft(fs.cmd.help, "\n"))
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// logger builds the command's logger: stderr, the chosen format and level, passwords redacted.
+func (fs *flagSet) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(fs.logLevel)); err != nil {
+		return nil, usageErrorf("%s: unknown --log-level %q (want debug, info, warn or error)", fs.cmd.name, fs.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	switch strings.ToLower(fs.logFormat) {
+	case "text":
+		h = slog.NewTextHandler(fs.e.stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(fs.e.stderr, opts)
+	default:
+		return nil, usageErrorf("%s: unknown --log-format %q (want text or json)", fs.cmd.name, fs.logFormat)
+	}
+	return slog.New(&redactingHandler{next: h, r: fs.e.redactor}), nil
+}
+
+// connConfig resolves and parses the connection settings (see connect.Resolve). A string that
+// does not parse is a usage error.
+func (fs *flagSet) connConfig(log *slog.Logger) (*pgx.ConnConfig, error) {
+	dsn, src := connect.Resolve(fs.dsn, fs.e.getenv)
+	fs.e.redactor.Add(dsn, fs.e.getenv("PGPASSWORD"))
+	cfg, err := connect.ParseConfig(dsn, src)
+	if err != nil {
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	fs.e.redactor.Add(cfg.Password)
+	log.Debug("connection settings", "source", string(src), "target", connect.Describe(cfg))
+	return cfg, nil
+}
+
+// output returns the parsed --format (validated in parse).
+func (fs *flagSet) output() report.Format {
+	f, _ := report.ParseFormat(fs.format)
+	return f
+}
+
+// failOnThreshold returns the parsed --fail-on (validated in parse).
+func (fs *flagSet) failOnThreshold() model.FailOn {
+	f, _ := model.ParseFailOn(fs.failOn)
+	return f
+}
+
+// write renders a result in the chosen format on stdout.
+func (fs *flagSet) write(data any, tables ...report.Table) error {
+	err := report.Write(fs.e.stdout, fs.output(), report.Output{Command: fs.cmd.name, Version: Version(), Data: data, Tables: tables})
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,152 @@
+// Package report renders a command's result in the format the user asked for: a human table
+// (the default), Markdown for pull requests and wikis, or JSON for machines. Every command hands
+// it the same two things: a typed value (rendered as JSON) and the tables a person reads.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Format is an output format.
+type Format string
+
+// Formats.
+const (
+	FormatTable    Format = "table"
+	FormatMarkdown Format = "markdown"
+	FormatJSON     Format = "json"
+)
+
+// ParseFormat reads a --format value.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(s)); f {
+	case FormatTable, FormatMarkdown, FormatJSON:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown --format %q (want table, markdown or json)", s)
+}
+
+// SchemaVersion is the version of pgtune's JSON output; it changes only when a field is removed
+// or changes meaning (added fields do not bump it). docs/json.md describes the documents.
+const SchemaVersion = 1
+
+// Envelope wraps every JSON document pgtune prints.
+type Envelope struct {
+	// SchemaVersion is SchemaVersion.
+	SchemaVersion int `json:"schema_version"`
+	// Command is the subcommand that produced the document, e.g. "check".
+	Command string `json:"command"`
+	// PgtuneVersion is the version of the binary.
+	PgtuneVersion string `json:"pgtune_version"`
+	// Result is the command's own document.
+	Result any `json:"result"`
+}
+
+// Table is what a person reads: a titled grid of strings.
+type Table struct {
+	Title   string
+	Columns []string
+	Rows    [][]string
+	// Note is a line printed under the table (e.g. a total, or what to do next).
+	Note string
+}
+
+// Output is one command's result.
+type Output struct {
+	Command string
+	Version string
+	// Data is rendered as JSON.
+	Data any
+	// Tables are rendered for people, in order.
+	Tables []Table
+}
+
+// Write renders out to w in format f.
+func Write(w io.Writer, f Format, out Output) error {
+	switch f {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(Envelope{SchemaVersion: SchemaVersion, Command: out.Command, PgtuneVersion: out.Version, Result: out.Data})
+	case FormatMarkdown:
+		for i, t := range out.Tables {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			if t.Title != "" {
+				fmt.Fprintf(w, "### %s\n\n", escapeMarkdown(t.Title))
+			}
+			if err := render(w, t, true); err != nil {
+				return err
+			}
+			if t.Note != "" {
+				fmt.Fprintf(w, "\n%s\n", escapeMarkdown(t.Note))
+			}
+		}
+		return nil
+	default:
+		for i, t := range out.Tables {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			if t.Title != "" {
+				fmt.Fprintln(w, t.Title)
+			}
+			if err := render(w, t, false); err != nil {
+				return err
+			}
+			if t.Note != "" {
+				fmt.Fprintln(w, t.Note)
+			}
+		}
+		return nil
+	}
+}
+
+func render(w io.Writer, t Table, markdown bool) error {
+	opts := []tablewriter.Option{
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		// Widths must not depend on the reader's locale: golden files and pipelines see the same.
+		tablewriter.WithEastAsian(tw.Off),
+		tablewriter.WithTrimSpace(tw.Off),
+	}
+	if markdown {
+		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
+	} else {
+		opts = append(opts, tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleASCII)})))
+	}
+	tbl := tablewriter.NewTable(w, opts...)
+	tbl.Header(cells(t.Columns, markdown))
+	for _, r := range t.Rows {
+		if err := tbl.Append(cells(r, markdown)); err != nil {
+			return err
+		}
+	}
+	return tbl.Render()
+}
+
+func cells(in []string, markdown bool) []string {
+	out := make([]string, len(in))
+	for i, c := range in {
+		if markdown {
+			// tablewriter's Markdown renderer neither escapes pipes nor keeps multi-line cells in
+			// one row.
+			c = strings.ReplaceAll(escapeMarkdown(c), "\n", "<br>")
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func escapeMarkdown(s string) string {
+	return strings.ReplaceAll(s, "|", `\|`)
+}
