@@ -11,6 +11,8 @@
 //     /usr/lib/postgresql/*/bin) in a temporary directory on a free port, run as an unprivileged
 //     user when the tests run as root.
 //
+// PGTUNE_TEST_BACKENDS (e.g. "local" or "env,testcontainers") restricts the backends New may use.
+//
 // One server serves a whole test package (a test binary); every call to New creates a database
 // of its own and drops it when the test ends. A package that uses pgtest must run its tests
 // through Main:
@@ -177,7 +179,7 @@ func New(t testing.TB, opts ...Option) *DB {
 	t.Helper()
 	requireMain(t)
 	defaultOnce.Do(func() {
-		for _, b := range order {
+		for _, b := range allowedBackends() {
 			srv, err := server(b)
 			if err == nil {
 				defaultServer = srv
@@ -221,6 +223,23 @@ func NewOn(t testing.TB, b Backend, opts ...Option) *DB {
 }
 
 func inCI() bool { return os.Getenv("CI") == "true" }
+
+// allowedBackends is order, restricted by PGTUNE_TEST_BACKENDS when set.
+func allowedBackends() []Backend {
+	v := strings.TrimSpace(os.Getenv("PGTUNE_TEST_BACKENDS"))
+	if v == "" {
+		return order
+	}
+	var out []Backend
+	for _, b := range order {
+		for _, want := range strings.Split(v, ",") {
+			if Backend(strings.TrimSpace(want)) == b {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
 
 func skipOrFail(t testing.TB, msg string) {
 	t.Helper()
