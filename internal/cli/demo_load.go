@@ -52,11 +52,7 @@ func runDemoLoad(ctx context.Context, cmd *command, e *env, args []string) error
 		return usageErrorf("demo load: --scale: %v", err)
 	}
 	log, _ := fs.logger()
-	cfg, err := fs.connConfig(log)
-	if err != nil {
-		return err
-	}
-	conn, err := connect.Connect(ctx, cfg)
+	conn, cfg, err := fs.connect(ctx, log)
 	if err != nil {
 		return err
 	}

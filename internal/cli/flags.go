@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -133,6 +134,19 @@ func (fs *flagSet) connConfig(log *slog.Logger) (*pgx.ConnConfig, error) {
 	fs.e.redactor.Add(cfg.Password)
 	log.Debug("connection settings", "source", string(src), "target", connect.Describe(cfg))
 	return cfg, nil
+}
+
+// connect resolves the connection settings and opens the command's connection; the caller closes it.
+func (fs *flagSet) connect(ctx context.Context, log *slog.Logger) (*pgx.Conn, *pgx.ConnConfig, error) {
+	cfg, err := fs.connConfig(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := connect.Connect(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, cfg, nil
 }
 
 // output returns the parsed --format (validated in parse).
