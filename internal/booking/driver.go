@@ -53,6 +53,15 @@ var actions = []Action{
 	{"no_show_report", 3, []string{"client_no_shows"}, noShowReport},
 }
 
+// totalWeight is the sum of the actions' weights.
+var totalWeight = func() int {
+	total := 0
+	for _, a := range actions {
+		total += a.Weight
+	}
+	return total
+}()
+
 // RunOptions control Run.
 type RunOptions struct {
 	// Actions is how many actions to run in all (each is one transaction or screen load).
@@ -217,11 +226,7 @@ func (e *errStatement) Error() string { return e.err.Error() }
 func (e *errStatement) Unwrap() error { return e.err }
 
 func (s *session) runOne() error {
-	total := 0
-	for _, a := range actions {
-		total += a.Weight
-	}
-	r := s.rng.IntN(total)
+	r := s.rng.IntN(totalWeight)
 	for _, a := range actions {
 		if r < a.Weight {
 			err := a.run(s)

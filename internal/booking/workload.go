@@ -217,14 +217,10 @@ type Frequency struct {
 
 // Mix returns every statement with its expected calls per 1,000 actions, most frequent first.
 func Mix() []Frequency {
-	total := 0
-	for _, a := range actions {
-		total += a.Weight
-	}
 	calls := map[string]float64{}
 	for _, a := range actions {
 		for _, u := range a.Uses {
-			calls[u] += float64(a.Weight) * 1000 / float64(total)
+			calls[u] += float64(a.Weight) * 1000 / float64(totalWeight)
 		}
 	}
 	out := make([]Frequency, 0, len(Statements))

@@ -57,12 +57,8 @@ func TestStatementCatalogue(t *testing.T) {
 }
 
 func TestMixFrequencies(t *testing.T) {
-	total := 0
-	for _, a := range actions {
-		total += a.Weight
-	}
-	if total != 1000 {
-		t.Errorf("action weights sum to %d; keep them at 1000 so a weight reads as 'per thousand'", total)
+	if totalWeight != 1000 {
+		t.Errorf("action weights sum to %d; keep them at 1000 so a weight reads as 'per thousand'", totalWeight)
 	}
 	mix := Mix()
 	if len(mix) != len(Statements) {

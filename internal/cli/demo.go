@@ -53,10 +53,10 @@ type progress struct {
 	enabled bool
 }
 
-func newProgress(w io.Writer, quiet bool) *progress {
+func newProgress(w io.Writer) *progress {
 	f, ok := w.(*os.File)
 	enabled := false
-	if ok && !quiet {
+	if ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			enabled = true
 		}

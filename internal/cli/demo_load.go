@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -58,7 +57,7 @@ func runDemoLoad(ctx context.Context, cmd *command, e *env, args []string) error
 	}
 	defer conn.Close(context.Background())
 
-	p := newProgress(e.stderr, false)
+	p := newProgress(e.stderr)
 	opts.Progress = func(table string, rows int64, done bool) {
 		if done {
 			log.Debug("loaded", "table", table, "rows", rows)
@@ -69,9 +68,6 @@ func runDemoLoad(ctx context.Context, cmd *command, e *env, args []string) error
 	res, err := booking.Load(ctx, conn, opts)
 	p.done()
 	if err != nil {
-		if errors.Is(err, booking.ErrNotEmpty) {
-			return &exitError{code: ExitFailed, err: fmt.Errorf("demo load: %w", err)}
-		}
 		return fmt.Errorf("demo load into %s: %w", connect.Describe(cfg), err)
 	}
 	rows := make([][]string, 0, len(res.Tables))

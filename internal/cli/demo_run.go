@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/bookedbarber/pgtune/internal/booking"
@@ -45,15 +44,12 @@ func runDemoRun(ctx context.Context, cmd *command, e *env, args []string) error 
 	if err != nil {
 		return err
 	}
-	p := newProgress(e.stderr, false)
+	p := newProgress(e.stderr)
 	log.Info("running the booking mix", "target", connect.Describe(cfg), "actions", *actions, "clients", *clients)
 	res, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: *actions, Clients: *clients, Seed: *seed,
 		Progress: func(done int) { p.update("%d of %d actions", done, *actions) }})
 	p.done()
 	if err != nil {
-		if errors.Is(err, booking.ErrNoData) {
-			return fmt.Errorf("demo run: %w", err)
-		}
 		return fmt.Errorf("demo run on %s: %w", connect.Describe(cfg), err)
 	}
 	rows := make([][]string, 0, len(res.Statements))

@@ -3,7 +3,6 @@ package pgtest
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 
 	"github.com/jackc/pgx/v5"
@@ -27,13 +26,5 @@ func startEnv(ctx context.Context) (*Server, error) {
 		return nil, fmt.Errorf("PGTUNE_TEST_DATABASE_URL: cannot connect to %s@%s:%d: %v", cfg.User, cfg.Host, cfg.Port, connect.RedactString(err.Error(), cfg.Password))
 	}
 	conn.Close(ctx)
-	admin := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", userinfo(cfg.User, cfg.Password), cfg.Host, cfg.Port, cfg.Database)
-	return &Server{Backend: BackendEnv, AdminDSN: admin, Detail: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)}, nil
-}
-
-func userinfo(user, password string) string {
-	if password == "" {
-		return url.User(user).String()
-	}
-	return url.UserPassword(user, password).String()
+	return &Server{Backend: BackendEnv, AdminDSN: dsn, Detail: fmt.Sprintf("%s:%d", cfg.Host, cfg.Port)}, nil
 }

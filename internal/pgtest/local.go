@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,13 +53,19 @@ func findBinDir() (string, error) {
 		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	for _, dir := range dirs {
+	for _, dir := range newestFirst(dirs) {
 		if hasServerBinaries(dir) {
 			return dir, nil
 		}
 	}
 	return "", errors.New("no initdb/postgres found on PATH, via pg_config --bindir, or under /usr/lib/postgresql/*/bin")
+}
+
+// newestFirst orders Debian bin directories (/usr/lib/postgresql/<major>/bin) newest major first.
+func newestFirst(dirs []string) []string {
+	out := slices.Clone(dirs)
+	sort.SliceStable(out, func(i, j int) bool { return versionOf(out[i]) > versionOf(out[j]) })
+	return out
 }
 
 func versionOf(binDir string) int {
@@ -190,9 +197,10 @@ func runPostgres(ctx context.Context, binDir, dir, dataDir string, port int, cre
 	go func() { exited <- cmd.Wait(); logFile.Close() }()
 
 	srv := &Server{
-		Backend:  BackendLocal,
-		AdminDSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		Detail:   fmt.Sprintf("%s, port %d, run as uid %d", filepath.Join(binDir, "postgres"), port, uidOf(cred)),
+		Backend:   BackendLocal,
+		AdminDSN:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		Detail:    fmt.Sprintf("%s, port %d, run as uid %d", filepath.Join(binDir, "postgres"), port, uidOf(cred)),
+		socketDir: dir,
 		stop: func(ctx context.Context) error {
 			_ = cmd.Process.Signal(syscall.SIGINT) // fast shutdown
 			select {

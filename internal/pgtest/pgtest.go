@@ -26,6 +26,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -60,6 +61,8 @@ type Server struct {
 	Detail string
 	// Version is server_version_num, e.g. 150018.
 	Version int
+
+	socketDir string // local backend: where its Unix socket lives
 
 	stop func(context.Context) error
 }
@@ -324,13 +327,25 @@ func (db *DB) Connect(t testing.TB) *pgx.Conn {
 	return conn
 }
 
-// withDatabase returns the URL dsn pointing at database name instead.
+// withDatabase returns dsn pointing at database name, keeping everything else the user wrote
+// (sslmode, a Unix-socket host, other parameters). dsn is a URL or a key=value string.
 func withDatabase(dsn, name string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		panic(fmt.Sprintf("pgtest: admin DSN does not parse: %v", err))
+	if scheme, rest, ok := strings.Cut(dsn, "://"); ok && (scheme == "postgres" || scheme == "postgresql") {
+		// Not net/url: it rejects hosts libpq accepts, such as a socket directory "%2Fvar%2Frun".
+		// The authority ends at the first '/' or '?'; the path runs to the '?'.
+		end := strings.IndexAny(rest, "/?")
+		if end < 0 {
+			return dsn + "/" + url.PathEscape(name)
+		}
+		authority, tail := rest[:end], rest[end:]
+		query := ""
+		if q := strings.IndexByte(tail, '?'); q >= 0 {
+			query = tail[q:]
+		}
+		return scheme + "://" + authority + "/" + url.PathEscape(name) + query
 	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", userinfo(cfg.User, cfg.Password), cfg.Host, cfg.Port, name)
+	// In a key=value string a later key wins, so appending overrides any dbname already there.
+	return strings.TrimSpace(dsn) + " dbname='" + name + "'"
 }
 
 func serverVersion(ctx context.Context, dsn string) (int, error) {

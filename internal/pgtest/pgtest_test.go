@@ -1,11 +1,14 @@
 package pgtest
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -140,10 +143,70 @@ func TestDefaultImageMatchesBuildScript(t *testing.T) {
 	}
 }
 
-func TestFindBinDirPrefersNewestDebianVersion(t *testing.T) {
-	dirs := []string{"/usr/lib/postgresql/13/bin", "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/15/bin"}
-	slices.SortFunc(dirs, func(a, b string) int { return versionOf(b) - versionOf(a) })
-	if dirs[0] != "/usr/lib/postgresql/17/bin" {
-		t.Errorf("newest first: %v", dirs)
+func TestNewestFirst(t *testing.T) {
+	got := newestFirst([]string{"/usr/lib/postgresql/9/bin", "/usr/lib/postgresql/13/bin", "/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/15/bin"})
+	want := []string{"/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/13/bin", "/usr/lib/postgresql/9/bin"}
+	if !slices.Equal(got, want) {
+		t.Errorf("newestFirst = %v, want %v", got, want)
 	}
+}
+
+func TestWithDatabaseKeepsTheRestOfTheDSN(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"postgres://app:pw@db:6432/postgres?sslmode=require&connect_timeout=5", "postgres://app:pw@db:6432/pgtest_1?sslmode=require&connect_timeout=5"},
+		{"postgresql://app@%2Fvar%2Frun%2Fpostgresql/postgres", "postgresql://app@%2Fvar%2Frun%2Fpostgresql/pgtest_1"},
+		{"postgres://app@db", "postgres://app@db/pgtest_1"},
+		{"postgres://app@db?sslmode=disable", "postgres://app@db/pgtest_1?sslmode=disable"},
+		{"host=/var/run/postgresql user=app dbname=postgres", "host=/var/run/postgresql user=app dbname=postgres dbname='pgtest_1'"},
+	}
+	for _, c := range cases {
+		got := withDatabase(c.in, "pgtest_1")
+		if got != c.want {
+			t.Errorf("withDatabase(%q) = %q, want %q", c.in, got, c.want)
+		}
+		cfg, err := pgx.ParseConfig(got)
+		if err != nil || cfg.Database != "pgtest_1" {
+			t.Errorf("withDatabase(%q) = %q: database %q, %v", c.in, got, cfg.Database, err)
+		}
+	}
+}
+
+// The env backend serves whatever server the user names, in either DSN form. Point it at the local
+// backend's Unix socket with a key=value string: the form a URL rewrite used to break.
+func TestEnvBackendOverUnixSocket(t *testing.T) {
+	local := NewOn(t, BackendLocal)
+	dsn := fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres", local.Server.socketDir, portOf(t, local.Server.AdminDSN))
+	t.Setenv("PGTUNE_TEST_DATABASE_URL", dsn)
+	srv, err := startEnv(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Version, err = serverVersion(t.Context(), srv.AdminDSN); err != nil || srv.Version < 130000 {
+		t.Fatalf("server version through the env backend: %d, %v", srv.Version, err)
+	}
+	db := newDB(t, srv, nil)
+	var current, socket string
+	conn := db.Connect(t)
+	if err := conn.QueryRow(t.Context(), "SELECT current_database(), coalesce(inet_client_addr()::text, 'unix socket')").Scan(&current, &socket); err != nil {
+		t.Fatal(err)
+	}
+	if current != db.Name || socket != "unix socket" {
+		t.Errorf("connected to %q over %q; want %q over the unix socket", current, socket, db.Name)
+	}
+
+	t.Setenv("PGTUNE_TEST_DATABASE_URL", "")
+	if _, err := startEnv(t.Context()); err == nil {
+		t.Error("startEnv without PGTUNE_TEST_DATABASE_URL succeeded")
+	} else if _, ok := err.(*unavailableError); !ok {
+		t.Errorf("unset URL should make the backend unavailable, not failed: %v", err)
+	}
+}
+
+func portOf(t *testing.T, dsn string) uint16 {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Port
 }
