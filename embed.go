@@ -9,3 +9,10 @@ import _ "embed"
 //
 //go:embed testdata/booking/schema.sql
 var BookingSchema string
+
+// DemoSnapshot is testdata/booking/demo_snapshot.json.gz: a snapshot of the booking demo at
+// scale 1 after a run of its workload, which `pgtune advise --demo` analyses. Regenerate it with
+// `go test ./internal/cli -run TestDemoSnapshot -regenerate-demo` (see docs/BENCHMARKS.md).
+//
+//go:embed testdata/booking/demo_snapshot.json.gz
+var DemoSnapshot []byte

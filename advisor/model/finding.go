@@ -1,7 +1,10 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -55,27 +58,199 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// Kind groups findings by what they are about.
+type Kind string
+
+// Finding kinds.
+const (
+	KindPrerequisite Kind = "prerequisite" // what pgtune needs from the server (pgtune check)
+	KindIndex        Kind = "index"        // indexes to create, drop or rebuild
+	KindRewrite      Kind = "rewrite"      // query rewrites
+	KindStatistics   Kind = "statistics"   // planner statistics and pg_stat_statements health
+	KindSettings     Kind = "settings"     // server settings
+	KindMaintenance  Kind = "maintenance"  // VACUUM, ANALYZE, bloat, wraparound
+)
+
 // Finding is one thing pgtune says about a database: what is wrong, why it believes so, and the
 // exact SQL or setting that fixes it.
 type Finding struct {
 	// Rule is a stable identifier of the check that produced the finding, e.g.
-	// "check.pg_stat_statements.not_preloaded". Scripts may match on it.
+	// "audit.index.duplicate". Scripts may match on it.
 	Rule     string   `json:"rule"`
+	Kind     Kind     `json:"kind"`
 	Severity Severity `json:"severity"`
+	// Table is the table the finding concerns ("schema.name"), if one.
+	Table string `json:"table,omitempty"`
 	// Title is a one-line summary.
 	Title string `json:"title"`
 	// Detail explains the problem and its consequences.
 	Detail string `json:"detail,omitempty"`
-	// Evidence holds the observations the finding rests on (settings, statistics, costs).
-	Evidence []Evidence `json:"evidence,omitempty"`
-	// Fix is the exact SQL statement or setting to apply; empty when there is nothing to run.
-	Fix string `json:"fix,omitempty"`
+	// Evidence holds the observations the finding rests on (settings, statistics, sizes, costs),
+	// in the order a person should read them; JSON renders it as an object.
+	Evidence Evidence `json:"evidence,omitempty"`
+	// Statements are the workload statements the finding concerns, with their numbers.
+	Statements []StatementEvidence `json:"statements,omitempty"`
+	// SQL is the exact SQL to run; Action says what to do when the fix is not (only) SQL: a
+	// setting to change and restart, a package to install, a code change.
+	SQL    string `json:"sql,omitempty"`
+	Action string `json:"action,omitempty"`
+	// Index describes the index the finding creates or drops.
+	Index *IndexSpec `json:"index,omitempty"`
+	// Impact orders findings of the same severity: the share (0..1) of the workload's execution
+	// time the finding concerns, or of the database's size it would reclaim.
+	Impact float64 `json:"impact"`
+	// NeedsLivePlanner marks a finding that only a live run (with the planner) can make or prove;
+	// an offline snapshot run omits or labels it.
+	NeedsLivePlanner bool `json:"needs_live_planner,omitempty"`
 }
 
-// Evidence is one observation behind a finding.
-type Evidence struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+// Fix is the finding's remedy for people: the SQL, else the action.
+func (f *Finding) Fix() string {
+	switch {
+	case f.SQL != "" && f.Action != "":
+		return f.SQL + "\n-- " + f.Action
+	case f.SQL != "":
+		return f.SQL
+	}
+	return f.Action
+}
+
+// StatementEvidence is a workload statement a finding concerns.
+type StatementEvidence struct {
+	Fingerprint string  `json:"fingerprint"`
+	QueryIDs    []int64 `json:"queryids,omitempty"`
+	Query       string  `json:"query"`
+	Calls       int64   `json:"calls"`
+	TotalExecMs float64 `json:"total_exec_ms"`
+	MeanExecMs  float64 `json:"mean_exec_ms"`
+	Rows        int64   `json:"rows"`
+	// TimeShare is the statement's share (0..1) of the workload's total execution time.
+	TimeShare float64 `json:"time_share"`
+}
+
+// IndexSpec is an index a finding is about, structured for tools.
+type IndexSpec struct {
+	Schema  string   `json:"schema,omitempty"`
+	Table   string   `json:"table"`
+	Name    string   `json:"name,omitempty"`
+	Method  string   `json:"method"`
+	Columns []string `json:"columns"`
+	Include []string `json:"include,omitempty"`
+	Where   string   `json:"where,omitempty"`
+	Unique  bool     `json:"unique,omitempty"`
+}
+
+// Evidence is an ordered list of named observations. JSON renders it as an object (names are
+// unique within a finding), keeping the order.
+type Evidence []Fact
+
+// Fact is one observation. Value is a string, a number or a bool.
+type Fact struct {
+	Name  string
+	Value any
+}
+
+// Facts builds Evidence from alternating names and values.
+func Facts(pairs ...any) Evidence {
+	out := make(Evidence, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, Fact{Name: fmt.Sprint(pairs[i]), Value: pairs[i+1]})
+	}
+	return out
+}
+
+// Get returns a fact's value.
+func (e Evidence) Get(name string) (any, bool) {
+	for _, f := range e {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
+// MarshalJSON writes the facts as one JSON object, in order.
+func (e Evidence) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range e {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(f.Value)
+		if err != nil {
+			return nil, fmt.Errorf("evidence %s: %w", f.Name, err)
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// UnmarshalJSON reads a JSON object, keeping its order. Numbers become float64.
+func (e *Evidence) UnmarshalJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		*e = nil
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return fmt.Errorf("evidence: want a JSON object")
+	}
+	var out Evidence
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return err
+		}
+		out = append(out, Fact{Name: name, Value: v})
+	}
+	*e = out
+	return nil
+}
+
+// String renders the evidence for people: "name: value" lines.
+func (e Evidence) String() string {
+	var b strings.Builder
+	for i, f := range e {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%s: %s", f.Name, FormatValue(f.Value))
+	}
+	return b.String()
+}
+
+// FormatValue renders an evidence value for people: integers without a decimal point, other
+// numbers with up to 3 decimals.
+func FormatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int64(x)) && x < 1e15 && x > -1e15 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case float32:
+		return FormatValue(float64(x))
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
 }
 
 // FailOn is the --fail-on threshold: findings at or above it make the command exit with 1.
@@ -116,4 +291,55 @@ func (f FailOn) Trips(findings []Finding) bool {
 		}
 	}
 	return false
+}
+
+// SeverityForShare grades a statement finding by the share (0..1) of the workload's execution
+// time it concerns: 10 % or more is high, 2 % medium, 0.2 % low, less is info.
+func SeverityForShare(share float64) Severity {
+	switch {
+	case share >= 0.10:
+		return SeverityHigh
+	case share >= 0.02:
+		return SeverityMedium
+	case share >= 0.002:
+		return SeverityLow
+	}
+	return SeverityInfo
+}
+
+// QuoteIdent quotes an identifier for SQL when PostgreSQL needs it quoted.
+func QuoteIdent(s string) string {
+	if s == "" {
+		return `""`
+	}
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '$')) || reserved[s] {
+			return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+		}
+	}
+	return s
+}
+
+// QuoteQualified quotes "schema.name" part by part.
+func QuoteQualified(key string) string {
+	if schema, name, ok := strings.Cut(key, "."); ok {
+		return QuoteIdent(schema) + "." + QuoteIdent(name)
+	}
+	return QuoteIdent(key)
+}
+
+// reserved holds the SQL key words that cannot be column or table names unquoted.
+var reserved = map[string]bool{
+	"all": true, "analyse": true, "analyze": true, "and": true, "any": true, "array": true, "as": true, "asc": true,
+	"asymmetric": true, "both": true, "case": true, "cast": true, "check": true, "collate": true, "column": true,
+	"constraint": true, "create": true, "current_date": true, "current_role": true, "current_time": true,
+	"current_timestamp": true, "current_user": true, "default": true, "deferrable": true, "desc": true,
+	"distinct": true, "do": true, "else": true, "end": true, "except": true, "false": true, "fetch": true,
+	"for": true, "foreign": true, "from": true, "grant": true, "group": true, "having": true, "in": true,
+	"initially": true, "intersect": true, "into": true, "lateral": true, "leading": true, "limit": true,
+	"localtime": true, "localtimestamp": true, "not": true, "null": true, "offset": true, "on": true, "only": true,
+	"or": true, "order": true, "placing": true, "primary": true, "references": true, "returning": true,
+	"select": true, "session_user": true, "some": true, "symmetric": true, "table": true, "then": true, "to": true,
+	"trailing": true, "true": true, "union": true, "unique": true, "user": true, "using": true, "variadic": true,
+	"when": true, "where": true, "window": true, "with": true,
 }

@@ -21,11 +21,11 @@ func TestParseSeverityRoundTrip(t *testing.T) {
 }
 
 func TestSeverityJSON(t *testing.T) {
-	b, err := json.Marshal(Finding{Rule: "r", Severity: SeverityHigh, Title: "t"})
+	b, err := json.Marshal(Finding{Rule: "r", Kind: KindIndex, Severity: SeverityHigh, Title: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"rule":"r","severity":"high","title":"t"}`; string(b) != want {
+	if want := `{"rule":"r","kind":"index","severity":"high","title":"t","impact":0}`; string(b) != want {
 		t.Errorf("got %s, want %s", b, want)
 	}
 	var f Finding
@@ -65,5 +65,54 @@ func TestFailOnTrips(t *testing.T) {
 	}
 	if _, err := ParseFailOn("sometimes"); err == nil {
 		t.Error("ParseFailOn(sometimes) succeeded")
+	}
+}
+
+// Evidence is an ordered list that JSON renders as an object, keeping the order both ways.
+func TestEvidenceJSONKeepsOrder(t *testing.T) {
+	ev := Facts("z_first", 1, "a_second", "two", "m_third", 2.5, "flag", true)
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"z_first":1,"a_second":"two","m_third":2.5,"flag":true}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	var back Evidence
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.String() != "z_first: 1\na_second: two\nm_third: 2.5\nflag: true" {
+		t.Errorf("round trip: %q", back.String())
+	}
+	if err := json.Unmarshal([]byte(`[1,2]`), &back); err == nil {
+		t.Error("an array decoded as evidence")
+	}
+	if v, ok := back.Get("a_second"); !ok || v != "two" {
+		t.Errorf("Get = %v, %v", v, ok)
+	}
+}
+
+func TestSeverityForShare(t *testing.T) {
+	cases := []struct {
+		share float64
+		want  Severity
+	}{{0.5, SeverityHigh}, {0.10, SeverityHigh}, {0.05, SeverityMedium}, {0.02, SeverityMedium}, {0.01, SeverityLow}, {0.002, SeverityLow}, {0.001, SeverityInfo}, {0, SeverityInfo}}
+	for _, c := range cases {
+		if got := SeverityForShare(c.share); got != c.want {
+			t.Errorf("SeverityForShare(%v) = %v, want %v", c.share, got, c.want)
+		}
+	}
+}
+
+func TestQuoteIdent(t *testing.T) {
+	for in, want := range map[string]string{"appointments": "appointments", "Appointments": `"Appointments"`, "user": `"user"`,
+		"a b": `"a b"`, `we"ird`: `"we""ird"`, "t1": "t1", "1t": `"1t"`, "": `""`} {
+		if got := QuoteIdent(in); got != want {
+			t.Errorf("QuoteIdent(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := QuoteQualified("public.order"); got != `public."order"` {
+		t.Errorf("QuoteQualified = %s", got)
 	}
 }

@@ -25,22 +25,16 @@ func Evaluate(s *State) []Check {
 	add := func(name, observed string, f *model.Finding) {
 		checks = append(checks, Check{Name: name, OK: f == nil, Observed: observed, Finding: f})
 	}
-	ev := func(pairs ...string) []model.Evidence {
-		var out []model.Evidence
-		for i := 0; i+1 < len(pairs); i += 2 {
-			out = append(out, model.Evidence{Name: pairs[i], Value: pairs[i+1]})
-		}
-		return out
-	}
+	ev := func(pairs ...any) model.Evidence { return model.Facts(pairs...) }
 
 	// Server version.
 	var f *model.Finding
 	if s.ServerVersionNum < MinServerVersion {
-		f = &model.Finding{Rule: "check.server.unsupported_version", Severity: model.SeverityCritical,
+		f = &model.Finding{Rule: "check.server.unsupported_version", Kind: model.KindPrerequisite, Severity: model.SeverityCritical,
 			Title:    "PostgreSQL " + s.ServerVersion + " is older than pgtune supports (13)",
 			Detail:   "pgtune reads catalog views and pg_stat_statements columns that exist from PostgreSQL 13 on.",
 			Evidence: ev("server_version", s.ServerVersion),
-			Fix:      "upgrade the server to PostgreSQL 13 or newer"}
+			Action:   "upgrade the server to PostgreSQL 13 or newer"}
 	}
 	add("server version 13 or newer", s.ServerVersion, f)
 
@@ -57,15 +51,15 @@ func Evaluate(s *State) []Check {
 		if libs != "" {
 			want = libs + ",pg_stat_statements"
 		}
-		fix := fmt.Sprintf("ALTER SYSTEM SET shared_preload_libraries = '%s';  -- then restart PostgreSQL", want)
+		sql, action := fmt.Sprintf("ALTER SYSTEM SET shared_preload_libraries = '%s';", want), "restart PostgreSQL"
 		if s.SettingsHidden {
-			fix = "add pg_stat_statements to shared_preload_libraries, keeping the libraries already there (ALTER SYSTEM SET shared_preload_libraries = '<current>,pg_stat_statements'), then restart PostgreSQL"
+			sql, action = "", "add pg_stat_statements to shared_preload_libraries, keeping the libraries already there (ALTER SYSTEM SET shared_preload_libraries = '<current>,pg_stat_statements'), then restart PostgreSQL"
 		}
-		f = &model.Finding{Rule: "check.pg_stat_statements.not_preloaded", Severity: model.SeverityCritical,
+		f = &model.Finding{Rule: "check.pg_stat_statements.not_preloaded", Kind: model.KindPrerequisite, Severity: model.SeverityCritical,
 			Title:    "pg_stat_statements is not loaded",
 			Detail:   "pgtune learns the workload from pg_stat_statements, which only records statements when it is in shared_preload_libraries. Changing it needs a server restart.",
 			Evidence: ev("shared_preload_libraries", libsObserved),
-			Fix:      fix}
+			SQL:      sql, Action: action}
 	}
 	add("pg_stat_statements in shared_preload_libraries", libsObserved, f)
 
@@ -75,17 +69,17 @@ func Evaluate(s *State) []Check {
 	switch {
 	case s.PGSSDefault == "":
 		observed = "not available on this server"
-		f = &model.Finding{Rule: "check.pg_stat_statements.not_available", Severity: model.SeverityCritical,
+		f = &model.Finding{Rule: "check.pg_stat_statements.not_available", Kind: model.KindPrerequisite, Severity: model.SeverityCritical,
 			Title:  "the pg_stat_statements extension is not available on this server",
 			Detail: "It ships with PostgreSQL's contrib modules, which this server lacks.",
-			Fix:    "install PostgreSQL's contrib package (e.g. apt-get install postgresql-contrib), then: CREATE EXTENSION pg_stat_statements;"}
+			Action: "install PostgreSQL's contrib package (e.g. apt-get install postgresql-contrib), then: CREATE EXTENSION pg_stat_statements;"}
 	case s.PGSSInstalled == "":
 		observed = "not created in database " + s.Database
-		f = &model.Finding{Rule: "check.pg_stat_statements.not_created", Severity: model.SeverityHigh,
+		f = &model.Finding{Rule: "check.pg_stat_statements.not_created", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
 			Title:    "pg_stat_statements is not created in database " + s.Database,
 			Detail:   "The extension's view must exist in the database pgtune connects to. Creating it is cheap and needs no restart.",
 			Evidence: ev("available_version", s.PGSSDefault),
-			Fix:      "CREATE EXTENSION pg_stat_statements;"}
+			SQL:      "CREATE EXTENSION pg_stat_statements;"}
 	}
 	add("pg_stat_statements created", observed, f)
 
@@ -94,11 +88,11 @@ func Evaluate(s *State) []Check {
 		f = nil
 		wantMajor, wantMinor := majorMinor(s.PGSSDefault)
 		if !versionAtLeast(s.PGSSInstalled, wantMajor, wantMinor) {
-			f = &model.Finding{Rule: "check.pg_stat_statements.outdated", Severity: model.SeverityLow,
+			f = &model.Finding{Rule: "check.pg_stat_statements.outdated", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
 				Title:    "pg_stat_statements " + s.PGSSInstalled + " is older than the server's " + s.PGSSDefault,
 				Detail:   "An extension is not updated by pg_upgrade; the older version lacks columns pgtune uses (I/O timings, WAL, JIT).",
 				Evidence: ev("installed", s.PGSSInstalled, "available", s.PGSSDefault),
-				Fix:      "ALTER EXTENSION pg_stat_statements UPDATE;"}
+				SQL:      "ALTER EXTENSION pg_stat_statements UPDATE;"}
 		}
 		add("pg_stat_statements up to date", s.PGSSInstalled+" (server offers "+s.PGSSDefault+")", f)
 	}
@@ -107,20 +101,20 @@ func Evaluate(s *State) []Check {
 	if isPreloaded {
 		f = nil
 		if s.PGSSTrack == "none" {
-			f = &model.Finding{Rule: "check.pg_stat_statements.track_none", Severity: model.SeverityHigh,
+			f = &model.Finding{Rule: "check.pg_stat_statements.track_none", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
 				Title:    "pg_stat_statements.track is none: nothing is recorded",
 				Evidence: ev("pg_stat_statements.track", s.PGSSTrack),
-				Fix:      "ALTER SYSTEM SET pg_stat_statements.track = 'top'; SELECT pg_reload_conf();"}
+				SQL:      "ALTER SYSTEM SET pg_stat_statements.track = 'top'; SELECT pg_reload_conf();"}
 		}
 		add("pg_stat_statements.track records statements", s.PGSSTrack, f)
 	}
 	if s.ServerVersionNum >= 140000 && isPreloaded {
 		f = nil
 		if s.ComputeQueryID == "off" {
-			f = &model.Finding{Rule: "check.compute_query_id.off", Severity: model.SeverityHigh,
+			f = &model.Finding{Rule: "check.compute_query_id.off", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
 				Title:    "compute_query_id is off, so pg_stat_statements records nothing",
 				Evidence: ev("compute_query_id", s.ComputeQueryID),
-				Fix:      "ALTER SYSTEM SET compute_query_id = 'auto'; SELECT pg_reload_conf();"}
+				SQL:      "ALTER SYSTEM SET compute_query_id = 'auto'; SELECT pg_reload_conf();"}
 		}
 		add("compute_query_id on or auto", s.ComputeQueryID, f)
 	}
@@ -135,11 +129,11 @@ func Evaluate(s *State) []Check {
 		who += " (member of pg_read_all_stats)"
 	default:
 		who += " (no pg_read_all_stats)"
-		f = &model.Finding{Rule: "check.privileges.read_all_stats", Severity: model.SeverityHigh,
+		f = &model.Finding{Rule: "check.privileges.read_all_stats", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
 			Title:    "user " + s.User + " cannot read other roles' statements",
 			Detail:   "Without pg_read_all_stats, pg_stat_statements hides the text and queryid of every statement run by another role, so the advice would rest on this user's own statements only.",
 			Evidence: ev("user", s.User),
-			Fix:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;  -- or GRANT pg_monitor", quoteIdent(s.User))}
+			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;  -- or GRANT pg_monitor", quoteIdent(s.User))}
 	}
 	add("may read all roles' statistics", who, f)
 
@@ -147,11 +141,11 @@ func Evaluate(s *State) []Check {
 	if s.PGSSDealloc >= 0 {
 		f = nil
 		if s.PGSSDealloc > 0 {
-			f = &model.Finding{Rule: "check.pg_stat_statements.evictions", Severity: model.SeverityLow,
+			f = &model.Finding{Rule: "check.pg_stat_statements.evictions", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
 				Title:    fmt.Sprintf("pg_stat_statements evicted %d entries since its last reset", s.PGSSDealloc),
 				Detail:   "More distinct statements ran than pg_stat_statements.max keeps; rarely run statements lose their statistics and totals are understated.",
 				Evidence: ev("dealloc", fmt.Sprint(s.PGSSDealloc), "pg_stat_statements.max", fmt.Sprint(s.PGSSMax)),
-				Fix:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;  -- then restart PostgreSQL", max(2*s.PGSSMax, 10000))}
+				SQL:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;", max(2*s.PGSSMax, 10000)), Action: "restart PostgreSQL"}
 		}
 		add("no pg_stat_statements evictions", fmt.Sprintf("%d evicted (max %d)", s.PGSSDealloc, s.PGSSMax), f)
 	}
@@ -159,11 +153,11 @@ func Evaluate(s *State) []Check {
 	// track_io_timing.
 	f = nil
 	if s.TrackIOTiming != "on" {
-		f = &model.Finding{Rule: "check.track_io_timing.off", Severity: model.SeverityLow,
+		f = &model.Finding{Rule: "check.track_io_timing.off", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
 			Title:    "track_io_timing is off",
 			Detail:   "Without it pg_stat_statements cannot tell time spent reading from disk apart from CPU time. Its overhead is small on most platforms (check with pg_test_timing).",
 			Evidence: ev("track_io_timing", s.TrackIOTiming),
-			Fix:      "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();"}
+			SQL:      "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();"}
 	}
 	add("track_io_timing on", s.TrackIOTiming, f)
 
@@ -172,16 +166,16 @@ func Evaluate(s *State) []Check {
 	switch {
 	case !s.HypoPGAvailable:
 		observed = "not available on this server"
-		f = &model.Finding{Rule: "check.hypopg.not_available", Severity: model.SeverityMedium,
+		f = &model.Finding{Rule: "check.hypopg.not_available", Kind: model.KindPrerequisite, Severity: model.SeverityMedium,
 			Title:  "HypoPG is not available, so index advice cannot be proven with the planner",
 			Detail: "pgtune proves each index it recommends by planning the workload with a hypothetical index (HypoPG). Without it, index advice rests on statistics alone and is marked unproven.",
-			Fix:    fmt.Sprintf("install HypoPG (e.g. apt-get install postgresql-%d-hypopg), then: CREATE EXTENSION hypopg;", s.ServerVersionNum/10000)}
+			Action: fmt.Sprintf("install HypoPG (e.g. apt-get install postgresql-%d-hypopg), then: CREATE EXTENSION hypopg;", s.ServerVersionNum/10000)}
 	case s.HypoPGInstalled == "":
 		observed = "available, not created in database " + s.Database
-		f = &model.Finding{Rule: "check.hypopg.not_created", Severity: model.SeverityLow,
+		f = &model.Finding{Rule: "check.hypopg.not_created", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
 			Title:  "HypoPG is available but not created in database " + s.Database,
 			Detail: "pgtune's read-only commands do not create extensions themselves. HypoPG's hypothetical indexes live only in the session that makes them.",
-			Fix:    "CREATE EXTENSION hypopg;"}
+			SQL:    "CREATE EXTENSION hypopg;"}
 	default:
 		observed = "version " + s.HypoPGInstalled
 	}

@@ -76,8 +76,8 @@ func TestEvaluateMatrix(t *testing.T) {
 			if f.Rule != c.rule || f.Severity != c.severity {
 				t.Errorf("got %s/%s, want %s/%s", f.Rule, f.Severity, c.rule, c.severity)
 			}
-			if !strings.Contains(f.Fix, c.fix) {
-				t.Errorf("fix %q does not contain %q", f.Fix, c.fix)
+			if !strings.Contains(f.Fix(), c.fix) {
+				t.Errorf("fix %q does not contain %q", f.Fix(), c.fix)
 			}
 			if f.Title == "" {
 				t.Error("finding without a title")

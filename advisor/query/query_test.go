@@ -2,27 +2,37 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
 )
 
-func TestParse(t *testing.T) {
+func TestKindAndTables(t *testing.T) {
 	cases := []struct {
 		sql    string
-		kind   Kind
-		tables []Table
+		kind   model.StatementKind
+		tables []model.TableRef
 	}{
 		{"SELECT * FROM appointments a JOIN clients c ON c.id = a.client_id WHERE a.barber_id = $1",
-			KindSelect, []Table{{Name: "appointments", Access: AccessRead}, {Name: "clients", Access: AccessRead}}},
+			model.KindSelect, []model.TableRef{{Name: "appointments", Alias: "a", Access: model.AccessRead}, {Name: "clients", Alias: "c", Access: model.AccessRead}}},
 		{"WITH due AS (SELECT id FROM public.notifications WHERE status = 'pending') UPDATE public.notifications n SET status = 'sent' FROM due WHERE n.id = due.id",
-			KindUpdate, []Table{{Schema: "public", Name: "notifications", Access: AccessRead}, {Schema: "public", Name: "notifications", Access: AccessWrite}}},
+			model.KindUpdate, []model.TableRef{{Schema: "public", Name: "notifications", Access: model.AccessRead}, {Schema: "public", Name: "notifications", Alias: "n", Access: model.AccessWrite}}},
 		{"INSERT INTO reviews (appointment_id) VALUES ($1) ON CONFLICT (appointment_id) DO NOTHING",
-			KindInsert, []Table{{Name: "reviews", Access: AccessWrite}}},
-		{"DELETE FROM time_off WHERE ends_at < now()", KindDelete, []Table{{Name: "time_off", Access: AccessWrite}}},
-		{"CREATE INDEX CONCURRENTLY ON payments (stripe_payment_intent_id)", KindUtility, []Table{{Name: "payments", Access: AccessDDL}}},
-		{"SELECT 1", KindSelect, nil},
-		{"BEGIN", KindUtility, nil},
+			model.KindInsert, []model.TableRef{{Name: "reviews", Access: model.AccessWrite}}},
+		{"DELETE FROM time_off WHERE ends_at < now()", model.KindDelete, []model.TableRef{{Name: "time_off", Access: model.AccessWrite}}},
+		{"CREATE INDEX CONCURRENTLY ON payments (stripe_payment_intent_id)", model.KindUtility, []model.TableRef{{Name: "payments", Access: model.AccessDDL}}},
+		{"SELECT 1", model.KindSelect, nil},
+		{"BEGIN", model.KindUtility, nil},
+		// A CTE is not a table, even when it shares a table's name.
+		{"WITH clients AS (SELECT 1 AS id) SELECT * FROM clients", model.KindSelect, nil},
+		{"SELECT * FROM (SELECT id FROM shops) s JOIN LATERAL (SELECT 1 FROM locations l WHERE l.shop_id = s.id) x ON true",
+			model.KindSelect, []model.TableRef{{Name: "shops", Access: model.AccessRead}, {Name: "locations", Alias: "l", Access: model.AccessRead}}},
+		{"SELECT a FROM t1 UNION ALL SELECT b FROM t2", model.KindSelect, []model.TableRef{{Name: "t1", Access: model.AccessRead}, {Name: "t2", Access: model.AccessRead}}},
 	}
 	for _, c := range cases {
 		st, err := Parse(c.sql)
@@ -39,6 +49,160 @@ func TestParse(t *testing.T) {
 		if len(st.Fingerprint) != 16 {
 			t.Errorf("Parse(%q).Fingerprint = %q", c.sql, st.Fingerprint)
 		}
+	}
+}
+
+// pred renders a predicate compactly for comparisons: "table.column op operator value [wrapper]".
+func pred(p model.Predicate) string {
+	s := fmt.Sprintf("%s %s %s", p.Column.String(), p.Op, p.Operator)
+	if p.Value != nil {
+		s += " " + string(p.Value.Kind) + ":" + p.Value.Text
+	}
+	if p.Wrapper != nil {
+		s += fmt.Sprintf(" [%s %s %s]", p.Wrapper.Kind, p.Wrapper.Name, p.Wrapper.Expr)
+	}
+	if p.OrGroup > 0 {
+		s += fmt.Sprintf(" or%d", p.OrGroup)
+	}
+	if p.Negated {
+		s += " not"
+	}
+	if p.CaseInsensitive {
+		s += " ci"
+	}
+	return s
+}
+
+func TestPredicates(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want []string
+	}{
+		{"SELECT 1 FROM t WHERE a = $1 AND b IN ('x', 'y') AND c = ANY($2) AND d > $3 AND $4 >= e",
+			[]string{"t.a eq = param:$1", "t.b in = list:('x', 'y')", "t.c in = param:$2", "t.d range > param:$3", "t.e range <= param:$4"}},
+		{"SELECT 1 FROM t WHERE a BETWEEN $1 AND $2 AND b IS NULL AND c IS NOT NULL AND d <> 'x' AND e NOT IN (1, 2)",
+			[]string{"t.a between BETWEEN list:($1, $2)", "t.b is_null IS NULL", "t.c is_not_null IS NOT NULL", "t.d ne <> const:'x'", "t.e ne <> list:(1, 2)"}},
+		{"SELECT 1 FROM t WHERE a LIKE 'abc%' AND b LIKE '%abc' AND c ILIKE $1 AND d LIKE '%' || $2 AND e LIKE $3 || '%' AND f NOT LIKE 'x%'",
+			[]string{"t.a like_prefix ~~ const:'abc%'", "t.b like_leading_wildcard ~~ const:'%abc'", "t.c like_parameter ~~* param:$1 ci",
+				"t.d like_leading_wildcard ~~ expr:'%' || $2", "t.e like_parameter ~~ expr:$3 || '%'", "t.f like_prefix !~~ const:'x%' not"}},
+		{"SELECT 1 FROM t WHERE tags @> $1 AND doc ? 'k' AND doc @> '{\"a\":1}'::jsonb",
+			[]string{"t.tags contains @> param:$1", "t.doc contains ? const:'k'", "t.doc contains @> const:'{\"a\":1}'::jsonb"}},
+		{"SELECT 1 FROM t WHERE lower(email) = lower($1) AND date(ts) = $2 AND ts::date > $3 AND ts + interval '1 day' > $4 AND date_trunc('day', ts) = $5",
+			[]string{"t.email eq = expr:lower($1) [function lower lower(email)]", "t.ts eq = param:$2 [function date date(ts)]",
+				"t.ts range > param:$3 [cast date ts::date]", "t.ts range > param:$4 [arithmetic + ts + '1 day'::interval]",
+				"t.ts eq = param:$5 [function date_trunc date_trunc('day', ts)]"}},
+		{"SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) AND (d IS NULL OR d >= $4)",
+			[]string{"t.a eq = param:$1", "t.b eq = param:$2 or1", "t.c eq = param:$3 or1", "t.d is_null IS NULL or2", "t.d range >= param:$4 or2"}},
+		{"SELECT 1 FROM t WHERE active AND NOT deleted AND flag IS TRUE",
+			[]string{"t.active eq = const:true", "t.deleted eq = const:false", "t.flag eq = const:true"}},
+		{"SELECT 1 FROM t WHERE NOT (a = $1)", []string{"t.a eq = param:$1 not"}},
+		{"SELECT 1 FROM t WHERE a IN (SELECT x FROM u WHERE u.y = $1)", []string{"t.a in_subquery IN subquery:(SELECT …)", "u.y eq = param:$1"}},
+		{"SELECT 1 FROM t WHERE a IS DISTINCT FROM $1 AND b IS NOT DISTINCT FROM $2", []string{"t.a ne = param:$1", "t.b eq = param:$2"}},
+	}
+	for _, c := range cases {
+		st, err := Parse(c.sql)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", c.sql, err)
+			continue
+		}
+		var got []string
+		for _, p := range st.Predicates {
+			got = append(got, pred(p))
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("Parse(%q) predicates:\n got  %q\n want %q", c.sql, got, c.want)
+		}
+	}
+}
+
+func TestAliasesJoinsAndScopes(t *testing.T) {
+	st, err := Parse(`SELECT a.id, c.first_name FROM appointments a
+JOIN clients c ON c.id = a.client_id
+LEFT JOIN services USING (service_id)
+WHERE a.barber_id = $1 AND a.start_time >= $2
+  AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.appointment_id = a.id AND n.kind = 'reminder_24h')
+ORDER BY a.start_time DESC NULLS LAST, 2 LIMIT 20 OFFSET $3 FOR UPDATE SKIP LOCKED`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var joins []string
+	for _, j := range st.Joins {
+		joins = append(joins, j.Left.String()+"="+j.Right.String()+"/"+j.Clause)
+	}
+	// USING's left side holds two tables: the catalog decides which has service_id.
+	wantJoins := []string{"clients.id=appointments.client_id/join", "service_id=services.service_id/join",
+		"notifications.appointment_id=appointments.id/correlated"}
+	if !slices.Equal(joins, wantJoins) {
+		t.Errorf("joins = %q, want %q", joins, wantJoins)
+	}
+	if len(st.OrderBy) != 2 || st.OrderBy[0].Column.String() != "appointments.start_time" || !st.OrderBy[0].Desc ||
+		st.OrderBy[0].NullsFirst == nil || *st.OrderBy[0].NullsFirst || st.OrderBy[1].Column.String() != "clients.first_name" {
+		t.Errorf("order by = %+v", st.OrderBy)
+	}
+	if st.Limit == nil || !st.Limit.Known() || st.Limit.Value != 20 || st.Offset == nil || st.Offset.Param != 3 || st.Offset.Known() {
+		t.Errorf("limit %+v offset %+v", st.Limit, st.Offset)
+	}
+	if st.Locking != "FOR UPDATE SKIP LOCKED" {
+		t.Errorf("locking = %q", st.Locking)
+	}
+	var preds []string
+	for _, p := range st.Predicates {
+		preds = append(preds, pred(p))
+	}
+	want := []string{"appointments.barber_id eq = param:$1", "appointments.start_time range >= param:$2", "notifications.kind eq = const:'reminder_24h'"}
+	if !slices.Equal(preds, want) {
+		t.Errorf("predicates = %q, want %q", preds, want)
+	}
+	if !reflect.DeepEqual(st.Selected, []model.ColumnRef{{Table: "appointments", Column: "id"}, {Table: "clients", Column: "first_name"}}) {
+		t.Errorf("selected = %+v", st.Selected)
+	}
+}
+
+func TestUnqualifiedColumnsResolveWithTheCatalog(t *testing.T) {
+	st, err := Parse("SELECT name FROM appointments a JOIN services s ON s.id = a.service_id WHERE barber_id = $1 ORDER BY start_time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Predicates[0].Column; c.Table != "" || !slices.Equal(c.Candidates, []string{"appointments", "services"}) {
+		t.Fatalf("before resolution: %+v", c)
+	}
+	cols := map[string][]string{"appointments": {"barber_id", "start_time", "service_id"}, "services": {"id", "name"}}
+	st.ResolveColumns(func(table, column string) bool { return slices.Contains(cols[table], column) })
+	if got := st.Predicates[0].Column.String(); got != "appointments.barber_id" {
+		t.Errorf("predicate column = %s", got)
+	}
+	if got := st.OrderBy[0].Column.String(); got != "appointments.start_time" {
+		t.Errorf("order by column = %s", got)
+	}
+	if got := st.Selected[0].String(); got != "services.name" {
+		t.Errorf("selected = %s", got)
+	}
+}
+
+func TestWritesAndGroups(t *testing.T) {
+	st, err := Parse("UPDATE notifications SET status = 'sent', attempts = attempts + 1 WHERE id = $1 RETURNING id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(st.SetColumns, []model.ColumnRef{{Table: "notifications", Column: "status"}, {Table: "notifications", Column: "attempts"}}) {
+		t.Errorf("set columns = %+v", st.SetColumns)
+	}
+	st, err = Parse("INSERT INTO reviews (appointment_id, rating) VALUES ($1, $2) ON CONFLICT (appointment_id) DO UPDATE SET rating = excluded.rating")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.InsertColumns) != 2 || len(st.SetColumns) != 1 || st.SetColumns[0].Column != "rating" {
+		t.Errorf("insert columns %+v, set columns %+v", st.InsertColumns, st.SetColumns)
+	}
+	st, err = Parse("SELECT date_trunc('day', start_time) AS day, count(*) AS n FROM appointments GROUP BY 1 ORDER BY n DESC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.GroupBy) != 1 || st.GroupBy[0].Expr != "date_trunc('day', start_time)" || st.GroupBy[0].Column != nil {
+		t.Errorf("group by = %+v", st.GroupBy)
+	}
+	if len(st.OrderBy) != 1 || st.OrderBy[0].Expr != "count(*)" || !st.OrderBy[0].Desc || !st.Aggregates {
+		t.Errorf("order by = %+v (aggregates %v)", st.OrderBy, st.Aggregates)
 	}
 }
 
@@ -62,6 +226,11 @@ func TestFingerprintIgnoresConstantsAndComments(t *testing.T) {
 	if other, _ := Fingerprint("SELECT * FROM payments WHERE appointment_id = $1"); other == want {
 		t.Error("a different statement has the same fingerprint")
 	}
+	a, _ := Fingerprint("SELECT 1 FROM t WHERE x IN ($1, $2, $3)")
+	b, _ := Fingerprint("SELECT 1 FROM t WHERE x IN ($1 /*, ... */)")
+	if a != b {
+		t.Errorf("IN lists of different lengths (PG 18's squashed form) fingerprint differently: %s %s", a, b)
+	}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -78,8 +247,42 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// FuzzParse feeds the parser arbitrary text, as pg_stat_statements and users do: it must return a
-// statement or an error, never crash, and agree with Fingerprint.
+// The texts pg_stat_statements can hand over that are not statements get named reasons.
+func TestModelNamesTextProblems(t *testing.T) {
+	long := "SELECT id FROM clients WHERE " + strings.Repeat("first_name = 'x' OR ", 60)
+	long = long[:1023] // cut inside "first_name = 'x' OR ..." at a server's 1024-byte limit
+	inString := "SELECT id FROM clients WHERE notes = '" + strings.Repeat("x", 1000)
+	cases := []struct {
+		text       string
+		truncateAt int
+		want       model.TextProblem
+	}{
+		{"SELECT 1 FROM t WHERE a = $1", 0, model.TextOK},
+		{"", 0, model.TextUnavailable},
+		{"<insufficient privilege>", 0, model.TextHidden},
+		{"SELECT * FROM WHERE", 0, model.TextUnparsable},
+		{"SELECT * FROM t WHERE", 0, model.TextUnparsable},
+		{long, 1024, model.TextTruncated},
+		{long, 0, model.TextTruncated},
+		{inString, 1024, model.TextTruncated},
+		{"SELECT 1; SELECT 2", 0, model.TextNotOneStatement},
+	}
+	for _, c := range cases {
+		st, problem, _ := Model(c.text, c.truncateAt)
+		if problem != c.want || (problem == model.TextOK) != (st != nil) {
+			t.Errorf("Model(%.40q…) = %v, %q; want %q", c.text, st != nil, problem, c.want)
+		}
+	}
+}
+
+func TestUsesParams(t *testing.T) {
+	if !UsesParams("SELECT 1 FROM t WHERE a = $1 AND b = 'x'") || UsesParams("SELECT 1 FROM t WHERE a = '$1'") {
+		t.Error("UsesParams misreads parameters")
+	}
+}
+
+// FuzzParse feeds the model arbitrary text, as pg_stat_statements and users do: it must return a
+// statement or a named problem, never crash, and agree with Fingerprint.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"SELECT * FROM appointments WHERE barber_id = $1 AND start_time >= $2 ORDER BY start_time",
@@ -90,6 +293,10 @@ func FuzzParse(f *testing.F) {
 		"CREATE INDEX CONCURRENTLY i ON t (a) INCLUDE (b) WHERE c IS NULL",
 		"SELECT * FROM appointments WHERE",
 		"DO $$ BEGIN PERFORM 1; END $$",
+		"WITH RECURSIVE r AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT * FROM r ORDER BY 1",
+		"SELECT 1 FROM a JOIN b USING (x) WHERE EXISTS (SELECT 1 FROM c WHERE c.y = a.y OR c.z = $1) GROUP BY 1 HAVING count(*) > 2",
+		"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v",
+		"<insufficient privilege>",
 	} {
 		f.Add(s)
 	}
@@ -97,13 +304,18 @@ func FuzzParse(f *testing.F) {
 		if !utf8.ValidString(sql) {
 			t.Skip()
 		}
-		st, err := Parse(sql)
-		if err != nil {
+		st, problem, _ := Model(sql, 0)
+		if st == nil {
+			if problem == model.TextOK {
+				t.Fatal("no statement and no problem")
+			}
 			return
 		}
 		fp, err := Fingerprint(sql)
 		if err != nil || fp != st.Fingerprint {
 			t.Fatalf("Parse fingerprint %q, Fingerprint %q (%v)", st.Fingerprint, fp, err)
 		}
+		st.ResolveColumns(func(string, string) bool { return true })
+		_ = st.TableKeys()
 	})
 }

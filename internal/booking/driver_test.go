@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
@@ -64,7 +65,7 @@ func TestRunFillsPgStatStatements(t *testing.T) {
 			continue // the driver's own sampling queries
 		}
 		st, err := query.Parse(e.Query)
-		if err != nil || st.Kind == query.KindUtility {
+		if err != nil || st.Kind == model.KindUtility {
 			continue
 		}
 		seen[st.Fingerprint] += e.Calls

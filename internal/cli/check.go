@@ -61,7 +61,7 @@ func runCheck(ctx context.Context, cmd *command, e *env, args []string) error {
 	for _, c := range checks {
 		status, fix := "ok", ""
 		if c.Finding != nil {
-			status, fix = c.Finding.Severity.String(), c.Finding.Fix
+			status, fix = c.Finding.Severity.String(), c.Finding.Fix()
 		}
 		rows = append(rows, []string{c.Name, status, c.Observed, fix})
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/internal/pgtest"
+	"github.com/bookedbarber/pgtune/internal/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -145,7 +146,7 @@ type checkDoc struct {
 		Findings []struct {
 			Rule     string `json:"rule"`
 			Severity string `json:"severity"`
-			Fix      string `json:"fix"`
+			SQL      string `json:"sql"`
 		} `json:"findings"`
 	} `json:"result"`
 }
@@ -156,7 +157,7 @@ func decodeCheck(t *testing.T, out string) checkDoc {
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatalf("check --format json is not JSON: %v\n%s", err, out)
 	}
-	if d.SchemaVersion != 1 || d.Command != "check" {
+	if d.SchemaVersion != report.SchemaVersion || d.Command != "check" {
 		t.Errorf("envelope: %+v", d)
 	}
 	return d

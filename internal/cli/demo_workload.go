@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/report"
@@ -27,13 +29,13 @@ Examples:
 }
 
 type workloadStatement struct {
-	Name        string        `json:"name"`
-	Purpose     string        `json:"purpose"`
-	SQL         string        `json:"sql"`
-	Kind        query.Kind    `json:"kind"`
-	Fingerprint string        `json:"fingerprint"`
-	Tables      []query.Table `json:"tables"`
-	PerThousand float64       `json:"calls_per_1000_actions"`
+	Name        string              `json:"name"`
+	Purpose     string              `json:"purpose"`
+	SQL         string              `json:"sql"`
+	Kind        model.StatementKind `json:"kind"`
+	Fingerprint string              `json:"fingerprint"`
+	Tables      []model.TableRef    `json:"tables"`
+	PerThousand float64             `json:"calls_per_1000_actions"`
 }
 
 func runDemoWorkload(_ context.Context, cmd *command, e *env, args []string) error {
@@ -58,7 +60,9 @@ func runDemoWorkload(_ context.Context, cmd *command, e *env, args []string) err
 			Fingerprint: st.Fingerprint, Tables: st.Tables, PerThousand: f.PerThousand})
 		var tables []string
 		for _, t := range st.Tables {
-			tables = append(tables, t.Name+" ("+string(t.Access)+")")
+			if s := t.Name + " (" + string(t.Access) + ")"; !slices.Contains(tables, s) {
+				tables = append(tables, s)
+			}
 		}
 		row := []string{f.Name, string(st.Kind), fmt.Sprintf("%.1f", f.PerThousand), strings.Join(tables, ", "), f.Purpose}
 		if *withSQL {

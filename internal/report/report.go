@@ -35,7 +35,7 @@ func ParseFormat(s string) (Format, error) {
 
 // SchemaVersion is the version of pgtune's JSON output; it changes only when a field is removed
 // or changes meaning (added fields do not bump it). docs/json.md describes the documents.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Envelope wraps every JSON document pgtune prints.
 type Envelope struct {
@@ -49,11 +49,16 @@ type Envelope struct {
 	Result any `json:"result"`
 }
 
-// Table is what a person reads: a titled grid of strings.
+// Table is what a person reads: a titled grid of strings, or, with Fields instead of Columns, a
+// titled record of named values (one finding's details).
 type Table struct {
 	Title   string
 	Columns []string
 	Rows    [][]string
+	// Fields are name/value lines, rendered instead of a grid when Columns is empty.
+	Fields [][2]string
+	// Code is SQL rendered verbatim under the grid or fields (a fenced block in Markdown).
+	Code string
 	// Note is a line printed under the table (e.g. a total, or what to do next).
 	Note string
 }
@@ -83,8 +88,16 @@ func Write(w io.Writer, f Format, out Output) error {
 			if t.Title != "" {
 				fmt.Fprintf(w, "### %s\n\n", escapeMarkdown(t.Title))
 			}
-			if err := render(w, t, true); err != nil {
-				return err
+			if len(t.Columns) > 0 {
+				if err := render(w, t, true); err != nil {
+					return err
+				}
+			}
+			for _, f := range t.Fields {
+				fmt.Fprintf(w, "- **%s**: %s\n", f[0], strings.ReplaceAll(f[1], "\n", "<br>"))
+			}
+			if t.Code != "" {
+				fmt.Fprintf(w, "\n```sql\n%s\n```\n", strings.TrimRight(t.Code, "\n"))
 			}
 			if t.Note != "" {
 				fmt.Fprintf(w, "\n%s\n", escapeMarkdown(t.Note))
@@ -99,8 +112,26 @@ func Write(w io.Writer, f Format, out Output) error {
 			if t.Title != "" {
 				fmt.Fprintln(w, t.Title)
 			}
-			if err := render(w, t, false); err != nil {
-				return err
+			if len(t.Columns) > 0 {
+				if err := render(w, t, false); err != nil {
+					return err
+				}
+			}
+			width := 0
+			for _, f := range t.Fields {
+				width = max(width, len(f[0]))
+			}
+			for _, f := range t.Fields {
+				lines := strings.Split(f[1], "\n")
+				fmt.Fprintf(w, "  %-*s  %s\n", width+1, f[0]+":", lines[0])
+				for _, l := range lines[1:] {
+					fmt.Fprintf(w, "  %-*s  %s\n", width+1, "", l)
+				}
+			}
+			if t.Code != "" {
+				for _, l := range strings.Split(strings.TrimRight(t.Code, "\n"), "\n") {
+					fmt.Fprintf(w, "    %s\n", l)
+				}
 			}
 			if t.Note != "" {
 				fmt.Fprintln(w, t.Note)

@@ -1,0 +1,325 @@
+// Package audit reviews the indexes a database already has: exact duplicates, indexes whose
+// keys are a leading prefix of another's (including ones that repeat the primary key), indexes a
+// failed CREATE INDEX CONCURRENTLY left invalid, and indexes no statement has used since the
+// statistics were reset. It reads the snapshot only; it does no I/O.
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// Thresholds.
+const (
+	// UnusedMinAge is how long statistics must have been gathering before a never-scanned index
+	// is reported above info: younger counters may simply not have seen the monthly report yet.
+	UnusedMinAge = 7 * 24 * time.Hour
+	// LargeIndex is the size from which a redundant index is more than a low-severity finding.
+	LargeIndex = 100 << 20
+)
+
+// Analyze returns the audit's findings, in a stable order (per table, then per rule).
+func Analyze(cat *model.Catalog, now time.Time) []model.Finding {
+	snap := cat.Snapshot()
+	var out []model.Finding
+	building := map[string]bool{}
+	for _, b := range snap.IndexBuilds {
+		building[b] = true
+	}
+	dbBytes := int64(0)
+	for _, t := range snap.Tables {
+		dbBytes += t.TotalBytes
+	}
+	for i := range snap.Tables {
+		t := &snap.Tables[i]
+		idx := cat.Indexes(t.Key())
+		out = append(out, redundant(t, idx, dbBytes)...)
+		for _, ix := range idx {
+			if !ix.Valid {
+				out = append(out, invalid(t, ix, building[ix.Key()]))
+			}
+		}
+		out = append(out, unused(cat, t, idx, now, dbBytes)...)
+	}
+	return out
+}
+
+// sameKeys reports whether two key lists are equal, column by column (name or expression,
+// operator class, collation, order).
+func sameKeys(a, b []model.IndexKey) bool {
+	return slices.Equal(a, b)
+}
+
+// prefixOf reports whether a's keys are a strict leading prefix of b's.
+func prefixOf(a, b []model.IndexKey) bool {
+	return len(a) < len(b) && slices.Equal(a, b[:len(a)])
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// covers reports whether b holds every column a keeps for index-only scans.
+func covers(b *model.Index, include []string) bool {
+	for _, c := range include {
+		found := slices.Contains(b.Include, c)
+		for _, k := range b.Keys {
+			found = found || k.Column == c
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// keepRank orders two equal indexes: the one to keep ranks higher. Constraint-backed and
+// unique indexes must stay; among plain ones the busier, then the alphabetically first, stays.
+func keepRank(ix *model.Index) int {
+	switch {
+	case ix.Primary:
+		return 4
+	case ix.Constraint != "":
+		return 3
+	case ix.Unique:
+		return 2
+	case ix.Valid:
+		return 1
+	}
+	return 0
+}
+
+func redundant(t *model.Table, idx []*model.Index, dbBytes int64) []model.Finding {
+	var out []model.Finding
+	reported := map[*model.Index]bool{}
+	for _, a := range idx {
+		for _, b := range idx {
+			if a == b || !a.Valid || !b.Valid || a.Method != b.Method || a.Predicate != b.Predicate || reported[a] || reported[b] {
+				continue
+			}
+			if sameKeys(a.Keys, b.Keys) && sameSet(a.Include, b.Include) {
+				// Report each pair once, dropping the one that ranks lower.
+				drop, keep := a, b
+				if r1, r2 := keepRank(a), keepRank(b); r1 > r2 || (r1 == r2 && (a.Scans > b.Scans || (a.Scans == b.Scans && a.Name < b.Name))) {
+					drop, keep = b, a
+				}
+				if drop != a {
+					continue // the loop meets the pair again the other way round
+				}
+				reported[drop] = true
+				out = append(out, duplicateFinding(t, drop, keep, dbBytes))
+				continue
+			}
+			if a.Method == "btree" && !a.Unique && a.Constraint == "" && prefixOf(a.Keys, b.Keys) && covers(b, a.Include) {
+				reported[a] = true
+				out = append(out, prefixFinding(t, a, b, dbBytes))
+			}
+		}
+	}
+	return out
+}
+
+func sizeSeverity(bytes int64) model.Severity {
+	if bytes >= LargeIndex {
+		return model.SeverityMedium
+	}
+	return model.SeverityLow
+}
+
+func share(bytes, total int64) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return float64(int64(float64(bytes)/float64(total)*10000+0.5)) / 10000
+}
+
+func spec(ix *model.Index) *model.IndexSpec {
+	s := &model.IndexSpec{Schema: ix.Schema, Table: ix.Table, Name: ix.Name, Method: ix.Method,
+		Include: ix.Include, Where: ix.Predicate, Unique: ix.Unique}
+	for _, k := range ix.Keys {
+		s.Columns = append(s.Columns, k.String())
+	}
+	return s
+}
+
+func dropSQL(ix *model.Index) string {
+	return fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s;", model.QuoteQualified(ix.Key()))
+}
+
+func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) model.Finding {
+	f := model.Finding{
+		Rule: "audit.index.duplicate", Kind: model.KindIndex, Table: t.Key(), Severity: max(sizeSeverity(drop.SizeBytes), model.SeverityMedium),
+		Title: fmt.Sprintf("%s duplicates %s", drop.Name, keep.Name),
+		Detail: fmt.Sprintf("Both indexes have the same method, keys, INCLUDE columns and predicate, so the planner can use "+
+			"either and never needs both. Every insert and every non-HOT update writes both, and both take space and "+
+			"cache. %s is the one to keep (%s).", keep.Name, keepReason(keep)),
+		Evidence: model.Facts("index", drop.Definition, "duplicate_of", keep.Definition, "size_bytes", drop.SizeBytes,
+			"idx_scan", drop.Scans, "kept_idx_scan", keep.Scans),
+		Index:  spec(drop),
+		Impact: share(drop.SizeBytes, dbBytes),
+		SQL:    dropSQL(drop),
+	}
+	if drop.Constraint != "" {
+		f.SQL = fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s;", model.QuoteQualified(t.Key()), model.QuoteIdent(drop.Constraint))
+		f.Action = "the duplicate backs constraint " + drop.Constraint + ", which " + keep.Name + " enforces as well; dropping the constraint drops its index (check that nothing references it by name)"
+	}
+	return f
+}
+
+func keepReason(ix *model.Index) string {
+	switch {
+	case ix.Primary:
+		return "it backs the primary key"
+	case ix.Constraint != "":
+		return "it backs constraint " + ix.Constraint
+	case ix.Unique:
+		return "it is unique"
+	}
+	return fmt.Sprintf("%d scans since the statistics were reset", ix.Scans)
+}
+
+func prefixFinding(t *model.Table, a, b *model.Index, dbBytes int64) model.Finding {
+	what := "index"
+	switch {
+	case b.Primary:
+		what = "primary key"
+	case b.Constraint != "":
+		what = "constraint " + b.Constraint
+	}
+	return model.Finding{
+		Rule: "audit.index.prefix", Kind: model.KindIndex, Table: t.Key(), Severity: sizeSeverity(a.SizeBytes),
+		Title: fmt.Sprintf("%s is a leading prefix of %s (%s)", a.Name, b.Name, what),
+		Detail: fmt.Sprintf("Every search %s can serve, %s can serve too: its keys start with the same columns in the same "+
+			"order. The narrower index is a little faster to scan, but it costs a write on every insert and non-HOT "+
+			"update and space in the cache; drop it unless a measured query needs its smaller size.", a.Name, b.Name),
+		Evidence: model.Facts("index", a.Definition, "covered_by", b.Definition, "size_bytes", a.SizeBytes,
+			"idx_scan", a.Scans, "covering_idx_scan", b.Scans),
+		Index:  spec(a),
+		Impact: share(a.SizeBytes, dbBytes),
+		SQL:    dropSQL(a),
+	}
+}
+
+func invalid(t *model.Table, ix *model.Index, building bool) model.Finding {
+	f := model.Finding{
+		Rule: "audit.index.invalid", Kind: model.KindIndex, Table: t.Key(), Severity: model.SeverityHigh,
+		Title: fmt.Sprintf("%s is INVALID: a failed build left it behind", ix.Name),
+		Detail: "A CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) that failed or was cancelled leaves an index " +
+			"marked invalid: the planner never uses it, yet every write still maintains it. CREATE INDEX ... IF NOT " +
+			"EXISTS would skip over it because the name exists. Drop it and build it again.",
+		Evidence: model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes),
+		Index:    spec(ix),
+	}
+	if building {
+		f.Severity = model.SeverityInfo
+		f.Title = fmt.Sprintf("%s is being built right now (invalid until it finishes)", ix.Name)
+		f.Detail = "pg_stat_progress_create_index shows a build of this index in progress; it is invalid until the build finishes."
+		return f
+	}
+	if ix.Partitioned {
+		f.Detail = "An index on a partitioned table stays invalid until every partition has a matching index attached."
+		f.Action = "create the missing partition indexes and attach them with ALTER INDEX " + model.QuoteQualified(ix.Key()) + " ATTACH PARTITION <partition index>"
+		return f
+	}
+	f.SQL = dropSQL(ix) + "\n" + concurrently(ix.Definition) + ";"
+	if ix.Unique {
+		f.Action = "a unique build usually fails on duplicate keys: remove them before building again"
+	}
+	return f
+}
+
+// concurrently turns a pg_get_indexdef definition into its CREATE ... CONCURRENTLY form.
+func concurrently(def string) string {
+	for _, p := range []string{"CREATE UNIQUE INDEX ", "CREATE INDEX "} {
+		if strings.HasPrefix(def, p) {
+			return p + "CONCURRENTLY " + strings.TrimPrefix(def, p)
+		}
+	}
+	return def
+}
+
+// statsAge is how long the index usage counters have been counting, if known.
+func statsAge(snap *model.Snapshot, now time.Time) (time.Duration, string) {
+	since := snap.Server.StatsReset
+	how := "since the statistics reset"
+	if snap.Server.VersionNum > 0 && snap.Server.VersionNum < 150000 && snap.Server.StartedAt != nil &&
+		(since == nil || snap.Server.StartedAt.After(*since)) {
+		// Before PostgreSQL 15 a restart discards the counters.
+		since, how = snap.Server.StartedAt, "since the server started (PostgreSQL before 15 loses the counters on restart)"
+	}
+	if since == nil {
+		return -1, "since the cluster was created (the statistics were never reset)"
+	}
+	return now.Sub(*since), how
+}
+
+func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Time, dbBytes int64) []model.Finding {
+	snap := cat.Snapshot()
+	if t.Stats == nil {
+		return nil // no usage counters for this table (a partitioned parent, or a dump)
+	}
+	var fks []*model.Constraint
+	for _, c := range cat.Constraints(t.Key()) {
+		if c.Type == "foreign_key" {
+			fks = append(fks, c)
+		}
+	}
+	age, since := statsAge(snap, now)
+	var out []model.Finding
+	for _, ix := range idx {
+		if ix.Scans != 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
+			ix.Name == t.ReplicaIdentityIndex {
+			continue
+		}
+		sev := sizeSeverity(ix.SizeBytes)
+		ageText := "unknown"
+		if age >= 0 {
+			ageText = fmt.Sprintf("%.1f days", age.Hours()/24)
+			if age < UnusedMinAge {
+				sev = model.SeverityInfo
+			}
+		}
+		detail := fmt.Sprintf("No statement has scanned this index %s (%s). It still costs a write on every insert and "+
+			"non-HOT update (%d inserts, %d updates, %d deletes on the table in that time) and space in the cache. "+
+			"The counters are this server's only: check that no replica's queries use it before dropping it, and keep "+
+			"its definition to build it again.", since, ageText, t.Stats.Inserts, t.Stats.Updates, t.Stats.Deletes)
+		if age >= 0 && age < UnusedMinAge {
+			detail += " The statistics are younger than a week: too early to be sure."
+		}
+		for _, fk := range fks {
+			if len(ix.Keys) > 0 && len(fk.Columns) > 0 && ix.Keys[0].Column == fk.Columns[0] {
+				sev = min(sev, model.SeverityLow)
+				detail += fmt.Sprintf(" It also serves foreign key %s: deleting or updating rows of %s looks up %s through it; "+
+					"keep it if such deletes happen.", fk.Name, fk.References, fk.Columns[0])
+				break
+			}
+		}
+		out = append(out, model.Finding{
+			Rule: "audit.index.unused", Kind: model.KindIndex, Table: t.Key(), Severity: sev,
+			Title:    fmt.Sprintf("%s has not been used %s", ix.Name, shortSince(since)),
+			Detail:   detail,
+			Evidence: model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText),
+			Index:    spec(ix),
+			Impact:   share(ix.SizeBytes, dbBytes),
+			SQL:      dropSQL(ix),
+			Action:   "to undo: " + concurrently(ix.Definition) + ";",
+		})
+	}
+	slices.SortFunc(out, func(a, b model.Finding) int { return cmp.Compare(a.Title, b.Title) })
+	return out
+}
+
+func shortSince(since string) string {
+	if i := strings.Index(since, " ("); i >= 0 {
+		return since[:i]
+	}
+	return since
+}

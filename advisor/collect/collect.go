@@ -1,0 +1,170 @@
+// Package collect reads a live database into a model.Snapshot: what it runs (pg_stat_statements
+// and samples of pg_stat_activity), what it is made of (catalog) and what its statistics say.
+//
+// Every query is a constant in the file of the catalog source it reads, starts with the
+// /* pgtune */ marker and runs in one READ ONLY, REPEATABLE READ transaction with a statement
+// timeout and a short lock timeout, so collection changes nothing, sees one consistent catalog,
+// and never queues behind (or in front of) the application's DDL. It needs only pg_monitor (or
+// pg_read_all_stats): what a monitoring role cannot read is recorded in Snapshot.Gaps, not an
+// error.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// Options control Collect.
+type Options struct {
+	// StatementTimeout bounds every query (default 30 s).
+	StatementTimeout time.Duration
+	// SampleFor is how long to sample pg_stat_activity for statement texts with their literal
+	// constants (0: one look).
+	SampleFor time.Duration
+	// Samples are statement texts sampled earlier (SampleActivity), merged with Collect's own.
+	Samples []string
+	// NoValues leaves out data values: pg_stats' most common values and histogram bounds, and
+	// the statement samples. For snapshots that leave the building.
+	NoValues bool
+	// PgtuneVersion is recorded in the snapshot.
+	PgtuneVersion string
+	// Log receives progress at debug level; nil discards it.
+	Log *slog.Logger
+	// Progress, if set, is told which source is being read.
+	Progress func(step string)
+}
+
+// MinServerVersion is the oldest server pgtune reads (server_version_num).
+const MinServerVersion = 130000
+
+// Error is a collection failure that a DBA fixes on the server; Fix names how.
+type Error struct {
+	Problem string
+	Fix     string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	s := e.Problem
+	if e.Fix != "" {
+		s += "; fix: " + e.Fix
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Collect reads the database conn is connected to. It changes nothing.
+func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, error) {
+	if o.StatementTimeout <= 0 {
+		o.StatementTimeout = 30 * time.Second
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	step := func(s string) {
+		o.Log.Debug("collect", "step", s)
+		if o.Progress != nil {
+			o.Progress(s)
+		}
+	}
+	snap := &model.Snapshot{
+		Format: model.SnapshotFormat, Version: model.SnapshotVersion, Source: "live",
+		TakenAt: time.Now().UTC().Truncate(time.Millisecond), PgtuneVersion: o.PgtuneVersion,
+	}
+
+	// Samples come first, outside the transaction: inside one, pg_stat_activity is read once and
+	// cached until it ends.
+	var samples []string
+	if !o.NoValues {
+		step("sampling pg_stat_activity")
+		var err error
+		if samples, err = sampleActivity(ctx, conn, o.SampleFor, o.StatementTimeout); err != nil {
+			return nil, err
+		}
+	}
+
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("begin a read-only transaction: %w", err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // read-only: nothing to keep
+	for _, set := range []string{
+		fmt.Sprintf("SET LOCAL statement_timeout = %d", o.StatementTimeout.Milliseconds()),
+		// Never wait behind an ALTER TABLE (and make the app's queries wait behind us).
+		"SET LOCAL lock_timeout = '2s'",
+	} {
+		if _, err := tx.Exec(ctx, connect.Marker+set); err != nil {
+			return nil, fmt.Errorf("%s: %w", set, err)
+		}
+	}
+
+	steps := []struct {
+		name string
+		run  func(context.Context, pgx.Tx, *model.Snapshot, Options) error
+	}{
+		{"server", collectServer},
+		{"settings", collectSettings},
+		{"extensions", collectExtensions},
+		{"tables", collectTables},
+		{"table statistics", collectTableStats},
+		{"indexes", collectIndexes},
+		{"index builds", collectIndexBuilds},
+		{"constraints", collectConstraints},
+		{"triggers", collectTriggers},
+		{"column statistics", collectColumnStats},
+		{"pg_stat_statements", collectStatements},
+	}
+	for _, s := range steps {
+		step(s.name)
+		if err := s.run(ctx, tx, snap, o); err != nil {
+			var ce *Error
+			if errors.As(err, &ce) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("read %s: %w%s", s.name, err, hint(err))
+		}
+	}
+	if !o.NoValues {
+		snap.Statements.Samples = mergeSorted(samples, o.Samples)
+	}
+	return snap, nil
+}
+
+// hint adds the fix for the errors a read-only collection can meet.
+func hint(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return ""
+	}
+	switch pgErr.Code {
+	case "42501":
+		return " (the user lacks a privilege: GRANT pg_monitor TO <user>)"
+	case "55P03":
+		return " (a table is locked by DDL right now; run again when it has finished)"
+	case "57014":
+		return " (a query hit the statement timeout; the server may be overloaded, or the catalog very large: raise --statement-timeout)"
+	}
+	return ""
+}
+
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// userSchemas is the filter every catalog query applies: no system schemas, and nothing an
+// extension owns (pg_cron's tables are not the application's to index).
+const userSchemas = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'`
+
+const notExtensionMember = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.deptype = 'e')`

@@ -1,0 +1,29 @@
+package collect
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+const extensionsQuery = connect.Marker + `SELECT e.extname, e.extversion, n.nspname, coalesce(a.default_version, '')
+FROM pg_catalog.pg_extension e
+JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = e.extname
+ORDER BY e.extname`
+
+func collectExtensions(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+	rows, err := tx.Query(ctx, extensionsQuery)
+	if err != nil {
+		return err
+	}
+	snap.Extensions, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Extension, error) {
+		var e model.Extension
+		err := r.Scan(&e.Name, &e.Version, &e.Schema, &e.Default)
+		return e, err
+	})
+	return err
+}

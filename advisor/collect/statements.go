@@ -1,0 +1,143 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// pg_stat_statements' columns changed with its versions (PostgreSQL 13 shipped 1.8, 14 1.9, 15
+// and 16 1.10, 17 1.11, 18 1.12). The query is gated on the version installed in the database,
+// not on the server's: after pg_upgrade the old version stays until ALTER EXTENSION ... UPDATE.
+const (
+	// statementsQuery: %[1]s toplevel, %[2]s read time, %[3]s write time, %[4]s stats_since,
+	// %[5]s the extension's schema.
+	statementsQuery = connect.Marker + `SELECT s.queryid, coalesce(r.rolname, ''), %[1]s, coalesce(s.query, ''),
+       s.calls, s.total_exec_time, s.min_exec_time, s.max_exec_time, s.mean_exec_time, s.stddev_exec_time,
+       s.plans, s.total_plan_time, s.rows,
+       s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.shared_blks_written,
+       s.temp_blks_read, s.temp_blks_written, %[2]s, %[3]s, s.wal_bytes::float8, %[4]s
+FROM %[5]s.pg_stat_statements(true) s
+LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
+WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`
+
+	toplevelV9       = "s.toplevel"
+	toplevelV8       = "true"
+	readTimeV11      = "s.shared_blk_read_time"
+	writeTimeV11     = "s.shared_blk_write_time"
+	readTimeV8       = "s.blk_read_time"
+	writeTimeV8      = "s.blk_write_time"
+	statsSinceV11    = "s.stats_since"
+	statsSinceBefore = "NULL::timestamptz"
+
+	// statementsInfoQuery reads evictions and the last reset (1.9+).
+	statementsInfoQuery = connect.Marker + `SELECT dealloc, stats_reset FROM %s.pg_stat_statements_info`
+)
+
+func collectStatements(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+	st := &snap.Statements
+	st.Dealloc = -1
+	if v, ok := snap.Setting("pg_stat_statements.max"); ok {
+		st.Max, _ = strconv.Atoi(v)
+	}
+	if v, ok := snap.Setting("track_activity_query_size"); ok {
+		st.TrackActivityQuerySize, _ = strconv.Atoi(v)
+	}
+	ext := snap.Extension("pg_stat_statements")
+	if ext == nil {
+		fix := "CREATE EXTENSION pg_stat_statements; in database " + snap.Server.Database
+		if st.Max == 0 {
+			fix = "add pg_stat_statements to shared_preload_libraries and restart PostgreSQL, then " + fix
+		}
+		return &Error{Problem: "pg_stat_statements is not created in database " + snap.Server.Database +
+			", so pgtune cannot see the workload", Fix: fix}
+	}
+	st.ExtensionVersion = ext.Version
+	minor, ok := extensionMinor(ext.Version)
+	if !ok || minor < 8 {
+		return &Error{Problem: fmt.Sprintf("pg_stat_statements %s is older than pgtune reads (1.8, PostgreSQL 13)", ext.Version),
+			Fix: "ALTER EXTENSION pg_stat_statements UPDATE;"}
+	}
+	if st.Max == 0 {
+		return &Error{Problem: "pg_stat_statements is created but not loaded, so it records nothing",
+			Fix: "add pg_stat_statements to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = '<current>,pg_stat_statements') and restart PostgreSQL"}
+	}
+	top, rd, wr, since := toplevelV8, readTimeV8, writeTimeV8, statsSinceBefore
+	if minor >= 9 {
+		top = toplevelV9
+	}
+	if minor >= 11 {
+		rd, wr, since = readTimeV11, writeTimeV11, statsSinceV11
+	}
+	schema := pgx.Identifier{ext.Schema}.Sanitize()
+	rows, err := tx.Query(ctx, fmt.Sprintf(statementsQuery, top, rd, wr, since, schema))
+	if err != nil {
+		if isCode(err, "55000") {
+			return &Error{Problem: "pg_stat_statements must be loaded via shared_preload_libraries", Err: err,
+				Fix: "ALTER SYSTEM SET shared_preload_libraries = '<current>,pg_stat_statements'; then restart PostgreSQL"}
+		}
+		if isCode(err, "42501") {
+			return &Error{Problem: "permission denied reading pg_stat_statements", Err: err,
+				Fix: fmt.Sprintf("GRANT pg_read_all_stats TO %s; (or GRANT pg_monitor)", pgx.Identifier{snap.Server.User}.Sanitize())}
+		}
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r model.StatementRow
+		var queryID *int64
+		if err := rows.Scan(&queryID, &r.User, &r.Toplevel, &r.Query, &r.Calls, &r.TotalExecMs, &r.MinExecMs, &r.MaxExecMs,
+			&r.MeanExecMs, &r.StddevExecMs, &r.Plans, &r.TotalPlanMs, &r.Rows,
+			&r.SharedBlksHit, &r.SharedBlksRead, &r.SharedBlksDirt, &r.SharedBlksWrit, &r.TempBlksRead, &r.TempBlksWrit,
+			&r.BlkReadMs, &r.BlkWriteMs, &r.WalBytes, &r.StatsSince); err != nil {
+			return err
+		}
+		switch {
+		case queryID == nil || r.Query == "<insufficient privilege>":
+			// Another role's statement, hidden from a user without pg_read_all_stats: counted,
+			// so the report can say how much of the workload it cannot see.
+			st.Hidden++
+			st.HiddenCalls += r.Calls
+			st.HiddenMs += r.TotalExecMs
+			continue
+		case strings.HasPrefix(r.Query, connect.Marker):
+			st.Own++
+			continue
+		}
+		r.QueryID = *queryID
+		utc(r.StatsSince)
+		st.Rows = append(st.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+
+	if minor >= 9 {
+		var reset *time.Time
+		err := tx.QueryRow(ctx, fmt.Sprintf(statementsInfoQuery, schema)).Scan(&st.Dealloc, &reset)
+		if err != nil {
+			return fmt.Errorf("pg_stat_statements_info: %w", err)
+		}
+		utc(reset)
+		st.StatsReset = reset
+	}
+	return nil
+}
+
+// extensionMinor reads the minor version of a "1.x" extension version.
+func extensionMinor(v string) (int, bool) {
+	major, minor, ok := strings.Cut(v, ".")
+	if !ok || major != "1" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(minor)
+	return n, err == nil
+}

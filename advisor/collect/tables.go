@@ -1,0 +1,99 @@
+package collect
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// tablesQuery reads tables, partitioned tables and materialised views. Sizes come from
+// pg_relation_size, which takes (and at once releases) an ACCESS SHARE lock: the transaction's
+// lock_timeout keeps it from queueing behind DDL.
+const tablesQuery = connect.Marker + `SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text,
+       c.reltuples::float8, c.relpages::int8, coalesce(c.reloptions, '{}'),
+       CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_catalog.pg_relation_size(c.oid) END,
+       CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_catalog.pg_total_relation_size(c.oid) END,
+       coalesce((SELECT pn.nspname || '.' || p.relname FROM pg_catalog.pg_inherits ih
+                 JOIN pg_catalog.pg_class p ON p.oid = ih.inhparent
+                 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+                 WHERE ih.inhrelid = c.oid AND c.relispartition LIMIT 1), ''),
+       coalesce((SELECT ri.relname FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ri ON ri.oid = x.indexrelid
+                 WHERE x.indrelid = c.oid AND x.indisreplident LIMIT 1), '')
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember + `
+ORDER BY n.nspname, c.relname`
+
+const columnsQuery = connect.Marker + `SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid, true), ''), a.attidentity::text, a.attgenerated::text
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND ` + userSchemas + `
+ORDER BY a.attrelid, a.attnum`
+
+func collectTables(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+	rows, err := tx.Query(ctx, tablesQuery)
+	if err != nil {
+		return err
+	}
+	byOID := map[uint32]int{}
+	for rows.Next() {
+		var oid uint32
+		var t model.Table
+		var kind, persistence string
+		if err := rows.Scan(&oid, &t.Schema, &t.Name, &kind, &persistence, &t.RowEstimate, &t.Pages,
+			&t.Reloptions, &t.SizeBytes, &t.TotalBytes, &t.Parent, &t.ReplicaIdentityIndex); err != nil {
+			rows.Close()
+			return err
+		}
+		t.Kind = map[string]string{"r": "table", "p": "partitioned", "m": "matview"}[kind]
+		t.Persistence = map[string]string{"u": "unlogged", "t": "temporary"}[persistence]
+		if len(t.Reloptions) == 0 {
+			t.Reloptions = nil
+		}
+		byOID[oid] = len(snap.Tables)
+		snap.Tables = append(snap.Tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, columnsQuery)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var oid uint32
+		var c model.Column
+		var identity, generated string
+		if err := rows.Scan(&oid, &c.Name, &c.Type, &c.NotNull, &c.Default, &identity, &generated); err != nil {
+			return err
+		}
+		switch {
+		case identity != "":
+			c.Generated = "identity"
+		case generated == "s":
+			c.Generated = "stored"
+		case generated == "v":
+			c.Generated = "virtual"
+		}
+		if i, ok := byOID[oid]; ok {
+			snap.Tables[i].Columns = append(snap.Tables[i].Columns, c)
+		}
+	}
+	return rows.Err()
+}
+
+func utc(t *time.Time) {
+	if t != nil {
+		*t = t.UTC()
+	}
+}

@@ -1,0 +1,35 @@
+package advisor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
+)
+
+// FromDump builds a snapshot from a schema file (pg_dump --schema-only, or any DDL) and a
+// pg_stat_statements export, for a DBA who can hand over files but not a connection. Such a
+// snapshot has no statistics: findings that need them (unused indexes, stale statistics) are
+// missing, and its Gaps say so.
+func FromDump(schemaSQL string, statements *model.Statements, takenAt time.Time, version string) (*model.Snapshot, error) {
+	s, err := query.ParseSchema(schemaSQL)
+	if err != nil {
+		return nil, fmt.Errorf("the schema file does not parse at %w; pass the output of pg_dump --schema-only", err)
+	}
+	if len(s.Tables) == 0 {
+		return nil, fmt.Errorf("the schema file creates no tables; pass the output of pg_dump --schema-only")
+	}
+	snap := &model.Snapshot{
+		Format: model.SnapshotFormat, Version: model.SnapshotVersion, Source: "dump",
+		TakenAt: takenAt.UTC().Truncate(time.Millisecond), PgtuneVersion: version,
+		Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints, Triggers: s.Triggers, Extensions: s.Extensions,
+		Statements: *statements,
+	}
+	if snap.Statements.Max == 0 && snap.Statements.Dealloc == 0 {
+		snap.Statements.Dealloc = -1
+	}
+	snap.AddGap("statistics", "a schema file and a statements export carry no table, index or column statistics: "+
+		"unused-index, stale-statistics and size-based findings need a live run or 'pgtune snapshot'")
+	return snap, nil
+}

@@ -1,0 +1,250 @@
+// Package health checks that the numbers the advisor (and the planner) rely on can be trusted:
+// tables never analysed or with statistics gone stale after bulk changes, partitioned parents
+// autovacuum never analyses, pg_stat_statements evicting entries or near its capacity, rows
+// hidden from the user, and statements whose text could not be read. It reads the snapshot and
+// the workload only; it does no I/O.
+package health
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// Thresholds.
+const (
+	// StaleFactor: statistics are stale when the rows changed since the last analyse exceed this
+	// many times what would trigger autoanalyze (so autovacuum is not about to fix it).
+	StaleFactor = 2.0
+	// CapacityShare: pg_stat_statements is near capacity at this share of pg_stat_statements.max.
+	CapacityShare = 0.9
+)
+
+// Analyze returns the health findings.
+func Analyze(cat *model.Catalog, w *model.Workload) []model.Finding {
+	snap := cat.Snapshot()
+	var out []model.Finding
+	used := map[string]float64{}
+	for _, ta := range w.Tables {
+		used[ta.Table] = ta.TimeShare
+	}
+	for i := range snap.Tables {
+		t := &snap.Tables[i]
+		if f, ok := neverAnalyzed(cat, t, used); ok {
+			out = append(out, f)
+		} else if f, ok := stale(snap, t, used); ok {
+			out = append(out, f)
+		}
+	}
+	out = append(out, statements(snap, w)...)
+	return out
+}
+
+func analyzeSQL(t *model.Table) string { return "ANALYZE " + model.QuoteQualified(t.Key()) + ";" }
+
+func neverAnalyzed(cat *model.Catalog, t *model.Table, used map[string]float64) (model.Finding, bool) {
+	snap := cat.Snapshot()
+	share, read := used[t.Key()]
+	sev := model.SeverityLow
+	if read {
+		sev = max(model.SeverityMedium, model.SeverityForShare(share))
+	}
+	if t.Kind == "partitioned" {
+		// Autovacuum never analyses a partitioned parent, so queries planned against the parent
+		// as a whole have no statistics for it. pg_stats' inherited rows tell whether anyone did.
+		if snap.Source != "live" || hasGap(snap, "column_stats") {
+			return model.Finding{}, false
+		}
+		for _, cs := range snap.ColumnStats {
+			if cs.Schema == t.Schema && cs.Table == t.Name {
+				return model.Finding{}, false
+			}
+		}
+		return model.Finding{
+			Rule: "statistics.partitioned_never_analyzed", Kind: model.KindStatistics, Table: t.Key(), Severity: sev,
+			Title: "partitioned table " + t.Key() + " has never been analysed",
+			Detail: "Autovacuum analyses partitions but never their partitioned parent, so the planner has no " +
+				"statistics for queries that span partitions (joins and aggregates over the parent). Analyse it by " +
+				"hand, and again after large changes (pgtune maintain can schedule it).",
+			Evidence: model.Facts("kind", "partitioned", "workload_time_share", model.Round(share, 4)),
+			SQL:      analyzeSQL(t), Impact: share,
+		}, true
+	}
+	if t.Stats == nil || t.Kind != "table" || t.Stats.LastAnalyzed() != nil || t.Stats.AnalyzeCount+t.Stats.AutoanalyzeCount > 0 {
+		return model.Finding{}, false
+	}
+	if t.Stats.LiveTuples == 0 && t.Pages == 0 && t.RowEstimate <= 0 && t.Stats.ModSinceAnalyze == 0 {
+		return model.Finding{}, false // empty and untouched: nothing to analyse yet
+	}
+	if read {
+		sev = max(model.SeverityHigh, sev)
+	}
+	return model.Finding{
+		Rule: "statistics.never_analyzed", Kind: model.KindStatistics, Table: t.Key(), Severity: sev,
+		Title: t.Key() + " has never been analysed",
+		Detail: "Without statistics the planner guesses row counts and value distributions, and picks plans " +
+			"(join orders, index or sequential scans) accordingly. Autovacuum analyses a table only once enough rows " +
+			"changed; a table bulk-loaded and not yet analysed waits until then.",
+		Evidence: model.Facts("n_live_tup", t.Stats.LiveTuples, "n_mod_since_analyze", t.Stats.ModSinceAnalyze,
+			"row_estimate", t.RowEstimate, "workload_time_share", model.Round(share, 4)),
+		SQL: analyzeSQL(t), Impact: share,
+	}, true
+}
+
+// reloption reads a per-table storage parameter ("autovacuum_analyze_scale_factor=0.05").
+func reloption(t *model.Table, name string) (string, bool) {
+	for _, o := range t.Reloptions {
+		if k, v, ok := strings.Cut(o, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// setting reads a numeric parameter: the table's own, else the server's, else def.
+func setting(snap *model.Snapshot, t *model.Table, name string, def float64) float64 {
+	if v, ok := reloption(t, name); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	if v, ok := snap.Setting(name); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+	}
+	return def
+}
+
+func stale(snap *model.Snapshot, t *model.Table, used map[string]float64) (model.Finding, bool) {
+	if t.Stats == nil || t.Kind != "table" || t.Stats.LastAnalyzed() == nil {
+		return model.Finding{}, false
+	}
+	threshold := setting(snap, t, "autovacuum_analyze_threshold", 50) +
+		setting(snap, t, "autovacuum_analyze_scale_factor", 0.1)*max(t.RowEstimate, 0)
+	mods := float64(t.Stats.ModSinceAnalyze)
+	if mods <= StaleFactor*threshold || mods < 1000 {
+		return model.Finding{}, false
+	}
+	share, read := used[t.Key()]
+	sev := model.SeverityLow
+	if read {
+		sev = max(model.SeverityMedium, model.SeverityForShare(share))
+	}
+	autovacOff := false
+	if v, ok := reloption(t, "autovacuum_enabled"); ok && (v == "false" || v == "off") {
+		autovacOff = true
+	}
+	if v, ok := snap.Setting("autovacuum"); ok && v == "off" {
+		autovacOff = true
+	}
+	detail := fmt.Sprintf("%.0f rows changed since the last analyse, %.1f times what triggers autoanalyze (%.0f): "+
+		"the planner's row counts and value distributions describe the table as it was. ", mods, mods/threshold, threshold)
+	if autovacOff {
+		detail += "Autovacuum is off for this table, so nothing will analyse it."
+	} else {
+		detail += "Autovacuum has not caught up (it may be busy elsewhere, or throttled); analyse it now, and " +
+			"consider a lower autovacuum_analyze_scale_factor for it."
+	}
+	last := t.Stats.LastAnalyzed().Format("2006-01-02 15:04 UTC")
+	return model.Finding{
+		Rule: "statistics.stale", Kind: model.KindStatistics, Table: t.Key(), Severity: sev,
+		Title:  fmt.Sprintf("%s: statistics are stale (%.0f%% of its rows changed since %s)", t.Key(), 100*mods/max(t.RowEstimate, 1), last),
+		Detail: detail,
+		Evidence: model.Facts("n_mod_since_analyze", t.Stats.ModSinceAnalyze, "autoanalyze_threshold", model.Round(threshold, 4),
+			"row_estimate", t.RowEstimate, "last_analyze", last, "workload_time_share", model.Round(share, 4)),
+		SQL: analyzeSQL(t), Impact: share,
+	}, true
+}
+
+func hasGap(snap *model.Snapshot, what string) bool {
+	for _, g := range snap.Gaps {
+		if g.What == what {
+			return true
+		}
+	}
+	return false
+}
+
+func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
+	st := &snap.Statements
+	var out []model.Finding
+	restart := "restart PostgreSQL (pg_stat_statements.max only changes at server start)"
+	newMax := max(2*st.Max, 10000)
+	if st.Dealloc > 0 {
+		since := "since the server started"
+		if st.StatsReset != nil {
+			since = "since " + st.StatsReset.Format("2006-01-02 15:04 UTC")
+		}
+		out = append(out, model.Finding{
+			Rule: "statistics.pg_stat_statements.evictions", Kind: model.KindStatistics, Severity: model.SeverityMedium,
+			Title: fmt.Sprintf("pg_stat_statements evicted entries %d times %s", st.Dealloc, since),
+			Detail: "When pg_stat_statements is full it evicts its least-used entries, so rare but expensive statements " +
+				"can vanish from the picture pgtune (and everyone else) works from, and their counters restart.",
+			Evidence: model.Facts("dealloc", st.Dealloc, "pg_stat_statements.max", st.Max, "entries", len(st.Rows)+int(st.Hidden+st.Own)),
+			SQL:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;", newMax), Action: restart,
+		})
+	}
+	entries := len(st.Rows) + int(st.Hidden+st.Own)
+	if st.Max > 0 && float64(entries) >= CapacityShare*float64(st.Max) {
+		out = append(out, model.Finding{
+			Rule: "statistics.pg_stat_statements.capacity", Kind: model.KindStatistics, Severity: model.SeverityLow,
+			Title: fmt.Sprintf("pg_stat_statements holds %d entries of its %d", entries, st.Max),
+			Detail: "At capacity it starts evicting entries (see pg_stat_statements_info.dealloc). Each entry costs " +
+				"about 1 kB of shared memory, so a larger maximum is cheap.",
+			Evidence: model.Facts("entries", entries, "pg_stat_statements.max", st.Max),
+			SQL:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;", newMax), Action: restart,
+		})
+	}
+	if st.Hidden > 0 {
+		total := w.TotalExecMs + st.HiddenMs
+		share := 0.0
+		if total > 0 {
+			share = st.HiddenMs / total
+		}
+		sev := model.SeverityMedium
+		if share >= 0.10 {
+			sev = model.SeverityHigh
+		}
+		out = append(out, model.Finding{
+			Rule: "statistics.pg_stat_statements.hidden", Kind: model.KindStatistics, Severity: sev,
+			Title: fmt.Sprintf("%d statements of other roles are hidden from %s (%.0f%% of execution time)", st.Hidden, snap.Server.User, 100*share),
+			Detail: "Without pg_read_all_stats, pg_stat_statements shows other roles' statements as <insufficient " +
+				"privilege> with no queryid, so pgtune cannot model them and its advice ignores that part of the workload.",
+			Evidence: model.Facts("hidden_rows", st.Hidden, "hidden_calls", st.HiddenCalls, "hidden_total_exec_ms", model.Round(st.HiddenMs, 4), "time_share", model.Round(share, 4)),
+			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;", model.QuoteIdent(snap.Server.User)),
+			Action:   "or GRANT pg_monitor, which includes it",
+			Impact:   share,
+		})
+	}
+	for _, pc := range w.Unmodelled {
+		if pc.Problem == model.TextHidden {
+			continue // counted above
+		}
+		out = append(out, model.Finding{
+			Rule: "statistics.unmodelled_statements", Kind: model.KindStatistics, Severity: model.SeverityInfo,
+			Title: fmt.Sprintf("%d statements could not be analysed: %s", pc.Statements, pc.Problem),
+			Detail: unmodelledDetail(pc.Problem) + " They are counted in the workload totals but produce no " +
+				"findings; the statements list in JSON output names them.",
+			Evidence: model.Facts("statements", pc.Statements, "calls", pc.Calls, "time_share", model.Round(pc.TimeShare, 4)),
+			Impact:   pc.TimeShare,
+		})
+	}
+	return out
+}
+
+func unmodelledDetail(p model.TextProblem) string {
+	switch p {
+	case model.TextUnavailable:
+		return "pg_stat_statements returned no text for them (its query-text file was being rewritten or could not be read)."
+	case model.TextTruncated:
+		return "Their texts were cut short at a length limit (track_activity_query_size, or the export tool's), so they no longer parse."
+	case model.TextUnparsable:
+		return "PostgreSQL's parser (version 17) rejects their texts."
+	case model.TextNotOneStatement:
+		return "Their texts hold several statements."
+	}
+	return ""
+}

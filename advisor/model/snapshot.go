@@ -1,0 +1,379 @@
+package model
+
+import (
+	"strings"
+	"time"
+)
+
+// SnapshotFormat names pgtune's snapshot documents; SnapshotVersion is their version. A reader
+// refuses other versions with a message naming the pgtune release that writes them.
+const (
+	SnapshotFormat  = "pgtune-snapshot"
+	SnapshotVersion = 1
+)
+
+// Snapshot is everything the advisor reads from a database: what it runs (pg_stat_statements),
+// what it is made of (catalog) and what its statistics say. A live run collects one and analyses
+// it at once; `pgtune snapshot` writes one to a file so a DBA can analyse production offline.
+type Snapshot struct {
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	// Source says how the snapshot was made: "live" (collected from a server), "dump" (a
+	// pg_dump --schema-only file plus a pg_stat_statements CSV export).
+	Source        string    `json:"source"`
+	TakenAt       time.Time `json:"taken_at"`
+	PgtuneVersion string    `json:"pgtune_version"`
+
+	Server      Server       `json:"server"`
+	Settings    []Setting    `json:"settings"`
+	Extensions  []Extension  `json:"extensions"`
+	Tables      []Table      `json:"tables"`
+	Indexes     []Index      `json:"indexes"`
+	Constraints []Constraint `json:"constraints"`
+	Triggers    []Trigger    `json:"triggers"`
+	ColumnStats []ColumnStat `json:"column_stats"`
+	// IndexBuilds are indexes being built right now (pg_stat_progress_create_index): an invalid
+	// index among them is work in progress, not a leftover.
+	IndexBuilds []string `json:"index_builds,omitempty"`
+
+	Statements Statements `json:"statements"`
+
+	// Gaps lists what could not be collected and why (a missing privilege, an old extension), so
+	// the advisor and the reader know which findings are missing.
+	Gaps []Gap `json:"gaps,omitempty"`
+}
+
+// Gap is something the snapshot lacks.
+type Gap struct {
+	// What is missing, e.g. "column_stats".
+	What string `json:"what"`
+	// Why, and the fix.
+	Reason string `json:"reason"`
+}
+
+// Server describes the server the snapshot came from.
+type Server struct {
+	Version    string `json:"version"`     // server_version, e.g. "15.18 (Debian 15.18-0+deb12u1)"
+	VersionNum int    `json:"version_num"` // server_version_num, e.g. 150018
+	Database   string `json:"database"`
+	User       string `json:"user"`
+	// ReadAllStats: the user may see every role's statements (superuser or pg_read_all_stats).
+	ReadAllStats bool `json:"read_all_stats"`
+	// StatsReset is pg_stat_database.stats_reset for the database (nil: never reset since the
+	// cluster was created, in which case StartedAt bounds the statistics' age).
+	StatsReset *time.Time `json:"stats_reset,omitempty"`
+	StartedAt  *time.Time `json:"started_at,omitempty"` // pg_postmaster_start_time()
+	InRecovery bool       `json:"in_recovery,omitempty"`
+}
+
+// Setting is one row of pg_settings.
+type Setting struct {
+	Name    string `json:"name"`
+	Setting string `json:"setting"`
+	Unit    string `json:"unit,omitempty"`
+	Source  string `json:"source,omitempty"`
+	// Context says what changing it takes ("postmaster" = a restart, "sighup" = a reload, ...).
+	Context string `json:"context,omitempty"`
+}
+
+// Extension is an installed extension.
+type Extension struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Schema  string `json:"schema"`
+	// Default is the version the server's packages offer (an older Version needs ALTER EXTENSION
+	// ... UPDATE).
+	Default string `json:"default,omitempty"`
+}
+
+// Table is a table, a partitioned table or a materialised view.
+type Table struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	// Kind is "table", "partitioned" (a partitioned parent, which holds no rows itself) or
+	// "matview".
+	Kind string `json:"kind"`
+	// Parent is the partitioned table this one is a partition of.
+	Parent      string   `json:"parent,omitempty"`
+	Columns     []Column `json:"columns"`
+	Reloptions  []string `json:"reloptions,omitempty"`
+	Persistence string   `json:"persistence,omitempty"` // "unlogged", "temporary"; empty = permanent
+	// ReplicaIdentityIndex is the index named by REPLICA IDENTITY USING INDEX.
+	ReplicaIdentityIndex string `json:"replica_identity_index,omitempty"`
+	// RowEstimate is pg_class.reltuples (-1 when never vacuumed or analysed, PG 14+).
+	RowEstimate float64 `json:"row_estimate"`
+	Pages       int64   `json:"pages"` // pg_class.relpages
+	// SizeBytes is the heap (main fork); TotalBytes adds indexes and TOAST.
+	SizeBytes  int64       `json:"size_bytes"`
+	TotalBytes int64       `json:"total_bytes"`
+	Stats      *TableStats `json:"stats,omitempty"`
+}
+
+// Key is "schema.name".
+func (t *Table) Key() string { return QualifiedName(t.Schema, t.Name) }
+
+// Column looks a column up by name.
+func (t *Table) Column(name string) *Column {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
+		}
+	}
+	return nil
+}
+
+// Column is a table column.
+type Column struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"` // format_type(), e.g. "timestamp with time zone"
+	NotNull bool   `json:"not_null,omitempty"`
+	Default string `json:"default,omitempty"`
+	// Generated is "stored" for a generated column, "identity" for an identity column.
+	Generated string `json:"generated,omitempty"`
+}
+
+// TableStats is a row of pg_stat_user_tables.
+type TableStats struct {
+	SeqScan          int64      `json:"seq_scan"`
+	SeqTupRead       int64      `json:"seq_tup_read"`
+	IdxScan          int64      `json:"idx_scan"`
+	IdxTupFetch      int64      `json:"idx_tup_fetch"`
+	Inserts          int64      `json:"n_tup_ins"`
+	Updates          int64      `json:"n_tup_upd"`
+	Deletes          int64      `json:"n_tup_del"`
+	HotUpdates       int64      `json:"n_tup_hot_upd"`
+	LiveTuples       int64      `json:"n_live_tup"`
+	DeadTuples       int64      `json:"n_dead_tup"`
+	ModSinceAnalyze  int64      `json:"n_mod_since_analyze"`
+	InsSinceVacuum   int64      `json:"n_ins_since_vacuum"`
+	LastVacuum       *time.Time `json:"last_vacuum,omitempty"`
+	LastAutovacuum   *time.Time `json:"last_autovacuum,omitempty"`
+	LastAnalyze      *time.Time `json:"last_analyze,omitempty"`
+	LastAutoanalyze  *time.Time `json:"last_autoanalyze,omitempty"`
+	VacuumCount      int64      `json:"vacuum_count"`
+	AutovacuumCount  int64      `json:"autovacuum_count"`
+	AnalyzeCount     int64      `json:"analyze_count"`
+	AutoanalyzeCount int64      `json:"autoanalyze_count"`
+}
+
+// LastAnalyzed is the later of the manual and automatic analyse times (nil if never).
+func (s *TableStats) LastAnalyzed() *time.Time { return later(s.LastAnalyze, s.LastAutoanalyze) }
+
+// LastVacuumed is the later of the manual and automatic vacuum times (nil if never).
+func (s *TableStats) LastVacuumed() *time.Time { return later(s.LastVacuum, s.LastAutovacuum) }
+
+func later(a, b *time.Time) *time.Time {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.After(*a):
+		return b
+	}
+	return a
+}
+
+// Index is an index, with everything needed to compare it with another.
+type Index struct {
+	Schema string `json:"schema"`
+	Table  string `json:"table"` // the table's name (same schema)
+	Name   string `json:"name"`
+	Method string `json:"method"` // btree, hash, gin, gist, brin, spgist, ...
+	// Keys are the key columns or expressions, in order.
+	Keys []IndexKey `json:"keys"`
+	// Include are the INCLUDE (non-key) columns.
+	Include []string `json:"include,omitempty"`
+	// Predicate is the WHERE clause of a partial index, as pg_get_expr prints it.
+	Predicate string `json:"predicate,omitempty"`
+	Unique    bool   `json:"unique,omitempty"`
+	Primary   bool   `json:"primary,omitempty"`
+	// Valid is false for an index a failed CREATE INDEX CONCURRENTLY left behind (indisvalid).
+	Valid bool `json:"valid"`
+	// Constraint names the constraint the index backs (primary key, unique, exclusion), if any.
+	Constraint string `json:"constraint,omitempty"`
+	// Partitioned marks an index on a partitioned parent (it has no storage of its own).
+	Partitioned bool   `json:"partitioned,omitempty"`
+	Definition  string `json:"definition"` // pg_get_indexdef
+	SizeBytes   int64  `json:"size_bytes"`
+	// Scans, TupRead, TupFetch come from pg_stat_user_indexes (-1 Scans: no statistics).
+	Scans    int64 `json:"idx_scan"`
+	TupRead  int64 `json:"idx_tup_read"`
+	TupFetch int64 `json:"idx_tup_fetch"`
+	// LastScan is pg_stat_user_indexes.last_idx_scan (PG 16+).
+	LastScan *time.Time `json:"last_idx_scan,omitempty"`
+}
+
+// TableKey is the index's table as "schema.name".
+func (ix *Index) TableKey() string { return QualifiedName(ix.Schema, ix.Table) }
+
+// Key is the index's "schema.name".
+func (ix *Index) Key() string { return QualifiedName(ix.Schema, ix.Name) }
+
+// IndexKey is one key column or expression of an index.
+type IndexKey struct {
+	// Column is the column name for a plain key; Expr the expression for an expression key.
+	Column string `json:"column,omitempty"`
+	Expr   string `json:"expr,omitempty"`
+	// Opclass is set when not the type's default operator class; Collation when not the column's.
+	Opclass   string `json:"opclass,omitempty"`
+	Collation string `json:"collation,omitempty"`
+	Desc      bool   `json:"desc,omitempty"`
+	// NullsFirst is the NULLS FIRST flag; PostgreSQL's default is NULLS LAST for ascending keys and
+	// NULLS FIRST for descending ones.
+	NullsFirst bool `json:"nulls_first,omitempty"`
+}
+
+// String renders the key as in CREATE INDEX.
+func (k IndexKey) String() string {
+	var b strings.Builder
+	if k.Column != "" {
+		b.WriteString(k.Column)
+	} else {
+		b.WriteString("(" + k.Expr + ")")
+	}
+	if k.Collation != "" {
+		b.WriteString(" COLLATE " + k.Collation)
+	}
+	if k.Opclass != "" {
+		b.WriteString(" " + k.Opclass)
+	}
+	switch {
+	case k.Desc && !k.NullsFirst:
+		b.WriteString(" DESC NULLS LAST")
+	case k.Desc:
+		b.WriteString(" DESC")
+	case k.NullsFirst:
+		b.WriteString(" NULLS FIRST")
+	}
+	return b.String()
+}
+
+// Constraint is a table constraint.
+type Constraint struct {
+	Schema string `json:"schema"`
+	Table  string `json:"table"`
+	Name   string `json:"name"`
+	// Type is "primary_key", "unique", "foreign_key", "check", "exclusion" or "not_null".
+	Type    string   `json:"type"`
+	Columns []string `json:"columns,omitempty"`
+	// References is the referenced table ("schema.name") and RefColumns its columns, for
+	// foreign keys.
+	References string   `json:"references,omitempty"`
+	RefColumns []string `json:"ref_columns,omitempty"`
+	Definition string   `json:"definition"`
+	Validated  bool     `json:"validated"`
+	Index      string   `json:"index,omitempty"` // the index enforcing it
+}
+
+// Trigger is a user trigger (the internal ones enforcing foreign keys are left out).
+type Trigger struct {
+	Schema     string `json:"schema"`
+	Table      string `json:"table"`
+	Name       string `json:"name"`
+	Enabled    bool   `json:"enabled"`
+	Definition string `json:"definition"`
+}
+
+// ColumnStat is a row of pg_stats: the planner's picture of one column.
+type ColumnStat struct {
+	Schema string `json:"schema"`
+	Table  string `json:"table"`
+	Column string `json:"column"`
+	// Inherited rows describe a parent together with its children (partitioned tables).
+	Inherited bool    `json:"inherited,omitempty"`
+	NullFrac  float64 `json:"null_frac"`
+	AvgWidth  int     `json:"avg_width"`
+	// NDistinct > 0 is a count of distinct values; < 0 is minus the fraction of rows that are
+	// distinct (-1: unique).
+	NDistinct       float64   `json:"n_distinct"`
+	MostCommonVals  []string  `json:"most_common_vals,omitempty"`
+	MostCommonFreqs []float64 `json:"most_common_freqs,omitempty"`
+	HistogramBounds []string  `json:"histogram_bounds,omitempty"`
+	// Correlation of physical order and value order, -1..1 (nil when not computed).
+	Correlation *float64 `json:"correlation,omitempty"`
+}
+
+// Statements is what pg_stat_statements says the database runs.
+type Statements struct {
+	// ExtensionVersion is the installed pg_stat_statements version; the columns read depend on it.
+	ExtensionVersion string `json:"extension_version,omitempty"`
+	// Max is pg_stat_statements.max; Dealloc counts entries evicted since StatsReset (1.9+, -1
+	// when unknown).
+	Max        int        `json:"max"`
+	Dealloc    int64      `json:"dealloc"`
+	StatsReset *time.Time `json:"stats_reset,omitempty"`
+	// TrackActivityQuerySize is the length at which the server truncates query texts.
+	TrackActivityQuerySize int `json:"track_activity_query_size,omitempty"`
+	// Hidden counts rows the user may not read (NULL queryid, or "<insufficient privilege>"
+	// text): another role's statements without pg_read_all_stats.
+	Hidden      int64   `json:"hidden_rows"`
+	HiddenCalls int64   `json:"hidden_calls"`
+	HiddenMs    float64 `json:"hidden_total_exec_ms"`
+	// Own counts pgtune's own statements (the /* pgtune */ marker), which are left out.
+	Own  int64          `json:"own_rows"`
+	Rows []StatementRow `json:"rows"`
+	// Samples are distinct statement texts seen in pg_stat_activity, as the application sent
+	// them: unlike pg_stat_statements' normalised texts they keep the literal constants the
+	// application writes into its SQL (status = 'pending'). They are matched to rows by
+	// fingerprint.
+	Samples []string `json:"samples,omitempty"`
+}
+
+// StatementRow is one row of pg_stat_statements (for the current database).
+type StatementRow struct {
+	QueryID int64  `json:"queryid"`
+	User    string `json:"user,omitempty"`
+	// Toplevel is false for statements run inside functions (1.9+; true before).
+	Toplevel bool `json:"toplevel"`
+	// Query is the normalised text; empty when the server could not read it (the text file was
+	// being rewritten, or is unreadable).
+	Query          string  `json:"query"`
+	Calls          int64   `json:"calls"`
+	TotalExecMs    float64 `json:"total_exec_ms"`
+	MinExecMs      float64 `json:"min_exec_ms"`
+	MaxExecMs      float64 `json:"max_exec_ms"`
+	MeanExecMs     float64 `json:"mean_exec_ms"`
+	StddevExecMs   float64 `json:"stddev_exec_ms"`
+	Plans          int64   `json:"plans,omitempty"`
+	TotalPlanMs    float64 `json:"total_plan_ms,omitempty"`
+	Rows           int64   `json:"rows"`
+	SharedBlksHit  int64   `json:"shared_blks_hit"`
+	SharedBlksRead int64   `json:"shared_blks_read"`
+	SharedBlksDirt int64   `json:"shared_blks_dirtied"`
+	SharedBlksWrit int64   `json:"shared_blks_written"`
+	TempBlksRead   int64   `json:"temp_blks_read"`
+	TempBlksWrit   int64   `json:"temp_blks_written"`
+	// BlkReadMs/BlkWriteMs are shared_blk_read_time/shared_blk_write_time (blk_read_time before
+	// 1.11); zero unless track_io_timing is on.
+	BlkReadMs  float64 `json:"blk_read_ms"`
+	BlkWriteMs float64 `json:"blk_write_ms"`
+	WalBytes   float64 `json:"wal_bytes"`
+	// StatsSince is when the entry was created (1.11+).
+	StatsSince *time.Time `json:"stats_since,omitempty"`
+}
+
+// Setting returns a setting's value and whether it is known.
+func (s *Snapshot) Setting(name string) (string, bool) {
+	for _, st := range s.Settings {
+		if st.Name == name {
+			return st.Setting, true
+		}
+	}
+	return "", false
+}
+
+// Extension returns an installed extension, or nil.
+func (s *Snapshot) Extension(name string) *Extension {
+	for i := range s.Extensions {
+		if s.Extensions[i].Name == name {
+			return &s.Extensions[i]
+		}
+	}
+	return nil
+}
+
+// Gap records something that could not be collected.
+func (s *Snapshot) AddGap(what, reason string) {
+	s.Gaps = append(s.Gaps, Gap{What: what, Reason: reason})
+}

@@ -1,0 +1,110 @@
+package model
+
+import "math"
+
+// Workload is what a database runs, statement by statement: pg_stat_statements rows merged by
+// fingerprint (rows whose queryids differ but whose shapes match are one statement), each with
+// its typed model, plus how each table is reached. The analysers read it; the advisor builds it.
+type Workload struct {
+	// Statements are sorted by total execution time, most first.
+	Statements []*WorkloadStatement `json:"statements"`
+	// TotalExecMs and TotalCalls sum every visible row (modelled or not).
+	TotalExecMs float64 `json:"total_exec_ms"`
+	TotalCalls  int64   `json:"total_calls"`
+	// Unmodelled counts the statements whose text could not be modelled, by reason.
+	Unmodelled []ProblemCount `json:"unmodelled,omitempty"`
+	// Tables describes how the workload reaches each table, busiest first.
+	Tables []*TableAccess `json:"tables"`
+}
+
+// ProblemCount is how many statements (and how much of the workload) share a text problem.
+type ProblemCount struct {
+	Problem    TextProblem `json:"problem"`
+	Statements int         `json:"statements"`
+	Calls      int64       `json:"calls"`
+	TimeShare  float64     `json:"time_share"`
+}
+
+// WorkloadStatement is one statement of the workload.
+type WorkloadStatement struct {
+	// Fingerprint identifies the statement; for a text that could not be parsed it is
+	// "unparsed-" followed by the first queryid.
+	Fingerprint string  `json:"fingerprint"`
+	QueryIDs    []int64 `json:"queryids"`
+	// Query is the text of the busiest merged row (normalised: constants are $n).
+	Query string `json:"query"`
+	Calls int64  `json:"calls"`
+	// TotalExecMs, Rows and the block counts sum the merged rows.
+	TotalExecMs    float64 `json:"total_exec_ms"`
+	MeanExecMs     float64 `json:"mean_exec_ms"`
+	MaxExecMs      float64 `json:"max_exec_ms"`
+	Rows           int64   `json:"rows"`
+	SharedBlksHit  int64   `json:"shared_blks_hit"`
+	SharedBlksRead int64   `json:"shared_blks_read"`
+	TempBlks       int64   `json:"temp_blks"`
+	WalBytes       float64 `json:"wal_bytes"`
+	// TimeShare is TotalExecMs over the workload's total (0..1).
+	TimeShare float64 `json:"time_share"`
+	// Toplevel is false when every merged row ran inside a function.
+	Toplevel bool `json:"toplevel"`
+
+	// Model is the statement's typed model; nil when Problem is set.
+	Model *Statement `json:"model,omitempty"`
+	// ModelSource is "pg_stat_statements" (the normalised text, every constant a $n) or "sample"
+	// (a text seen in pg_stat_activity, whose literal constants are the application's own).
+	ModelSource   string      `json:"model_source,omitempty"`
+	Problem       TextProblem `json:"problem,omitempty"`
+	ProblemDetail string      `json:"problem_detail,omitempty"`
+}
+
+// RowsPerCall is the mean number of rows a call returns or changes.
+func (s *WorkloadStatement) RowsPerCall() float64 {
+	if s.Calls == 0 {
+		return 0
+	}
+	return float64(s.Rows) / float64(s.Calls)
+}
+
+// Evidence is the statement as a finding cites it.
+func (s *WorkloadStatement) Evidence() StatementEvidence {
+	return StatementEvidence{Fingerprint: s.Fingerprint, QueryIDs: s.QueryIDs, Query: s.Query, Calls: s.Calls,
+		TotalExecMs: Round(s.TotalExecMs, 3), MeanExecMs: Round(s.MeanExecMs, 3), Rows: s.Rows, TimeShare: Round(s.TimeShare, 4)}
+}
+
+// Round rounds x to the given number of decimals, for evidence and JSON that people read.
+func Round(x float64, decimals int) float64 {
+	p := math.Pow(10, float64(decimals))
+	return math.Round(x*p) / p
+}
+
+// TableAccess summarises how the workload reaches one table.
+type TableAccess struct {
+	// Table is the catalog's "schema.name" when known, else the name as written.
+	Table string `json:"table"`
+	// Known is false for a table the catalog does not have (a temporary table, or a snapshot
+	// that lacks it).
+	Known      bool    `json:"known"`
+	Statements int     `json:"statements"`
+	Calls      int64   `json:"calls"`
+	TimeShare  float64 `json:"time_share"`
+	ReadCalls  int64   `json:"read_calls"`
+	WriteCalls int64   `json:"write_calls"`
+	// Columns lists the columns statements filter, join, sort or group on, busiest first.
+	Columns []*ColumnAccess `json:"columns,omitempty"`
+	// Written are the columns UPDATEs set (each breaks HOT updates when indexed).
+	Written []string `json:"written,omitempty"`
+}
+
+// ColumnAccess is how statements use one column of a table. Each count is weighted by calls.
+type ColumnAccess struct {
+	Column string `json:"column"`
+	// Ops counts calls by predicate class ("eq", "range", "like_leading_wildcard", ...); a
+	// column inside an expression counts as "inside date()", "inside ::date" or "inside +
+	// arithmetic" instead.
+	Ops     map[string]int64 `json:"ops,omitempty"`
+	Joins   int64            `json:"joins,omitempty"`
+	OrderBy int64            `json:"order_by,omitempty"`
+	GroupBy int64            `json:"group_by,omitempty"`
+	// Calls is the number of calls that use the column in any of these ways.
+	Calls int64 `json:"calls"`
+}

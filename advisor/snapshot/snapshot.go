@@ -1,0 +1,167 @@
+// Package snapshot reads and writes pgtune's snapshot files (a versioned JSON document, gzipped
+// when the name ends in .gz) and reads pg_stat_statements CSV exports. It does not parse SQL; it
+// checks the shape and the version of what it reads, so a wrong or damaged file fails with one
+// line naming the problem instead of producing advice from nonsense.
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// ErrInvalid marks a file that is not a usable snapshot.
+var ErrInvalid = errors.New("not a usable pgtune snapshot")
+
+// maxSize bounds what Read accepts (uncompressed), so a wrong file cannot exhaust memory.
+const maxSize = 2 << 30
+
+// Write writes snap as JSON (gzipped when gz).
+func Write(w io.Writer, snap *model.Snapshot, gz bool) error {
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(w)
+		w = zw
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(snap); err != nil {
+		return err
+	}
+	if zw != nil {
+		return zw.Close()
+	}
+	return nil
+}
+
+// WriteFile writes snap to path atomically: to a temporary file in the same directory, renamed
+// over path only once complete, so an interrupted run never leaves half a snapshot. A name ending
+// in .gz is gzipped.
+func WriteFile(path string, snap *model.Snapshot) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := Write(bw, snap, strings.HasSuffix(path, ".gz")); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil { // statistics can hold data values
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Read reads a snapshot, gzipped or not, and checks it.
+func Read(r io.Reader) (*model.Snapshot, error) {
+	br := bufio.NewReader(r)
+	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bad gzip data: %v", ErrInvalid, err)
+		}
+		defer zr.Close()
+		br = bufio.NewReader(zr)
+	}
+	dec := json.NewDecoder(io.LimitReader(br, maxSize))
+	var snap model.Snapshot
+	if err := dec.Decode(&snap); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrInvalid, se.Offset, err)
+		case errors.As(err, &te):
+			return nil, fmt.Errorf("%w: field %s holds a %s where %s is expected", ErrInvalid, te.Field, te.Value, te.Type)
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("%w: the file ends early (cut short while copying?)", ErrInvalid)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := Check(&snap); err != nil {
+		return nil, err
+	}
+	return &snap, nil
+}
+
+// ReadFile reads a snapshot file.
+func ReadFile(path string) (*model.Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	snap, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return snap, nil
+}
+
+// Check verifies what the advisor relies on: the format and version, and that every index,
+// constraint and statistics row names a table the snapshot has.
+func Check(snap *model.Snapshot) error {
+	switch {
+	case snap.Format != model.SnapshotFormat:
+		return fmt.Errorf("%w: format %q, want %q (make one with 'pgtune snapshot --out FILE')", ErrInvalid, snap.Format, model.SnapshotFormat)
+	case snap.Version > model.SnapshotVersion:
+		return fmt.Errorf("%w: snapshot format version %d was written by a newer pgtune (%s); this one reads version %d: upgrade pgtune",
+			ErrInvalid, snap.Version, snap.PgtuneVersion, model.SnapshotVersion)
+	case snap.Version < 1:
+		return fmt.Errorf("%w: snapshot format version %d is not one pgtune ever wrote", ErrInvalid, snap.Version)
+	case snap.TakenAt.IsZero():
+		return fmt.Errorf("%w: taken_at is missing", ErrInvalid)
+	}
+	tables := map[string]bool{}
+	for i, t := range snap.Tables {
+		if t.Name == "" || t.Schema == "" {
+			return fmt.Errorf("%w: table %d has no schema or name", ErrInvalid, i)
+		}
+		tables[t.Key()] = true
+	}
+	for _, ix := range snap.Indexes {
+		if !tables[ix.TableKey()] {
+			return fmt.Errorf("%w: index %s is on table %s, which the snapshot does not have", ErrInvalid, ix.Name, ix.TableKey())
+		}
+		if len(ix.Keys) == 0 {
+			return fmt.Errorf("%w: index %s has no keys", ErrInvalid, ix.Key())
+		}
+	}
+	for _, c := range snap.Constraints {
+		if !tables[model.QualifiedName(c.Schema, c.Table)] {
+			return fmt.Errorf("%w: constraint %s is on table %s.%s, which the snapshot does not have", ErrInvalid, c.Name, c.Schema, c.Table)
+		}
+	}
+	for _, r := range snap.Statements.Rows {
+		if r.Calls < 0 || r.TotalExecMs < 0 {
+			return fmt.Errorf("%w: statement %d has negative counters", ErrInvalid, r.QueryID)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,338 @@
+package advisor
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
+)
+
+// BuildWorkload turns a snapshot's pg_stat_statements rows into the workload: every text parsed
+// into its model, rows merged by fingerprint, columns resolved against the catalog, models
+// upgraded from samples that carry the application's literal constants, and the per-table access
+// patterns summed.
+func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
+	w := &model.Workload{}
+	byKey := map[string]*model.WorkloadStatement{}
+	busiest := map[*model.WorkloadStatement]float64{}
+	type parsed struct {
+		st      *model.Statement
+		problem model.TextProblem
+		detail  string
+	}
+	cache := map[string]parsed{}
+	truncateAt := snap.Statements.TrackActivityQuerySize
+	if snap.Source != "live" {
+		truncateAt = 0 // an export's own limit is unknown
+	}
+
+	for i := range snap.Statements.Rows {
+		r := &snap.Statements.Rows[i]
+		w.TotalExecMs += r.TotalExecMs
+		w.TotalCalls += r.Calls
+		p, ok := cache[r.Query]
+		if !ok {
+			p.st, p.problem, p.detail = query.Model(r.Query, truncateAt)
+			cache[r.Query] = p
+		}
+		key := "unparsed-" + strconv.FormatInt(r.QueryID, 10)
+		if p.st != nil {
+			key = p.st.Fingerprint
+		}
+		ws := byKey[key]
+		if ws == nil {
+			ws = &model.WorkloadStatement{Fingerprint: key, Problem: p.problem, ProblemDetail: p.detail}
+			if p.st != nil {
+				// A text has one fingerprint, so a cached parse belongs to this statement alone.
+				ws.Model, ws.ModelSource = p.st, "pg_stat_statements"
+			}
+			byKey[key] = ws
+			w.Statements = append(w.Statements, ws)
+		}
+		if !slices.Contains(ws.QueryIDs, r.QueryID) {
+			ws.QueryIDs = append(ws.QueryIDs, r.QueryID)
+		}
+		ws.Calls += r.Calls
+		ws.TotalExecMs += r.TotalExecMs
+		ws.MaxExecMs = max(ws.MaxExecMs, r.MaxExecMs)
+		ws.Rows += r.Rows
+		ws.SharedBlksHit += r.SharedBlksHit
+		ws.SharedBlksRead += r.SharedBlksRead
+		ws.TempBlks += r.TempBlksRead + r.TempBlksWrit
+		ws.WalBytes += r.WalBytes
+		ws.Toplevel = ws.Toplevel || r.Toplevel
+		if r.TotalExecMs >= busiest[ws] {
+			busiest[ws] = r.TotalExecMs
+			ws.Query = r.Query
+		}
+	}
+
+	applySamples(snap.Statements.Samples, byKey)
+
+	problems := map[model.TextProblem]*model.ProblemCount{}
+	for _, ws := range w.Statements {
+		slices.Sort(ws.QueryIDs)
+		if ws.Calls > 0 {
+			ws.MeanExecMs = ws.TotalExecMs / float64(ws.Calls)
+		}
+		if w.TotalExecMs > 0 {
+			ws.TimeShare = ws.TotalExecMs / w.TotalExecMs
+		}
+		if ws.Model != nil {
+			canonicalize(ws.Model, cat)
+			continue
+		}
+		pc := problems[ws.Problem]
+		if pc == nil {
+			pc = &model.ProblemCount{Problem: ws.Problem}
+			problems[ws.Problem] = pc
+		}
+		pc.Statements++
+		pc.Calls += ws.Calls
+		pc.TimeShare += ws.TimeShare
+	}
+	for _, pc := range problems {
+		w.Unmodelled = append(w.Unmodelled, *pc)
+	}
+	slices.SortFunc(w.Unmodelled, func(a, b model.ProblemCount) int { return cmp.Compare(a.Problem, b.Problem) })
+	slices.SortStableFunc(w.Statements, func(a, b *model.WorkloadStatement) int {
+		if c := cmp.Compare(b.TotalExecMs, a.TotalExecMs); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Fingerprint, b.Fingerprint)
+	})
+	w.Tables = tableAccess(w.Statements, cat)
+	return w
+}
+
+// applySamples replaces a statement's model (parsed from the normalised text, where every
+// constant is a $n) with one parsed from a sample of the application's own text, so literal
+// constants such as status = 'pending' are known. A sample is trusted when the application
+// binds its values as parameters (then the literals in its text are fixed), or, for a text without
+// parameters, when it is the only text seen for its statement.
+func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
+	type candidate struct {
+		st     *model.Statement
+		bound  bool
+		count  int
+		chosen bool
+	}
+	cands := map[string]*candidate{}
+	for _, text := range samples {
+		st, err := query.Parse(text)
+		if err != nil {
+			continue // a truncated or odd sample says nothing the normalised text does not
+		}
+		ws := byKey[st.Fingerprint]
+		if ws == nil || ws.Model == nil {
+			continue
+		}
+		c := cands[st.Fingerprint]
+		if c == nil {
+			c = &candidate{}
+			cands[st.Fingerprint] = c
+		}
+		c.count++
+		bound := query.UsesParams(text)
+		if !c.chosen || (bound && !c.bound) {
+			c.st, c.bound, c.chosen = st, bound, true
+		}
+	}
+	for fp, c := range cands {
+		if c.bound || c.count == 1 {
+			byKey[fp].Model, byKey[fp].ModelSource = c.st, "sample"
+		}
+	}
+}
+
+// canonicalize resolves unqualified columns and names every table as the catalog does
+// ("schema.name").
+func canonicalize(st *model.Statement, cat *model.Catalog) {
+	st.ResolveColumns(cat.HasColumn)
+	st.RenameTables(func(key string) (string, string, bool) {
+		if t := cat.Table(key); t != nil {
+			return t.Schema, t.Name, true
+		}
+		return "", "", false
+	})
+}
+
+// tableAccess sums how the workload reaches each table.
+func tableAccess(stmts []*model.WorkloadStatement, cat *model.Catalog) []*model.TableAccess {
+	byTable := map[string]*model.TableAccess{}
+	get := func(key string) *model.TableAccess {
+		ta := byTable[key]
+		if ta == nil {
+			ta = &model.TableAccess{Table: key, Known: cat.Table(key) != nil}
+			byTable[key] = ta
+		}
+		return ta
+	}
+	type colKey struct{ table, column string }
+	for _, ws := range stmts {
+		st := ws.Model
+		if st == nil {
+			continue
+		}
+		for _, key := range st.TableKeys() {
+			ta := get(key)
+			ta.Statements++
+			ta.Calls += ws.Calls
+			ta.TimeShare += ws.TimeShare
+			if st.Writes(key) {
+				ta.WriteCalls += ws.Calls
+			} else {
+				ta.ReadCalls += ws.Calls
+			}
+		}
+		used := map[colKey]bool{}
+		col := func(c model.ColumnRef) *model.ColumnAccess {
+			if c.Table == "" {
+				return nil
+			}
+			ta := get(c.Table)
+			var ca *model.ColumnAccess
+			for _, x := range ta.Columns {
+				if x.Column == c.Column {
+					ca = x
+				}
+			}
+			if ca == nil {
+				ca = &model.ColumnAccess{Column: c.Column, Ops: map[string]int64{}}
+				ta.Columns = append(ta.Columns, ca)
+			}
+			if k := (colKey{c.Table, c.Column}); !used[k] {
+				used[k] = true
+				ca.Calls += ws.Calls
+			}
+			return ca
+		}
+		seenOp := map[string]bool{}
+		for _, p := range st.Predicates {
+			ca := col(p.Column)
+			if ca == nil {
+				continue
+			}
+			op := string(p.Op)
+			if wr := p.Wrapper; wr != nil {
+				switch wr.Kind {
+				case model.WrapFunction:
+					op = "inside " + wr.Name + "()"
+				case model.WrapCast:
+					op = "inside ::" + wr.Name
+				default:
+					op = "inside " + wr.Name + " arithmetic"
+				}
+			}
+			if k := p.Column.String() + "|" + op; !seenOp[k] {
+				seenOp[k] = true
+				ca.Ops[op] += ws.Calls
+			}
+		}
+		for _, j := range st.Joins {
+			for _, c := range []model.ColumnRef{j.Left, j.Right} {
+				if ca := col(c); ca != nil {
+					ca.Joins += ws.Calls
+				}
+			}
+		}
+		for _, k := range st.OrderBy {
+			if k.Column != nil {
+				if ca := col(*k.Column); ca != nil {
+					ca.OrderBy += ws.Calls
+				}
+			}
+		}
+		for _, k := range st.GroupBy {
+			if k.Column != nil {
+				if ca := col(*k.Column); ca != nil {
+					ca.GroupBy += ws.Calls
+				}
+			}
+		}
+		for _, c := range st.SetColumns {
+			if c.Table == "" {
+				continue
+			}
+			ta := get(c.Table)
+			if !slices.Contains(ta.Written, c.Column) {
+				ta.Written = append(ta.Written, c.Column)
+			}
+		}
+	}
+	out := make([]*model.TableAccess, 0, len(byTable))
+	for _, ta := range byTable {
+		slices.SortFunc(ta.Columns, func(a, b *model.ColumnAccess) int {
+			if c := cmp.Compare(b.Calls, a.Calls); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Column, b.Column)
+		})
+		for _, ca := range ta.Columns {
+			if len(ca.Ops) == 0 {
+				ca.Ops = nil
+			}
+		}
+		slices.Sort(ta.Written)
+		out = append(out, ta)
+	}
+	slices.SortFunc(out, func(a, b *model.TableAccess) int {
+		if c := cmp.Compare(b.TimeShare, a.TimeShare); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.Calls, a.Calls); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Table, b.Table)
+	})
+	return out
+}
+
+// DescribeColumn renders a column's uses for the report: "eq 1200, range 300, order 40".
+func DescribeColumn(ca *model.ColumnAccess) string {
+	type use struct {
+		name  string
+		calls int64
+	}
+	var uses []use
+	for op, n := range ca.Ops {
+		uses = append(uses, use{op, n})
+	}
+	for _, u := range []use{{"join", ca.Joins}, {"order by", ca.OrderBy}, {"group by", ca.GroupBy}} {
+		if u.calls > 0 {
+			uses = append(uses, u)
+		}
+	}
+	slices.SortFunc(uses, func(a, b use) int {
+		if c := cmp.Compare(b.calls, a.calls); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.name, b.name)
+	})
+	s := ""
+	for i, u := range uses {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s %s", u.name, compactCount(u.calls))
+	}
+	return s
+}
+
+// compactCount prints 1234567 as 1.2M.
+func compactCount(n int64) string {
+	switch {
+	case n >= 10_000_000:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1_000_000:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 10_000:
+		return fmt.Sprintf("%dk", n/1000)
+	case n >= 1000:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return strconv.FormatInt(n, 10)
+}

@@ -1,0 +1,336 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	pgtune "github.com/bookedbarber/pgtune"
+	"github.com/bookedbarber/pgtune/advisor"
+	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/report"
+)
+
+var adviseCmd = &command{
+	name:    "advise",
+	summary: "analyse a database's workload and report what to fix (read-only)",
+	help: `Usage: pgtune advise [flags]
+
+Reads what a database runs (pg_stat_statements) and what it is made of (catalog and
+statistics), parses every statement into a model of how it reaches each table, and reports
+ranked findings, each with its evidence and the exact SQL or action that fixes it:
+
+  - query rewrites: columns hidden in expressions (date(col) = $1, col + interval > $1, casts),
+    leading-wildcard LIKE, ILIKE, OR across columns, deep OFFSET paging, N+1 lookups;
+  - the existing indexes: exact duplicates, left-prefix duplicates (including ones that repeat
+    the primary key), invalid leftovers of failed builds, indexes unused since the statistics
+    were reset;
+  - statistics health: tables never analysed or stale after bulk changes, pg_stat_statements
+    evicting entries, near capacity, or hiding other roles' statements.
+
+It only reads; it changes nothing. The source is one of:
+  (default)                    a live database (--dsn, DATABASE_URL or the PG* variables)
+  --snapshot FILE              a file written by 'pgtune snapshot' (same findings, offline)
+  --schema F --statements F    a pg_dump --schema-only file and a pg_stat_statements CSV export
+  --demo                       the bundled booking demo's snapshot (no database needed)
+
+Examples:
+  pgtune advise --demo
+  pgtune advise --dsn postgres://dba@db.internal/booking --fail-on high
+  pgtune advise --snapshot prod.json.gz --format markdown > findings.md
+  pgtune advise --schema schema.sql --statements statements.csv --format json
+`,
+	run: runAdvise,
+}
+
+// sourceFlags are the ways advise and snapshot get a snapshot.
+type sourceFlags struct {
+	snapshotFile, schemaFile, statementsFile string
+	demo                                     bool
+	sample, timeout                          time.Duration
+	noValues                                 bool
+}
+
+func (s *sourceFlags) addLive(fs *flagSet) {
+	fs.DurationVar(&s.sample, "sample", 0, "live: also sample pg_stat_activity this long for statement texts with their literal constants (0: one look)")
+	fs.DurationVar(&s.timeout, "statement-timeout", 30*time.Second, "live: timeout of each catalog query")
+}
+
+func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
+	fs := newFlagSet(cmd, e).withConnection().withOutput().withFailOn()
+	var src sourceFlags
+	fs.StringVar(&src.snapshotFile, "snapshot", "", "analyse this snapshot file (from 'pgtune snapshot') instead of a live database")
+	fs.StringVar(&src.schemaFile, "schema", "", "analyse this pg_dump --schema-only file (with --statements)")
+	fs.StringVar(&src.statementsFile, "statements", "", "pg_stat_statements CSV export to go with --schema")
+	fs.BoolVar(&src.demo, "demo", false, "analyse the bundled booking demo's snapshot")
+	src.addLive(fs)
+	top := fs.Int("top", 10, "how many statements the workload summary lists")
+	if err := fs.parse(args, false); err != nil {
+		return err
+	}
+	if *top < 1 {
+		return usageErrorf("advise: --top must be at least 1")
+	}
+	log, _ := fs.logger()
+	snap, kind, err := src.load(ctx, fs, "advise")
+	if err != nil {
+		return err
+	}
+	p := newProgress(e.stderr)
+	p.update("analysing %d statements", len(snap.Statements.Rows))
+	began := time.Now()
+	rep := advisor.Advise(snap, advisor.Options{Top: *top})
+	p.done()
+	rep.Source.Kind = kind
+	log.Debug("advised", "source", kind, "statements", rep.Workload.Statements, "findings", len(rep.Findings), "took", time.Since(began))
+
+	if err := fs.write(rep, adviseTables(rep)...); err != nil {
+		return err
+	}
+	if fs.failOnThreshold().Trips(rep.Findings) {
+		return errFindings
+	}
+	return nil
+}
+
+// load gets the snapshot from the chosen source; kind names it for the report.
+func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*model.Snapshot, string, error) {
+	n := 0
+	for _, set := range []bool{s.snapshotFile != "", s.schemaFile != "" || s.statementsFile != "", s.demo, fs.dsn != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, "", usageErrorf("%s: choose one source: --dsn, --snapshot, --schema with --statements, or --demo", cmdName)
+	}
+	switch {
+	case s.demo:
+		snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
+		if err != nil {
+			return nil, "", fmt.Errorf("the bundled demo snapshot: %w", err)
+		}
+		return snap, "demo", nil
+	case s.snapshotFile != "":
+		snap, err := snapshot.ReadFile(s.snapshotFile)
+		if err != nil {
+			return nil, "", fileError("--snapshot", err)
+		}
+		return snap, "snapshot", nil
+	case s.schemaFile != "" || s.statementsFile != "":
+		if s.schemaFile == "" || s.statementsFile == "" {
+			return nil, "", usageErrorf("%s: --schema and --statements go together (a pg_dump --schema-only file and a pg_stat_statements CSV export)", cmdName)
+		}
+		schemaSQL, err := os.ReadFile(s.schemaFile)
+		if err != nil {
+			return nil, "", fileError("--schema", err)
+		}
+		f, err := os.Open(s.statementsFile)
+		if err != nil {
+			return nil, "", fileError("--statements", err)
+		}
+		defer f.Close()
+		stmts, err := snapshot.ReadStatementsCSV(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("--statements %s: %w", s.statementsFile, err)
+		}
+		snap, err := advisor.FromDump(string(schemaSQL), stmts, time.Now(), Version())
+		if err != nil {
+			return nil, "", fmt.Errorf("--schema %s: %w", s.schemaFile, err)
+		}
+		return snap, "dump", nil
+	}
+	log, _ := fs.logger()
+	conn, cfg, err := fs.connect(ctx, log)
+	if err != nil {
+		return nil, "", err
+	}
+	defer conn.Close(context.Background())
+	p := newProgress(fs.e.stderr)
+	snap, err := collect.Collect(ctx, conn, collect.Options{
+		StatementTimeout: s.timeout, SampleFor: s.sample, NoValues: s.noValues, PgtuneVersion: Version(), Log: log,
+		Progress: func(step string) { p.update("reading %s", step) },
+	})
+	p.done()
+	if err != nil {
+		return nil, "", fmt.Errorf("%s %s: %w", cmdName, connect.Describe(cfg), err)
+	}
+	return snap, "live", nil
+}
+
+// fileError words a file problem with its flag, as a could-not-run error.
+func fileError(flagName string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s %s: %v", flagName, pe.Path, pe.Err)
+	}
+	return fmt.Errorf("%s: %w", flagName, err)
+}
+
+// adviseTables renders the report for people.
+func adviseTables(r *advisor.Report) []report.Table {
+	src := r.Source
+	title := fmt.Sprintf("pgtune advise: database %s", orDash(src.Database))
+	if src.ServerVersion != "" {
+		title += ", PostgreSQL " + strings.Fields(src.ServerVersion)[0]
+	}
+	title += fmt.Sprintf(" (%s, taken %s)", src.Kind, src.TakenAt.Format("2006-01-02 15:04 UTC"))
+	w := r.Workload
+	note := fmt.Sprintf("%d statements, %s calls, %s of execution time", w.Statements, thousands(w.Calls), duration(w.TotalExecMs))
+	if src.StatementsReset != nil {
+		note += " since " + src.StatementsReset.Format("2006-01-02 15:04 UTC")
+	}
+	if w.HiddenRows > 0 {
+		note += fmt.Sprintf("; %d rows hidden (see findings)", w.HiddenRows)
+	}
+	for _, u := range w.Unmodelled {
+		note += fmt.Sprintf("; %d %s", u.Statements, u.Problem)
+	}
+	tables := []report.Table{}
+
+	sevCount := map[model.Severity]int{}
+	var rows [][]string
+	for i, f := range r.Findings {
+		sevCount[f.Severity]++
+		rows = append(rows, []string{fmt.Sprint(i + 1), f.Severity.String(), string(f.Kind), orDash(f.Table), f.Title})
+	}
+	counts := []string{}
+	for s := model.SeverityCritical; s >= model.SeverityInfo; s-- {
+		if sevCount[s] > 0 {
+			counts = append(counts, fmt.Sprintf("%d %s", sevCount[s], s))
+		}
+	}
+	fnote := "No findings."
+	if len(r.Findings) > 0 {
+		fnote = fmt.Sprintf("%d findings (%s); details and fixes below.", len(r.Findings), strings.Join(counts, ", "))
+	}
+	tables = append(tables, report.Table{Title: title, Columns: []string{"#", "severity", "kind", "table", "finding"}, Rows: rows,
+		Note: note + "\n" + fnote})
+
+	if len(src.Gaps) > 0 {
+		var g [][]string
+		for _, gap := range src.Gaps {
+			g = append(g, []string{gap.What, gap.Reason})
+		}
+		tables = append(tables, report.Table{Title: "Not collected", Columns: []string{"what", "why, and the fix"}, Rows: g})
+	}
+
+	var top [][]string
+	for _, s := range w.Top {
+		text := s.Query
+		if s.Problem != "" {
+			text = "(" + s.Problem + ") " + text
+		}
+		top = append(top, []string{fmt.Sprint(s.Rank), thousands(s.Calls), duration(s.TotalExecMs), fmt.Sprintf("%.3f", s.MeanExecMs),
+			fmt.Sprintf("%.1f", s.RowsPerCall), fmt.Sprintf("%.1f%%", 100*s.TimeShare), shorten(text, 90)})
+	}
+	tables = append(tables, report.Table{Title: fmt.Sprintf("Top %d statements by total execution time", len(top)),
+		Columns: []string{"#", "calls", "total", "mean ms", "rows/call", "time", "statement"}, Rows: top})
+
+	var acc [][]string
+	for i, t := range w.Tables {
+		if i == 15 {
+			break
+		}
+		var uses []string
+		for j, c := range t.Columns {
+			if j == 4 {
+				uses = append(uses, fmt.Sprintf("+%d more", len(t.Columns)-4))
+				break
+			}
+			uses = append(uses, c.Column+" ("+advisor.DescribeColumn(c)+")")
+		}
+		acc = append(acc, []string{t.Table, fmt.Sprint(t.Statements), thousands(t.ReadCalls), thousands(t.WriteCalls),
+			fmt.Sprintf("%.1f%%", 100*t.TimeShare), strings.Join(uses, "\n"), strings.Join(t.Written, ", ")})
+	}
+	tables = append(tables, report.Table{Title: "How the workload reaches each table",
+		Columns: []string{"table", "statements", "read calls", "write calls", "time", "columns used (calls)", "columns updated"}, Rows: acc})
+
+	for i, f := range r.Findings {
+		tables = append(tables, findingDetail(i+1, f))
+	}
+	return tables
+}
+
+// findingDetail renders one finding as a record.
+func findingDetail(n int, f model.Finding) report.Table {
+	t := report.Table{Title: fmt.Sprintf("[%d] %s · %s · %s", n, strings.ToUpper(f.Severity.String()), f.Rule, f.Title)}
+	if f.Table != "" {
+		t.Fields = append(t.Fields, [2]string{"table", f.Table})
+	}
+	if f.Detail != "" {
+		t.Fields = append(t.Fields, [2]string{"why", f.Detail})
+	}
+	if len(f.Evidence) > 0 {
+		t.Fields = append(t.Fields, [2]string{"evidence", f.Evidence.String()})
+	}
+	for i, s := range f.Statements {
+		if i == 5 {
+			t.Fields = append(t.Fields, [2]string{"", fmt.Sprintf("and %d more (see --format json)", len(f.Statements)-5)})
+			break
+		}
+		t.Fields = append(t.Fields, [2]string{"statement", fmt.Sprintf("%s calls, %.3f ms mean, %.1f%% of time: %s",
+			thousands(s.Calls), s.MeanExecMs, 100*s.TimeShare, shorten(s.Query, 160))})
+	}
+	if f.NeedsLivePlanner {
+		t.Fields = append(t.Fields, [2]string{"note", "needs the live planner: rerun against the database to prove it"})
+	}
+	t.Code = f.SQL
+	if f.Action != "" {
+		if f.SQL != "" {
+			t.Note = "  then: " + f.Action
+		} else {
+			t.Note = "  fix: " + f.Action
+		}
+	}
+	return t
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// shorten flattens whitespace and cuts a text to n characters.
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// thousands prints 1234567 as 1,234,567.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// duration prints milliseconds for people: 850 ms, 12.3 s, 4.2 min, 3.1 h.
+func duration(ms float64) string {
+	switch {
+	case ms < 1000:
+		return fmt.Sprintf("%.0f ms", ms)
+	case ms < 60_000:
+		return fmt.Sprintf("%.1f s", ms/1000)
+	case ms < 3_600_000:
+		return fmt.Sprintf("%.1f min", ms/60_000)
+	}
+	return fmt.Sprintf("%.1f h", ms/3_600_000)
+}
