@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
@@ -82,7 +83,10 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 			ws.TimeShare = ws.TotalExecMs / w.TotalExecMs
 		}
 		if ws.Model != nil {
-			canonicalize(ws.Model, cat)
+			for _, m := range ws.Models() {
+				canonicalize(m, cat)
+			}
+			ws.System = systemOnly(ws.Model, cat)
 			continue
 		}
 		pc := problems[ws.Problem]
@@ -109,18 +113,17 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 }
 
 // applySamples replaces a statement's model (parsed from the normalised text, where every
-// constant is a $n) with one parsed from a sample of the application's own text, so literal
-// constants such as status = 'pending' are known. A sample is trusted when the application
-// binds its values as parameters (then the literals in its text are fixed), or, for a text without
-// parameters, when it is the only text seen for its statement.
+// constant is a $n) with models parsed from samples of the application's own texts, so literal
+// constants such as status = 'pending' are known. Samples are trusted when the application binds
+// its values as parameters (then the literals in its text are fixed: each distinct text is a
+// variant of the statement), or, for texts without parameters, when only one text was seen for
+// the statement.
 func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
-	type candidate struct {
-		st     *model.Statement
-		bound  bool
-		count  int
-		chosen bool
+	type seen struct {
+		bound, unbound []*model.Statement
 	}
-	cands := map[string]*candidate{}
+	byFP := map[string]*seen{}
+	var order []string
 	for _, text := range samples {
 		st, err := query.Parse(text)
 		if err != nil {
@@ -130,22 +133,45 @@ func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
 		if ws == nil || ws.Model == nil {
 			continue
 		}
-		c := cands[st.Fingerprint]
-		if c == nil {
-			c = &candidate{}
-			cands[st.Fingerprint] = c
+		s := byFP[st.Fingerprint]
+		if s == nil {
+			s = &seen{}
+			byFP[st.Fingerprint] = s
+			order = append(order, st.Fingerprint)
 		}
-		c.count++
-		bound := query.UsesParams(text)
-		if !c.chosen || (bound && !c.bound) {
-			c.st, c.bound, c.chosen = st, bound, true
-		}
-	}
-	for fp, c := range cands {
-		if c.bound || c.count == 1 {
-			byKey[fp].Model, byKey[fp].ModelSource = c.st, "sample"
+		if query.UsesParams(text) {
+			s.bound = append(s.bound, st)
+		} else {
+			s.unbound = append(s.unbound, st)
 		}
 	}
+	for _, fp := range order {
+		s, ws := byFP[fp], byKey[fp]
+		models := s.bound
+		if len(models) == 0 && len(s.unbound) == 1 {
+			models = s.unbound
+		}
+		if len(models) > 0 {
+			ws.Model, ws.Variants, ws.ModelSource = models[0], models[1:], "sample"
+		}
+	}
+}
+
+// systemOnly reports whether a statement reads only system catalogs (pg_catalog,
+// information_schema, or pg_* names the snapshot does not have).
+func systemOnly(st *model.Statement, cat *model.Catalog) bool {
+	if len(st.Tables) == 0 {
+		return false
+	}
+	for _, t := range st.Tables {
+		switch {
+		case t.Schema == "pg_catalog" || t.Schema == "information_schema":
+		case t.Schema == "" && strings.HasPrefix(t.Name, "pg_") && cat.Table(t.Name) == nil:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalize resolves unqualified columns and names every table as the catalog does
@@ -174,7 +200,7 @@ func tableAccess(stmts []*model.WorkloadStatement, cat *model.Catalog) []*model.
 	type colKey struct{ table, column string }
 	for _, ws := range stmts {
 		st := ws.Model
-		if st == nil {
+		if st == nil || ws.System {
 			continue
 		}
 		for _, key := range st.TableKeys() {

@@ -38,13 +38,18 @@ func Analyze(cat *model.Catalog, now time.Time) []model.Finding {
 	for i := range snap.Tables {
 		t := &snap.Tables[i]
 		idx := cat.Indexes(t.Key())
-		out = append(out, redundant(t, idx, dbBytes)...)
+		red := redundant(t, idx, dbBytes)
+		out = append(out, red...)
+		dropped := map[string]bool{}
+		for _, f := range red {
+			dropped[f.Index.Name] = true // one finding per index: its drop is already advised
+		}
 		for _, ix := range idx {
 			if !ix.Valid {
 				out = append(out, invalid(t, ix, building[ix.Key()]))
 			}
 		}
-		out = append(out, unused(cat, t, idx, now, dbBytes)...)
+		out = append(out, unused(cat, t, idx, now, dbBytes, dropped)...)
 	}
 	return out
 }
@@ -261,7 +266,7 @@ func statsAge(snap *model.Snapshot, now time.Time) (time.Duration, string) {
 	return now.Sub(*since), how
 }
 
-func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Time, dbBytes int64) []model.Finding {
+func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Time, dbBytes int64, dropped map[string]bool) []model.Finding {
 	snap := cat.Snapshot()
 	if t.Stats == nil {
 		return nil // no usage counters for this table (a partitioned parent, or a dump)
@@ -276,7 +281,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 	var out []model.Finding
 	for _, ix := range idx {
 		if ix.Scans != 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
-			ix.Name == t.ReplicaIdentityIndex {
+			ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] {
 			continue
 		}
 		sev := sizeSeverity(ix.SizeBytes)

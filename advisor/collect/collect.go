@@ -93,11 +93,13 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		}
 	}
 
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
+	// BEGIN and ROLLBACK carry the marker too (pgx's BeginTx would send them bare, and
+	// pg_stat_statements would count them as the application's).
+	if _, err := conn.Exec(ctx, connect.Marker+"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 		return nil, fmt.Errorf("begin a read-only transaction: %w", err)
 	}
-	defer tx.Rollback(context.Background()) //nolint:errcheck // read-only: nothing to keep
+	defer conn.Exec(context.Background(), connect.Marker+"ROLLBACK") //nolint:errcheck // read-only: nothing to keep
+	tx := conn
 	for _, set := range []string{
 		fmt.Sprintf("SET LOCAL statement_timeout = %d", o.StatementTimeout.Milliseconds()),
 		// Never wait behind an ALTER TABLE (and make the app's queries wait behind us).
@@ -110,7 +112,7 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 
 	steps := []struct {
 		name string
-		run  func(context.Context, pgx.Tx, *model.Snapshot, Options) error
+		run  func(context.Context, querier, *model.Snapshot, Options) error
 	}{
 		{"server", collectServer},
 		{"settings", collectSettings},
@@ -138,6 +140,13 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		snap.Statements.Samples = mergeSorted(samples, o.Samples)
 	}
 	return snap, nil
+}
+
+// querier is the collection's connection, inside its read-only transaction.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // hint adds the fix for the errors a read-only collection can meet.

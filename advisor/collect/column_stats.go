@@ -32,7 +32,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember + `
   AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')`
 
-func collectColumnStats(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, o Options) error {
+func collectColumnStats(ctx context.Context, tx querier, snap *model.Snapshot, o Options) error {
 	values := columnStatsValues
 	if o.NoValues {
 		values = columnStatsNoValues

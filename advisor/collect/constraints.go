@@ -26,7 +26,7 @@ ORDER BY n.nspname, c.relname, con.conname`
 
 var constraintTypes = map[string]string{"p": "primary_key", "u": "unique", "f": "foreign_key", "c": "check", "x": "exclusion"}
 
-func collectConstraints(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectConstraints(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, constraintsQuery)
 	if err != nil {
 		return err

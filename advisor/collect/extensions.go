@@ -15,7 +15,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
 LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = e.extname
 ORDER BY e.extname`
 
-func collectExtensions(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectExtensions(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, extensionsQuery)
 	if err != nil {
 		return err

@@ -11,7 +11,8 @@ import (
 
 // indexesQuery reads every index of the tables collectTables reads, with what is needed to tell
 // two indexes apart: method, key columns or expressions with their operator class (when not the
-// default), collation (when not the column's), sort order, INCLUDE columns and predicate. The
+// default), collation (when not the column's; an expression key's collation is not compared, as
+// its natural collation is not in the catalog), sort order, INCLUDE columns and predicate. The
 // per-key arrays are built in SQL so one row describes one index. %s is the last-scan column
 // (PG 16+) or NULL.
 const indexesQuery = connect.Marker + `SELECT n.nspname, t.relname, i.relname, am.amname,
@@ -27,12 +28,12 @@ const indexesQuery = connect.Marker + `SELECT n.nspname, t.relname, i.relname, a
        ARRAY(SELECT pg_catalog.pg_get_indexdef(x.indexrelid, k, true) FROM pg_catalog.generate_series(1, x.indnatts) k ORDER BY k),
        x.indnkeyatts,
        ARRAY(SELECT x.indoption[k - 1]::int FROM pg_catalog.generate_series(1, x.indnkeyatts) k ORDER BY k),
-       ARRAY(SELECT CASE WHEN oc.opcdefault THEN '' ELSE oc.opcname END
+       ARRAY(SELECT CASE WHEN oc.opcdefault THEN '' ELSE pg_catalog.quote_ident(oc.opcname) END
              FROM pg_catalog.generate_series(1, x.indnkeyatts) k
              JOIN pg_catalog.pg_opclass oc ON oc.oid = x.indclass[k - 1] ORDER BY k),
        ARRAY(SELECT CASE WHEN x.indcollation[k - 1] = 0 OR x.indcollation[k - 1] = coalesce(a.attcollation, 0)
-                         OR (x.indkey[k - 1] = 0 AND x.indcollation[k - 1] = 100) THEN ''
-                         ELSE coalesce((SELECT co.collname FROM pg_catalog.pg_collation co WHERE co.oid = x.indcollation[k - 1]), '') END
+                         OR x.indkey[k - 1] = 0 THEN ''
+                         ELSE coalesce((SELECT pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co WHERE co.oid = x.indcollation[k - 1]), '') END
              FROM pg_catalog.generate_series(1, x.indnkeyatts) k
              LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k - 1] AND x.indkey[k - 1] <> 0
              ORDER BY k)
@@ -47,7 +48,7 @@ LEFT JOIN pg_catalog.pg_stat_all_indexes s ON s.indexrelid = x.indexrelid
 WHERE t.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember + `
 ORDER BY n.nspname, t.relname, i.relname`
 
-func collectIndexes(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectIndexes(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	lastScan := "NULL::timestamptz"
 	if snap.Server.VersionNum >= 160000 {
 		lastScan = "s.last_idx_scan"
@@ -103,7 +104,7 @@ JOIN pg_catalog.pg_class i ON i.oid = p.index_relid
 JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
 WHERE p.datid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`
 
-func collectIndexBuilds(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectIndexBuilds(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, indexBuildsQuery)
 	if err != nil {
 		return err

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/connect"
 )
@@ -19,7 +17,7 @@ const serverQuery = connect.Marker + `SELECT pg_catalog.current_setting('server_
        pg_catalog.pg_is_in_recovery()
 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`
 
-func collectServer(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectServer(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	s := &snap.Server
 	err := tx.QueryRow(ctx, serverQuery).Scan(&s.Version, &s.VersionNum, &s.Database, &s.User,
 		&s.ReadAllStats, &s.StatsReset, &s.StartedAt, &s.InRecovery)

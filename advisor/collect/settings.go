@@ -14,7 +14,7 @@ import (
 const settingsQuery = connect.Marker + `SELECT name, coalesce(setting, ''), coalesce(unit, ''), coalesce(source, ''), coalesce(context, '')
 FROM pg_catalog.pg_settings ORDER BY name`
 
-func collectSettings(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectSettings(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, settingsQuery)
 	if err != nil {
 		return err

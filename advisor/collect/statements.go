@@ -41,7 +41,7 @@ WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalo
 	statementsInfoQuery = connect.Marker + `SELECT dealloc, stats_reset FROM %s.pg_stat_statements_info`
 )
 
-func collectStatements(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectStatements(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	st := &snap.Statements
 	st.Dealloc = -1
 	if v, ok := snap.Setting("pg_stat_statements.max"); ok {
@@ -69,15 +69,8 @@ func collectStatements(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ O
 		return &Error{Problem: "pg_stat_statements is created but not loaded, so it records nothing",
 			Fix: "add pg_stat_statements to shared_preload_libraries (ALTER SYSTEM SET shared_preload_libraries = '<current>,pg_stat_statements') and restart PostgreSQL"}
 	}
-	top, rd, wr, since := toplevelV8, readTimeV8, writeTimeV8, statsSinceBefore
-	if minor >= 9 {
-		top = toplevelV9
-	}
-	if minor >= 11 {
-		rd, wr, since = readTimeV11, writeTimeV11, statsSinceV11
-	}
 	schema := pgx.Identifier{ext.Schema}.Sanitize()
-	rows, err := tx.Query(ctx, fmt.Sprintf(statementsQuery, top, rd, wr, since, schema))
+	rows, err := tx.Query(ctx, statementsSQL(minor, schema))
 	if err != nil {
 		if isCode(err, "55000") {
 			return &Error{Problem: "pg_stat_statements must be loaded via shared_preload_libraries", Err: err,
@@ -130,6 +123,19 @@ func collectStatements(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ O
 		st.StatsReset = reset
 	}
 	return nil
+}
+
+// statementsSQL is the pg_stat_statements query for extension version 1.<minor> installed in
+// schema (already quoted).
+func statementsSQL(minor int, schema string) string {
+	top, rd, wr, since := toplevelV8, readTimeV8, writeTimeV8, statsSinceBefore
+	if minor >= 9 {
+		top = toplevelV9
+	}
+	if minor >= 11 {
+		rd, wr, since = readTimeV11, writeTimeV11, statsSinceV11
+	}
+	return fmt.Sprintf(statementsQuery, top, rd, wr, since, schema)
 }
 
 // extensionMinor reads the minor version of a "1.x" extension version.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/connect"
 )
@@ -22,7 +20,7 @@ FROM pg_catalog.pg_stat_all_tables s
 JOIN pg_catalog.pg_namespace n ON n.nspname = s.schemaname
 WHERE ` + userSchemas
 
-func collectTableStats(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectTableStats(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	idx := map[string]int{}
 	for i := range snap.Tables {
 		idx[snap.Tables[i].Key()] = i

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/connect"
 )
@@ -37,7 +35,7 @@ LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attn
 WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND ` + userSchemas + `
 ORDER BY a.attrelid, a.attnum`
 
-func collectTables(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, tablesQuery)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT tg.tgisinternal AND ` + userSchemas + ` AND ` + notExtensionMember + `
 ORDER BY n.nspname, c.relname, tg.tgname`
 
-func collectTriggers(ctx context.Context, tx pgx.Tx, snap *model.Snapshot, _ Options) error {
+func collectTriggers(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, triggersQuery)
 	if err != nil {
 		return err

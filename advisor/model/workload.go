@@ -52,9 +52,24 @@ type WorkloadStatement struct {
 	Model *Statement `json:"model,omitempty"`
 	// ModelSource is "pg_stat_statements" (the normalised text, every constant a $n) or "sample"
 	// (a text seen in pg_stat_activity, whose literal constants are the application's own).
-	ModelSource   string      `json:"model_source,omitempty"`
-	Problem       TextProblem `json:"problem,omitempty"`
-	ProblemDetail string      `json:"problem_detail,omitempty"`
+	ModelSource string `json:"model_source,omitempty"`
+	// Variants are further sampled texts of the same statement with other literal constants
+	// (the application sends phone LIKE '%' || $1 in one place and phone LIKE $1 || '%' in
+	// another; pg_stat_statements counts them as one).
+	Variants      []*Statement `json:"-"`
+	Problem       TextProblem  `json:"problem,omitempty"`
+	ProblemDetail string       `json:"problem_detail,omitempty"`
+	// System is set for statements on the system catalogs only (monitoring tools, pg_dump,
+	// psql's \d): counted in the totals, never advised on.
+	System bool `json:"system,omitempty"`
+}
+
+// Models returns the statement's model followed by its sampled variants.
+func (s *WorkloadStatement) Models() []*Statement {
+	if s.Model == nil {
+		return nil
+	}
+	return append([]*Statement{s.Model}, s.Variants...)
 }
 
 // RowsPerCall is the mean number of rows a call returns or changes.

@@ -80,18 +80,20 @@ WHERE a.name IN ('pg_stat_statements', 'hypopg')`
 
 // Collect reads the state in a read-only transaction with a statement timeout; it changes nothing.
 func Collect(ctx context.Context, conn *pgx.Conn) (*State, error) {
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-	if err != nil {
+	// BEGIN and ROLLBACK carry the marker (pgx's BeginTx would send them bare, and
+	// pg_stat_statements would count them as the application's).
+	if _, err := conn.Exec(ctx, connect.Marker+"BEGIN READ ONLY"); err != nil {
 		return nil, fmt.Errorf("begin a read-only transaction: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // read-only: nothing to keep
+	defer conn.Exec(context.Background(), connect.Marker+"ROLLBACK") //nolint:errcheck // read-only: nothing to keep
+	tx := conn
 	if _, err := tx.Exec(ctx, connect.Marker+"SET LOCAL statement_timeout = '10s'"); err != nil {
 		return nil, fmt.Errorf("set statement_timeout: %w", err)
 	}
 	s := &State{PGSSDealloc: -1}
 	var maxStr string
 	var libs *string
-	err = tx.QueryRow(ctx, serverQuery).Scan(&s.ServerVersion, &s.ServerVersionNum, &s.Database, &s.User,
+	err := tx.QueryRow(ctx, serverQuery).Scan(&s.ServerVersion, &s.ServerVersionNum, &s.Database, &s.User,
 		&s.Superuser, &s.ReadAllStats, &libs, &s.PGSSLoaded, &s.TrackIOTiming, &s.ComputeQueryID, &s.PGSSTrack, &maxStr)
 	if err != nil {
 		return nil, fmt.Errorf("read server settings: %w", err)

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
 )
 
 // exprText renders an expression as SQL for evidence and rewrite hints. It covers the node types
@@ -32,7 +34,7 @@ func writeExpr(b *strings.Builder, n *pg_query.Node, depth int) {
 			if f.GetAStar() != nil {
 				b.WriteByte('*')
 			} else {
-				b.WriteString(quoteIdent(f.GetString_().GetSval()))
+				b.WriteString(model.QuoteIdent(f.GetString_().GetSval()))
 			}
 		}
 	case n.GetParamRef() != nil:
@@ -274,19 +276,6 @@ func constSQL(c *pg_query.A_Const) string {
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// quoteIdent quotes an identifier when PostgreSQL would need it to.
-func quoteIdent(s string) string {
-	if s == "" {
-		return `""`
-	}
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '$')) {
-			return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-		}
-	}
-	return s
-}
 
 func sqlValueFunction(op pg_query.SQLValueFunctionOp) string {
 	switch op {

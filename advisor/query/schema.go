@@ -367,10 +367,10 @@ func (b *schemaBuilder) createIndex(n *pg_query.Node, is *pg_query.IndexStmt) {
 			k.Expr = exprText(e.Expr)
 		}
 		if len(e.Opclass) > 0 {
-			k.Opclass = funcName(e.Opclass)
+			k.Opclass = model.QuoteIdent(funcName(e.Opclass))
 		}
-		if len(e.Collation) > 0 {
-			k.Collation = funcName(e.Collation)
+		if len(e.Collation) > 0 && k.Expr == "" {
+			k.Collation = model.QuoteIdent(funcName(e.Collation))
 		}
 		k.Desc = e.Ordering == pg_query.SortByDir_SORTBY_DESC
 		switch e.NullsOrdering {

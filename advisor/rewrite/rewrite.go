@@ -27,13 +27,17 @@ const (
 func Analyze(w *model.Workload, cat *model.Catalog) []model.Finding {
 	g := &grouper{byKey: map[string]*model.Finding{}}
 	for _, ws := range w.Statements {
-		if ws.Model == nil || ws.Model.Kind == model.KindUtility {
+		if ws.Model == nil || ws.System || ws.Model.Kind == model.KindUtility {
 			continue
 		}
-		nonSargable(g, ws, cat)
-		likeHints(g, ws, cat)
-		orAcrossColumns(g, ws)
-		offsetPaging(g, ws, cat)
+		// Each sampled variant of a statement is checked: one of them may hold the leading
+		// wildcard or the deep OFFSET.
+		for _, st := range ws.Models() {
+			nonSargable(g, ws, st, cat)
+			likeHints(g, ws, st, cat)
+			orAcrossColumns(g, ws, st)
+			offsetPaging(g, ws, st, cat)
+		}
 		nPlusOne(g, ws, w, cat)
 	}
 	return g.findings()
@@ -87,8 +91,8 @@ func severity(share float64) model.Severity {
 // nonSargable flags a column hidden inside an expression on the column side of a comparison, when
 // the comparison can be rewritten so the column stands alone. lower()/upper() are left to the
 // index engine: no rewrite keeps their meaning, an expression index does.
-func nonSargable(g *grouper, ws *model.WorkloadStatement, cat *model.Catalog) {
-	for _, p := range ws.Model.Predicates {
+func nonSargable(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat *model.Catalog) {
+	for _, p := range st.Predicates {
 		wr := p.Wrapper
 		if wr == nil || p.Column.Table == "" || p.Negated || p.Value == nil {
 			continue
@@ -280,8 +284,8 @@ func lastPart(s string) string {
 
 // ---- LIKE and ILIKE ----
 
-func likeHints(g *grouper, ws *model.WorkloadStatement, cat *model.Catalog) {
-	for _, p := range ws.Model.Predicates {
+func likeHints(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat *model.Catalog) {
+	for _, p := range st.Predicates {
 		if p.Column.Table == "" || p.Wrapper != nil || p.Negated {
 			continue
 		}
@@ -332,9 +336,9 @@ func likeHints(g *grouper, ws *model.WorkloadStatement, cat *model.Catalog) {
 
 // ---- OR across columns ----
 
-func orAcrossColumns(g *grouper, ws *model.WorkloadStatement) {
+func orAcrossColumns(g *grouper, ws *model.WorkloadStatement, st *model.Statement) {
 	groups := map[int][]model.Predicate{}
-	for _, p := range ws.Model.Predicates {
+	for _, p := range st.Predicates {
 		if p.OrGroup > 0 && p.Clause != "having" {
 			groups[p.OrGroup] = append(groups[p.OrGroup], p)
 		}
@@ -379,9 +383,9 @@ func orAcrossColumns(g *grouper, ws *model.WorkloadStatement) {
 
 // ---- OFFSET paging ----
 
-func offsetPaging(g *grouper, ws *model.WorkloadStatement, cat *model.Catalog) {
-	off := ws.Model.Offset
-	if off == nil || ws.Model.Kind != model.KindSelect {
+func offsetPaging(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat *model.Catalog) {
+	off := st.Offset
+	if off == nil || st.Kind != model.KindSelect {
 		return
 	}
 	if off.Known() && off.Value < OffsetLarge {
@@ -392,7 +396,7 @@ func offsetPaging(g *grouper, ws *model.WorkloadStatement, cat *model.Catalog) {
 		offText = fmt.Sprintf("$%d", off.Param)
 	}
 	table := ""
-	if keys := ws.Model.TableKeys(); len(keys) > 0 {
+	if keys := st.TableKeys(); len(keys) > 0 {
 		table = keys[0]
 	}
 	g.add("offset|"+ws.Fingerprint, ws, func() model.Finding {
@@ -403,7 +407,7 @@ func offsetPaging(g *grouper, ws *model.WorkloadStatement, cat *model.Catalog) {
 				"costs more than the one before and deep pages cost as much as the whole list. Keyset paging " +
 				"(remember the last row's sort key and continue after it) costs the same for every page.",
 			Evidence: model.Facts("offset", offText, "rows_per_call", model.Round(ws.RowsPerCall(), 4)),
-			Action:   keysetHint(ws.Model, cat),
+			Action:   keysetHint(st, cat),
 		}
 		if off.Known() {
 			f.Severity = max(severity(ws.TimeShare), model.SeverityMedium)

@@ -373,3 +373,26 @@ func connectRetry(ctx context.Context, dsn string) (*pgx.Conn, error) {
 		}
 	}
 }
+
+// WaitForStats waits (up to 10 s) until the cumulative statistics show at least inserts rows
+// inserted into table: a backend reports its counters about once a second, so a test that reads
+// them right after writing would otherwise race.
+func WaitForStats(t testing.TB, conn *pgx.Conn, table string, inserts int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int64
+		// Each check is its own transaction: within one, the counters are read once and cached.
+		err := conn.QueryRow(context.Background(), "SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_stat_user_tables WHERE relname = $1", table).Scan(&n)
+		if err != nil {
+			t.Fatalf("pgtest: read statistics of %s: %v", table, err)
+		}
+		if n >= inserts {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pgtest: statistics of %s show %d inserts after 10 s, want %d", table, n, inserts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
