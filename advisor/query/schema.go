@@ -48,7 +48,7 @@ func ParseSchema(sql string) (*Schema, error) {
 		pe := parseError(err).(*ParseError)
 		return nil, &SchemaError{Line: lineOf(sql, pe.Position), Message: pe.Message}
 	}
-	b := &schemaBuilder{s: &Schema{}, tables: map[string]int{}}
+	b := &schemaBuilder{s: &Schema{}, tables: map[string]int{}, version: tree.Version}
 	for _, raw := range tree.Stmts {
 		b.statement(raw.Stmt)
 	}
@@ -87,8 +87,9 @@ func lineOf(sql string, pos int) int {
 }
 
 type schemaBuilder struct {
-	s      *Schema
-	tables map[string]int // "schema.name" → index in s.Tables
+	s       *Schema
+	tables  map[string]int // "schema.name" → index in s.Tables
+	version int32          // the parse tree's version, which the deparser checks
 }
 
 func qualified(rv *pg_query.RangeVar) (schema, name string) {
@@ -118,7 +119,7 @@ func (b *schemaBuilder) statement(n *pg_query.Node) {
 		ct := n.GetCreateTrigStmt()
 		schema, table := qualified(ct.Relation)
 		b.s.Triggers = append(b.s.Triggers, model.Trigger{Schema: schema, Table: table, Name: ct.Trigname,
-			Enabled: true, Definition: deparse(n)})
+			Enabled: true, Definition: b.deparse(n)})
 	case n.GetCreateTableAsStmt() != nil:
 		ctas := n.GetCreateTableAsStmt()
 		if ctas.Objtype == pg_query.ObjectType_OBJECT_MATVIEW && ctas.Into != nil && ctas.Into.Rel != nil {
@@ -367,7 +368,7 @@ func (b *schemaBuilder) createIndex(n *pg_query.Node, is *pg_query.IndexStmt) {
 			k.Expr = exprText(e.Expr)
 		}
 		if len(e.Opclass) > 0 {
-			k.Opclass = model.QuoteIdent(funcName(e.Opclass))
+			k.Opclass = model.QuoteQualified(funcName(e.Opclass))
 		}
 		if len(e.Collation) > 0 && k.Expr == "" {
 			k.Collation = model.QuoteIdent(funcName(e.Collation))
@@ -398,7 +399,7 @@ func (b *schemaBuilder) createIndex(n *pg_query.Node, is *pg_query.IndexStmt) {
 		}
 		ix.Name = table + "_" + strings.Join(cols, "_") + "_idx"
 	}
-	ix.Definition = deparse(n)
+	ix.Definition = b.deparse(n)
 	b.s.Indexes = append(b.s.Indexes, ix)
 }
 
@@ -423,8 +424,8 @@ func (b *schemaBuilder) finish() {
 	})
 }
 
-func deparse(n *pg_query.Node) string {
-	out, err := pg_query.Deparse(&pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: n}}})
+func (b *schemaBuilder) deparse(n *pg_query.Node) string {
+	out, err := pg_query.Deparse(&pg_query.ParseResult{Version: b.version, Stmts: []*pg_query.RawStmt{{Stmt: n}}})
 	if err != nil {
 		return ""
 	}

@@ -1,0 +1,103 @@
+package snapshot
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pgtune "github.com/bookedbarber/pgtune"
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+func sample() *model.Snapshot {
+	return &model.Snapshot{
+		Format: model.SnapshotFormat, Version: model.SnapshotVersion, Source: "live",
+		TakenAt: time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), PgtuneVersion: "test",
+		Tables:     []model.Table{{Schema: "public", Name: "t", Kind: "table", Columns: []model.Column{{Name: "id", Type: "bigint"}}}},
+		Indexes:    []model.Index{{Schema: "public", Table: "t", Name: "t_pkey", Method: "btree", Keys: []model.IndexKey{{Column: "id"}}, Valid: true}},
+		Statements: model.Statements{Dealloc: -1, Rows: []model.StatementRow{{QueryID: 7, Query: "SELECT 1 FROM t WHERE id = $1", Calls: 3, TotalExecMs: 1.5}}},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := Write(&b, sample(), gz); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Read(&b)
+		if err != nil {
+			t.Fatalf("gz=%v: %v", gz, err)
+		}
+		if got.Tables[0].Name != "t" || got.Statements.Rows[0].QueryID != 7 || !got.TakenAt.Equal(sample().TakenAt) {
+			t.Errorf("gz=%v: %+v", gz, got)
+		}
+	}
+}
+
+func TestWriteFileIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.json.gz")
+	if err := WriteFile(path, sample()); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v", st.Mode(), err)
+	}
+	if _, err := ReadFile(path); err != nil {
+		t.Error(err)
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "s.json"), sample()); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("a failed write left files: %v", entries)
+	}
+}
+
+func TestCheckRefusesInconsistentSnapshots(t *testing.T) {
+	cases := map[string]func(*model.Snapshot){
+		"format":          func(s *model.Snapshot) { s.Format = "x" },
+		"newer pgtune":    func(s *model.Snapshot) { s.Version = 2 },
+		"taken_at":        func(s *model.Snapshot) { s.TakenAt = time.Time{} },
+		"does not have":   func(s *model.Snapshot) { s.Indexes[0].Table = "u" },
+		"has no keys":     func(s *model.Snapshot) { s.Indexes[0].Keys = nil },
+		"negative":        func(s *model.Snapshot) { s.Statements.Rows[0].Calls = -1 },
+		"no schema or na": func(s *model.Snapshot) { s.Tables[0].Schema = "" },
+	}
+	for want, mutate := range cases {
+		s := sample()
+		mutate(s)
+		err := Check(s)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", want, err)
+		}
+	}
+}
+
+// FuzzRead: snapshot files come from other machines; a damaged one is refused, never a panic.
+func FuzzRead(f *testing.F) {
+	var b bytes.Buffer
+	Write(&b, sample(), false)
+	f.Add(b.Bytes())
+	f.Add(pgtune.DemoSnapshot)
+	f.Add([]byte(`{"format":"pgtune-snapshot","version":1,"taken_at":"2026-01-01T00:00:00Z","indexes":[{"keys":[]}]}`))
+	f.Add([]byte{0x1f, 0x8b, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		snap, err := Read(bytes.NewReader(data))
+		if err == nil && (snap.Format != model.SnapshotFormat || Check(snap) != nil) {
+			t.Fatal("an invalid snapshot was accepted")
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("error without ErrInvalid: %v", err)
+		}
+	})
+}
