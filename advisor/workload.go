@@ -3,9 +3,12 @@ package advisor
 import (
 	"cmp"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
@@ -24,21 +27,34 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		problem model.TextProblem
 		detail  string
 	}
-	cache := map[string]parsed{}
 	truncateAt := snap.Statements.TrackActivityQuerySize
 	if snap.Source != "live" {
 		truncateAt = 0 // an export's own limit is unknown
+	}
+	// Parse each distinct text once, on every core: parsing is nearly all of the work, and
+	// pg_query keeps its parser state per thread.
+	var texts []string
+	cache := map[string]parsed{}
+	for i := range snap.Statements.Rows {
+		if q := snap.Statements.Rows[i].Query; cache[q] == (parsed{}) {
+			cache[q] = parsed{problem: "pending"}
+			texts = append(texts, q)
+		}
+	}
+	results := make([]parsed, len(texts))
+	parallel(len(texts), func(i int) {
+		p := &results[i]
+		p.st, p.problem, p.detail = query.Model(texts[i], truncateAt)
+	})
+	for i, q := range texts {
+		cache[q] = results[i]
 	}
 
 	for i := range snap.Statements.Rows {
 		r := &snap.Statements.Rows[i]
 		w.TotalExecMs += r.TotalExecMs
 		w.TotalCalls += r.Calls
-		p, ok := cache[r.Query]
-		if !ok {
-			p.st, p.problem, p.detail = query.Model(r.Query, truncateAt)
-			cache[r.Query] = p
-		}
+		p := cache[r.Query]
 		key := "unparsed-" + strconv.FormatInt(r.QueryID, 10)
 		if p.st != nil {
 			key = p.st.Fingerprint
@@ -110,6 +126,29 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 	})
 	w.Tables = tableAccess(w.Statements, cat)
 	return w
+}
+
+// parallel runs fn(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // applySamples replaces a statement's model (parsed from the normalised text, where every

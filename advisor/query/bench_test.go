@@ -11,6 +11,9 @@ import (
 	"github.com/bookedbarber/pgtune/internal/booking"
 )
 
+// WorkloadTexts is exported to the benchmarks of this directory (export_test.go pattern).
+var WorkloadTexts = workloadTexts
+
 // workloadTexts builds n distinct statements (distinct fingerprints, as pg_stat_statements holds
 // them) from the booking demo's 50: each copy reads its own set of tables, the way a
 // schema-per-tenant or partition-per-month application's statements differ.

@@ -402,7 +402,7 @@ func offsetPaging(g *grouper, ws *model.WorkloadStatement, st *model.Statement, 
 	g.add("offset|"+ws.Fingerprint, ws, func() model.Finding {
 		f := model.Finding{
 			Rule: "rewrite.offset_paging", Kind: model.KindRewrite, Table: table,
-			Title: "OFFSET paging re-reads every earlier page",
+			Title: fmt.Sprintf("OFFSET %s paging%s re-reads every earlier page", offText, orderText(st)),
 			Detail: "OFFSET n makes PostgreSQL produce and discard n rows before the page it returns, so each page " +
 				"costs more than the one before and deep pages cost as much as the whole list. Keyset paging " +
 				"(remember the last row's sort key and continue after it) costs the same for every page.",
@@ -417,6 +417,25 @@ func offsetPaging(g *grouper, ws *model.WorkloadStatement, st *model.Statement, 
 		}
 		return f
 	})
+}
+
+// orderText is " by start_time DESC" for a statement's ORDER BY ("" without one).
+func orderText(st *model.Statement) string {
+	var keys []string
+	for _, k := range st.OrderBy {
+		e := k.Expr
+		if k.Column != nil {
+			e = k.Column.Column
+		}
+		if k.Desc {
+			e += " DESC"
+		}
+		keys = append(keys, e)
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	return " by " + strings.Join(keys, ", ")
 }
 
 // keysetHint builds the keyset version of a statement's ORDER BY, with the primary key as a
