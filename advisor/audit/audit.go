@@ -92,7 +92,7 @@ func keepRank(ix *model.Index) int {
 	switch {
 	case ix.Primary:
 		return 4
-	case ix.Constraint != "":
+	case ix.Constraint != "" || ix.Attached:
 		return 3
 	case ix.Unique:
 		return 2
@@ -119,11 +119,14 @@ func redundant(t *model.Table, idx []*model.Index, dbBytes int64) []model.Findin
 				if drop != a {
 					continue // the loop meets the pair again the other way round
 				}
+				if drop.Attached {
+					continue // both belong to the parent's indexes: advised there, not here
+				}
 				reported[drop] = true
 				out = append(out, duplicateFinding(t, drop, keep, dbBytes))
 				continue
 			}
-			if a.Method == "btree" && !a.Unique && a.Constraint == "" && prefixOf(a.Keys, b.Keys) && covers(b, a.Include) {
+			if a.Method == "btree" && !a.Unique && a.Constraint == "" && !a.Attached && prefixOf(a.Keys, b.Keys) && covers(b, a.Include) {
 				reported[a] = true
 				out = append(out, prefixFinding(t, a, b, dbBytes))
 			}
@@ -185,6 +188,8 @@ func keepReason(ix *model.Index) string {
 		return "it backs the primary key"
 	case ix.Constraint != "":
 		return "it backs constraint " + ix.Constraint
+	case ix.Attached:
+		return "it is attached to its partitioned table's index"
 	case ix.Unique:
 		return "it is unique"
 	}
@@ -281,7 +286,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 	var out []model.Finding
 	for _, ix := range idx {
 		if ix.Scans != 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
-			ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] {
+			ix.Attached || ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] {
 			continue
 		}
 		sev := sizeSeverity(ix.SizeBytes)

@@ -95,6 +95,9 @@ func TestAuditMatrix(t *testing.T) {
 		{"invalid", []model.Index{ix("bad", on("a"), notValid)}, []string{"audit.index.invalid: bad is INVALID: a failed build left it behind"}},
 		{"unused", []model.Index{ix("idle", on("b"), neverScanned)}, []string{"audit.index.unused: idle has not been used since the statistics reset"}},
 		{"unused unique and primary indexes are kept", []model.Index{ix("t_pkey", on("a"), primary, neverScanned), ix("u", on("b"), unique, neverScanned)}, nil},
+		{"an index attached to its parent's outranks a plain one", []model.Index{ix("att", on("a"), func(i *model.Index) { i.Attached, i.Scans = true, 0 }), ix("own", on("a"))},
+			[]string{"audit.index.duplicate: own duplicates att"}},
+		{"an attached index is never reported unused", []model.Index{ix("att", on("b"), neverScanned, func(i *model.Index) { i.Attached = true })}, nil},
 		{"an unused duplicate is reported once", []model.Index{ix("x1", on("a")), ix("x2", on("a"), neverScanned)}, []string{"audit.index.duplicate: x2 duplicates x1"}},
 	}
 	for _, c := range cases {

@@ -58,6 +58,7 @@ func plant(t *testing.T, conn *pgx.Conn) {
 		`CREATE INDEX visits_email_c ON visits (email COLLATE "POSIX" NULLS FIRST)`,
 		`CREATE TABLE events (at timestamptz NOT NULL, kind text) PARTITION BY RANGE (at)`,
 		`CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+		`CREATE INDEX events_at ON events (at)`,
 		`CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$`,
 		`CREATE TRIGGER visits_touch BEFORE UPDATE ON visits FOR EACH ROW EXECUTE FUNCTION touch()`,
 		`INSERT INTO shops SELECT g, 'shop-' || g FROM generate_series(1, 50) g`,
@@ -150,6 +151,12 @@ func TestCollectCatalog(t *testing.T) {
 	}
 	if p := cat.Table("events_2026"); p == nil || p.Parent != "public.events" {
 		t.Errorf("events_2026: %+v", p)
+	}
+	if ix := cat.Indexes("public.events"); len(ix) != 1 || !ix[0].Partitioned || ix[0].SizeBytes != 0 {
+		t.Errorf("events' index: %+v", ix)
+	}
+	if ix := cat.Indexes("public.events_2026"); len(ix) != 1 || !ix[0].Attached || ix[0].Partitioned {
+		t.Errorf("events_2026's index: %+v", ix)
 	}
 	idx := map[string]*model.Index{}
 	for _, ix := range cat.Indexes("public.visits") {

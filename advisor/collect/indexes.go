@@ -16,7 +16,7 @@ import (
 // per-key arrays are built in SQL so one row describes one index. %s is the last-scan column
 // (PG 16+) or NULL.
 const indexesQuery = connect.Marker + `SELECT n.nspname, t.relname, i.relname, am.amname,
-       x.indisunique, x.indisprimary, x.indisvalid, i.relkind = 'I',
+       x.indisunique, x.indisprimary, x.indisvalid, i.relkind = 'I', i.relispartition,
        coalesce(con.conname, ''),
        pg_catalog.pg_get_indexdef(x.indexrelid),
        coalesce(pg_catalog.pg_get_expr(x.indpred, x.indrelid, true), ''),
@@ -64,7 +64,7 @@ func collectIndexes(ctx context.Context, tx querier, snap *model.Snapshot, _ Opt
 		var options []int32
 		var nkey int
 		if err := rows.Scan(&ix.Schema, &ix.Table, &ix.Name, &ix.Method, &ix.Unique, &ix.Primary, &ix.Valid,
-			&ix.Partitioned, &ix.Constraint, &ix.Definition, &ix.Predicate, &ix.SizeBytes,
+			&ix.Partitioned, &ix.Attached, &ix.Constraint, &ix.Definition, &ix.Predicate, &ix.SizeBytes,
 			&ix.Scans, &ix.TupRead, &ix.TupFetch, &ix.LastScan,
 			&attnames, &defs, &nkey, &options, &opclasses, &collations); err != nil {
 			return err

@@ -192,8 +192,10 @@ type Index struct {
 	Valid bool `json:"valid"`
 	// Constraint names the constraint the index backs (primary key, unique, exclusion), if any.
 	Constraint string `json:"constraint,omitempty"`
-	// Partitioned marks an index on a partitioned parent (it has no storage of its own).
+	// Partitioned marks an index on a partitioned parent (it has no storage of its own);
+	// Attached one of a partition, attached to its parent's index (it cannot be dropped alone).
 	Partitioned bool   `json:"partitioned,omitempty"`
+	Attached    bool   `json:"attached,omitempty"`
 	Definition  string `json:"definition"` // pg_get_indexdef
 	SizeBytes   int64  `json:"size_bytes"`
 	// Scans, TupRead, TupFetch come from pg_stat_user_indexes (-1 Scans: no statistics).

@@ -119,7 +119,7 @@ func ReadFile(path string) (*model.Snapshot, error) {
 	defer f.Close()
 	snap, err := Read(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w; take a new one with 'pgtune snapshot --out FILE'", path, err)
 	}
 	return snap, nil
 }
