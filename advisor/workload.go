@@ -55,7 +55,7 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		w.TotalExecMs += r.TotalExecMs
 		w.TotalCalls += r.Calls
 		p := cache[r.Query]
-		key := "unparsed-" + strconv.FormatInt(r.QueryID, 10)
+		key := "unparsed-" + strconv.FormatInt(int64(r.QueryID), 10)
 		if p.st != nil {
 			key = p.st.Fingerprint
 		}

@@ -104,7 +104,7 @@ func collectStatements(ctx context.Context, tx querier, snap *model.Snapshot, _ 
 			st.Own++
 			continue
 		}
-		r.QueryID = *queryID
+		r.QueryID = model.QueryID(*queryID)
 		utc(r.StatsSince)
 		st.Rows = append(st.Rows, r)
 	}

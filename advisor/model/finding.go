@@ -117,13 +117,13 @@ func (f *Finding) Fix() string {
 
 // StatementEvidence is a workload statement a finding concerns.
 type StatementEvidence struct {
-	Fingerprint string  `json:"fingerprint"`
-	QueryIDs    []int64 `json:"queryids,omitempty"`
-	Query       string  `json:"query"`
-	Calls       int64   `json:"calls"`
-	TotalExecMs float64 `json:"total_exec_ms"`
-	MeanExecMs  float64 `json:"mean_exec_ms"`
-	Rows        int64   `json:"rows"`
+	Fingerprint string    `json:"fingerprint"`
+	QueryIDs    []QueryID `json:"queryids,omitempty"`
+	Query       string    `json:"query"`
+	Calls       int64     `json:"calls"`
+	TotalExecMs float64   `json:"total_exec_ms"`
+	MeanExecMs  float64   `json:"mean_exec_ms"`
+	Rows        int64     `json:"rows"`
 	// TimeShare is the statement's share (0..1) of the workload's total execution time.
 	TimeShare float64 `json:"time_share"`
 }

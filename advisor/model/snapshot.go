@@ -1,6 +1,8 @@
 package model
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -322,10 +324,29 @@ type Statements struct {
 	Samples []string `json:"samples,omitempty"`
 }
 
+// QueryID is pg_stat_statements' queryid. JSON carries it as a string: it is a 64-bit integer,
+// and JSON readers that hold numbers as doubles (jq, JavaScript) would round it.
+type QueryID int64
+
+// MarshalJSON writes the id as a JSON string.
+func (q QueryID) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + strconv.FormatInt(int64(q), 10) + `"`), nil
+}
+
+// UnmarshalJSON reads a string or a number.
+func (q *QueryID) UnmarshalJSON(b []byte) error {
+	v, err := strconv.ParseInt(strings.Trim(string(b), `"`), 10, 64)
+	if err != nil {
+		return fmt.Errorf("queryid %s: not a 64-bit integer", b)
+	}
+	*q = QueryID(v)
+	return nil
+}
+
 // StatementRow is one row of pg_stat_statements (for the current database).
 type StatementRow struct {
-	QueryID int64  `json:"queryid"`
-	User    string `json:"user,omitempty"`
+	QueryID QueryID `json:"queryid"`
+	User    string  `json:"user,omitempty"`
 	// Toplevel is false for statements run inside functions (1.9+; true before).
 	Toplevel bool `json:"toplevel"`
 	// Query is the normalised text; empty when the server could not read it (the text file was

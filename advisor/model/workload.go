@@ -29,8 +29,8 @@ type ProblemCount struct {
 type WorkloadStatement struct {
 	// Fingerprint identifies the statement; for a text that could not be parsed it is
 	// "unparsed-" followed by the first queryid.
-	Fingerprint string  `json:"fingerprint"`
-	QueryIDs    []int64 `json:"queryids"`
+	Fingerprint string    `json:"fingerprint"`
+	QueryIDs    []QueryID `json:"queryids"`
 	// Query is the text of the busiest merged row (normalised: constants are $n).
 	Query string `json:"query"`
 	Calls int64  `json:"calls"`

@@ -28,7 +28,7 @@ func BenchmarkModelVersusParse(b *testing.B) {
 	texts := query.WorkloadTexts(5000)
 	rows := make([]model.StatementRow, len(texts))
 	for i, s := range texts {
-		rows[i] = model.StatementRow{QueryID: int64(i), Query: s, Calls: 10, TotalExecMs: 1, Rows: 10}
+		rows[i] = model.StatementRow{QueryID: model.QueryID(i), Query: s, Calls: 10, TotalExecMs: 1, Rows: 10}
 	}
 	snap, err := advisor.FromDump(pgtune.BookingSchema, &model.Statements{Rows: rows}, time.Now(), "bench")
 	if err != nil {

@@ -19,7 +19,7 @@ CREATE TABLE users (id bigint PRIMARY KEY, email text UNIQUE);`
 func workload(t *testing.T, rows ...model.StatementRow) (*model.Workload, *model.Catalog) {
 	t.Helper()
 	for i := range rows {
-		rows[i].QueryID = int64(i + 1)
+		rows[i].QueryID = model.QueryID(i + 1)
 		if rows[i].Calls == 0 {
 			rows[i].Calls = 100
 		}

@@ -145,9 +145,11 @@ func ReadStatementsCSV(r io.Reader) (*model.Statements, error) {
 			out.HiddenMs += row.TotalExecMs
 			continue
 		}
-		if row.QueryID, err = strconv.ParseInt(qid, 10, 64); err != nil {
+		id, err := strconv.ParseInt(qid, 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("the statements CSV's line %d: queryid %q is not a number", line, qid)
 		}
+		row.QueryID = model.QueryID(id)
 		if strings.HasPrefix(row.Query, "/* pgtune */") {
 			out.Own++
 			continue
