@@ -15,6 +15,9 @@ JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
 LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = e.extname
 ORDER BY e.extname`
 
+const availableExtensionsQuery = connect.Marker + `SELECT name FROM pg_catalog.pg_available_extensions
+WHERE installed_version IS NULL ORDER BY name`
+
 func collectExtensions(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, extensionsQuery)
 	if err != nil {
@@ -25,5 +28,13 @@ func collectExtensions(ctx context.Context, tx querier, snap *model.Snapshot, _ 
 		err := r.Scan(&e.Name, &e.Version, &e.Schema, &e.Default)
 		return e, err
 	})
+	if err != nil {
+		return err
+	}
+	rows, err = tx.Query(ctx, availableExtensionsQuery)
+	if err != nil {
+		return err
+	}
+	snap.AvailableExtensions, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	return err
 }

@@ -26,14 +26,17 @@ type Snapshot struct {
 	TakenAt       time.Time `json:"taken_at"`
 	PgtuneVersion string    `json:"pgtune_version"`
 
-	Server      Server       `json:"server"`
-	Settings    []Setting    `json:"settings"`
-	Extensions  []Extension  `json:"extensions"`
-	Tables      []Table      `json:"tables"`
-	Indexes     []Index      `json:"indexes"`
-	Constraints []Constraint `json:"constraints"`
-	Triggers    []Trigger    `json:"triggers"`
-	ColumnStats []ColumnStat `json:"column_stats"`
+	Server     Server      `json:"server"`
+	Settings   []Setting   `json:"settings"`
+	Extensions []Extension `json:"extensions"`
+	// AvailableExtensions are extensions the server's packages offer but the database has not
+	// created (pg_trgm, hypopg): what a fix may CREATE.
+	AvailableExtensions []string     `json:"available_extensions,omitempty"`
+	Tables              []Table      `json:"tables"`
+	Indexes             []Index      `json:"indexes"`
+	Constraints         []Constraint `json:"constraints"`
+	Triggers            []Trigger    `json:"triggers"`
+	ColumnStats         []ColumnStat `json:"column_stats"`
 	// IndexBuilds are indexes being built right now (pg_stat_progress_create_index): an invalid
 	// index among them is work in progress, not a leftover.
 	IndexBuilds []string `json:"index_builds,omitempty"`

@@ -1,0 +1,594 @@
+package indexes
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// Tuning of candidate generation. Named so the documentation and tests can cite them.
+const (
+	// RareShare: a constant condition (status = 'pending') makes a partial index when the rows it
+	// selects are at most this share of the table, per pg_stats.
+	RareShare = 0.2
+	// MaxInclude is how many columns a covering (INCLUDE) candidate may add.
+	MaxInclude = 3
+	// BRINMinPages and BRINMinCorrelation: a BRIN candidate needs a large table (1 GiB of 8 kB
+	// pages) whose physical order follows the column.
+	BRINMinPages       = 131072
+	BRINMinCorrelation = 0.9
+	// MinRows: tables with fewer rows (per the planner's estimate) are read whole faster than
+	// through any index; they get no candidates.
+	MinRows = 1000
+)
+
+// Generate proposes candidate indexes for the workload's statements, deduplicated across
+// statements, minus those an existing valid index already provides.
+func Generate(w *model.Workload, cat *model.Catalog) []*Candidate {
+	g := &generator{cat: cat, bySig: map[string]*Candidate{}}
+	for _, ws := range w.Statements {
+		if ws.Model == nil || ws.System || ws.Model.Kind == model.KindUtility || ws.Model.Kind == model.KindInsert {
+			continue
+		}
+		for _, st := range ws.Models() {
+			for _, table := range st.TableKeys() {
+				t := cat.Table(table)
+				if t == nil {
+					continue // not in the catalog (a temporary table): nothing to index
+				}
+				if t.RowEstimate >= 0 && t.RowEstimate < MinRows && t.Stats != nil {
+					continue
+				}
+				g.forTable(ws, st, t)
+			}
+		}
+	}
+	out := make([]*Candidate, 0, len(g.order))
+	for _, sig := range g.order {
+		c := g.bySig[sig]
+		if !g.existing(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type generator struct {
+	cat   *model.Catalog
+	bySig map[string]*Candidate
+	order []string
+}
+
+// add records a candidate (or adds the statement to an identical one).
+func (g *generator) add(ws *model.WorkloadStatement, c *Candidate) {
+	if len(c.Keys) == 0 {
+		return
+	}
+	if c.Method == "" {
+		c.Method = "btree"
+	}
+	c.Name = nameFor(c.Table, c)
+	sig := c.Signature()
+	if prev, ok := g.bySig[sig]; ok {
+		if !slices.Contains(prev.Serves, ws.Fingerprint) {
+			prev.Serves = append(prev.Serves, ws.Fingerprint)
+		}
+		return
+	}
+	c.Serves = []string{ws.Fingerprint}
+	g.bySig[sig] = c
+	g.order = append(g.order, sig)
+}
+
+// access is how one statement reaches one table.
+type access struct {
+	eq       []string          // columns fixed by equality or IN with a run-time value
+	constEq  []model.Predicate // columns fixed to constants (status = 'pending')
+	ranges   []string          // columns bounded by ranges, BETWEEN or a LIKE prefix
+	exprs    []model.Predicate // wrapped columns an immutable expression index can serve
+	joins    []string          // columns joined to another table
+	order    []model.IndexKey  // ORDER BY, when every key is a plain column of this table
+	patterns []model.Predicate // leading-wildcard LIKE and ILIKE
+	read     map[string]bool   // every column the statement reads from the table
+	star     bool              // SELECT *
+}
+
+func (g *generator) collect(st *model.Statement, t *model.Table) *access {
+	a := &access{read: map[string]bool{}}
+	key := t.Key()
+	for _, p := range st.Predicates {
+		if p.Column.Table != key {
+			continue
+		}
+		a.read[p.Column.Column] = true
+		if p.OrGroup != 0 || p.Negated || p.Clause == "having" {
+			continue
+		}
+		if p.Wrapper != nil {
+			if immutableExpr(p, t) != "" && (p.Op == model.OpEq || p.Op == model.OpIn || p.Op == model.OpRange || p.Op == model.OpBetween) {
+				a.exprs = append(a.exprs, p)
+			}
+			continue
+		}
+		switch p.Op {
+		case model.OpEq, model.OpIn:
+			if p.Value != nil && p.Value.Kind == model.OperandColumn && p.Value.Column != nil && p.Value.Column.Table == key {
+				continue // a = b within one table: no index helps
+			}
+			if p.Value != nil && len(p.Value.Params) == 0 && len(p.Value.Consts) > 0 && p.Value.Kind != model.OperandExpr {
+				a.constEq = append(a.constEq, p)
+			} else {
+				a.eq = appendOnce(a.eq, p.Column.Column)
+			}
+		case model.OpRange, model.OpBetween:
+			a.ranges = appendOnce(a.ranges, p.Column.Column)
+		case model.OpLikePrefix:
+			if !p.CaseInsensitive {
+				a.ranges = appendOnce(a.ranges, p.Column.Column)
+			} else {
+				a.patterns = append(a.patterns, p)
+			}
+		case model.OpLikeWildcard, model.OpLikeParam:
+			if p.Op == model.OpLikeWildcard || p.CaseInsensitive {
+				a.patterns = append(a.patterns, p)
+			}
+		case model.OpIsNull:
+			a.constEq = append(a.constEq, p)
+		}
+	}
+	for _, j := range st.Joins {
+		for _, c := range []model.ColumnRef{j.Left, j.Right} {
+			if c.Table == key {
+				a.joins = appendOnce(a.joins, c.Column)
+				a.read[c.Column] = true
+			}
+		}
+	}
+	ordered := len(st.OrderBy) > 0
+	for _, k := range st.OrderBy {
+		if k.Column == nil || k.Column.Table != key {
+			ordered = false
+			break
+		}
+		a.order = append(a.order, model.IndexKey{Column: k.Column.Column, Desc: k.Desc, NullsFirst: nullsFirst(k)})
+		a.read[k.Column.Column] = true
+	}
+	if !ordered {
+		a.order = nil
+	}
+	for _, c := range st.Selected {
+		if c.Table == key {
+			a.read[c.Column] = true
+		}
+	}
+	for _, c := range st.SetColumns {
+		if c.Table == key {
+			a.read[c.Column] = true
+		}
+	}
+	a.star = st.SelectStar
+	return a
+}
+
+func nullsFirst(k model.SortKey) bool {
+	if k.NullsFirst != nil {
+		return *k.NullsFirst
+	}
+	return k.Desc // PostgreSQL's default: NULLS FIRST for DESC
+}
+
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// forTable proposes the candidates one statement suggests for one table.
+func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t *model.Table) {
+	a := g.collect(st, t)
+	key := t.Key()
+
+	// Constant conditions: a partial index when the constants select few rows, else a key column.
+	var where []string
+	var whereWhy []string
+	eq := slices.Clone(a.eq)
+	for _, p := range a.constEq {
+		share, known := g.constShare(t, p)
+		switch {
+		case known && share == 0:
+			continue // the data holds no such row (now): never index a value the data does not contain
+		case known && share <= RareShare:
+			where = append(where, predicateSQL(p))
+			whereWhy = append(whereWhy, fmt.Sprintf("%s selects %.1f%% of rows (pg_stats)", predicateSQL(p), 100*share))
+		case p.Op != model.OpIsNull:
+			eq = appendOnce(eq, p.Column.Column)
+		}
+	}
+	g.sortBySelectivity(t, eq)
+	whereSQL := strings.Join(where, " AND ")
+	if g.uniqueCovered(t, eq) {
+		return // a unique index already finds the one row
+	}
+	inWhere := map[string]bool{}
+	for _, p := range a.constEq {
+		if strings.Contains(whereSQL, predicateSQL(p)) {
+			inWhere[p.Column.Column] = true
+		}
+	}
+
+	base := func(why ...string) *Candidate {
+		c := &Candidate{Table: key, Where: whereSQL}
+		c.Why = append(append(c.Why, why...), whereWhy...)
+		return c
+	}
+	eqKeys := func() []model.IndexKey {
+		ks := make([]model.IndexKey, 0, len(eq))
+		for _, c := range eq {
+			ks = append(ks, model.IndexKey{Column: c})
+		}
+		return ks
+	}
+	eqWhy := ""
+	if len(eq) > 0 {
+		eqWhy = "equality on " + strings.Join(eq, ", ")
+	}
+
+	// Range: prefer the column the statement also sorts on, then the most selective.
+	rng := ""
+	if len(a.ranges) > 0 {
+		rng = a.ranges[0]
+		for _, r := range a.ranges {
+			if len(a.order) > 0 && a.order[0].Column == r {
+				rng = r
+				break
+			}
+		}
+		if !(len(a.order) > 0 && a.order[0].Column == rng) {
+			rs := slices.Clone(a.ranges)
+			g.sortBySelectivity(t, rs)
+			rng = rs[0]
+		}
+	}
+
+	var built []*Candidate
+	addB := func(c *Candidate) {
+		if len(c.Keys) > 0 {
+			built = append(built, c)
+		}
+	}
+	// 1. equality columns, then the range column, then the ORDER BY (when the sort follows
+	//    the range column, or there is no range).
+	if len(eq) > 0 || rng != "" || len(a.order) > 0 || whereSQL != "" {
+		keys := eqKeys()
+		why := []string{}
+		if eqWhy != "" {
+			why = append(why, eqWhy)
+		}
+		orderFollows := len(a.order) > 0 && (rng == "" || a.order[0].Column == rng)
+		if orderFollows {
+			for _, o := range a.order {
+				if !slices.ContainsFunc(keys, func(k model.IndexKey) bool { return k.Column == o.Column }) {
+					keys = append(keys, o)
+				}
+			}
+			why = append(why, "ORDER BY "+sortText(a.order))
+			if rng != "" {
+				why = append(why, "range on "+rng)
+			}
+		} else if rng != "" {
+			keys = append(keys, model.IndexKey{Column: rng})
+			why = append(why, "range on "+rng)
+		}
+		c := base(why...)
+		c.Keys = keys
+		if len(c.Keys) == 0 && whereSQL != "" && len(a.joins) > 0 {
+			c.Keys = []model.IndexKey{{Column: a.joins[0]}}
+			c.Why = append(c.Why, "join on "+a.joins[0])
+		}
+		addB(c)
+		// 1b. equality columns alone, when the full one added more.
+		if len(eq) > 0 && len(keys) > len(eq) {
+			e := base(eqWhy)
+			e.Keys = eqKeys()
+			addB(e)
+		}
+		// 1c. the sort alone after the equality columns, when the range column was not the sort's.
+		if len(a.order) > 0 && !orderFollows {
+			o := base(eqWhy, "ORDER BY "+sortText(a.order))
+			o.Keys = append(eqKeys(), a.order...)
+			addB(o)
+		}
+	}
+	// 2. join columns: the inner side of a nested loop probes them, together with the
+	//    statement's other equality conditions on the table.
+	//    A table the statement restricts by run-time values drives the join (it is the outer
+	//    side), so its join columns are not probed: only a table without such conditions gets
+	//    join candidates.
+	for _, j := range a.joins {
+		if len(a.eq) > 0 || slices.Contains(eq, j) || g.isPrimaryKeyColumn(t, j) {
+			continue
+		}
+		cols := append([]string{j}, eq...)
+		if g.uniqueCovered(t, cols) {
+			continue
+		}
+		c := base("join on " + j)
+		if eqWhy != "" {
+			c.Why = append(c.Why, eqWhy)
+		}
+		for _, col := range cols {
+			c.Keys = append(c.Keys, model.IndexKey{Column: col})
+		}
+		addB(c)
+	}
+	// 3. expression indexes for wrapped columns.
+	for _, p := range a.exprs {
+		c := base("condition on " + p.Wrapper.Expr)
+		c.Keys = append(eqKeys(), model.IndexKey{Expr: immutableExpr(p, t)})
+		if eqWhy != "" {
+			c.Why = append([]string{eqWhy}, c.Why...)
+		}
+		addB(c)
+	}
+	// 4. covering variants: a narrow statement could be answered from the index alone.
+	if !a.star && len(built) > 0 {
+		best := built[0]
+		var extra []string
+		for col := range a.read {
+			if !inWhere[col] && !slices.ContainsFunc(best.Keys, func(k model.IndexKey) bool { return k.Column == col }) {
+				extra = append(extra, col)
+			}
+		}
+		slices.Sort(extra)
+		if len(extra) > 0 && len(extra) <= MaxInclude && best.Method == "btree" && !g.wide(t, extra) {
+			c := base(append(slices.Clone(best.Why), "INCLUDE "+strings.Join(extra, ", ")+" for an index-only scan")...)
+			c.Keys, c.Include, c.Where = slices.Clone(best.Keys), extra, best.Where
+			c.Why = slices.Compact(c.Why)
+			addB(c)
+		}
+	}
+	for _, c := range built {
+		c.Why = slices.DeleteFunc(c.Why, func(s string) bool { return s == "" })
+		g.add(ws, c)
+	}
+	// 5. trigram GIN for patterns no B-tree serves.
+	if g.trigramAvailable() {
+		for _, p := range a.patterns {
+			c := &Candidate{Table: key, Method: "gin", Keys: []model.IndexKey{{Column: p.Column.Column, Opclass: "gin_trgm_ops"}},
+				Why: []string{fmt.Sprintf("%s pattern on %s", likeWord(p), p.Column.Column)}, Estimated: true, Needs: "pg_trgm"}
+			g.add(ws, c)
+		}
+	}
+	// 6. BRIN for a large table read by ranges on a column that follows its physical order.
+	if t.Pages >= BRINMinPages && t.Stats != nil && t.Stats.Updates+t.Stats.Deletes < t.Stats.Inserts/10 {
+		for _, r := range a.ranges {
+			if cs := g.cat.ColumnStat(key, r); cs != nil && cs.Correlation != nil && (*cs.Correlation >= BRINMinCorrelation || *cs.Correlation <= -BRINMinCorrelation) {
+				c := &Candidate{Table: key, Method: "brin", Keys: []model.IndexKey{{Column: r}},
+					Why: []string{fmt.Sprintf("range on %s, correlation %.2f with the table's physical order", r, *cs.Correlation)}}
+				g.add(ws, c)
+			}
+		}
+	}
+}
+
+func likeWord(p model.Predicate) string {
+	if p.CaseInsensitive {
+		return "ILIKE"
+	}
+	return "leading-wildcard LIKE"
+}
+
+func sortText(keys []model.IndexKey) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k.Column
+		if k.Desc {
+			parts[i] += " DESC"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// predicateSQL renders a constant condition for a partial index's WHERE.
+func predicateSQL(p model.Predicate) string {
+	col := model.QuoteIdent(p.Column.Column)
+	switch p.Op {
+	case model.OpIsNull:
+		return col + " IS NULL"
+	case model.OpIn:
+		vals := make([]string, len(p.Value.Consts))
+		for i, v := range p.Value.Consts {
+			vals[i] = literal(v)
+		}
+		return col + " IN (" + strings.Join(vals, ", ") + ")"
+	}
+	return col + " = " + literal(p.Value.Consts[0])
+}
+
+// literal quotes a constant unless it is a number or a boolean.
+func literal(v string) string {
+	if v == "true" || v == "false" {
+		return v
+	}
+	if _, err := fmt.Sscanf(v, "%g", new(float64)); err == nil && !strings.ContainsAny(v, " '") {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// constShare estimates the share of rows a constant condition selects, from pg_stats' most
+// common values and null fraction. known is false when the statistics cannot say.
+func (g *generator) constShare(t *model.Table, p model.Predicate) (share float64, known bool) {
+	cs := g.cat.ColumnStat(t.Key(), p.Column.Column)
+	if cs == nil {
+		return 0, false
+	}
+	if p.Op == model.OpIsNull {
+		return cs.NullFrac, true
+	}
+	if len(cs.MostCommonVals) == 0 || len(cs.MostCommonVals) != len(cs.MostCommonFreqs) {
+		return 0, false
+	}
+	mcvTotal := 0.0
+	for _, f := range cs.MostCommonFreqs {
+		mcvTotal += f
+	}
+	for _, v := range p.Value.Consts {
+		if i := slices.Index(cs.MostCommonVals, v); i >= 0 {
+			share += cs.MostCommonFreqs[i]
+			continue
+		}
+		// Not among the common values: if those cover every row, the value does not occur;
+		// otherwise it is at most as frequent as the rarest common value.
+		if mcvTotal+cs.NullFrac >= 0.999 {
+			continue
+		}
+		share += cs.MostCommonFreqs[len(cs.MostCommonFreqs)-1]
+	}
+	return share, true
+}
+
+// distinct estimates a column's number of distinct values (0 when unknown).
+func (g *generator) distinct(t *model.Table, col string) float64 {
+	cs := g.cat.ColumnStat(t.Key(), col)
+	if cs == nil {
+		if g.isPrimaryKeyColumn(t, col) {
+			return max(t.RowEstimate, 1)
+		}
+		return 0
+	}
+	if cs.NDistinct < 0 {
+		return -cs.NDistinct * max(t.RowEstimate, 1)
+	}
+	return cs.NDistinct
+}
+
+// sortBySelectivity orders columns most selective (most distinct values) first, keeping the
+// statement's order between columns the statistics cannot tell apart.
+func (g *generator) sortBySelectivity(t *model.Table, cols []string) {
+	slices.SortStableFunc(cols, func(a, b string) int { return cmp.Compare(g.distinct(t, b), g.distinct(t, a)) })
+}
+
+// uniqueCovered reports whether a valid unique index (without predicate) has only columns
+// among cols: equality on them finds at most one row already.
+func (g *generator) uniqueCovered(t *model.Table, cols []string) bool {
+	for _, ix := range g.cat.Indexes(t.Key()) {
+		if !ix.Unique || !ix.Valid || ix.Predicate != "" || len(ix.Keys) == 0 {
+			continue
+		}
+		all := true
+		for _, k := range ix.Keys {
+			all = all && k.Column != "" && slices.Contains(cols, k.Column)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *generator) isPrimaryKeyColumn(t *model.Table, col string) bool {
+	for _, c := range g.cat.Constraints(t.Key()) {
+		if c.Type == "primary_key" && len(c.Columns) == 1 && c.Columns[0] == col {
+			return true
+		}
+	}
+	return false
+}
+
+// wide reports whether INCLUDE columns would make the index fat (wide text, JSON).
+func (g *generator) wide(t *model.Table, cols []string) bool {
+	width := 0
+	for _, c := range cols {
+		if cs := g.cat.ColumnStat(t.Key(), c); cs != nil {
+			width += cs.AvgWidth
+		} else if col := t.Column(c); col != nil && (col.Type == "text" || strings.HasPrefix(col.Type, "json")) {
+			width += 64
+		} else {
+			width += 8
+		}
+	}
+	return width > 96
+}
+
+// trigramAvailable: pg_trgm is installed, or its package is on the server (CREATE EXTENSION
+// then goes in front of the index).
+func (g *generator) trigramAvailable() bool {
+	snap := g.cat.Snapshot()
+	return snap.Extension("pg_trgm") != nil || slices.Contains(snap.AvailableExtensions, "pg_trgm")
+}
+
+// existing reports whether a valid existing index already provides c: same method and
+// predicate, keys that start with c's keys, and every INCLUDE column of c among its columns.
+func (g *generator) existing(c *Candidate) bool {
+	for _, ix := range g.cat.Indexes(c.Table) {
+		if !ix.Valid || ix.Method != c.Method || ix.Predicate != c.Where && !(c.Where != "" && samePredicate(ix.Predicate, c.Where)) {
+			continue
+		}
+		if len(ix.Keys) < len(c.Keys) || !slices.EqualFunc(ix.Keys[:len(c.Keys)], c.Keys, sameKey) {
+			continue
+		}
+		covered := true
+		for _, inc := range c.Include {
+			found := slices.Contains(ix.Include, inc) || slices.ContainsFunc(ix.Keys, func(k model.IndexKey) bool { return k.Column == inc })
+			covered = covered && found
+		}
+		if covered {
+			return true
+		}
+	}
+	return false
+}
+
+// sameKey compares keys, treating a key's direction pair (DESC NULLS FIRST and ASC NULLS
+// LAST) as equal to its mirror only when both are plain B-tree defaults.
+func sameKey(a, b model.IndexKey) bool {
+	return a.Column == b.Column && a.Expr == b.Expr && a.Opclass == b.Opclass && a.Collation == b.Collation &&
+		a.Desc == b.Desc && a.NullsFirst == b.NullsFirst
+}
+
+// samePredicate compares a catalog predicate ("(status = 'pending'::text)") with a candidate's
+// ("status = 'pending'") loosely: the same words once casts and parentheses are removed.
+func samePredicate(catalog, candidate string) bool {
+	norm := func(s string) string {
+		s = strings.NewReplacer("::text", "", "(", "", ")", "", " ", "").Replace(s)
+		return strings.ToLower(s)
+	}
+	return norm(catalog) == norm(candidate)
+}
+
+// immutableExpr returns the index expression for a wrapped column when PostgreSQL would accept
+// it in an index (only immutable functions), "" otherwise. date(timestamptz) and casts of
+// timestamptz depend on the session's time zone, so they are refused.
+func immutableExpr(p model.Predicate, t *model.Table) string {
+	wr := p.Wrapper
+	if wr == nil || len(wr.OtherColumns) > 0 {
+		return ""
+	}
+	colType := ""
+	if c := t.Column(p.Column.Column); c != nil {
+		colType = c.Type
+	}
+	col := model.QuoteIdent(p.Column.Column)
+	tz := colType == "timestamp with time zone"
+	switch wr.Kind {
+	case model.WrapFunction:
+		switch wr.Name {
+		case "lower", "upper", "md5", "reverse", "btrim", "abs":
+			return wr.Name + "(" + col + ")"
+		case "date":
+			if strings.HasPrefix(colType, "timestamp") && !tz {
+				return "date(" + col + ")"
+			}
+		}
+	case model.WrapCast:
+		if wr.Name == "date" && strings.HasPrefix(colType, "timestamp") && !tz {
+			return "(" + col + ")::date"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,138 @@
+package indexes
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	pgtune "github.com/bookedbarber/pgtune"
+	"github.com/bookedbarber/pgtune/advisor"
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	"github.com/bookedbarber/pgtune/internal/booking"
+)
+
+func demoCandidates(t *testing.T, mutate func(*model.Snapshot)) ([]*Candidate, *model.Workload) {
+	t.Helper()
+	snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mutate != nil {
+		mutate(snap)
+	}
+	rep := advisor.Advise(snap, advisor.Options{})
+	return Generate(rep.Model, rep.Catalog), rep.Model
+}
+
+// The index a DBA would add for each hot booking statement is among the candidates, derived from
+// that statement; nothing an existing index provides is.
+func TestGenerateOnTheBookingWorkload(t *testing.T) {
+	cands, _ := demoCandidates(t, func(s *model.Snapshot) { s.AvailableExtensions = append(s.AvailableExtensions, "pg_trgm") })
+	byDef := map[string]*Candidate{}
+	for _, c := range cands {
+		byDef[strings.TrimPrefix(c.PlainDefinition(), "CREATE INDEX "+c.Name+" ")] = c
+		if len(c.Name) > 63 {
+			t.Errorf("name over 63 bytes: %s", c.Name)
+		}
+	}
+	want := map[string]string{
+		"notification_poller":  `ON public.notifications (scheduled_for) WHERE status = 'pending'`,
+		"barber_booked_slots":  `ON public.appointments (barber_id, start_time) WHERE status IN ('pending', 'confirmed')`,
+		"double_booking_check": `ON public.appointments (barber_id, start_time) WHERE status IN ('pending', 'confirmed')`,
+		"payment_by_stripe_id": `ON public.payments (stripe_payment_intent_id)`,
+		"my_bookings_page":     `ON public.appointments (booked_by_user_id, start_time)`,
+		"client_upcoming":      `ON public.appointments (client_id, start_time) WHERE status IN ('pending', 'confirmed')`,
+		"client_history":       `ON public.appointments (client_id, start_time DESC)`,
+		"client_search_email":  `ON public.clients (shop_id, (lower(email)))`,
+		"client_search_phone":  `ON public.clients USING gin (phone gin_trgm_ops)`,
+		"reminder_window":      `ON public.notifications (appointment_id, kind)`,
+		"payout_period_total":  `ON public.payments (barber_id, status, paid_at)`,
+		"location_day_status":  `ON public.appointments (location_id, start_time)`,
+		"reviews_inbox":        `ON public.reviews (barber_id, created_at DESC)`,
+	}
+	for name, def := range want {
+		fp, err := query.Fingerprint(booking.StatementByName(name).SQL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := byDef[def]
+		if c == nil {
+			t.Errorf("%s: no candidate %s", name, def)
+			continue
+		}
+		if !slices.Contains(c.Serves, fp) {
+			t.Errorf("%s: candidate %s does not list the statement", name, def)
+		}
+		if len(c.Why) == 0 {
+			t.Errorf("%s: candidate %s does not say why", name, def)
+		}
+	}
+	for def := range byDef {
+		switch {
+		case def == "ON public.appointments (barber_id)":
+			t.Error("proposed appointments (barber_id), which appointments_barber_id_idx already is")
+		case strings.Contains(def, "(id"):
+			t.Errorf("proposed an index led by a primary key column: %s", def)
+		case strings.Contains(def, "public.services") || strings.Contains(def, "public.shops"):
+			t.Errorf("proposed an index on a tiny table: %s", def)
+		}
+	}
+}
+
+func TestTrigramOnlyWhenAvailable(t *testing.T) {
+	cands, _ := demoCandidates(t, func(s *model.Snapshot) {
+		s.AvailableExtensions = slices.DeleteFunc(s.AvailableExtensions, func(e string) bool { return e == "pg_trgm" })
+	})
+	for _, c := range cands {
+		if c.Method == "gin" {
+			t.Errorf("a trigram candidate without pg_trgm: %s", c.Definition())
+		}
+	}
+}
+
+func TestNames(t *testing.T) {
+	c := &Candidate{Table: "public.appointments", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time", Desc: true, NullsFirst: true}},
+		Where: "status IN ('pending', 'confirmed')"}
+	if got := nameFor(c.Table, c); got != "appointments_barber_id_start_time_desc_pending_confirmed_idx" {
+		t.Errorf("name = %s", got)
+	}
+	long := &Candidate{Table: "public.a_table_with_a_rather_long_name", Method: "btree",
+		Keys: []model.IndexKey{{Column: "first_long_column_name"}, {Column: "second_long_column_name"}}}
+	n1 := nameFor(long.Table, long)
+	long.Keys[1].Column = "second_long_column_other"
+	n2 := nameFor(long.Table, long)
+	if len(n1) > 63 || len(n2) > 63 || n1 == n2 || !strings.HasSuffix(n1, "_idx") || nameFor(long.Table, long) != n2 {
+		t.Errorf("long names %q, %q", n1, n2)
+	}
+	expr := &Candidate{Table: "public.clients", Method: "gin", Keys: []model.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}}
+	if got := nameFor(expr.Table, expr); got != "clients_phone_trgm_idx" {
+		t.Errorf("trigram name = %s", got)
+	}
+	c.Name = nameFor(c.Table, c)
+	if got := c.Definition(); got != `CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_barber_id_start_time_desc_pending_confirmed_idx ON public.appointments (barber_id, start_time DESC) WHERE status IN ('pending', 'confirmed')` {
+		t.Errorf("definition = %s", got)
+	}
+}
+
+func TestImmutableExpressionsOnly(t *testing.T) {
+	tbl := &model.Table{Columns: []model.Column{{Name: "ts", Type: "timestamp with time zone"}, {Name: "day", Type: "timestamp without time zone"}, {Name: "email", Type: "text"}}}
+	cases := []struct {
+		col, kind, name, want string
+	}{
+		{"email", "function", "lower", "lower(email)"},
+		{"ts", "function", "date", ""}, // depends on TimeZone: not immutable
+		{"day", "function", "date", "date(day)"},
+		{"ts", "cast", "date", ""},
+		{"day", "cast", "date", "(day)::date"},
+		{"email", "function", "now", ""},
+	}
+	for _, c := range cases {
+		p := model.Predicate{Column: model.ColumnRef{Column: c.col}, Wrapper: &model.Wrapper{Kind: model.WrapperKind(c.kind), Name: c.name}}
+		if got := immutableExpr(p, tbl); got != c.want {
+			t.Errorf("%s(%s): %q, want %q", c.name, c.col, got, c.want)
+		}
+	}
+}
