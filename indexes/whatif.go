@@ -1,0 +1,290 @@
+package indexes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// ErrNoHide means HypoPG is older than 1.4, which added hypopg_hide_index: dropping an existing
+// index cannot be priced with the planner.
+var ErrNoHide = errors.New("HypoPG before 1.4 cannot hide an existing index from the planner (ALTER EXTENSION hypopg UPDATE, with HypoPG 1.4+ installed)")
+
+// ErrNoHypoPG means the database has no HypoPG: costs must be estimated instead of planned.
+var ErrNoHypoPG = errors.New("HypoPG is not installed in this database (CREATE EXTENSION hypopg; its package is postgresql-<major>-hypopg)")
+
+// WhatIf prices statements under hypothetical indexes with the server's own planner, through
+// HypoPG. Hypothetical indexes live in one backend, so WhatIf holds one connection for its whole
+// life and must not be shared. It only plans (EXPLAIN without ANALYZE); it never executes a
+// statement or writes anything.
+type WhatIf struct {
+	conn    *pgx.Conn
+	version int
+	schema  string // HypoPG's schema, quoted
+	// CanHide is set when HypoPG is 1.4 or newer (hypopg_hide_index).
+	CanHide bool
+
+	active map[string]hypo    // signature → the hypothetical index now in place
+	hidden map[string]uint32  // existing index ("schema.name") → oid, hidden now
+	cache  map[string]Plan    // statement + configuration → plan
+	sizes  map[string]float64 // signature → estimated size in bytes
+
+	// Explains counts the EXPLAINs actually run (cache misses).
+	Explains int
+	prepared int
+}
+
+type hypo struct {
+	oid  uint32
+	name string // HypoPG's name for it, as plans show it
+}
+
+// Plan is what the planner says about a statement under a configuration.
+type Plan struct {
+	Cost float64 `json:"cost"`
+	// Indexes are the indexes the plan uses: real ones by name, hypothetical ones by the
+	// signature of the candidate they stand for.
+	Indexes []string `json:"indexes,omitempty"`
+}
+
+const (
+	hypopgQuery  = connect.Marker + `SELECT pg_catalog.quote_ident(n.nspname), e.extversion FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'`
+	hypoCreate   = connect.Marker + `SELECT indexrelid, indexname FROM %s.hypopg_create_index($1)`
+	hypoDrop     = connect.Marker + `SELECT %s.hypopg_drop_index($1)`
+	hypoSize     = connect.Marker + `SELECT %s.hypopg_relation_size($1)`
+	hypoHide     = connect.Marker + `SELECT %s.hypopg_hide_index($1)`
+	hypoUnhide   = connect.Marker + `SELECT %s.hypopg_unhide_index($1)`
+	hypoReset    = connect.Marker + `SELECT %s.hypopg_reset()`
+	indexOID     = connect.Marker + `SELECT $1::regclass::oid`
+	paramCount   = connect.Marker + `SELECT coalesce(pg_catalog.array_length(parameter_types, 1), 0) FROM pg_catalog.pg_prepared_statements WHERE name = $1`
+	preparedName = "pgtune_whatif"
+)
+
+// NewWhatIf prepares conn for what-if planning. versionNum is server_version_num.
+func NewWhatIf(ctx context.Context, conn *pgx.Conn, versionNum int) (*WhatIf, error) {
+	var schema, version string
+	err := conn.QueryRow(ctx, hypopgQuery).Scan(&schema, &version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNoHypoPG
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look for HypoPG: %w", err)
+	}
+	w := &WhatIf{conn: conn, version: versionNum, schema: schema, active: map[string]hypo{}, hidden: map[string]uint32{},
+		cache: map[string]Plan{}, sizes: map[string]float64{}, CanHide: versionAtLeast(version, 1, 4)}
+	// Every transaction on this connection is read-only from here on: what-if planning must not
+	// be able to write, whatever a statement's text says.
+	if _, err := conn.Exec(ctx, connect.Marker+"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"); err != nil {
+		return nil, fmt.Errorf("make the what-if session read-only: %w", err)
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf(hypoReset, schema)); err != nil {
+		return nil, fmt.Errorf("reset HypoPG: %w", err)
+	}
+	return w, nil
+}
+
+// Close removes every hypothetical index and unhides every index (the connection may go back to
+// a pool).
+func (w *WhatIf) Close(ctx context.Context) error {
+	_, err := w.conn.Exec(ctx, fmt.Sprintf(hypoReset, w.schema))
+	if err == nil && w.CanHide {
+		_, err = w.conn.Exec(ctx, connect.Marker+fmt.Sprintf("SELECT %s.hypopg_unhide_all_indexes()", w.schema))
+	}
+	return err
+}
+
+// Configure makes exactly these candidates exist (hypothetically) and these existing indexes
+// ("schema.name") invisible to the planner.
+func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []string) error {
+	want := map[string]*Candidate{}
+	for _, c := range cands {
+		if !c.Estimated {
+			want[c.Signature()] = c
+		}
+	}
+	for sig, h := range w.active {
+		if want[sig] == nil {
+			if _, err := w.conn.Exec(ctx, fmt.Sprintf(hypoDrop, w.schema), h.oid); err != nil {
+				return fmt.Errorf("drop hypothetical index: %w", err)
+			}
+			delete(w.active, sig)
+		}
+	}
+	for sig, c := range want {
+		if _, ok := w.active[sig]; ok {
+			continue
+		}
+		var h hypo
+		if err := w.conn.QueryRow(ctx, fmt.Sprintf(hypoCreate, w.schema), c.PlainDefinition()).Scan(&h.oid, &h.name); err != nil {
+			return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
+		}
+		w.active[sig] = h
+		if _, ok := w.sizes[sig]; !ok {
+			var size float64
+			if err := w.conn.QueryRow(ctx, fmt.Sprintf(hypoSize, w.schema), h.oid).Scan(&size); err != nil {
+				return fmt.Errorf("size of hypothetical %s: %w", c.Name, err)
+			}
+			w.sizes[sig] = size
+		}
+	}
+	if len(hide) > 0 && !w.CanHide {
+		return ErrNoHide
+	}
+	for name, oid := range w.hidden {
+		if !slices.Contains(hide, name) {
+			if _, err := w.conn.Exec(ctx, fmt.Sprintf(hypoUnhide, w.schema), oid); err != nil {
+				return fmt.Errorf("unhide %s: %w", name, err)
+			}
+			delete(w.hidden, name)
+		}
+	}
+	for _, name := range hide {
+		if _, ok := w.hidden[name]; ok {
+			continue
+		}
+		var oid uint32
+		if err := w.conn.QueryRow(ctx, indexOID, name).Scan(&oid); err != nil {
+			return fmt.Errorf("find index %s: %w", name, err)
+		}
+		if _, err := w.conn.Exec(ctx, fmt.Sprintf(hypoHide, w.schema), oid); err != nil {
+			return fmt.Errorf("hide %s: %w", name, err)
+		}
+		w.hidden[name] = oid
+	}
+	return nil
+}
+
+// Size is HypoPG's estimate of a candidate's size in bytes (0 before it was configured once).
+func (w *WhatIf) Size(c *Candidate) float64 { return w.sizes[c.Signature()] }
+
+// configKey names the current configuration restricted to the given tables, for the cache: a
+// statement's plan depends only on the indexes of the tables it reads.
+func (w *WhatIf) configKey(tables []string) string {
+	var parts []string
+	for sig := range w.active {
+		if t, _, _ := strings.Cut(sig, "|"); slices.Contains(tables, t) {
+			parts = append(parts, sig)
+		}
+	}
+	for name := range w.hidden {
+		parts = append(parts, "-"+name)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ";")
+}
+
+// Cost plans a statement (its normalised text, $n parameters and all) under the current
+// configuration. tables are the catalog keys of the tables it reads (for the cache key).
+func (w *WhatIf) Cost(ctx context.Context, fingerprint, text string, tables []string) (Plan, error) {
+	key := fingerprint + "#" + w.configKey(tables)
+	if p, ok := w.cache[key]; ok {
+		return p, nil
+	}
+	p, err := w.explain(ctx, text)
+	if err != nil {
+		return Plan{}, err
+	}
+	w.Explains++
+	// Name hypothetical indexes by the candidates they stand for.
+	for i, name := range p.Indexes {
+		for sig, h := range w.active {
+			if h.name == name {
+				p.Indexes[i] = sig
+			}
+		}
+	}
+	w.cache[key] = p
+	return p, nil
+}
+
+// explain runs EXPLAIN (FORMAT JSON) on the generic plan of text: the plan PostgreSQL uses for
+// any parameter values. PostgreSQL 16+ has EXPLAIN (GENERIC_PLAN); before it, the statement is
+// prepared and executed with NULLs under plan_cache_mode = force_generic_plan (a custom plan
+// would fold the NULLs into a plan that reads nothing).
+func (w *WhatIf) explain(ctx context.Context, text string) (Plan, error) {
+	text = strings.TrimRight(strings.TrimSpace(text), ";")
+	if w.version >= 160000 {
+		return w.explainJSON(ctx, connect.Marker+"EXPLAIN (GENERIC_PLAN, FORMAT JSON) "+text)
+	}
+	if !strings.Contains(text, "$") {
+		return w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+text)
+	}
+	w.prepared++
+	name := fmt.Sprintf("%s_%d", preparedName, w.prepared)
+	if _, err := w.conn.Exec(ctx, connect.Marker+"PREPARE "+name+" AS "+text); err != nil {
+		return Plan{}, fmt.Errorf("prepare: %w", err)
+	}
+	defer w.conn.Exec(context.Background(), connect.Marker+"DEALLOCATE "+name) //nolint:errcheck // best effort
+	var n int
+	if err := w.conn.QueryRow(ctx, paramCount, name).Scan(&n); err != nil {
+		return Plan{}, fmt.Errorf("parameters of the prepared statement: %w", err)
+	}
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", n), ", ")
+	if _, err := w.conn.Exec(ctx, connect.Marker+"BEGIN"); err != nil {
+		return Plan{}, err
+	}
+	defer w.conn.Exec(context.Background(), connect.Marker+"ROLLBACK") //nolint:errcheck // nothing to keep
+	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
+		return Plan{}, err
+	}
+	exec := "EXECUTE " + name
+	if n > 0 {
+		exec += "(" + nulls + ")"
+	}
+	return w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+exec)
+}
+
+func (w *WhatIf) explainJSON(ctx context.Context, sql string) (Plan, error) {
+	var raw []byte
+	// The simple protocol: EXPLAIN of a statement with $n placeholders must not be sent as a
+	// prepared statement with parameters of its own.
+	if err := w.conn.QueryRow(ctx, sql, pgx.QueryExecModeSimpleProtocol).Scan(&raw); err != nil {
+		return Plan{}, fmt.Errorf("explain: %w", err)
+	}
+	return parsePlan(raw)
+}
+
+type planNode struct {
+	TotalCost float64    `json:"Total Cost"`
+	IndexName string     `json:"Index Name"`
+	Plans     []planNode `json:"Plans"`
+}
+
+// parsePlan reads EXPLAIN (FORMAT JSON): the root's total cost and every index a node uses.
+func parsePlan(raw []byte) (Plan, error) {
+	var doc []struct {
+		Plan planNode `json:"Plan"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc) == 0 {
+		return Plan{}, fmt.Errorf("unreadable EXPLAIN output: %v", err)
+	}
+	p := Plan{Cost: doc[0].Plan.TotalCost}
+	var walk func(n planNode)
+	walk = func(n planNode) {
+		if n.IndexName != "" && !slices.Contains(p.Indexes, n.IndexName) {
+			p.Indexes = append(p.Indexes, n.IndexName)
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(doc[0].Plan)
+	slices.Sort(p.Indexes)
+	return p, nil
+}
+
+// versionAtLeast compares an extension version "major.minor[.patch]".
+func versionAtLeast(v string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(v, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}

@@ -1,0 +1,111 @@
+package indexes
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
+	db := pgtest.New(t, pgtest.WithExtensions("hypopg"))
+	conn := db.Connect(t)
+	ctx := t.Context()
+	for _, sql := range []string{
+		`CREATE TABLE visits (id bigint PRIMARY KEY, barber_id int NOT NULL, start_time timestamptz NOT NULL, status text NOT NULL)`,
+		`INSERT INTO visits SELECT g, g % 60, now() + g * interval '5 minutes', CASE WHEN g % 20 = 0 THEN 'pending' ELSE 'done' END FROM generate_series(1, 100000) g`,
+		`CREATE INDEX visits_status ON visits (status)`,
+		`ANALYZE visits`,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWhatIf(ctx, conn, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(ctx)
+
+	const q = "SELECT id FROM visits WHERE barber_id = $1 AND start_time >= $2 AND start_time < $3"
+	tables := []string{"public.visits"}
+	base, err := w.Cost(ctx, "fp1", q, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Candidate{Table: "public.visits", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time"}}}
+	c.Name = nameFor(c.Table, c)
+	if err := w.Configure(ctx, []*Candidate{c}, nil); err != nil {
+		t.Fatal(err)
+	}
+	with, err := w.Cost(ctx, "fp1", q, tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if with.Cost >= base.Cost/10 || !slices.Contains(with.Indexes, c.Signature()) {
+		t.Errorf("base %+v, with the index %+v: want a much cheaper plan using %s", base, with, c.Signature())
+	}
+	if w.Size(c) < 8192 {
+		t.Errorf("estimated size %v", w.Size(c))
+	}
+	explains := w.Explains
+	if again, _ := w.Cost(ctx, "fp1", q, tables); again.Cost != with.Cost || w.Explains != explains {
+		t.Errorf("a repeated plan was not cached (%d explains, then %d)", explains, w.Explains)
+	}
+	// The cache key holds the configuration of the statement's own tables only.
+	if got := w.configKey(tables); got != c.Signature() {
+		t.Errorf("config key %q", got)
+	}
+	if err := w.Configure(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := w.Cost(ctx, "fp1", q, tables); back.Cost != base.Cost || w.Explains != explains {
+		t.Errorf("without the index: %+v (explains %d), want the cached base %+v", back, w.Explains, base)
+	}
+	// A write statement is planned, never run; the session is read-only anyway.
+	if _, err := w.Cost(ctx, "fp2", "UPDATE visits SET status = 'x' WHERE barber_id = $1", tables); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM visits WHERE status = 'x'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the UPDATE ran: %d rows, %v", n, err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE nope (a int)"); err == nil {
+		t.Error("the what-if session can write")
+	}
+	// Pricing a drop needs HypoPG 1.4.
+	err = w.Configure(ctx, nil, []string{"public.visits_status"})
+	if w.CanHide && err != nil {
+		t.Errorf("hide: %v", err)
+	}
+	if !w.CanHide && !errors.Is(err, ErrNoHide) {
+		t.Errorf("hide with HypoPG < 1.4: %v", err)
+	}
+}
+
+func TestWhatIfWithoutHypoPG(t *testing.T) {
+	db := pgtest.New(t)
+	if _, err := NewWhatIf(t.Context(), db.Connect(t), 150000); !errors.Is(err, ErrNoHypoPG) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestParsePlan(t *testing.T) {
+	p, err := parsePlan([]byte(`[{"Plan": {"Node Type": "Nested Loop", "Total Cost": 42.5, "Plans": [
+		{"Node Type": "Index Scan", "Index Name": "b_idx", "Total Cost": 8},
+		{"Node Type": "Bitmap Heap Scan", "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "a_idx"}]}]}}]`))
+	if err != nil || p.Cost != 42.5 || !slices.Equal(p.Indexes, []string{"a_idx", "b_idx"}) {
+		t.Errorf("%+v %v", p, err)
+	}
+	if _, err := parsePlan([]byte(`{}`)); err == nil {
+		t.Error("garbage accepted")
+	}
+}
