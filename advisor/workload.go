@@ -92,6 +92,9 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 	problems := map[model.TextProblem]*model.ProblemCount{}
 	for _, ws := range w.Statements {
 		slices.Sort(ws.QueryIDs)
+		if len(ws.Texts) == 0 {
+			ws.Texts = []string{ws.Query}
+		}
 		if ws.Calls > 0 {
 			ws.MeanExecMs = ws.TotalExecMs / float64(ws.Calls)
 		}
@@ -159,7 +162,8 @@ func parallel(n int, fn func(i int)) {
 // the statement.
 func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
 	type seen struct {
-		bound, unbound []*model.Statement
+		bound, unbound         []*model.Statement
+		boundText, unboundText []string
 	}
 	byFP := map[string]*seen{}
 	var order []string
@@ -179,19 +183,19 @@ func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
 			order = append(order, st.Fingerprint)
 		}
 		if query.UsesParams(text) {
-			s.bound = append(s.bound, st)
+			s.bound, s.boundText = append(s.bound, st), append(s.boundText, text)
 		} else {
-			s.unbound = append(s.unbound, st)
+			s.unbound, s.unboundText = append(s.unbound, st), append(s.unboundText, text)
 		}
 	}
 	for _, fp := range order {
 		s, ws := byFP[fp], byKey[fp]
-		models := s.bound
+		models, texts := s.bound, s.boundText
 		if len(models) == 0 && len(s.unbound) == 1 {
-			models = s.unbound
+			models, texts = s.unbound, s.unboundText
 		}
 		if len(models) > 0 {
-			ws.Model, ws.Variants, ws.ModelSource = models[0], models[1:], "sample"
+			ws.Model, ws.Variants, ws.ModelSource, ws.Texts = models[0], models[1:], "sample", texts
 		}
 	}
 }

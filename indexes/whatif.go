@@ -31,10 +31,11 @@ type WhatIf struct {
 	// CanHide is set when HypoPG is 1.4 or newer (hypopg_hide_index).
 	CanHide bool
 
-	active map[string]hypo    // signature → the hypothetical index now in place
-	hidden map[string]uint32  // existing index ("schema.name") → oid, hidden now
-	cache  map[string]Plan    // statement + configuration → plan
-	sizes  map[string]float64 // signature → estimated size in bytes
+	active map[string]hypo       // signature → the hypothetical index now in place
+	cands  map[string]*Candidate // signature → candidate, for what is in place
+	hidden map[string]uint32     // existing index ("schema.name") → oid, hidden now
+	cache  map[string]Plan       // statement + configuration → plan
+	sizes  map[string]float64    // signature → estimated size in bytes
 
 	// Explains counts the EXPLAINs actually run (cache misses).
 	Explains int
@@ -77,7 +78,7 @@ func NewWhatIf(ctx context.Context, conn *pgx.Conn, versionNum int) (*WhatIf, er
 	if err != nil {
 		return nil, fmt.Errorf("look for HypoPG: %w", err)
 	}
-	w := &WhatIf{conn: conn, version: versionNum, schema: schema, active: map[string]hypo{}, hidden: map[string]uint32{},
+	w := &WhatIf{conn: conn, version: versionNum, schema: schema, active: map[string]hypo{}, cands: map[string]*Candidate{}, hidden: map[string]uint32{},
 		cache: map[string]Plan{}, sizes: map[string]float64{}, CanHide: versionAtLeast(version, 1, 4)}
 	// Every transaction on this connection is read-only from here on: what-if planning must not
 	// be able to write, whatever a statement's text says.
@@ -101,7 +102,7 @@ func (w *WhatIf) Close(ctx context.Context) error {
 }
 
 // Configure makes exactly these candidates exist (hypothetically) and these existing indexes
-// ("schema.name") invisible to the planner.
+// ("schema.name") invisible to the planner. Cost calls it as needed.
 func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []string) error {
 	want := map[string]*Candidate{}
 	for _, c := range cands {
@@ -115,6 +116,7 @@ func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []strin
 				return fmt.Errorf("drop hypothetical index: %w", err)
 			}
 			delete(w.active, sig)
+			delete(w.cands, sig)
 		}
 	}
 	for sig, c := range want {
@@ -126,6 +128,7 @@ func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []strin
 			return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
 		}
 		w.active[sig] = h
+		w.cands[sig] = c
 		if _, ok := w.sizes[sig]; !ok {
 			var size float64
 			if err := w.conn.QueryRow(ctx, fmt.Sprintf(hypoSize, w.schema), h.oid).Scan(&size); err != nil {
@@ -161,31 +164,58 @@ func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []strin
 	return nil
 }
 
-// Size is HypoPG's estimate of a candidate's size in bytes (0 before it was configured once).
-func (w *WhatIf) Size(c *Candidate) float64 { return w.sizes[c.Signature()] }
-
-// configKey names the current configuration restricted to the given tables, for the cache: a
-// statement's plan depends only on the indexes of the tables it reads.
-func (w *WhatIf) configKey(tables []string) string {
-	var parts []string
+// Size is HypoPG's estimate of a candidate's size in bytes, creating it hypothetically if
+// needed.
+func (w *WhatIf) Size(ctx context.Context, c *Candidate) (float64, error) {
+	if s, ok := w.sizes[c.Signature()]; ok {
+		return s, nil
+	}
+	var config []*Candidate
 	for sig := range w.active {
-		if t, _, _ := strings.Cut(sig, "|"); slices.Contains(tables, t) {
-			parts = append(parts, sig)
+		config = append(config, w.cands[sig])
+	}
+	if err := w.Configure(ctx, append(config, c), w.hiddenNames()); err != nil {
+		return 0, err
+	}
+	return w.sizes[c.Signature()], nil
+}
+
+func (w *WhatIf) hiddenNames() []string {
+	var out []string
+	for name := range w.hidden {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// configKey names a configuration restricted to the given tables, for the cache: a statement's
+// plan depends only on the indexes of the tables it reads.
+func configKey(config []*Candidate, hide []string, tables []string) string {
+	var parts []string
+	for _, c := range config {
+		if slices.Contains(tables, c.Table) && !c.Estimated {
+			parts = append(parts, c.Signature())
 		}
 	}
-	for name := range w.hidden {
+	for _, name := range hide {
 		parts = append(parts, "-"+name)
 	}
 	slices.Sort(parts)
-	return strings.Join(parts, ";")
+	return strings.Join(slices.Compact(parts), ";")
 }
 
-// Cost plans a statement (its normalised text, $n parameters and all) under the current
-// configuration. tables are the catalog keys of the tables it reads (for the cache key).
-func (w *WhatIf) Cost(ctx context.Context, fingerprint, text string, tables []string) (Plan, error) {
-	key := fingerprint + "#" + w.configKey(tables)
+// Cost plans a statement (its normalised text, $n parameters and all) with the candidates in
+// config in place and the existing indexes in hide hidden. tables are the catalog keys of the
+// tables it reads. Plans are cached by statement and the configuration of its own tables, and
+// HypoPG is only touched on a cache miss.
+func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, tables []string) (Plan, error) {
+	key := fingerprint + "#" + configKey(config, hide, tables)
 	if p, ok := w.cache[key]; ok {
 		return p, nil
+	}
+	if err := w.Configure(ctx, config, hide); err != nil {
+		return Plan{}, err
 	}
 	p, err := w.explain(ctx, text)
 	if err != nil {

@@ -37,41 +37,37 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 
 	const q = "SELECT id FROM visits WHERE barber_id = $1 AND start_time >= $2 AND start_time < $3"
 	tables := []string{"public.visits"}
-	base, err := w.Cost(ctx, "fp1", q, tables)
+	base, err := w.Cost(ctx, nil, nil, "fp1", q, tables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &Candidate{Table: "public.visits", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time"}}}
 	c.Name = nameFor(c.Table, c)
-	if err := w.Configure(ctx, []*Candidate{c}, nil); err != nil {
-		t.Fatal(err)
-	}
-	with, err := w.Cost(ctx, "fp1", q, tables)
+	cfg := []*Candidate{c}
+	with, err := w.Cost(ctx, cfg, nil, "fp1", q, tables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if with.Cost >= base.Cost/10 || !slices.Contains(with.Indexes, c.Signature()) {
 		t.Errorf("base %+v, with the index %+v: want a much cheaper plan using %s", base, with, c.Signature())
 	}
-	if w.Size(c) < 8192 {
-		t.Errorf("estimated size %v", w.Size(c))
+	if size, err := w.Size(ctx, c); err != nil || size < 8192 {
+		t.Errorf("estimated size %v, %v", size, err)
 	}
 	explains := w.Explains
-	if again, _ := w.Cost(ctx, "fp1", q, tables); again.Cost != with.Cost || w.Explains != explains {
+	if again, _ := w.Cost(ctx, cfg, nil, "fp1", q, tables); again.Cost != with.Cost || w.Explains != explains {
 		t.Errorf("a repeated plan was not cached (%d explains, then %d)", explains, w.Explains)
 	}
 	// The cache key holds the configuration of the statement's own tables only.
-	if got := w.configKey(tables); got != c.Signature() {
+	other := &Candidate{Table: "public.other", Method: "btree", Keys: []model.IndexKey{{Column: "x"}}}
+	if got := configKey(append(cfg, other), nil, tables); got != c.Signature() {
 		t.Errorf("config key %q", got)
 	}
-	if err := w.Configure(ctx, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if back, _ := w.Cost(ctx, "fp1", q, tables); back.Cost != base.Cost || w.Explains != explains {
+	if back, _ := w.Cost(ctx, nil, nil, "fp1", q, tables); back.Cost != base.Cost || w.Explains != explains {
 		t.Errorf("without the index: %+v (explains %d), want the cached base %+v", back, w.Explains, base)
 	}
 	// A write statement is planned, never run; the session is read-only anyway.
-	if _, err := w.Cost(ctx, "fp2", "UPDATE visits SET status = 'x' WHERE barber_id = $1", tables); err != nil {
+	if _, err := w.Cost(ctx, nil, nil, "fp2", "UPDATE visits SET status = 'x' WHERE barber_id = $1", tables); err != nil {
 		t.Fatal(err)
 	}
 	var n int

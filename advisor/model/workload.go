@@ -56,9 +56,12 @@ type WorkloadStatement struct {
 	// Variants are further sampled texts of the same statement with other literal constants
 	// (the application sends phone LIKE '%' || $1 in one place and phone LIKE $1 || '%' in
 	// another; pg_stat_statements counts them as one).
-	Variants      []*Statement `json:"-"`
-	Problem       TextProblem  `json:"problem,omitempty"`
-	ProblemDetail string       `json:"problem_detail,omitempty"`
+	Variants []*Statement `json:"-"`
+	// Texts are what to plan the statement with: the sampled texts (the model's first, then
+	// the variants'), which carry the application's literal constants, or else Query.
+	Texts         []string    `json:"-"`
+	Problem       TextProblem `json:"problem,omitempty"`
+	ProblemDetail string      `json:"problem_detail,omitempty"`
 	// System is set for statements on the system catalogs only (monitoring tools, pg_dump,
 	// psql's \d): counted in the totals, never advised on.
 	System bool `json:"system,omitempty"`

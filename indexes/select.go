@@ -1,0 +1,438 @@
+package indexes
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// Coster prices statements under a configuration of hypothetical indexes. WhatIf (the planner,
+// through HypoPG) is the one that proves; a statistics-based estimator stands in where HypoPG is
+// missing.
+type Coster interface {
+	// Cost prices a statement with the candidates in config in place and the existing indexes in
+	// hide hidden; tables are the catalog keys of the tables it reads.
+	Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, tables []string) (Plan, error)
+	// Size estimates a candidate's size in bytes.
+	Size(ctx context.Context, c *Candidate) (float64, error)
+}
+
+// Options bound the selection.
+type Options struct {
+	// MaxIndexes caps how many indexes are proposed (0: no cap).
+	MaxIndexes int
+	// BudgetBytes caps their total estimated size (0: no cap).
+	BudgetBytes float64
+	// MinImprovement is the share of the workload's weighted cost an index must save to be
+	// proposed (default 0.005: half a percent).
+	MinImprovement float64
+}
+
+// Effect is what an index does to one statement.
+type Effect struct {
+	Fingerprint string  `json:"fingerprint"`
+	Calls       int64   `json:"calls"`
+	Before      float64 `json:"cost_before"`
+	After       float64 `json:"cost_after"`
+}
+
+// Proposal is an index the selection chose, with its reasons.
+type Proposal struct {
+	Candidate *Candidate `json:"candidate"`
+	SizeBytes float64    `json:"size_bytes"`
+	// Benefit is the weighted planner cost it saves (calls × cost, summed over statements), and
+	// Share that as a share of the workload's weighted cost.
+	Benefit float64  `json:"benefit"`
+	Share   float64  `json:"share"`
+	Effects []Effect `json:"effects"`
+	// WriteCost is the estimated weighted cost it adds to the table's writes (index entries, and
+	// HOT updates it breaks).
+	WriteCost float64 `json:"write_cost"`
+	// BreaksHOT lists columns of the index that UPDATEs write.
+	BreaksHOT []string `json:"breaks_hot,omitempty"`
+	// Replaces are existing indexes it makes redundant (they lead its keys).
+	Replaces []string `json:"replaces,omitempty"`
+	// Alternatives says why other candidates for the same statements lost.
+	Alternatives []string `json:"alternatives,omitempty"`
+}
+
+// Result is a selection.
+type Result struct {
+	Proposals []*Proposal `json:"proposals"`
+	// BaseCost and FinalCost are the workload's weighted cost before and after.
+	BaseCost  float64 `json:"base_cost"`
+	FinalCost float64 `json:"final_cost"`
+	// Explains counts planner calls; Candidates how many were considered.
+	Candidates int `json:"candidates"`
+}
+
+// Write-overhead model, in planner cost units per row written: an index entry costs about a
+// random page touch amortised over a B-tree leaf; an UPDATE that writes an indexed column cannot
+// be HOT and adds an entry to every index of the table.
+const (
+	entryCost  = 0.5
+	hotPenalty = 2.0
+)
+
+type stmt struct {
+	ws     *model.WorkloadStatement
+	texts  []string
+	tables []string
+	reads  map[string]bool // "table.column" the statement uses in conditions, joins, sorts
+	base   float64
+	cur    float64
+}
+
+// Select chooses the indexes that serve the whole workload best.
+func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
+	if o.MinImprovement <= 0 {
+		o.MinImprovement = 0.005
+	}
+	var stmts []*stmt
+	for _, ws := range w.Statements {
+		st := ws.Model
+		if st == nil || ws.System || ws.Calls == 0 {
+			continue
+		}
+		switch st.Kind {
+		case model.KindSelect, model.KindUpdate, model.KindDelete:
+		default:
+			continue
+		}
+		s := &stmt{ws: ws, texts: ws.Texts, tables: st.TableKeys(), reads: map[string]bool{}}
+		if len(s.texts) == 0 {
+			s.texts = []string{ws.Query}
+		}
+		for _, m := range ws.Models() {
+			for _, p := range m.Predicates {
+				s.reads[p.Column.String()] = true
+			}
+			for _, j := range m.Joins {
+				s.reads[j.Left.String()], s.reads[j.Right.String()] = true, true
+			}
+			for _, k := range m.OrderBy {
+				if k.Column != nil {
+					s.reads[k.Column.String()] = true
+				}
+			}
+		}
+		stmts = append(stmts, s)
+	}
+	res := &Result{Candidates: len(cands)}
+	for _, s := range stmts {
+		c, err := s.cost(ctx, coster, nil)
+		if err != nil {
+			// A statement the planner cannot plan (a temporary table since dropped, a text
+			// cut short) is left out, not fatal.
+			s.base = math.NaN()
+			continue
+		}
+		s.base, s.cur = c, c
+		res.BaseCost += float64(s.ws.Calls) * c
+	}
+	stmts = slices.DeleteFunc(stmts, func(s *stmt) bool { return math.IsNaN(s.base) })
+
+	// The statements each candidate may serve: those it was derived from, and any other that
+	// uses its leading column.
+	serves := map[*Candidate][]*stmt{}
+	for _, c := range cands {
+		lead := ""
+		if len(c.Keys) > 0 && c.Keys[0].Column != "" {
+			lead = c.Table + "." + c.Keys[0].Column
+		}
+		for _, s := range stmts {
+			if slices.Contains(c.Serves, s.ws.Fingerprint) || lead != "" && s.reads[lead] {
+				serves[c] = append(serves[c], s)
+			}
+		}
+	}
+
+	var chosen []*Candidate
+	sizes := map[*Candidate]float64{}
+	usedBytes := 0.0
+	for {
+		if o.MaxIndexes > 0 && len(chosen) >= o.MaxIndexes {
+			break
+		}
+		type option struct {
+			c        *Candidate
+			replace  *Candidate // a chosen index c widens
+			benefit  float64
+			perByte  float64
+			costs    map[*stmt]float64
+			size     float64
+			writeAdd float64
+		}
+		var best *option
+		for _, c := range cands {
+			if slices.Contains(chosen, c) || c.Estimated || len(serves[c]) == 0 {
+				continue
+			}
+			// Extend-style: adding c outright, or widening a chosen index that leads its keys.
+			replaceOptions := []*Candidate{nil}
+			for _, ch := range chosen {
+				if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
+					slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
+					replaceOptions = append(replaceOptions, ch)
+				}
+			}
+			for _, rep := range replaceOptions {
+				config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
+				affected := serves[c]
+				if rep != nil {
+					affected = mergeStmts(affected, serves[rep])
+				}
+				costs := map[*stmt]float64{}
+				benefit := 0.0
+				for _, s := range affected {
+					c, err := s.cost(ctx, coster, config)
+					if err != nil {
+						continue
+					}
+					costs[s] = c
+					benefit += float64(s.ws.Calls) * (s.cur - c)
+				}
+				size, err := coster.Size(ctx, c)
+				if err != nil {
+					return nil, err
+				}
+				extraBytes := size
+				writeAdd := writeCost(w, cat, c)
+				if rep != nil {
+					extraBytes -= sizes[rep]
+					writeAdd -= writeCost(w, cat, rep)
+				}
+				if o.BudgetBytes > 0 && usedBytes+extraBytes > o.BudgetBytes {
+					continue
+				}
+				net := benefit - writeAdd
+				if net <= o.MinImprovement*res.BaseCost {
+					continue
+				}
+				opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extraBytes, 8192), costs: costs, size: size, writeAdd: writeAdd}
+				if best == nil || opt.perByte > best.perByte || opt.perByte == best.perByte && c.Name < best.c.Name {
+					best = opt
+				}
+			}
+		}
+		if best == nil {
+			break
+		}
+		if best.replace != nil {
+			chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == best.replace })
+			usedBytes -= sizes[best.replace]
+		}
+		chosen = append(chosen, best.c)
+		sizes[best.c] = best.size
+		usedBytes += best.size
+		for s, c := range best.costs {
+			s.cur = c
+		}
+	}
+
+	// Prune: greedy choices made early can be superseded by later ones. Take away, one at a time,
+	// the chosen index whose own net benefit (what the workload loses without it, minus its
+	// write cost) is smallest, while that is below the threshold.
+	for len(chosen) > 1 {
+		var worst *Candidate
+		worstNet := math.Inf(1)
+		for _, c := range chosen {
+			without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
+			loss := 0.0
+			for _, s := range serves[c] {
+				with, err1 := s.cost(ctx, coster, chosen)
+				wo, err2 := s.cost(ctx, coster, without)
+				if err1 == nil && err2 == nil {
+					loss += float64(s.ws.Calls) * (wo - with)
+				}
+			}
+			if net := loss - writeCost(w, cat, c); net < worstNet {
+				worst, worstNet = c, net
+			}
+		}
+		if worstNet >= o.MinImprovement*res.BaseCost {
+			break
+		}
+		chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == worst })
+	}
+
+	// Final pass: each chosen index's own effect, measured by taking it away from the final set.
+	final := map[*stmt]float64{}
+	for _, s := range stmts {
+		c, err := s.cost(ctx, coster, chosen)
+		if err != nil {
+			c = s.cur
+		}
+		final[s] = c
+		res.FinalCost += float64(s.ws.Calls) * c
+	}
+	for _, c := range chosen {
+		without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
+		prop := &Proposal{Candidate: c, SizeBytes: sizes[c], WriteCost: writeCost(w, cat, c), BreaksHOT: hotColumns(w, c)}
+		for _, s := range stmts {
+			if !slices.Contains(serves[c], s) {
+				continue
+			}
+			before, err := s.cost(ctx, coster, without)
+			if err != nil || before <= final[s] {
+				continue
+			}
+			prop.Effects = append(prop.Effects, Effect{Fingerprint: s.ws.Fingerprint, Calls: s.ws.Calls, Before: before, After: final[s]})
+			prop.Benefit += float64(s.ws.Calls) * (before - final[s])
+		}
+		if res.BaseCost > 0 {
+			prop.Share = prop.Benefit / res.BaseCost
+		}
+		slices.SortFunc(prop.Effects, func(a, b Effect) int {
+			return cmp.Compare(float64(b.Calls)*(b.Before-b.After), float64(a.Calls)*(a.Before-a.After))
+		})
+		prop.Replaces = replaced(cat, c)
+		prop.Alternatives = alternatives(c, cands, chosen, serves)
+		res.Proposals = append(res.Proposals, prop)
+	}
+	slices.SortFunc(res.Proposals, func(a, b *Proposal) int {
+		if c := cmp.Compare(b.Benefit, a.Benefit); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Candidate.Name, b.Candidate.Name)
+	})
+	return res, nil
+}
+
+// cost plans a statement's texts (its sampled variants, each with the application's literal
+// constants, or its normalised text) under a configuration and returns their mean cost.
+func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {
+	total := 0.0
+	for i, text := range s.texts {
+		p, err := coster.Cost(ctx, config, nil, fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), text, s.tables)
+		if err != nil {
+			return 0, err
+		}
+		total += p.Cost
+	}
+	return total / float64(len(s.texts)), nil
+}
+
+func mergeStmts(a, b []*stmt) []*stmt {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// indexColumns lists the columns an index stores or tests: keys, INCLUDE and the predicate's.
+func indexColumns(c *Candidate) []string {
+	var cols []string
+	for _, k := range c.Keys {
+		if k.Column != "" {
+			cols = append(cols, k.Column)
+		} else {
+			cols = append(cols, identWord(k.Expr))
+		}
+	}
+	cols = append(cols, c.Include...)
+	if c.Where != "" {
+		cols = append(cols, strings.Fields(c.Where)[0])
+	}
+	return cols
+}
+
+// hotColumns are the index's columns that the workload's UPDATEs write: each such UPDATE can no
+// longer be a HOT update.
+func hotColumns(w *model.Workload, c *Candidate) []string {
+	cols := indexColumns(c)
+	var out []string
+	for _, ws := range w.Statements {
+		if ws.Model == nil || ws.Model.Kind != model.KindUpdate {
+			continue
+		}
+		for _, sc := range ws.Model.SetColumns {
+			for _, col := range cols {
+				if sc.Table == c.Table && (sc.Column == col || strings.Contains(col, sc.Column)) && !slices.Contains(out, sc.Column) {
+					out = append(out, sc.Column)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// writeCost estimates the weighted cost an index adds to the workload's writes on its table.
+func writeCost(w *model.Workload, cat *model.Catalog, c *Candidate) float64 {
+	nIndexes := float64(len(cat.Indexes(c.Table)) + 1)
+	cols := indexColumns(c)
+	total := 0.0
+	for _, ws := range w.Statements {
+		st := ws.Model
+		if st == nil || !st.Writes(c.Table) {
+			continue
+		}
+		rows := max(float64(ws.Rows), float64(ws.Calls))
+		switch st.Kind {
+		case model.KindInsert, model.KindMerge:
+			total += rows * entryCost
+		case model.KindUpdate:
+			for _, sc := range st.SetColumns {
+				if sc.Table == c.Table && slices.ContainsFunc(cols, func(col string) bool { return col == sc.Column || strings.Contains(col, sc.Column) }) {
+					total += rows * (entryCost + hotPenalty*nIndexes*entryCost)
+					break
+				}
+			}
+		}
+	}
+	return total
+}
+
+// replaced lists existing plain indexes whose keys lead c's (same method and predicate): c serves
+// everything they serve.
+func replaced(cat *model.Catalog, c *Candidate) []string {
+	var out []string
+	for _, ix := range cat.Indexes(c.Table) {
+		if !ix.Valid || ix.Unique || ix.Constraint != "" || ix.Method != c.Method || ix.Predicate != "" && !samePredicate(ix.Predicate, c.Where) ||
+			ix.Predicate == "" && c.Where != "" || len(ix.Keys) >= len(c.Keys) {
+			continue
+		}
+		if slices.EqualFunc(ix.Keys, c.Keys[:len(ix.Keys)], sameKey) {
+			out = append(out, ix.Key())
+		}
+	}
+	return out
+}
+
+// alternatives explains, for the statements c serves, why the other candidates for them lost.
+func alternatives(c *Candidate, cands, chosen []*Candidate, serves map[*Candidate][]*stmt) []string {
+	var out []string
+	for _, o := range cands {
+		if o == c || slices.Contains(chosen, o) {
+			continue
+		}
+		shared := false
+		for _, s := range serves[o] {
+			shared = shared || slices.Contains(serves[c], s)
+		}
+		if !shared || !slices.ContainsFunc(o.Serves, func(fp string) bool { return slices.Contains(c.Serves, fp) }) {
+			continue
+		}
+		why := "saved less per byte once the chosen indexes were in place"
+		switch {
+		case o.Estimated:
+			why = "the planner cannot price it through HypoPG (" + o.Method + "); consider it by hand"
+		case len(o.Keys) < len(c.Keys) && slices.EqualFunc(o.Keys, c.Keys[:len(o.Keys)], sameKey) && o.Where == c.Where:
+			why = "a prefix of " + c.Name + ", which serves its statements too"
+		}
+		out = append(out, fmt.Sprintf("%s: %s", o.Name, why))
+		if len(out) == 5 {
+			break
+		}
+	}
+	return out
+}

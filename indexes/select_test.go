@@ -1,0 +1,112 @@
+package indexes
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor"
+	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+// The engine, on the booking workload at scale 0.3 with its literal constants sampled, chooses
+// indexes for the hot statements, proves each with the planner, cuts the workload's weighted
+// cost several times over, and proposes nothing an existing index already is.
+func TestSelectOnTheBookingWorkload(t *testing.T) {
+	db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
+	conn := db.Connect(t)
+	ctx := t.Context()
+	if _, err := booking.Load(ctx, conn, booking.LoadOptions{Options: booking.Options{Scale: 0.3, Seed: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sampler := db.Connect(t)
+	done := make(chan []string)
+	stop := make(chan struct{})
+	go func() {
+		var all []string
+		for {
+			texts, _ := collect.SampleActivity(ctx, sampler, 200_000_000)
+			all = append(all, texts...)
+			select {
+			case <-stop:
+				done <- all
+				return
+			default:
+			}
+		}
+	}()
+	_, err = booking.Run(ctx, cfg, booking.RunOptions{Actions: 3000, Clients: 3, Seed: 1})
+	close(stop)
+	samples := <-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := collect.Collect(ctx, conn, collect.Options{Samples: samples})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := advisor.Advise(snap, advisor.Options{})
+	cands := Generate(rep.Model, rep.Catalog)
+	w, err := NewWhatIf(ctx, db.Connect(t), snap.Server.VersionNum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Select(ctx, rep.Model, rep.Catalog, cands, w, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d candidates, %d EXPLAINs, weighted cost %.0f -> %.0f", len(cands), w.Explains, res.BaseCost, res.FinalCost)
+	if res.FinalCost*5 > res.BaseCost {
+		t.Errorf("weighted cost only went from %.0f to %.0f", res.BaseCost, res.FinalCost)
+	}
+	if w.Explains > 5000 {
+		t.Errorf("%d EXPLAINs: the cache is not working", w.Explains)
+	}
+	serving := map[string][]string{} // statement name -> proposals serving it
+	for _, p := range res.Proposals {
+		if p.SizeBytes <= 0 || p.Benefit <= 0 || len(p.Effects) == 0 {
+			t.Errorf("%s: size %v, benefit %v, effects %v", p.Candidate.Name, p.SizeBytes, p.Benefit, p.Effects)
+		}
+		for _, ix := range rep.Catalog.Indexes(p.Candidate.Table) {
+			if strings.HasSuffix(ix.Definition, strings.TrimPrefix(p.Candidate.PlainDefinition(), "CREATE INDEX "+p.Candidate.Name)) {
+				t.Errorf("%s is an existing index (%s)", p.Candidate.Name, ix.Name)
+			}
+		}
+		for _, e := range p.Effects {
+			if e.After >= e.Before {
+				t.Errorf("%s: effect %+v", p.Candidate.Name, e)
+			}
+			for _, s := range booking.Statements {
+				if fp, _ := query.Fingerprint(s.SQL); fp == e.Fingerprint {
+					serving[s.Name] = append(serving[s.Name], p.Candidate.PlainDefinition())
+				}
+			}
+		}
+	}
+	for _, name := range []string{"notification_poller", "payment_by_stripe_id", "client_upcoming", "my_bookings_page", "reminder_window"} {
+		if len(serving[name]) == 0 {
+			t.Errorf("no proposal serves %s", name)
+		}
+	}
+	if got := serving["payment_by_stripe_id"]; !slices.ContainsFunc(got, func(d string) bool { return strings.Contains(d, "payments (stripe_payment_intent_id)") }) {
+		t.Errorf("payment_by_stripe_id served by %q", got)
+	}
+	if got := serving["notification_poller"]; !slices.ContainsFunc(got, func(d string) bool { return strings.Contains(d, "scheduled_for") }) {
+		t.Errorf("notification_poller served by %q", got)
+	}
+	for _, p := range res.Proposals {
+		t.Logf("%5.1f%% %7.0f kB %s (replaces %v, breaks HOT of %v)", 100*p.Share, p.SizeBytes/1024, p.Candidate.PlainDefinition(), p.Replaces, p.BreaksHOT)
+	}
+}
