@@ -31,6 +31,9 @@ type Options struct {
 	// MinImprovement is the share of the workload's weighted cost an index must save to be
 	// proposed (default 0.005: half a percent).
 	MinImprovement float64
+	// Planned are indexes already on their way (migrations not yet applied): they are in place
+	// in every configuration priced, and never proposed again.
+	Planned []*Candidate
 }
 
 // Effect is what an index does to one statement.
@@ -64,9 +67,12 @@ type Proposal struct {
 // Result is a selection.
 type Result struct {
 	Proposals []*Proposal `json:"proposals"`
-	// BaseCost and FinalCost are the workload's weighted cost before and after.
-	BaseCost  float64 `json:"base_cost"`
-	FinalCost float64 `json:"final_cost"`
+	// BaseCost and FinalCost are the workload's weighted cost before and after (planned indexes
+	// in place in both); ReferenceCost is without any proposed or planned index, the yardstick
+	// of thresholds and shares.
+	ReferenceCost float64 `json:"reference_cost"`
+	BaseCost      float64 `json:"base_cost"`
+	FinalCost     float64 `json:"final_cost"`
 	// Explains counts planner calls; Candidates how many were considered.
 	Candidates int `json:"candidates"`
 }
@@ -124,6 +130,15 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		stmts = append(stmts, s)
 	}
 	res := &Result{Candidates: len(cands)}
+	planned := map[string]bool{}
+	for _, p := range o.Planned {
+		planned[p.Signature()] = true
+	}
+	cands = slices.DeleteFunc(slices.Clone(cands), func(c *Candidate) bool { return planned[c.Signature()] })
+	// The threshold and the shares are measured against the workload without any index pgtune
+	// proposed or planned, so a second run (with the first run's migrations planned) judges by
+	// the same yardstick as the first.
+	reference := 0.0
 	for _, s := range stmts {
 		c, err := s.cost(ctx, coster, nil)
 		if err != nil {
@@ -132,10 +147,19 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			s.base = math.NaN()
 			continue
 		}
+		reference += float64(s.ws.Calls) * c
+		if len(o.Planned) > 0 {
+			if c, err = s.cost(ctx, coster, o.Planned); err != nil {
+				s.base = math.NaN()
+				continue
+			}
+		}
 		s.base, s.cur = c, c
 		res.BaseCost += float64(s.ws.Calls) * c
 	}
 	stmts = slices.DeleteFunc(stmts, func(s *stmt) bool { return math.IsNaN(s.base) })
+	res.ReferenceCost = reference
+	threshold := o.MinImprovement * reference
 
 	// The statements each candidate may serve: those it was derived from, and any other that
 	// uses its leading column.
@@ -153,6 +177,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	}
 
 	var chosen []*Candidate
+	with := func(set []*Candidate) []*Candidate { return append(slices.Clone(o.Planned), set...) }
 	sizes := map[*Candidate]float64{}
 	usedBytes := 0.0
 	for {
@@ -190,7 +215,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				costs := map[*stmt]float64{}
 				benefit := 0.0
 				for _, s := range affected {
-					c, err := s.cost(ctx, coster, config)
+					c, err := s.cost(ctx, coster, with(config))
 					if err != nil {
 						continue
 					}
@@ -211,7 +236,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 					continue
 				}
 				net := benefit - writeAdd
-				if net <= o.MinImprovement*res.BaseCost {
+				if net <= threshold {
 					continue
 				}
 				opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extraBytes, 8192), costs: costs, size: size, writeAdd: writeAdd}
@@ -245,17 +270,17 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
 			loss := 0.0
 			for _, s := range serves[c] {
-				with, err1 := s.cost(ctx, coster, chosen)
-				wo, err2 := s.cost(ctx, coster, without)
+				in, err1 := s.cost(ctx, coster, with(chosen))
+				wo, err2 := s.cost(ctx, coster, with(without))
 				if err1 == nil && err2 == nil {
-					loss += float64(s.ws.Calls) * (wo - with)
+					loss += float64(s.ws.Calls) * (wo - in)
 				}
 			}
 			if net := loss - writeCost(w, cat, c); net < worstNet {
 				worst, worstNet = c, net
 			}
 		}
-		if worstNet >= o.MinImprovement*res.BaseCost {
+		if worstNet >= threshold {
 			break
 		}
 		chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == worst })
@@ -264,7 +289,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	// Final pass: each chosen index's own effect, measured by taking it away from the final set.
 	final := map[*stmt]float64{}
 	for _, s := range stmts {
-		c, err := s.cost(ctx, coster, chosen)
+		c, err := s.cost(ctx, coster, with(chosen))
 		if err != nil {
 			c = s.cur
 		}
@@ -278,15 +303,15 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			if !slices.Contains(serves[c], s) {
 				continue
 			}
-			before, err := s.cost(ctx, coster, without)
+			before, err := s.cost(ctx, coster, with(without))
 			if err != nil || before <= final[s] {
 				continue
 			}
 			prop.Effects = append(prop.Effects, Effect{Fingerprint: s.ws.Fingerprint, Calls: s.ws.Calls, Before: before, After: final[s]})
 			prop.Benefit += float64(s.ws.Calls) * (before - final[s])
 		}
-		if res.BaseCost > 0 {
-			prop.Share = prop.Benefit / res.BaseCost
+		if reference > 0 {
+			prop.Share = prop.Benefit / reference
 		}
 		slices.SortFunc(prop.Effects, func(a, b Effect) int {
 			return cmp.Compare(float64(b.Calls)*(b.Before-b.After), float64(a.Calls)*(a.Before-a.After))

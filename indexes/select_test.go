@@ -35,17 +35,8 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 	done := make(chan []string)
 	stop := make(chan struct{})
 	go func() {
-		var all []string
-		for {
-			texts, _ := collect.SampleActivity(ctx, sampler, 200_000_000)
-			all = append(all, texts...)
-			select {
-			case <-stop:
-				done <- all
-				return
-			default:
-			}
-		}
+		texts, _ := collect.SampleUntil(ctx, sampler, stop)
+		done <- texts
 	}()
 	_, err = booking.Run(ctx, cfg, booking.RunOptions{Actions: 3000, Clients: 3, Seed: 1})
 	close(stop)
@@ -108,5 +99,21 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 	}
 	for _, p := range res.Proposals {
 		t.Logf("%5.1f%% %7.0f kB %s (replaces %v, breaks HOT of %v)", 100*p.Share, p.SizeBytes/1024, p.Candidate.PlainDefinition(), p.Replaces, p.BreaksHOT)
+	}
+
+	// With its own proposals planned (migrations written, not yet applied), the same workload
+	// needs nothing more: generating twice adds nothing.
+	var planned []*Candidate
+	for _, p := range res.Proposals {
+		planned = append(planned, p.Candidate)
+	}
+	again, err := Select(ctx, rep.Model, rep.Catalog, cands, w, Options{Planned: planned})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Proposals) != 0 {
+		for _, p := range again.Proposals {
+			t.Errorf("second selection proposed %s (%.2f%%)", p.Candidate.PlainDefinition(), 100*p.Share)
+		}
 	}
 }

@@ -77,3 +77,23 @@ func sampleActivity(ctx context.Context, conn *pgx.Conn, d, timeout time.Duratio
 	slices.Sort(out)
 	return out, nil
 }
+
+// SampleUntil samples pg_stat_activity every 100 ms until done is closed (or ctx ends), for a
+// caller that runs the application's workload meanwhile, and returns the distinct texts seen.
+func SampleUntil(ctx context.Context, conn *pgx.Conn, done <-chan struct{}) ([]string, error) {
+	var all []string
+	for {
+		texts, err := sampleActivity(ctx, conn, 0, 30*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		all = mergeSorted(all, texts)
+		select {
+		case <-done:
+			return all, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -490,3 +490,20 @@ func formatType(tn *pg_query.TypeName) string {
 	}
 	return name
 }
+
+// ParseIndexes reads the CREATE INDEX statements of a SQL text (a migration file) into the
+// model's index type, whatever else the text holds. Unqualified tables are taken to be in public.
+func ParseIndexes(sql string) ([]model.Index, error) {
+	tree, err := pg_query.Parse(stripCopyData(psqlMeta.ReplaceAllStringFunc(sql, func(s string) string { return strings.Repeat(" ", len(s)) })))
+	if err != nil {
+		pe := parseError(err).(*ParseError)
+		return nil, &SchemaError{Line: lineOf(sql, pe.Position), Message: pe.Message}
+	}
+	b := &schemaBuilder{s: &Schema{}, tables: map[string]int{}, version: tree.Version}
+	for _, raw := range tree.Stmts {
+		if is := raw.Stmt.GetIndexStmt(); is != nil {
+			b.createIndex(raw.Stmt, is)
+		}
+	}
+	return b.s.Indexes, nil
+}

@@ -106,21 +106,8 @@ func regenerateDemoSnapshot(t *testing.T) {
 	stop := make(chan struct{})
 	go func() {
 		// Sample for the whole run, so rare statements are seen too.
-		var all []string
-		for {
-			texts, err := collect.SampleActivity(ctx, sampler, time.Second)
-			all = append(all, texts...)
-			select {
-			case <-stop:
-				done <- sampled{all, err}
-				return
-			default:
-				if err != nil {
-					done <- sampled{nil, err}
-					return
-				}
-			}
-		}
+		texts, err := collect.SampleUntil(ctx, sampler, stop)
+		done <- sampled{texts, err}
 	}()
 	res, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: demoActions, Clients: demoClients, Seed: 1})
 	close(stop)

@@ -1,0 +1,88 @@
+package indexes
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+func proposal(table string, keys ...string) *Proposal {
+	c := &Candidate{Table: table, Method: "btree", Why: []string{"equality on " + keys[0]}}
+	for _, k := range keys {
+		c.Keys = append(c.Keys, model.IndexKey{Column: k})
+	}
+	c.Name = nameFor(table, c)
+	return &Proposal{Candidate: c, SizeBytes: 1 << 20, Share: 0.25, Effects: []Effect{{Fingerprint: "abc", Calls: 10, Before: 100, After: 2}}}
+}
+
+var day = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+func TestMigrationsAreOneStatementEach(t *testing.T) {
+	drop := Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "t_old", Definition: "CREATE INDEX t_old ON public.t USING btree (a)"}, Reason: "Drops t_old."}
+	ms := Migrations([]*Proposal{proposal("public.t", "a", "b"), proposal("public.u", "c")}, []Drop{drop}, 7, map[string]bool{}, day)
+	if len(ms) != 3 || ms[0].Version != 8 || ms[2].Version != 10 {
+		t.Fatalf("%+v", ms)
+	}
+	statement := regexp.MustCompile(`(?m)^[^-\n].*;$`)
+	for _, m := range ms {
+		for _, body := range []string{m.Up, m.Down} {
+			if n := len(statement.FindAllString(body, -1)); n != 1 {
+				t.Errorf("%s: %d statements in\n%s", m.Name, n, body)
+			}
+			if strings.Contains(strings.ToUpper(body), "BEGIN") {
+				t.Errorf("%s opens a transaction", m.Name)
+			}
+		}
+	}
+	if !strings.Contains(ms[0].Up, "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_b_idx ON public.t (a, b);") ||
+		!strings.Contains(ms[0].Up, "Saves 25.0%") || !strings.Contains(ms[0].Up, "Statement abc (10 calls): cost 100.0 -> 2.0") {
+		t.Errorf("create:\n%s", ms[0].Up)
+	}
+	if !strings.Contains(ms[0].Down, "DROP INDEX CONCURRENTLY IF EXISTS public.t_a_b_idx;") {
+		t.Errorf("down:\n%s", ms[0].Down)
+	}
+	if !strings.Contains(ms[2].Up, "DROP INDEX CONCURRENTLY IF EXISTS public.t_old;") ||
+		!strings.Contains(ms[2].Down, "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_old ON public.t USING btree (a);") {
+		t.Errorf("drop:\n%s\n%s", ms[2].Up, ms[2].Down)
+	}
+	if up, down := ms[0].Files(); up != "000008_create_t_a_b_idx.up.sql" || down != "000008_create_t_a_b_idx.down.sql" {
+		t.Errorf("files %s %s", up, down)
+	}
+}
+
+func TestWriteNeverOverwritesAndGeneratingTwiceAddsNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "migrations")
+	props := []*Proposal{proposal("public.t", "a")}
+	last, known, _, err := Existing(dir)
+	if err != nil || last != 0 || len(known) != 0 {
+		t.Fatalf("empty dir: %v %v %v", last, known, err)
+	}
+	files, err := Write(dir, Migrations(props, nil, last, known, day))
+	if err != nil || len(files) != 2 {
+		t.Fatalf("%v %v", files, err)
+	}
+	// A foreign migration raises the numbering; the index already handled is skipped.
+	os.WriteFile(filepath.Join(dir, "000041_add_column.up.sql"), []byte("ALTER TABLE t ADD COLUMN z int;"), 0o644)
+	last, known, ups, err := Existing(dir)
+	if err != nil || last != 41 || !known["t_a_idx"] || len(ups) != 2 {
+		t.Fatalf("existing: %v %v %v", last, known, err)
+	}
+	more := append(props, proposal("public.t", "b"))
+	ms := Migrations(more, nil, last, known, day)
+	if len(ms) != 1 || ms[0].Version != 42 || ms[0].Name != "create_t_b_idx" {
+		t.Fatalf("second run: %+v", ms)
+	}
+	// A clash with an existing file fails, and leaves nothing of this run behind.
+	clash := []Migration{{Version: 50, Name: "x", Up: "SELECT 1;", Down: "SELECT 1;"}, {Version: 1, Name: "create_t_a_idx", Up: "x", Down: "y"}}
+	if _, err := Write(dir, clash); err == nil || !strings.Contains(err.Error(), "never overwrites") {
+		t.Errorf("clash: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "000050_x.up.sql")); !os.IsNotExist(err) {
+		t.Error("a failed write left a file behind")
+	}
+}

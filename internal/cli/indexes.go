@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bookedbarber/pgtune/advisor"
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/indexes"
+	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/report"
+)
+
+var indexesCmd = &command{
+	name:    "indexes",
+	summary: "choose the indexes the workload needs, proven with the planner, and write migration files",
+	help: `Usage: pgtune indexes generate --dir DIR [flags]
+
+Reads the workload (pg_stat_statements, with pg_stat_activity samples for the application's
+literal constants) and the catalog, proposes candidate indexes from how each statement reaches
+each table (equality, then range, then ORDER BY columns; partial indexes for rare constants;
+expression indexes for immutable wrappers; covering INCLUDE columns), prices every affected
+statement with and without them using the server's planner through HypoPG, and chooses the set
+that saves the most planner cost per byte across the whole workload, net of the write cost it
+adds (and the HOT updates it breaks).
+
+It writes golang-migrate files into DIR: NNNNNN_create_<index>.up.sql with exactly one
+CREATE INDEX CONCURRENTLY IF NOT EXISTS (and a header saying why, with the numbers), and a
+.down.sql that drops it concurrently. Numbering continues what DIR holds; indexes DIR already
+has migrations for are skipped; no file is ever overwritten. Drops of redundant indexes are
+written only with --include-drops. Apply them with 'pgtune migrate up'.
+
+It reads only: the planning happens in a read-only session with hypothetical indexes. It needs
+HypoPG in the database (CREATE EXTENSION hypopg).
+
+Examples:
+  pgtune indexes generate --dsn postgres://dba@db.internal/booking --dir migrations/booking
+  pgtune indexes generate --dir migrations --max-indexes 5 --budget 10%
+`,
+	run: runIndexes,
+}
+
+// generateSummary is indexes generate's JSON document.
+type generateSummary struct {
+	Dir        string              `json:"dir"`
+	Files      []string            `json:"files"`
+	Proposals  []*indexes.Proposal `json:"proposals"`
+	Drops      []string            `json:"drops,omitempty"`
+	Candidates int                 `json:"candidates"`
+	Explains   int                 `json:"explains"`
+	BaseCost   float64             `json:"base_cost"`
+	FinalCost  float64             `json:"final_cost"`
+	Skipped    []string            `json:"skipped,omitempty"`
+}
+
+func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "generate" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
+			return errHelpShown
+		}
+		return usageErrorf("indexes: want the subcommand generate (pgtune indexes generate --dir DIR); see 'pgtune help indexes'")
+	}
+	fs := newFlagSet(cmd, e).withConnection().withOutput()
+	dir := fs.String("dir", "", "migration directory to write into (required)")
+	drops := fs.Bool("include-drops", false, "also write migrations dropping redundant indexes (duplicates, left prefixes, unused, replaced)")
+	maxIdx := fs.Int("max-indexes", 0, "propose at most this many indexes (0: no cap)")
+	budget := fs.String("budget", "", "cap the proposals' total size: bytes (500MB, 2GB) or a share of the tables' size (10%)")
+	var src sourceFlags
+	src.addLive(fs)
+	if err := fs.parse(args[1:], false); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageErrorf("indexes generate: --dir DIR is required (e.g. --dir migrations/booking)")
+	}
+	if *maxIdx < 0 {
+		return usageErrorf("indexes generate: --max-indexes must be 0 or more")
+	}
+	if st, err := os.Stat(*dir); err == nil && !st.IsDir() {
+		return usageErrorf("indexes generate: --dir %s is a file; name a directory", *dir)
+	}
+	if _, _, err := parseBudget(*budget); err != nil {
+		return usageErrorf("indexes generate: --budget: %v", err)
+	}
+	last, known, ups, err := indexes.Existing(*dir)
+	if err != nil {
+		return fmt.Errorf("read --dir %s: %w", *dir, err)
+	}
+	// Indexes DIR's migrations will create count as in place: a second run builds on them.
+	var planned []*indexes.Candidate
+	for _, up := range ups {
+		ixs, err := query.ParseIndexes(up)
+		if err != nil {
+			return fmt.Errorf("read --dir %s: a migration does not parse: %w", *dir, err)
+		}
+		for _, ix := range ixs {
+			planned = append(planned, indexes.FromIndex(ix))
+		}
+	}
+	log, _ := fs.logger()
+	cfg, err := fs.connConfig(log)
+	if err != nil {
+		return err
+	}
+	snap, _, err := src.load(ctx, fs, "indexes generate")
+	if err != nil {
+		return err
+	}
+	budgetBytes, share, _ := parseBudget(*budget)
+	if share > 0 {
+		total := 0.0
+		for _, t := range snap.Tables {
+			total += float64(t.SizeBytes)
+		}
+		budgetBytes = total * share
+	}
+	rep := advisor.Advise(snap, advisor.Options{})
+	cands := indexes.Generate(rep.Model, rep.Catalog)
+
+	conn, err := connect.Connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	w, err := indexes.NewWhatIf(ctx, conn, snap.Server.VersionNum)
+	if err != nil {
+		return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
+	}
+	defer w.Close(context.Background())
+	p := newProgress(e.stderr)
+	p.update("pricing %d candidates with the planner", len(cands))
+	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned})
+	p.done()
+	if err != nil {
+		return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
+	}
+
+	var dropList []indexes.Drop
+	if *drops {
+		dropList = redundantIndexes(rep, res)
+	}
+	migs := indexes.Migrations(res.Proposals, dropList, last, known, time.Now().UTC())
+	files, err := indexes.Write(*dir, migs)
+	if err != nil {
+		return err
+	}
+	sum := generateSummary{Dir: *dir, Files: files, Proposals: res.Proposals, Candidates: res.Candidates, Explains: w.Explains,
+		BaseCost: model.Round(res.BaseCost, 1), FinalCost: model.Round(res.FinalCost, 1)}
+	if sum.Proposals == nil {
+		sum.Proposals = []*indexes.Proposal{}
+	}
+	for _, d := range dropList {
+		sum.Drops = append(sum.Drops, d.Index.Key())
+	}
+	var rows [][]string
+	for _, m := range migs {
+		up, _ := m.Files()
+		rows = append(rows, []string{up, firstStatement(m.Up)})
+	}
+	for _, pr := range res.Proposals {
+		if known[pr.Candidate.Name] {
+			sum.Skipped = append(sum.Skipped, pr.Candidate.Name)
+		}
+	}
+	note := fmt.Sprintf("%d candidates priced with %d EXPLAINs; the workload's weighted planner cost goes from %.0f to %.0f (%.1fx).",
+		res.Candidates, w.Explains, res.BaseCost, res.FinalCost, res.BaseCost/math.Max(res.FinalCost, 1))
+	if len(migs) == 0 {
+		note = "Nothing to write: " + note
+	}
+	return fs.write(sum, report.Table{Title: fmt.Sprintf("Wrote %d migrations into %s", len(migs), *dir),
+		Columns: []string{"file", "statement"}, Rows: rows, Note: note})
+}
+
+// redundantIndexes are the drops the audit advises plus the indexes the proposals replace.
+func redundantIndexes(rep *advisor.Report, res *indexes.Result) []indexes.Drop {
+	var out []indexes.Drop
+	seen := map[string]bool{}
+	byKey := map[string]*model.Index{}
+	for i := range rep.Catalog.Snapshot().Indexes {
+		ix := &rep.Catalog.Snapshot().Indexes[i]
+		byKey[ix.Key()] = ix
+	}
+	add := func(key, why string) {
+		if ix := byKey[key]; ix != nil && !seen[key] {
+			seen[key] = true
+			out = append(out, indexes.Drop{Index: ix, Reason: why})
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Index == nil || !strings.HasPrefix(f.SQL, "DROP INDEX") || f.Severity < model.SeverityLow {
+			continue
+		}
+		switch f.Rule {
+		case "audit.index.duplicate", "audit.index.prefix", "audit.index.unused":
+			add(model.QualifiedName(f.Index.Schema, f.Index.Name), "Drops "+f.Index.Name+": "+f.Title+".")
+		}
+	}
+	for _, p := range res.Proposals {
+		for _, r := range p.Replaces {
+			add(r, "Drops "+r+": "+p.Candidate.Name+" leads with the same keys and serves its statements.")
+		}
+	}
+	return out
+}
+
+func firstStatement(sql string) string {
+	for _, l := range strings.Split(sql, "\n") {
+		if l != "" && !strings.HasPrefix(l, "--") {
+			return l
+		}
+	}
+	return ""
+}
+
+// parseBudget reads 500MB, 2GB, 1024 (bytes), or 10% (a share of the tables' total size,
+// returned as share).
+func parseBudget(s string) (bytes, share float64, err error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	if s == "" {
+		return 0, 0, nil
+	}
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		v, err := strconv.ParseFloat(pct, 64)
+		if err != nil || v <= 0 || v > 1000 {
+			return 0, 0, fmt.Errorf("%q is not a share like 10%%", s)
+		}
+		return 0, v / 100, nil
+	}
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		m      float64
+	}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(v), u.m
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v <= 0 {
+		return 0, 0, fmt.Errorf("%q is not a size like 500MB or a share like 10%%", s)
+	}
+	return v * mult, 0, nil
+}

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+// indexes generate, run while the app works (so its literal constants are sampled), writes one
+// CREATE INDEX CONCURRENTLY per file with a matching down file; a second run writes nothing.
+func TestIndexesGenerate(t *testing.T) {
+	db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
+	conn := db.Connect(t)
+	ctx := t.Context()
+	if _, err := booking.Load(ctx, conn, booking.LoadOptions{Options: booking.Options{Scale: 0.3, Seed: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	exec1(t, conn, "SELECT pg_stat_statements_reset()")
+	cfg, err := pgx.ParseConfig(db.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 1500, Clients: 3, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// generate runs while the app works, as it would in production: its samples catch the
+	// app's literal constants.
+	whileAppRuns := func(seed uint64, args ...string) result {
+		app := make(chan error, 1)
+		go func() {
+			_, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 1500, Clients: 3, Seed: seed})
+			app <- err
+		}()
+		r := run(t, args...)
+		if err := <-app; err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	dir := filepath.Join(t.TempDir(), "migrations")
+	r := whileAppRuns(2, "indexes", "generate", "--dsn", db.DSN, "--dir", dir, "--sample", "2s", "--format", "json")
+	if r.code != ExitOK {
+		t.Fatalf("generate: exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Result generateSummary `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Result.Proposals) < 3 || len(doc.Result.Files) != 2*len(doc.Result.Proposals) || doc.Result.FinalCost*3 > doc.Result.BaseCost {
+		t.Fatalf("generate: %d proposals, %d files, cost %.0f -> %.0f", len(doc.Result.Proposals), len(doc.Result.Files), doc.Result.BaseCost, doc.Result.FinalCost)
+	}
+	statement := regexp.MustCompile(`(?m)^[^-\n].*;$`)
+	for _, f := range doc.Result.Files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts := statement.FindAllString(string(body), -1)
+		want := "CREATE INDEX CONCURRENTLY IF NOT EXISTS "
+		if strings.HasSuffix(f, ".down.sql") {
+			want = "DROP INDEX CONCURRENTLY IF EXISTS public."
+		}
+		if len(stmts) != 1 || !strings.HasPrefix(stmts[0], want) {
+			t.Errorf("%s: %q", f, stmts)
+		}
+	}
+	// The indexes DIR plans count as in place: a second run (on a workload that has moved on)
+	// never proposes one of them again and never touches the files already there.
+	before, _ := os.ReadDir(dir)
+	r = whileAppRuns(3, "indexes", "generate", "--dsn", db.DSN, "--dir", dir, "--sample", "2s", "--format", "json")
+	var again struct {
+		Result generateSummary `json:"result"`
+	}
+	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &again) != nil {
+		t.Fatalf("second run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	first := map[string]bool{}
+	for _, p := range doc.Result.Proposals {
+		first[p.Candidate.Signature()] = true
+	}
+	for _, p := range again.Result.Proposals {
+		if first[p.Candidate.Signature()] {
+			t.Errorf("the second run proposed %s again", p.Candidate.Name)
+		}
+	}
+	for _, e := range before {
+		if b, err := os.ReadFile(filepath.Join(dir, e.Name())); err != nil || len(b) == 0 {
+			t.Errorf("%s changed: %v", e.Name(), err)
+		}
+	}
+
+	// Without HypoPG the planner cannot prove anything: a clear error, nothing written.
+	bare := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements"))
+	empty := filepath.Join(t.TempDir(), "m")
+	r = run(t, "indexes", "generate", "--dsn", bare.DSN, "--dir", empty)
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "CREATE EXTENSION hypopg") || r.stdout != "" {
+		t.Errorf("no HypoPG: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(empty); !os.IsNotExist(err) {
+		t.Error("a failed run created the directory")
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"indexes"}, "want the subcommand generate"},
+		{[]string{"indexes", "generate"}, "--dir DIR is required"},
+		{[]string{"indexes", "generate", "--dir", dir, "--budget", "lots"}, "not a size"},
+	} {
+		if r := run(t, c.args...); r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%q: exit %d, stderr %q", c.args, r.code, r.stderr)
+		}
+	}
+}
