@@ -99,6 +99,40 @@ func TestIndexesGenerate(t *testing.T) {
 		}
 	}
 
+	// The generated files apply, re-apply as a no-op, and roll back.
+	r = run(t, "migrate", "up", "--dsn", db.DSN, "--dir", dir, "--format", "json")
+	var up struct {
+		Result migrateResult `json:"result"`
+	}
+	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &up) != nil || len(up.Result.Result.Applied) != len(doc.Result.Files)/2+len(again.Result.Files)/2 {
+		t.Fatalf("migrate up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var invalid int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_index WHERE NOT indisvalid").Scan(&invalid); err != nil || invalid != 0 {
+		t.Errorf("%d invalid indexes after migrate up (%v)", invalid, err)
+	}
+	for _, p := range doc.Result.Proposals {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE indexname = $1", p.Candidate.Name).Scan(&n); err != nil || n != 1 {
+			t.Errorf("index %s missing after migrate up", p.Candidate.Name)
+		}
+	}
+	if r := run(t, "migrate", "up", "--dsn", db.DSN, "--dir", dir); r.code != ExitOK || !strings.Contains(r.stdout, "Nothing to do") {
+		t.Errorf("second migrate up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "migrate", "status", "--dsn", db.DSN, "--dir", dir); r.code != ExitOK || !strings.Contains(r.stdout, "0 pending") {
+		t.Errorf("migrate status: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "migrate", "down", "--all", "--dsn", db.DSN, "--dir", dir); r.code != ExitOK || !strings.Contains(r.stdout, "-> none") {
+		t.Errorf("migrate down --all: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, p := range doc.Result.Proposals {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_indexes WHERE indexname = $1", p.Candidate.Name).Scan(&n); err != nil || n != 0 {
+			t.Errorf("index %s still there after migrate down --all", p.Candidate.Name)
+		}
+	}
+
 	// Without HypoPG the planner cannot prove anything: a clear error, nothing written.
 	bare := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements"))
 	empty := filepath.Join(t.TempDir(), "m")
@@ -116,6 +150,11 @@ func TestIndexesGenerate(t *testing.T) {
 		{[]string{"indexes"}, "want the subcommand generate"},
 		{[]string{"indexes", "generate"}, "--dir DIR is required"},
 		{[]string{"indexes", "generate", "--dir", dir, "--budget", "lots"}, "not a size"},
+		{[]string{"migrate"}, "missing subcommand"},
+		{[]string{"migrate", "sideways"}, "unknown subcommand"},
+		{[]string{"migrate", "up"}, "--dir DIR is required"},
+		{[]string{"migrate", "up", "--dir", filepath.Join(dir, "nope")}, "is not a directory"},
+		{[]string{"migrate", "down", "--dir", dir, "--steps", "0"}, "--steps must be at least 1"},
 	} {
 		if r := run(t, c.args...); r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%q: exit %d, stderr %q", c.args, r.code, r.stderr)

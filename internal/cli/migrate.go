@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/migrations"
+)
+
+var migrateCmd = &command{
+	name:    "migrate",
+	summary: "apply, roll back or show golang-migrate index migrations on a live database, safely",
+	help: `Usage: pgtune migrate <up|down|status> --dir DIR [flags]
+
+Applies a golang-migrate directory (such as the one 'pgtune indexes generate' writes) the way
+index migrations need on a live database:
+
+  - one runner at a time: pgtune takes an advisory lock of its own by polling, so a second
+    runner waits (--wait) holding no snapshot instead of deadlocking with the first one's
+    CREATE INDEX CONCURRENTLY (golang-migrate's own blocking lock does: its issue #960);
+  - before each build, an INVALID leftover of the same index (from a failed or cancelled
+    build, which CREATE INDEX ... IF NOT EXISTS would silently skip) is dropped concurrently;
+  - every statement runs with lock_timeout (--lock-timeout) and no statement timeout: a build
+    takes as long as it takes, but never queues the application behind a lock;
+  - if a pgtune migration fails, the index it left is dropped and its version forced back, so
+    the database is as before and the next run retries; a dirty pgtune migration found at the
+    start (a run that was killed) is recovered the same way. Other migrations are left to you.
+
+It writes to the database: up and down change its indexes.
+
+  pgtune migrate up     --dir DIR    apply every pending migration
+  pgtune migrate down   --dir DIR    roll back the last one (--steps N, or --all)
+  pgtune migrate status --dir DIR    the applied version, pending migrations, invalid indexes (read-only)
+
+Examples:
+  pgtune migrate up --dsn postgres://dba@db.internal/booking --dir migrations/booking
+  pgtune migrate up --dir migrations --wait 10m --lock-timeout 3s
+`,
+	run: runMigrate,
+}
+
+type migrateResult struct {
+	Action string             `json:"action"`
+	Dir    string             `json:"dir"`
+	Result *migrations.Result `json:"result,omitempty"`
+	Status *migrations.Status `json:"status,omitempty"`
+}
+
+func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("migrate: missing subcommand (up, down or status); see 'pgtune help migrate'")
+	}
+	action := args[0]
+	switch action {
+	case "-h", "-help", "--help":
+		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
+		return errHelpShown
+	case "up", "down", "status":
+	default:
+		return usageErrorf("migrate: unknown subcommand %q (want up, down or status)", action)
+	}
+	fs := newFlagSet(cmd, e).withConnection().withOutput()
+	dir := fs.String("dir", "", "migration directory (required)")
+	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "lock_timeout of every statement: a build that cannot get its lock in time fails instead of queueing the application")
+	wait := fs.Duration("wait", 0, "how long to wait for another 'pgtune migrate' on the same database to finish")
+	steps := fs.Int("steps", 1, "down: how many migrations to roll back")
+	all := fs.Bool("all", false, "down: roll back every migration")
+	if err := fs.parse(args[1:], false); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageErrorf("migrate %s: --dir DIR is required", action)
+	}
+	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+		return usageErrorf("migrate %s: --dir %s is not a directory", action, *dir)
+	}
+	if *steps < 1 {
+		return usageErrorf("migrate down: --steps must be at least 1")
+	}
+	if _, err := migrations.Read(*dir); err != nil {
+		return fmt.Errorf("migrate %s: %w", action, err)
+	}
+	log, _ := fs.logger()
+	cfg, err := fs.connConfig(log)
+	if err != nil {
+		return err
+	}
+	out := migrateResult{Action: action, Dir: *dir}
+	if action == "status" {
+		conn, err := connect.Connect(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		st, err := migrations.GetStatus(ctx, conn, *dir)
+		if err != nil {
+			return fmt.Errorf("migrate status %s: %w", connect.Describe(cfg), err)
+		}
+		out.Status = st
+		var rows [][]string
+		for _, m := range st.Pending {
+			rows = append(rows, []string{fmt.Sprintf("%06d", m.Version), m.Name, yesNo(m.Generated)})
+		}
+		note := fmt.Sprintf("Applied version: %s; %d pending.", versionText(st.Version, st.Dirty), len(st.Pending))
+		if len(st.Invalid) > 0 {
+			note += " INVALID indexes the next 'pgtune migrate up' drops and rebuilds: " + strings.Join(st.Invalid, ", ")
+		}
+		return fs.write(out, report.Table{Title: "Migrations in " + *dir + " against " + connect.Describe(cfg),
+			Columns: []string{"version", "pending migration", "by pgtune"}, Rows: rows, Note: note})
+	}
+
+	p := newProgress(e.stderr)
+	o := migrations.Options{Dir: *dir, LockTimeout: *lockTimeout, Wait: *wait, Log: log, Progress: func(s string) { p.update("%s", s) }}
+	var res *migrations.Result
+	if action == "up" {
+		res, err = migrations.Up(ctx, cfg, o)
+	} else {
+		n := *steps
+		if *all {
+			n = 0
+		}
+		res, err = migrations.Down(ctx, cfg, o, n)
+	}
+	p.done()
+	if err != nil {
+		return fmt.Errorf("migrate %s %s: %w", action, connect.Describe(cfg), err)
+	}
+	out.Result = res
+	var rows [][]string
+	for _, a := range res.Recovered {
+		rows = append(rows, []string{"recovered", a})
+	}
+	for _, d := range res.Dropped {
+		rows = append(rows, []string{"dropped invalid leftover", d})
+	}
+	for _, a := range res.Applied {
+		rows = append(rows, []string{action, a})
+	}
+	note := fmt.Sprintf("Version %s -> %s.", versionText(res.From, false), versionText(res.To, false))
+	if len(res.Applied) == 0 {
+		note = "Nothing to do: " + note
+	}
+	return fs.write(out, report.Table{Title: fmt.Sprintf("migrate %s: %s", action, connect.Describe(cfg)),
+		Columns: []string{"what", "migration"}, Rows: rows, Note: note})
+}
+
+func versionText(v int, dirty bool) string {
+	s := "none"
+	if v >= 0 {
+		s = fmt.Sprintf("%06d", v)
+	}
+	if dirty {
+		s += " (dirty)"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
