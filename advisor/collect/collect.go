@@ -35,6 +35,9 @@ type Options struct {
 	// NoValues leaves out data values: pg_stats' most common values and histogram bounds, and
 	// the statement samples. For snapshots that leave the building.
 	NoValues bool
+	// CatalogOnly reads the catalog and its statistics but not pg_stat_statements or samples
+	// (for a linter, which needs no workload and no extension).
+	CatalogOnly bool
 	// PgtuneVersion is recorded in the snapshot.
 	PgtuneVersion string
 	// Log receives progress at debug level; nil discards it.
@@ -85,7 +88,7 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 	// Samples come first, outside the transaction: inside one, pg_stat_activity is read once and
 	// cached until it ends.
 	var samples []string
-	if !o.NoValues {
+	if !o.NoValues && !o.CatalogOnly {
 		step("sampling pg_stat_activity")
 		var err error
 		if samples, err = sampleActivity(ctx, conn, o.SampleFor, o.StatementTimeout); err != nil {
@@ -127,6 +130,9 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		{"pg_stat_statements", collectStatements},
 	}
 	for _, s := range steps {
+		if o.CatalogOnly && s.name == "pg_stat_statements" {
+			continue
+		}
 		step(s.name)
 		if err := s.run(ctx, tx, snap, o); err != nil {
 			var ce *Error

@@ -133,6 +133,18 @@ func TestIndexesGenerate(t *testing.T) {
 		}
 	}
 
+	// The generated files pass the linter, checked against the live catalog; a planted bad file
+	// fails it with exit 1.
+	if r := run(t, "migrate", "lint", "--dsn", db.DSN, dir); r.code != ExitOK || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
+		t.Errorf("lint of the generated files: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(t.TempDir(), "000001_bad.up.sql")
+	os.WriteFile(bad, []byte("CREATE INDEX appointments_status ON appointments (status);\nDROP INDEX appointments_barber_id_idx;\n"), 0o644)
+	r = run(t, "migrate", "lint", "--dsn", db.DSN, "--format", "json", bad)
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "lint.index_not_concurrent") || !strings.Contains(r.stdout, "lint.missing_if_exists") {
+		t.Errorf("lint of a bad file: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
 	// Without HypoPG the planner cannot prove anything: a clear error, nothing written.
 	bare := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements"))
 	empty := filepath.Join(t.TempDir(), "m")
@@ -155,6 +167,8 @@ func TestIndexesGenerate(t *testing.T) {
 		{[]string{"migrate", "up"}, "--dir DIR is required"},
 		{[]string{"migrate", "up", "--dir", filepath.Join(dir, "nope")}, "is not a directory"},
 		{[]string{"migrate", "down", "--dir", dir, "--steps", "0"}, "--steps must be at least 1"},
+		{[]string{"migrate", "lint"}, "name the migration files"},
+		{[]string{"migrate", "lint", "--schema", "x.sql", "--dsn", "postgres://h/d", dir}, "choose one of --dsn and --schema"},
 	} {
 		if r := run(t, c.args...); r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%q: exit %d, stderr %q", c.args, r.code, r.stderr)

@@ -36,6 +36,7 @@ It writes to the database: up and down change its indexes.
   pgtune migrate up     --dir DIR    apply every pending migration
   pgtune migrate down   --dir DIR    roll back the last one (--steps N, or --all)
   pgtune migrate status --dir DIR    the applied version, pending migrations, invalid indexes (read-only)
+  pgtune migrate lint FILE|DIR...    check migrations for pull requests (see 'pgtune migrate lint -h')
 
 Examples:
   pgtune migrate up --dsn postgres://dba@db.internal/booking --dir migrations/booking
@@ -53,7 +54,7 @@ type migrateResult struct {
 
 func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageErrorf("migrate: missing subcommand (up, down or status); see 'pgtune help migrate'")
+		return usageErrorf("migrate: missing subcommand (up, down, status or lint); see 'pgtune help migrate'")
 	}
 	action := args[0]
 	switch action {
@@ -61,8 +62,11 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
 		return errHelpShown
 	case "up", "down", "status":
+	case "lint":
+		lint := &command{name: "migrate lint", summary: "check index migrations", help: migrateLintHelp, run: runMigrateLint}
+		return lint.run(ctx, lint, e, args[1:])
 	default:
-		return usageErrorf("migrate: unknown subcommand %q (want up, down or status)", action)
+		return usageErrorf("migrate: unknown subcommand %q (want up, down, status or lint)", action)
 	}
 	fs := newFlagSet(cmd, e).withConnection().withOutput()
 	dir := fs.String("dir", "", "migration directory (required)")

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/migrations"
+)
+
+const migrateLintHelp = `Usage: pgtune migrate lint [--dsn DSN | --schema FILE] FILE|DIR...
+
+Checks index migrations before they reach a live database (for pull requests):
+
+  error    CONCURRENTLY (or VACUUM) sharing a file with other statements (golang-migrate runs a
+           file as one transaction, where they fail)
+  error    CREATE / DROP INDEX or REINDEX without CONCURRENTLY on an existing table (it blocks
+           writes, or everything, for the whole build)
+  error    an index name over 63 bytes (PostgreSQL cuts it; names can then collide)
+  error    a function that is not immutable (now(), CURRENT_DATE, random(), ...) in an index
+           expression or predicate
+  error    with --dsn or --schema: a table or column that does not exist, an index that
+           duplicates an existing one (or one created by another file linted)
+  warning  CREATE INDEX without IF NOT EXISTS, DROP INDEX without IF EXISTS
+  error    a file that does not parse
+
+It exits with 1 when any error is found (--fail-on high; --fail-on low includes warnings). With
+--dsn it only reads the catalog; it needs no extension. Without --dsn or --schema, every table
+a linted file does not create is taken to exist.
+
+Examples:
+  pgtune migrate lint migrations/booking
+  pgtune migrate lint --schema schema.sql --format markdown migrations/000012_*.sql
+`
+
+type lintResult struct {
+	Files    []string        `json:"files"`
+	Findings []model.Finding `json:"findings"`
+}
+
+func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) error {
+	fs := newFlagSet(cmd, e).withConnection().withOutput().withFailOn()
+	fs.Lookup("fail-on").DefValue = "high"
+	fs.failOn = "high"
+	schema := fs.String("schema", "", "check against this pg_dump --schema-only file")
+	if err := fs.parse(args, true); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageErrorf("migrate lint: name the migration files or directories to check")
+	}
+	if *schema != "" && fs.dsn != "" {
+		return usageErrorf("migrate lint: choose one of --dsn and --schema")
+	}
+	var paths []string
+	for _, a := range fs.Args() {
+		st, err := os.Stat(a)
+		if err != nil {
+			return usageErrorf("migrate lint: %v", err)
+		}
+		if !st.IsDir() {
+			paths = append(paths, a)
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			return err
+		}
+		for _, en := range entries {
+			if !en.IsDir() && strings.HasSuffix(en.Name(), ".sql") {
+				paths = append(paths, filepath.Join(a, en.Name()))
+			}
+		}
+	}
+	slices.Sort(paths)
+	var files []migrations.File
+	var findings []model.Finding
+	for _, p := range paths {
+		body, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("migrate lint: %w", err)
+		}
+		stmts, err := query.ParseMigration(string(body))
+		if err != nil {
+			var se *query.SchemaError
+			line := 0
+			if errors.As(err, &se) {
+				line = se.Line
+			}
+			findings = append(findings, model.Finding{Rule: "lint.syntax", Kind: model.KindIndex, Severity: model.SeverityHigh,
+				Title: fmt.Sprintf("%s:%d: does not parse: %v", p, line, err), Evidence: model.Facts("file", p, "line", line),
+				Action: "fix the SQL; the migration would fail"})
+			continue
+		}
+		files = append(files, migrations.File{Path: p, Statements: stmts, Up: !strings.HasSuffix(p, ".down.sql")})
+	}
+
+	var cat *model.Catalog
+	switch {
+	case *schema != "":
+		body, err := os.ReadFile(*schema)
+		if err != nil {
+			return fileError("--schema", err)
+		}
+		s, err := query.ParseSchema(string(body))
+		if err != nil {
+			return fmt.Errorf("--schema %s: does not parse at %w", *schema, err)
+		}
+		cat = model.NewCatalog(&model.Snapshot{Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints})
+	case fs.dsn != "":
+		log, _ := fs.logger()
+		conn, cfg, err := fs.connect(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		snap, err := collect.Collect(ctx, conn, collect.Options{CatalogOnly: true, NoValues: true, PgtuneVersion: Version(), Log: log})
+		if err != nil {
+			return fmt.Errorf("migrate lint %s: %w", connect.Describe(cfg), err)
+		}
+		cat = model.NewCatalog(snap)
+	}
+	findings = append(findings, migrations.Lint(files, cat)...)
+	if findings == nil {
+		findings = []model.Finding{}
+	}
+	errs, warns := 0, 0
+	var rows [][]string
+	for _, f := range findings {
+		level := "warning"
+		if f.Severity >= model.SeverityHigh {
+			level = "error"
+			errs++
+		} else {
+			warns++
+		}
+		rows = append(rows, []string{level, f.Rule, f.Title, f.Fix()})
+	}
+	note := fmt.Sprintf("%d files: %d errors, %d warnings.", len(paths), errs, warns)
+	if err := fs.write(lintResult{Files: paths, Findings: findings}, report.Table{Title: "pgtune migrate lint",
+		Columns: []string{"level", "rule", "finding", "fix"}, Rows: rows, Note: note}); err != nil {
+		return err
+	}
+	if fs.failOnThreshold().Trips(findings) {
+		return errFindings
+	}
+	return nil
+}
