@@ -159,7 +159,7 @@ func createFile(p *Proposal, generated time.Time) string {
 			lines = append(lines, fmt.Sprintf("... and %d more statements.", len(p.Effects)-5))
 			break
 		}
-		lines = append(lines, fmt.Sprintf("Statement %s (%d calls): cost %.1f -> %.1f.", e.Fingerprint, e.Calls, e.Before, e.After))
+		lines = append(lines, fmt.Sprintf("Statement %s (%d calls): cost %.1f -> %.1f: %s", e.Fingerprint, e.Calls, e.Before, e.After, excerpt(e.Query, 70)))
 	}
 	if len(p.BreaksHOT) > 0 {
 		lines = append(lines, "UPDATEs that set "+strings.Join(p.BreaksHOT, ", ")+" can no longer be HOT updates.")
@@ -168,6 +168,15 @@ func createFile(p *Proposal, generated time.Time) string {
 		lines = append(lines, "Makes redundant: "+strings.Join(p.Replaces, ", ")+" (generate with --include-drops to drop).")
 	}
 	return header(generated, "Creates index "+c.Name+".", lines) + c.Definition() + ";\n"
+}
+
+// excerpt is the start of a statement on one line.
+func excerpt(q string, n int) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if r := []rune(q); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return q
 }
 
 func dropFile(table, name, why string) string {

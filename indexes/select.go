@@ -39,6 +39,7 @@ type Options struct {
 // Effect is what an index does to one statement.
 type Effect struct {
 	Fingerprint string  `json:"fingerprint"`
+	Query       string  `json:"query"`
 	Calls       int64   `json:"calls"`
 	Before      float64 `json:"cost_before"`
 	After       float64 `json:"cost_after"`
@@ -307,7 +308,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			if err != nil || before <= final[s] {
 				continue
 			}
-			prop.Effects = append(prop.Effects, Effect{Fingerprint: s.ws.Fingerprint, Calls: s.ws.Calls, Before: before, After: final[s]})
+			prop.Effects = append(prop.Effects, Effect{Fingerprint: s.ws.Fingerprint, Query: s.ws.Query, Calls: s.ws.Calls, Before: before, After: final[s]})
 			prop.Benefit += float64(s.ws.Calls) * (before - final[s])
 		}
 		if reference > 0 {
