@@ -7,6 +7,8 @@ package advisor
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/bookedbarber/pgtune/advisor/health"
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/rewrite"
+	"github.com/bookedbarber/pgtune/indexes"
 )
 
 // Options control Advise.
@@ -23,6 +26,10 @@ type Options struct {
 	// Now is the time the advice is given at; zero means the snapshot's TakenAt, so an offline
 	// snapshot is judged as of when it was taken.
 	Now time.Time
+	// Coster, when set, runs the index engine: the planner through HypoPG on a live database.
+	Coster indexes.Coster
+	// Indexes bounds the index engine.
+	Indexes indexes.Options
 }
 
 // Report is the advisor's result.
@@ -73,8 +80,9 @@ type TopStatement struct {
 	Problem     string   `json:"problem,omitempty"`
 }
 
-// Advise analyses a snapshot.
-func Advise(snap *model.Snapshot, o Options) *Report {
+// Advise analyses a snapshot. With a Coster it also runs the index engine, which may fail (a
+// lost connection); the rest of the report stands, and the error says what is missing.
+func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, error) {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
@@ -89,6 +97,16 @@ func Advise(snap *model.Snapshot, o Options) *Report {
 	findings = append(findings, rewrite.Analyze(w, cat)...)
 	findings = append(findings, audit.Analyze(cat, now)...)
 	findings = append(findings, health.Analyze(cat, w)...)
+	var engineErr error
+	if o.Coster != nil {
+		cands := indexes.Generate(w, cat)
+		res, err := indexes.Select(ctx, w, cat, cands, o.Coster, o.Indexes)
+		if err != nil {
+			engineErr = fmt.Errorf("index engine: %w", err)
+		} else {
+			findings = append(findings, indexes.Findings(res, w, true, false)...)
+		}
+	}
 	Rank(findings)
 	if findings == nil {
 		findings = []model.Finding{}
@@ -118,7 +136,7 @@ func Advise(snap *model.Snapshot, o Options) *Report {
 	if r.Workload.Tables == nil {
 		r.Workload.Tables = []*model.TableAccess{}
 	}
-	return r
+	return r, engineErr
 }
 
 // Rank orders findings: most severe first, then by the share of the workload (or of the

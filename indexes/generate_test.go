@@ -1,4 +1,4 @@
-package indexes
+package indexes_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 )
 
@@ -23,7 +24,10 @@ func demoCandidates(t *testing.T, mutate func(*model.Snapshot)) ([]*Candidate, *
 	if mutate != nil {
 		mutate(snap)
 	}
-	rep := advisor.Advise(snap, advisor.Options{})
+	rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return Generate(rep.Model, rep.Catalog), rep.Model
 }
 
@@ -96,22 +100,22 @@ func TestTrigramOnlyWhenAvailable(t *testing.T) {
 func TestNames(t *testing.T) {
 	c := &Candidate{Table: "public.appointments", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time", Desc: true, NullsFirst: true}},
 		Where: "status IN ('pending', 'confirmed')"}
-	if got := nameFor(c.Table, c); got != "appointments_barber_id_start_time_desc_pending_confirmed_idx" {
+	if got := NameFor(c.Table, c); got != "appointments_barber_id_start_time_desc_pending_confirmed_idx" {
 		t.Errorf("name = %s", got)
 	}
 	long := &Candidate{Table: "public.a_table_with_a_rather_long_name", Method: "btree",
 		Keys: []model.IndexKey{{Column: "first_long_column_name"}, {Column: "second_long_column_name"}}}
-	n1 := nameFor(long.Table, long)
+	n1 := NameFor(long.Table, long)
 	long.Keys[1].Column = "second_long_column_other"
-	n2 := nameFor(long.Table, long)
-	if len(n1) > 63 || len(n2) > 63 || n1 == n2 || !strings.HasSuffix(n1, "_idx") || nameFor(long.Table, long) != n2 {
+	n2 := NameFor(long.Table, long)
+	if len(n1) > 63 || len(n2) > 63 || n1 == n2 || !strings.HasSuffix(n1, "_idx") || NameFor(long.Table, long) != n2 {
 		t.Errorf("long names %q, %q", n1, n2)
 	}
 	expr := &Candidate{Table: "public.clients", Method: "gin", Keys: []model.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}}
-	if got := nameFor(expr.Table, expr); got != "clients_phone_trgm_idx" {
+	if got := NameFor(expr.Table, expr); got != "clients_phone_trgm_idx" {
 		t.Errorf("trigram name = %s", got)
 	}
-	c.Name = nameFor(c.Table, c)
+	c.Name = NameFor(c.Table, c)
 	if got := c.Definition(); got != `CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_barber_id_start_time_desc_pending_confirmed_idx ON public.appointments (barber_id, start_time DESC) WHERE status IN ('pending', 'confirmed')` {
 		t.Errorf("definition = %s", got)
 	}
@@ -131,7 +135,7 @@ func TestImmutableExpressionsOnly(t *testing.T) {
 	}
 	for _, c := range cases {
 		p := model.Predicate{Column: model.ColumnRef{Column: c.col}, Wrapper: &model.Wrapper{Kind: model.WrapperKind(c.kind), Name: c.name}}
-		if got := immutableExpr(p, tbl); got != c.want {
+		if got := ImmutableExpr(p, tbl); got != c.want {
 			t.Errorf("%s(%s): %q, want %q", c.name, c.col, got, c.want)
 		}
 	}

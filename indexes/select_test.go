@@ -1,4 +1,4 @@
-package indexes
+package indexes_test
 
 import (
 	"slices"
@@ -10,6 +10,7 @@ import (
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/collect"
 	"github.com/bookedbarber/pgtune/advisor/query"
+	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
@@ -48,7 +49,10 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := advisor.Advise(snap, advisor.Options{})
+	rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cands := Generate(rep.Model, rep.Catalog)
 	w, err := NewWhatIf(ctx, db.Connect(t), snap.Server.VersionNum)
 	if err != nil {

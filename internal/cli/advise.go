@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/bookedbarber/pgtune/advisor/collect"
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 )
@@ -73,6 +75,7 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 	fs.BoolVar(&src.demo, "demo", false, "analyse the bundled booking demo's snapshot")
 	src.addLive(fs)
 	top := fs.Int("top", 10, "how many statements the workload summary lists")
+	noIndexes := fs.Bool("no-indexes", false, "skip the index engine (its planner work takes a few seconds on a large workload)")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
@@ -84,11 +87,39 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	opts := advisor.Options{Top: *top}
+	var engineNote *model.Finding
+	switch {
+	case *noIndexes:
+	case kind == "live" && snap.Extension("hypopg") != nil:
+		// The index engine plans on a connection of its own, read-only, with hypothetical
+		// indexes only.
+		conn, _, err := fs.connect(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		w, err := indexes.NewWhatIf(ctx, conn, snap.Server.VersionNum)
+		if err != nil {
+			return fmt.Errorf("advise: %w", err)
+		}
+		defer w.Close(context.Background())
+		opts.Coster = w
+	default:
+		engineNote = indexEngineNote(snap, kind)
+	}
 	p := newProgress(e.stderr)
 	p.update("analysing %d statements", len(snap.Statements.Rows))
 	began := time.Now()
-	rep := advisor.Advise(snap, advisor.Options{Top: *top})
+	rep, err := advisor.Advise(ctx, snap, opts)
 	p.done()
+	if err != nil {
+		return fmt.Errorf("advise: %w", err)
+	}
+	if engineNote != nil {
+		rep.Findings = append(rep.Findings, *engineNote)
+		advisor.Rank(rep.Findings)
+	}
 	rep.Source.Kind = kind
 	log.Debug("advised", "source", kind, "statements", rep.Workload.Statements, "findings", len(rep.Findings), "took", time.Since(began))
 
@@ -164,6 +195,26 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 		return nil, "", fmt.Errorf("%s %s: %w", cmdName, connect.Describe(cfg), err)
 	}
 	return snap, "live", nil
+}
+
+// indexEngineNote says why a run has no index recommendations, and how to get them.
+func indexEngineNote(snap *model.Snapshot, kind string) *model.Finding {
+	f := &model.Finding{Rule: "index.engine_unavailable", Kind: model.KindIndex, Severity: model.SeverityInfo, NeedsLivePlanner: true}
+	switch {
+	case kind != "live":
+		f.Title = "index recommendations need the live planner: run pgtune advise (or pgtune indexes generate) against the database"
+		f.Detail = "pgtune proves every index it recommends with the server's own planner, through HypoPG's hypothetical " +
+			"indexes; a " + kind + " run has no server to ask."
+	case slices.Contains(snap.AvailableExtensions, "hypopg"):
+		f.Title = "index recommendations need HypoPG, which the server has but this database has not created"
+		f.SQL = "CREATE EXTENSION hypopg;"
+		f.Detail = "pgtune proves every index it recommends with the planner, through HypoPG's hypothetical indexes (they exist only in pgtune's session)."
+	default:
+		f.Title = "index recommendations need HypoPG, which this server lacks"
+		f.Action = fmt.Sprintf("install HypoPG (e.g. apt-get install postgresql-%d-hypopg), then CREATE EXTENSION hypopg;", max(snap.Server.VersionNum/10000, 13))
+		f.Detail = "pgtune proves every index it recommends with the planner, through HypoPG's hypothetical indexes."
+	}
+	return f
 }
 
 // fileError words a file problem with its flag, as a could-not-run error.

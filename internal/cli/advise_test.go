@@ -38,6 +38,7 @@ type adviseDoc struct {
 type findingDoc struct {
 	Rule       string         `json:"rule"`
 	Kind       string         `json:"kind"`
+	Live       bool           `json:"needs_live_planner"`
 	Severity   string         `json:"severity"`
 	Table      string         `json:"table"`
 	Title      string         `json:"title"`
@@ -325,10 +326,14 @@ func TestAdviseLiveSnapshotAndDumpAgree(t *testing.T) {
 }
 
 // keys identifies findings by what they say, not by the numbers that move between two runs.
+// Findings that need the live planner are marked as such and left out: an offline run cannot make
+// them.
 func keys(fs []findingDoc) []string {
 	var out []string
 	for _, f := range fs {
-		out = append(out, f.Rule+"|"+f.Table+"|"+f.Title)
+		if !f.Live {
+			out = append(out, f.Rule+"|"+f.Table+"|"+f.Title)
+		}
 	}
 	slices.Sort(out)
 	return out

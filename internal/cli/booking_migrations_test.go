@@ -91,7 +91,10 @@ func regenerateBookingMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := advisor.Advise(snap, advisor.Options{})
+	rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cands := indexes.Generate(rep.Model, rep.Catalog)
 	w, err := indexes.NewWhatIf(ctx, db.Connect(t), snap.Server.VersionNum)
 	if err != nil {

@@ -43,7 +43,10 @@ func TestDemoSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("embedded demo snapshot: %v", err)
 	}
-	rep := advisor.Advise(snap, advisor.Options{})
+	rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	byFP := map[string]string{}
 	for _, ws := range rep.Model.Statements {
 		if ws.Model != nil {

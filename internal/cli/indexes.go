@@ -121,7 +121,10 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		}
 		budgetBytes = total * share
 	}
-	rep := advisor.Advise(snap, advisor.Options{})
+	rep, err := advisor.Advise(ctx, snap, advisor.Options{})
+	if err != nil {
+		return err
+	}
 	cands := indexes.Generate(rep.Model, rep.Catalog)
 
 	conn, err := connect.Connect(ctx, cfg)

@@ -59,6 +59,24 @@ func TestIndexesGenerate(t *testing.T) {
 	if len(doc.Result.Proposals) < 3 || len(doc.Result.Files) != 2*len(doc.Result.Proposals) || doc.Result.FinalCost*3 > doc.Result.BaseCost {
 		t.Fatalf("generate: %d proposals, %d files, cost %.0f -> %.0f", len(doc.Result.Proposals), len(doc.Result.Files), doc.Result.BaseCost, doc.Result.FinalCost)
 	}
+	// advise, on the same live database with HypoPG, carries the engine's proposals as findings.
+	ad := advise(t, "--dsn", db.DSN)
+	creates := 0
+	for _, f := range ad.Result.Findings {
+		if f.Rule == "index.create" {
+			creates++
+			if !f.Live || !strings.HasPrefix(f.SQL, "CREATE INDEX CONCURRENTLY IF NOT EXISTS") || f.Index == nil || len(f.Statements) == 0 {
+				t.Errorf("index finding: %+v", f)
+			}
+		}
+		if f.Rule == "index.engine_unavailable" {
+			t.Errorf("advise says the engine is unavailable: %s", f.Title)
+		}
+	}
+	if creates < 3 {
+		t.Errorf("advise has %d index.create findings", creates)
+	}
+
 	statement := regexp.MustCompile(`(?m)^[^-\n].*;$`)
 	for _, f := range doc.Result.Files {
 		body, err := os.ReadFile(f)

@@ -1,0 +1,8 @@
+package indexes
+
+// Exported to the external tests of this directory (package indexes_test), which use the
+// advisor to build workloads and so cannot live inside the package.
+var (
+	NameFor       = nameFor
+	ImmutableExpr = immutableExpr
+)

@@ -1,0 +1,65 @@
+package indexes
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// Findings turns a selection into advise's findings: one per proposed index, graded by the share
+// of the workload's planner cost it saves. planned marks findings the live planner proved (an
+// offline run cannot repeat them); estimated marks findings priced from statistics alone.
+func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.Finding {
+	byFP := map[string]*model.WorkloadStatement{}
+	for _, ws := range w.Statements {
+		byFP[ws.Fingerprint] = ws
+	}
+	var out []model.Finding
+	for _, p := range res.Proposals {
+		c := p.Candidate
+		f := model.Finding{
+			Rule: "index.create", Kind: model.KindIndex, Table: c.Table,
+			Severity: max(model.SeverityForShare(p.Share), model.SeverityLow),
+			Title:    fmt.Sprintf("create %s: saves %.1f%% of the workload's planner cost", c.Name, 100*p.Share),
+			Detail: fmt.Sprintf("Why: %s. The planner%s prices every statement it serves with and without it; the index "+
+				"costs %s and adds write cost %.0f (weighted like the savings).", strings.Join(c.Why, "; "), via(estimated), bytesText(p.SizeBytes), p.WriteCost),
+			Evidence: model.Facts("size_bytes", int64(p.SizeBytes), "benefit", model.Round(p.Benefit, 1), "share", model.Round(p.Share, 4),
+				"write_cost", model.Round(p.WriteCost, 1)),
+			SQL:              c.Definition() + ";",
+			Index:            c.Spec(),
+			Impact:           model.Round(p.Share, 4),
+			NeedsLivePlanner: planned,
+		}
+		if estimated {
+			f.Title += " (estimated)"
+		}
+		for _, e := range p.Effects {
+			f.Evidence = append(f.Evidence, model.Fact{Name: "cost " + e.Fingerprint, Value: fmt.Sprintf("%.1f -> %.1f", e.Before, e.After)})
+			if ws := byFP[e.Fingerprint]; ws != nil {
+				f.Statements = append(f.Statements, ws.Evidence())
+			}
+		}
+		var then []string
+		if len(p.BreaksHOT) > 0 {
+			then = append(then, "UPDATEs that set "+strings.Join(p.BreaksHOT, ", ")+" can no longer be HOT updates")
+		}
+		if len(p.Replaces) > 0 {
+			then = append(then, "it makes "+strings.Join(p.Replaces, ", ")+" redundant: drop that once this one is built")
+		}
+		if len(p.Alternatives) > 0 {
+			then = append(then, "alternatives that lost: "+strings.Join(p.Alternatives, "; "))
+		}
+		then = append(then, "or write it as a migration: pgtune indexes generate --dir DIR")
+		f.Action = strings.Join(then, "; ")
+		out = append(out, f)
+	}
+	return out
+}
+
+func via(estimated bool) string {
+	if estimated {
+		return "-like estimate from pg_stats (no HypoPG here: not proven by the planner)"
+	}
+	return " (through HypoPG)"
+}
