@@ -28,6 +28,9 @@ type Options struct {
 	Now time.Time
 	// Coster, when set, runs the index engine: the planner through HypoPG on a live database.
 	Coster indexes.Coster
+	// EstimateIndexes runs the index engine with the statistics estimator when there is no
+	// Coster (offline, or no HypoPG); its findings are marked estimated.
+	EstimateIndexes bool
 	// Indexes bounds the index engine.
 	Indexes indexes.Options
 }
@@ -98,13 +101,17 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	findings = append(findings, audit.Analyze(cat, now)...)
 	findings = append(findings, health.Analyze(cat, w)...)
 	var engineErr error
-	if o.Coster != nil {
+	coster, estimated := o.Coster, false
+	if coster == nil && o.EstimateIndexes {
+		coster, estimated = indexes.NewEstimator(w, cat), true
+	}
+	if coster != nil {
 		cands := indexes.Generate(w, cat)
-		res, err := indexes.Select(ctx, w, cat, cands, o.Coster, o.Indexes)
+		res, err := indexes.Select(ctx, w, cat, cands, coster, o.Indexes)
 		if err != nil {
 			engineErr = fmt.Errorf("index engine: %w", err)
 		} else {
-			findings = append(findings, indexes.Findings(res, w, true, false)...)
+			findings = append(findings, indexes.Findings(res, w, !estimated, estimated)...)
 		}
 	}
 	Rank(findings)

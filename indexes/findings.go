@@ -30,6 +30,7 @@ func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.F
 			Index:            c.Spec(),
 			Impact:           model.Round(p.Share, 4),
 			NeedsLivePlanner: planned,
+			Estimated:        estimated,
 		}
 		if estimated {
 			f.Title += " (estimated)"

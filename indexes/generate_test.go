@@ -15,6 +15,17 @@ import (
 	"github.com/bookedbarber/pgtune/internal/booking"
 )
 
+// demoWorkload builds the bundled demo snapshot's workload and catalog.
+func demoWorkload(t *testing.T) (*model.Snapshot, *model.Workload, *model.Catalog) {
+	t.Helper()
+	snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := model.NewCatalog(snap)
+	return snap, advisor.BuildWorkload(snap, cat), cat
+}
+
 func demoCandidates(t *testing.T, mutate func(*model.Snapshot)) ([]*Candidate, *model.Workload) {
 	t.Helper()
 	snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))

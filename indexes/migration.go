@@ -164,6 +164,9 @@ func createFile(p *Proposal, generated time.Time) string {
 	if len(p.BreaksHOT) > 0 {
 		lines = append(lines, "UPDATEs that set "+strings.Join(p.BreaksHOT, ", ")+" can no longer be HOT updates.")
 	}
+	if p.Estimated {
+		lines = append(lines, "Costs estimated from pg_stats with a model of the planner (no HypoPG): not proven by the planner.")
+	}
 	if len(p.Replaces) > 0 {
 		lines = append(lines, "Makes redundant: "+strings.Join(p.Replaces, ", ")+" (generate with --include-drops to drop).")
 	}

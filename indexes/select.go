@@ -63,6 +63,8 @@ type Proposal struct {
 	Replaces []string `json:"replaces,omitempty"`
 	// Alternatives says why other candidates for the same statements lost.
 	Alternatives []string `json:"alternatives,omitempty"`
+	// Estimated is set when the costs come from the statistics estimator, not the planner.
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // Result is a selection.
@@ -299,7 +301,8 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	}
 	for _, c := range chosen {
 		without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
-		prop := &Proposal{Candidate: c, SizeBytes: sizes[c], WriteCost: writeCost(w, cat, c), BreaksHOT: hotColumns(w, c)}
+		_, estimated := coster.(*Estimator)
+		prop := &Proposal{Candidate: c, SizeBytes: sizes[c], WriteCost: writeCost(w, cat, c), BreaksHOT: hotColumns(w, c), Estimated: estimated}
 		for _, s := range stmts {
 			if !slices.Contains(serves[c], s) {
 				continue

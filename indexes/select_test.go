@@ -105,6 +105,29 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 		t.Logf("%5.1f%% %7.0f kB %s (replaces %v, breaks HOT of %v)", 100*p.Share, p.SizeBytes/1024, p.Candidate.PlainDefinition(), p.Replaces, p.BreaksHOT)
 	}
 
+	// Without HypoPG, the statistics estimator serves the same statements, and mostly agrees.
+	est := NewEstimator(rep.Model, rep.Catalog)
+	byEstimate, err := Select(ctx, rep.Model, rep.Catalog, cands, est, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planner := map[string]bool{}
+	for _, p := range res.Proposals {
+		planner[p.Candidate.Signature()] = true
+	}
+	agree := 0
+	for _, p := range byEstimate.Proposals {
+		if planner[p.Candidate.Signature()] {
+			agree++
+		}
+		t.Logf("estimated %5.1f%% %s", 100*p.Share, p.Candidate.PlainDefinition())
+	}
+	t.Logf("estimator: %d proposals, %d also the planner's; weighted cost %.0f -> %.0f (%d estimates)",
+		len(byEstimate.Proposals), agree, byEstimate.BaseCost, byEstimate.FinalCost, est.Estimates)
+	if len(byEstimate.Proposals) == 0 || agree*2 < len(byEstimate.Proposals) || byEstimate.FinalCost*3 > byEstimate.BaseCost {
+		t.Errorf("the estimator disagrees with the planner: %d of %d proposals shared", agree, len(byEstimate.Proposals))
+	}
+
 	// With its own proposals planned (migrations written, not yet applied), the same workload
 	// needs nothing more: generating twice adds nothing.
 	var planned []*Candidate

@@ -102,6 +102,9 @@ type Finding struct {
 	// NeedsLivePlanner marks a finding that only a live run (with the planner) can make or prove;
 	// an offline snapshot run omits or labels it.
 	NeedsLivePlanner bool `json:"needs_live_planner,omitempty"`
+	// Estimated marks a finding priced from statistics alone (no planner): an index
+	// recommendation made offline or where HypoPG is missing.
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // Fix is the finding's remedy for people: the SQL, else the action.

@@ -105,7 +105,12 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 		}
 		defer w.Close(context.Background())
 		opts.Coster = w
+	case kind == "dump":
+		// A schema file has no statistics to estimate from.
+		engineNote = indexEngineNote(snap, kind)
 	default:
+		// No planner to ask: estimate from the statistics, and say how to get proof.
+		opts.EstimateIndexes = true
 		engineNote = indexEngineNote(snap, kind)
 	}
 	p := newProgress(e.stderr)
@@ -197,22 +202,27 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 	return snap, "live", nil
 }
 
-// indexEngineNote says why a run has no index recommendations, and how to get them.
+// indexEngineNote says why a run's index recommendations are estimated (or missing), and how to
+// have them proven by the planner.
 func indexEngineNote(snap *model.Snapshot, kind string) *model.Finding {
 	f := &model.Finding{Rule: "index.engine_unavailable", Kind: model.KindIndex, Severity: model.SeverityInfo, NeedsLivePlanner: true}
+	estimated := " Index recommendations below are estimated from pg_stats with a model of the planner, and marked so."
 	switch {
+	case kind == "dump":
+		f.Title = "no index recommendations: a schema file has no statistics to estimate from"
+		f.Detail = "Run pgtune advise against the database (with HypoPG, the planner proves each index), or on a 'pgtune snapshot' file."
 	case kind != "live":
-		f.Title = "index recommendations need the live planner: run pgtune advise (or pgtune indexes generate) against the database"
-		f.Detail = "pgtune proves every index it recommends with the server's own planner, through HypoPG's hypothetical " +
-			"indexes; a " + kind + " run has no server to ask."
+		f.Title = "index recommendations are estimated: for proof, run pgtune advise against the database"
+		f.Detail = "pgtune proves the indexes it recommends with the server's own planner, through HypoPG's hypothetical indexes; a " +
+			kind + " run has no server to ask." + estimated
 	case slices.Contains(snap.AvailableExtensions, "hypopg"):
-		f.Title = "index recommendations need HypoPG, which the server has but this database has not created"
+		f.Title = "index recommendations are estimated: create HypoPG, which the server has, for the planner's proof"
 		f.SQL = "CREATE EXTENSION hypopg;"
-		f.Detail = "pgtune proves every index it recommends with the planner, through HypoPG's hypothetical indexes (they exist only in pgtune's session)."
+		f.Detail = "With HypoPG, pgtune prices every index with the planner (hypothetical indexes exist only in its session)." + estimated
 	default:
-		f.Title = "index recommendations need HypoPG, which this server lacks"
+		f.Title = "index recommendations are estimated: this server lacks HypoPG for the planner's proof"
 		f.Action = fmt.Sprintf("install HypoPG (e.g. apt-get install postgresql-%d-hypopg), then CREATE EXTENSION hypopg;", max(snap.Server.VersionNum/10000, 13))
-		f.Detail = "pgtune proves every index it recommends with the planner, through HypoPG's hypothetical indexes."
+		f.Detail = "With HypoPG, pgtune prices every index with the planner." + estimated
 	}
 	return f
 }

@@ -36,8 +36,10 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS (and a header saying why, with the numbe
 has migrations for are skipped; no file is ever overwritten. Drops of redundant indexes are
 written only with --include-drops. Apply them with 'pgtune migrate up'.
 
-It reads only: the planning happens in a read-only session with hypothetical indexes. It needs
-HypoPG in the database (CREATE EXTENSION hypopg).
+It reads only: the planning happens in a read-only session with hypothetical indexes. With
+HypoPG in the database (CREATE EXTENSION hypopg) every index is proven by the planner; without
+it, or from --snapshot / --demo, costs are estimated from pg_stats with a model of the planner,
+and the summary and each file say so.
 
 Examples:
   pgtune indexes generate --dsn postgres://dba@db.internal/booking --dir migrations/booking
@@ -57,6 +59,8 @@ type generateSummary struct {
 	BaseCost   float64             `json:"base_cost"`
 	FinalCost  float64             `json:"final_cost"`
 	Skipped    []string            `json:"skipped,omitempty"`
+	// Estimated is set when costs came from the statistics estimator, not the planner.
+	Estimated bool `json:"estimated"`
 }
 
 func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error {
@@ -74,6 +78,8 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	budget := fs.String("budget", "", "cap the proposals' total size: bytes (500MB, 2GB) or a share of the tables' size (10%)")
 	var src sourceFlags
 	src.addLive(fs)
+	fs.StringVar(&src.snapshotFile, "snapshot", "", "work from this snapshot file instead (costs then estimated from its statistics)")
+	fs.BoolVar(&src.demo, "demo", false, "work from the bundled booking demo's snapshot (costs estimated)")
 	if err := fs.parse(args[1:], false); err != nil {
 		return err
 	}
@@ -105,11 +111,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		}
 	}
 	log, _ := fs.logger()
-	cfg, err := fs.connConfig(log)
-	if err != nil {
-		return err
-	}
-	snap, _, err := src.load(ctx, fs, "indexes generate")
+	snap, kind, err := src.load(ctx, fs, "indexes generate")
 	if err != nil {
 		return err
 	}
@@ -127,22 +129,38 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	cands := indexes.Generate(rep.Model, rep.Catalog)
 
-	conn, err := connect.Connect(ctx, cfg)
-	if err != nil {
-		return err
+	// The planner proves each index through HypoPG on a live database; without it (or offline),
+	// costs are estimated from the statistics, and the files say so.
+	var coster indexes.Coster
+	var explains func() int
+	estimated := kind != "live" || snap.Extension("hypopg") == nil
+	if estimated {
+		est := indexes.NewEstimator(rep.Model, rep.Catalog)
+		coster, explains = est, func() int { return est.Estimates }
+		log.Warn("no HypoPG to ask the planner: index costs are estimated from pg_stats", "source", kind)
+	} else {
+		cfg, err := fs.connConfig(log)
+		if err != nil {
+			return err
+		}
+		conn, err := connect.Connect(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		w, err := indexes.NewWhatIf(ctx, conn, snap.Server.VersionNum)
+		if err != nil {
+			return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
+		}
+		defer w.Close(context.Background())
+		coster, explains = w, func() int { return w.Explains }
 	}
-	defer conn.Close(context.Background())
-	w, err := indexes.NewWhatIf(ctx, conn, snap.Server.VersionNum)
-	if err != nil {
-		return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
-	}
-	defer w.Close(context.Background())
 	p := newProgress(e.stderr)
-	p.update("pricing %d candidates with the planner", len(cands))
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned})
+	p.update("pricing %d candidates", len(cands))
+	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned})
 	p.done()
 	if err != nil {
-		return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
+		return fmt.Errorf("indexes generate: %w", err)
 	}
 
 	var dropList []indexes.Drop
@@ -154,7 +172,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	if err != nil {
 		return err
 	}
-	sum := generateSummary{Dir: *dir, Files: files, Proposals: res.Proposals, Candidates: res.Candidates, Explains: w.Explains,
+	sum := generateSummary{Dir: *dir, Files: files, Proposals: res.Proposals, Candidates: res.Candidates, Explains: explains(), Estimated: estimated,
 		BaseCost: model.Round(res.BaseCost, 1), FinalCost: model.Round(res.FinalCost, 1)}
 	if sum.Proposals == nil {
 		sum.Proposals = []*indexes.Proposal{}
@@ -172,8 +190,12 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 			sum.Skipped = append(sum.Skipped, pr.Candidate.Name)
 		}
 	}
-	note := fmt.Sprintf("%d candidates priced with %d EXPLAINs; the workload's weighted planner cost goes from %.0f to %.0f (%.1fx).",
-		res.Candidates, w.Explains, res.BaseCost, res.FinalCost, res.BaseCost/math.Max(res.FinalCost, 1))
+	how := fmt.Sprintf("%d EXPLAINs through HypoPG", sum.Explains)
+	if estimated {
+		how = fmt.Sprintf("%d estimates from pg_stats (no HypoPG here: not proven by the planner)", sum.Explains)
+	}
+	note := fmt.Sprintf("%d candidates priced with %s; the workload's weighted planner cost goes from %.0f to %.0f (%.1fx).",
+		res.Candidates, how, res.BaseCost, res.FinalCost, res.BaseCost/math.Max(res.FinalCost, 1))
 	if len(migs) == 0 {
 		note = "Nothing to write: " + note
 	}
