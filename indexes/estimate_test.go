@@ -28,7 +28,7 @@ func TestEstimatorFollowsThePlannersLogic(t *testing.T) {
 		if ws == nil {
 			t.Fatalf("%s is not in the demo workload", name)
 		}
-		p, err := est.Cost(ctx, config, hide, fp+"/0", "", ws.Model.TableKeys())
+		p, err := est.Cost(ctx, config, hide, fp+"/0", "", nil, ws.Model.TableKeys())
 		if err != nil {
 			t.Fatal(err)
 		}

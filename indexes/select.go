@@ -17,7 +17,8 @@ import (
 type Coster interface {
 	// Cost prices a statement with the candidates in config in place and the existing indexes in
 	// hide hidden; tables are the catalog keys of the tables it reads.
-	Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, tables []string) (Plan, error)
+	// params are representative values for its $n parameters (nil: plan it generically only).
+	Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params []string, tables []string) (Plan, error)
 	// Size estimates a candidate's size in bytes.
 	Size(ctx context.Context, c *Candidate) (float64, error)
 }
@@ -91,6 +92,7 @@ const (
 type stmt struct {
 	ws     *model.WorkloadStatement
 	texts  []string
+	params [][]string // representative values per text (nil: none)
 	tables []string
 	reads  map[string]bool // "table.column" the statement uses in conditions, joins, sorts
 	base   float64
@@ -116,6 +118,14 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		s := &stmt{ws: ws, texts: ws.Texts, tables: st.TableKeys(), reads: map[string]bool{}}
 		if len(s.texts) == 0 {
 			s.texts = []string{ws.Query}
+		}
+		models := ws.Models()
+		for i := range s.texts {
+			var ps []string
+			if i < len(models) {
+				ps, _ = Representative(models[i], cat)
+			}
+			s.params = append(s.params, ps)
 		}
 		for _, m := range ws.Models() {
 			for _, p := range m.Predicates {
@@ -183,110 +193,127 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	with := func(set []*Candidate) []*Candidate { return append(slices.Clone(o.Planned), set...) }
 	sizes := map[*Candidate]float64{}
 	usedBytes := 0.0
-	for {
-		if o.MaxIndexes > 0 && len(chosen) >= o.MaxIndexes {
-			break
-		}
-		type option struct {
-			c        *Candidate
-			replace  *Candidate // a chosen index c widens
-			benefit  float64
-			perByte  float64
-			costs    map[*stmt]float64
-			size     float64
-			writeAdd float64
-		}
-		var best *option
-		for _, c := range cands {
-			if slices.Contains(chosen, c) || c.Estimated || len(serves[c]) == 0 {
-				continue
+	dropped := map[*Candidate]bool{}
+	// Grow greedily, then prune what later choices superseded; a pruned index can leave room
+	// for a candidate that lost to it, so grow again, until nothing is pruned (at most 5 rounds;
+	// a pruned index is never taken back, so the rounds end).
+	for round := 0; round < 5; round++ {
+		for {
+			if o.MaxIndexes > 0 && len(chosen) >= o.MaxIndexes {
+				break
 			}
-			// Extend-style: adding c outright, or widening a chosen index that leads its keys.
-			replaceOptions := []*Candidate{nil}
-			for _, ch := range chosen {
-				if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
-					slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
-					replaceOptions = append(replaceOptions, ch)
-				}
+			type option struct {
+				c        *Candidate
+				replace  *Candidate // a chosen index c widens
+				benefit  float64
+				perByte  float64
+				costs    map[*stmt]float64
+				size     float64
+				writeAdd float64
 			}
-			for _, rep := range replaceOptions {
-				config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
-				affected := serves[c]
-				if rep != nil {
-					affected = mergeStmts(affected, serves[rep])
+			var best *option
+			for _, c := range cands {
+				if slices.Contains(chosen, c) || dropped[c] || c.Estimated || len(serves[c]) == 0 {
+					continue
 				}
-				costs := map[*stmt]float64{}
-				benefit := 0.0
-				for _, s := range affected {
-					c, err := s.cost(ctx, coster, with(config))
+				// Extend-style: adding c outright, or widening a chosen index that leads its keys.
+				replaceOptions := []*Candidate{nil}
+				for _, ch := range chosen {
+					if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
+						slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
+						replaceOptions = append(replaceOptions, ch)
+					}
+				}
+				for _, rep := range replaceOptions {
+					config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
+					affected := serves[c]
+					if rep != nil {
+						affected = mergeStmts(affected, serves[rep])
+					}
+					costs := map[*stmt]float64{}
+					benefit := 0.0
+					for _, s := range affected {
+						c, err := s.cost(ctx, coster, with(config))
+						if err != nil {
+							continue
+						}
+						costs[s] = c
+						benefit += float64(s.ws.Calls) * (s.cur - c)
+					}
+					size, err := coster.Size(ctx, c)
 					if err != nil {
+						return nil, err
+					}
+					extraBytes := size
+					writeAdd := writeCost(w, cat, c)
+					if rep != nil {
+						extraBytes -= sizes[rep]
+						writeAdd -= writeCost(w, cat, rep)
+					}
+					if o.BudgetBytes > 0 && usedBytes+extraBytes > o.BudgetBytes {
 						continue
 					}
-					costs[s] = c
-					benefit += float64(s.ws.Calls) * (s.cur - c)
-				}
-				size, err := coster.Size(ctx, c)
-				if err != nil {
-					return nil, err
-				}
-				extraBytes := size
-				writeAdd := writeCost(w, cat, c)
-				if rep != nil {
-					extraBytes -= sizes[rep]
-					writeAdd -= writeCost(w, cat, rep)
-				}
-				if o.BudgetBytes > 0 && usedBytes+extraBytes > o.BudgetBytes {
-					continue
-				}
-				net := benefit - writeAdd
-				if net <= threshold {
-					continue
-				}
-				opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extraBytes, 8192), costs: costs, size: size, writeAdd: writeAdd}
-				if best == nil || opt.perByte > best.perByte || opt.perByte == best.perByte && c.Name < best.c.Name {
-					best = opt
+					net := benefit - writeAdd
+					if net <= threshold {
+						continue
+					}
+					opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extraBytes, 8192), costs: costs, size: size, writeAdd: writeAdd}
+					if best == nil || opt.perByte > best.perByte || opt.perByte == best.perByte && c.Name < best.c.Name {
+						best = opt
+					}
 				}
 			}
+			if best == nil {
+				break
+			}
+			if best.replace != nil {
+				chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == best.replace })
+				usedBytes -= sizes[best.replace]
+			}
+			chosen = append(chosen, best.c)
+			sizes[best.c] = best.size
+			usedBytes += best.size
+			for s, c := range best.costs {
+				s.cur = c
+			}
 		}
-		if best == nil {
-			break
-		}
-		if best.replace != nil {
-			chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == best.replace })
-			usedBytes -= sizes[best.replace]
-		}
-		chosen = append(chosen, best.c)
-		sizes[best.c] = best.size
-		usedBytes += best.size
-		for s, c := range best.costs {
-			s.cur = c
-		}
-	}
 
-	// Prune: greedy choices made early can be superseded by later ones. Take away, one at a time,
-	// the chosen index whose own net benefit (what the workload loses without it, minus its
-	// write cost) is smallest, while that is below the threshold.
-	for len(chosen) > 1 {
-		var worst *Candidate
-		worstNet := math.Inf(1)
-		for _, c := range chosen {
-			without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
-			loss := 0.0
-			for _, s := range serves[c] {
-				in, err1 := s.cost(ctx, coster, with(chosen))
-				wo, err2 := s.cost(ctx, coster, with(without))
-				if err1 == nil && err2 == nil {
-					loss += float64(s.ws.Calls) * (wo - in)
+		// Prune: greedy choices made early can be superseded by later ones. Take away, one at a time,
+		// the chosen index whose own net benefit (what the workload loses without it, minus its
+		// write cost) is smallest, while that is below the threshold.
+		pruned := false
+		for len(chosen) > 1 {
+			var worst *Candidate
+			worstNet := math.Inf(1)
+			for _, c := range chosen {
+				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
+				loss := 0.0
+				for _, s := range serves[c] {
+					in, err1 := s.cost(ctx, coster, with(chosen))
+					wo, err2 := s.cost(ctx, coster, with(without))
+					if err1 == nil && err2 == nil {
+						loss += float64(s.ws.Calls) * (wo - in)
+					}
+				}
+				if net := loss - writeCost(w, cat, c); net < worstNet {
+					worst, worstNet = c, net
 				}
 			}
-			if net := loss - writeCost(w, cat, c); net < worstNet {
-				worst, worstNet = c, net
+			if worstNet >= threshold {
+				break
 			}
+			chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == worst })
+			dropped[worst], pruned = true, true
+			usedBytes -= sizes[worst]
 		}
-		if worstNet >= threshold {
+		if !pruned {
 			break
 		}
-		chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == worst })
+		for _, s := range stmts {
+			if c, err := s.cost(ctx, coster, with(chosen)); err == nil {
+				s.cur = c
+			}
+		}
 	}
 
 	// Final pass: each chosen index's own effect, measured by taking it away from the final set.
@@ -338,7 +365,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {
 	total := 0.0
 	for i, text := range s.texts {
-		p, err := coster.Cost(ctx, config, nil, fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), text, s.tables)
+		p, err := coster.Cost(ctx, config, nil, fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), text, s.params[i], s.tables)
 		if err != nil {
 			return 0, err
 		}

@@ -209,7 +209,7 @@ func configKey(config []*Candidate, hide []string, tables []string) string {
 // config in place and the existing indexes in hide hidden. tables are the catalog keys of the
 // tables it reads. Plans are cached by statement and the configuration of its own tables, and
 // HypoPG is only touched on a cache miss.
-func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, tables []string) (Plan, error) {
+func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params []string, tables []string) (Plan, error) {
 	key := fingerprint + "#" + configKey(config, hide, tables)
 	if p, ok := w.cache[key]; ok {
 		return p, nil
@@ -217,7 +217,7 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 	if err := w.Configure(ctx, config, hide); err != nil {
 		return Plan{}, err
 	}
-	p, err := w.explain(ctx, text)
+	p, err := w.explain(ctx, text, params)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -237,10 +237,13 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 // explain runs EXPLAIN (FORMAT JSON) on the generic plan of text: the plan PostgreSQL uses for
 // any parameter values. PostgreSQL 16+ has EXPLAIN (GENERIC_PLAN); before it, the statement is
 // prepared and executed with NULLs under plan_cache_mode = force_generic_plan (a custom plan
-// would fold the NULLs into a plan that reads nothing).
-func (w *WhatIf) explain(ctx context.Context, text string) (Plan, error) {
+// would fold the NULLs into a plan that reads nothing). With representative params (see
+// Representative) it also plans the statement with them (a custom plan, which sees the real
+// selectivity of its ranges) and returns the mean of the two: a prepared statement runs custom
+// plans first and the generic one once it is not dearer.
+func (w *WhatIf) explain(ctx context.Context, text string, params []string) (Plan, error) {
 	text = strings.TrimRight(strings.TrimSpace(text), ";")
-	if w.version >= 160000 {
+	if w.version >= 160000 && len(params) == 0 {
 		return w.explainJSON(ctx, connect.Marker+"EXPLAIN (GENERIC_PLAN, FORMAT JSON) "+text)
 	}
 	if !strings.Contains(text, "$") {
@@ -256,7 +259,6 @@ func (w *WhatIf) explain(ctx context.Context, text string) (Plan, error) {
 	if err := w.conn.QueryRow(ctx, paramCount, name).Scan(&n); err != nil {
 		return Plan{}, fmt.Errorf("parameters of the prepared statement: %w", err)
 	}
-	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", n), ", ")
 	if _, err := w.conn.Exec(ctx, connect.Marker+"BEGIN"); err != nil {
 		return Plan{}, err
 	}
@@ -264,11 +266,36 @@ func (w *WhatIf) explain(ctx context.Context, text string) (Plan, error) {
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
 		return Plan{}, err
 	}
-	exec := "EXECUTE " + name
-	if n > 0 {
-		exec += "(" + nulls + ")"
+	generic, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(name, slices.Repeat([]string{"NULL"}, n)))
+	if err != nil || len(params) != n {
+		return generic, err
 	}
-	return w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+exec)
+	// A representative value of the wrong type (rare: pg_stats holds text) only loses the custom
+	// plan, not the statement: a savepoint keeps the transaction usable.
+	if _, err := w.conn.Exec(ctx, connect.Marker+"SAVEPOINT custom"); err != nil {
+		return generic, nil
+	}
+	quoted := make([]string, n)
+	for i, v := range params {
+		quoted[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	}
+	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+		return generic, nil
+	}
+	custom, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(name, quoted))
+	if err != nil {
+		w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
+		return generic, nil
+	}
+	p := Plan{Cost: (generic.Cost + custom.Cost) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(append(generic.Indexes, custom.Indexes...))))}
+	return p, nil
+}
+
+func execute(name string, args []string) string {
+	if len(args) == 0 {
+		return "EXECUTE " + name
+	}
+	return "EXECUTE " + name + "(" + strings.Join(args, ", ") + ")"
 }
 
 func (w *WhatIf) explainJSON(ctx context.Context, sql string) (Plan, error) {

@@ -37,14 +37,14 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 
 	const q = "SELECT id FROM visits WHERE barber_id = $1 AND start_time >= $2 AND start_time < $3"
 	tables := []string{"public.visits"}
-	base, err := w.Cost(ctx, nil, nil, "fp1", q, tables)
+	base, err := w.Cost(ctx, nil, nil, "fp1", q, nil, tables)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &Candidate{Table: "public.visits", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time"}}}
 	c.Name = nameFor(c.Table, c)
 	cfg := []*Candidate{c}
-	with, err := w.Cost(ctx, cfg, nil, "fp1", q, tables)
+	with, err := w.Cost(ctx, cfg, nil, "fp1", q, nil, tables)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 		t.Errorf("estimated size %v, %v", size, err)
 	}
 	explains := w.Explains
-	if again, _ := w.Cost(ctx, cfg, nil, "fp1", q, tables); again.Cost != with.Cost || w.Explains != explains {
+	if again, _ := w.Cost(ctx, cfg, nil, "fp1", q, nil, tables); again.Cost != with.Cost || w.Explains != explains {
 		t.Errorf("a repeated plan was not cached (%d explains, then %d)", explains, w.Explains)
 	}
 	// The cache key holds the configuration of the statement's own tables only.
@@ -63,11 +63,21 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 	if got := configKey(append(cfg, other), nil, tables); got != c.Signature() {
 		t.Errorf("config key %q", got)
 	}
-	if back, _ := w.Cost(ctx, nil, nil, "fp1", q, tables); back.Cost != base.Cost || w.Explains != explains {
+	if back, _ := w.Cost(ctx, nil, nil, "fp1", q, nil, tables); back.Cost != base.Cost || w.Explains != explains {
 		t.Errorf("without the index: %+v (explains %d), want the cached base %+v", back, w.Explains, base)
 	}
+	// With representative values the planner also makes a custom plan (it sees a one-hour range,
+	// not a third of the table) and the cost is the mean of both; values of the wrong type only
+	// lose the custom plan.
+	withParams, err := w.Cost(ctx, cfg, nil, "fp3", q, []string{"7", "2026-06-01 10:00", "2026-06-01 11:00"}, tables)
+	if err != nil || withParams.Cost <= 0 || !slices.Contains(withParams.Indexes, c.Signature()) {
+		t.Errorf("with representative values: %+v %v", withParams, err)
+	}
+	if bad, err := w.Cost(ctx, cfg, nil, "fp4", q, []string{"seven", "x", "y"}, tables); err != nil || bad.Cost != with.Cost {
+		t.Errorf("wrong-typed values: %+v %v, want the generic plan %+v", bad, err, with)
+	}
 	// A write statement is planned, never run; the session is read-only anyway.
-	if _, err := w.Cost(ctx, nil, nil, "fp2", "UPDATE visits SET status = 'x' WHERE barber_id = $1", tables); err != nil {
+	if _, err := w.Cost(ctx, nil, nil, "fp2", "UPDATE visits SET status = 'x' WHERE barber_id = $1", nil, tables); err != nil {
 		t.Fatal(err)
 	}
 	var n int

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
@@ -116,6 +117,9 @@ func startContainer(ctx context.Context) (*Server, error) {
 			"PGTUNE_LIFETIME_SECONDS": fmt.Sprint(int(containerLifetime.Seconds())),
 		}),
 		testcontainers.WithLabels(map[string]string{ContainerLabel: "true"}),
+		// Docker's default /dev/shm (64 MB) is too small for PostgreSQL's dynamic shared memory
+		// (parallel VACUUM and index builds on large tables fail with "No space left on device").
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.ShmSize = 1 << 30 }),
 		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
 			wait.ForLog("database system is ready to accept connections"),
 			wait.ForListeningPort("5432/tcp"),

@@ -1,0 +1,171 @@
+package indexes
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+)
+
+// Representative picks a value for each $n parameter of a statement from pg_stats, so the planner
+// can also be asked for a custom plan with realistic constants: a generic plan judges every range
+// by default selectivities (a third of the table for start_time >= $1), which hides what a
+// range index is worth. The choices:
+//   - equality or IN: the most common value (or a middle histogram bound);
+//   - a range pair (col >= $a AND col < $b, BETWEEN $a AND $b): two adjacent histogram bounds in the
+//     middle, about 1 % of the rows, like one day of a year;
+//   - a single bound: the histogram's 90th percentile for > and >=, its 10th for < and <=;
+//   - a LIKE pattern: a common value's first three characters and %;
+//   - LIMIT 10, OFFSET 0.
+//
+// ok is false when a parameter of a condition has no representative (a column without
+// statistics). Parameters outside the conditions the model sees (an UPDATE's new value) get no
+// value at all; WhatIf then finds fewer values than the prepared statement has parameters. Either
+// way the statement is priced on its generic plan alone.
+func Representative(st *model.Statement, cat *model.Catalog) (values []string, ok bool) {
+	n := 0
+	note := func(ps []int) {
+		for _, p := range ps {
+			n = max(n, p)
+		}
+	}
+	for _, p := range st.Predicates {
+		if p.Value != nil {
+			note(p.Value.Params)
+		}
+	}
+	for _, b := range []*model.Bound{st.Limit, st.Offset} {
+		if b != nil && b.Param > 0 {
+			n = max(n, b.Param)
+		}
+	}
+	if n == 0 {
+		return nil, false
+	}
+	values = make([]string, n)
+	set := func(k int, v string) {
+		if k >= 1 && k <= n && values[k-1] == "" {
+			values[k-1] = v
+		}
+	}
+	if st.Limit != nil && st.Limit.Param > 0 {
+		set(st.Limit.Param, "10")
+	}
+	if st.Offset != nil && st.Offset.Param > 0 {
+		set(st.Offset.Param, "0")
+	}
+	// Ranges first: a pair on one column takes adjacent bounds.
+	type bounds struct{ lower, upper []int }
+	ranges := map[string]*bounds{}
+	var order []string
+	for _, p := range st.Predicates {
+		if p.Value == nil || p.Wrapper != nil || len(p.Value.Params) == 0 {
+			continue
+		}
+		key := p.Column.String()
+		r := ranges[key]
+		if r == nil {
+			r = &bounds{}
+		}
+		switch {
+		case p.Op == model.OpBetween && len(p.Value.Params) == 2:
+			r.lower, r.upper = append(r.lower, p.Value.Params[0]), append(r.upper, p.Value.Params[1])
+		case p.Op == model.OpRange && (p.Operator == ">" || p.Operator == ">="):
+			r.lower = append(r.lower, p.Value.Params...)
+		case p.Op == model.OpRange && (p.Operator == "<" || p.Operator == "<="):
+			r.upper = append(r.upper, p.Value.Params...)
+		default:
+			continue
+		}
+		if ranges[key] == nil {
+			ranges[key] = r
+			order = append(order, key)
+		}
+	}
+	for _, key := range order {
+		r := ranges[key]
+		hist := histogram(cat, key)
+		if len(hist) < 3 {
+			continue
+		}
+		mid := len(hist) / 2
+		switch {
+		case len(r.lower) > 0 && len(r.upper) > 0:
+			for _, k := range r.lower {
+				set(k, hist[mid])
+			}
+			for _, k := range r.upper {
+				set(k, hist[mid+1])
+			}
+		case len(r.lower) > 0:
+			for _, k := range r.lower {
+				set(k, hist[len(hist)*9/10])
+			}
+		default:
+			for _, k := range r.upper {
+				set(k, hist[len(hist)/10])
+			}
+		}
+	}
+	for _, p := range st.Predicates {
+		if p.Value == nil || len(p.Value.Params) == 0 || p.Wrapper != nil {
+			continue
+		}
+		v, has := typical(cat, p.Column.String())
+		if !has {
+			continue
+		}
+		switch p.Op {
+		case model.OpEq:
+			for _, k := range p.Value.Params {
+				set(k, v)
+			}
+		case model.OpIn:
+			if p.Value.Kind == model.OperandParam { // = ANY($1): an array
+				set(p.Value.Params[0], "{"+strings.ReplaceAll(v, ",", `\,`)+"}")
+			} else {
+				for _, k := range p.Value.Params {
+					set(k, v)
+				}
+			}
+		case model.OpLikeParam, model.OpLikePrefix:
+			prefix := []rune(v)
+			set(p.Value.Params[0], string(prefix[:min(3, len(prefix))])+"%")
+		}
+	}
+	if slices.Contains(values, "") {
+		return nil, false
+	}
+	return values, true
+}
+
+// histogram returns a column's histogram bounds ("schema.table.column").
+func histogram(cat *model.Catalog, column string) []string {
+	i := strings.LastIndexByte(column, '.')
+	if i < 0 {
+		return nil
+	}
+	if cs := cat.ColumnStat(column[:i], column[i+1:]); cs != nil {
+		return cs.HistogramBounds
+	}
+	return nil
+}
+
+// typical is a value the column often holds: its most common value, else a middle histogram
+// bound.
+func typical(cat *model.Catalog, column string) (string, bool) {
+	i := strings.LastIndexByte(column, '.')
+	if i < 0 {
+		return "", false
+	}
+	cs := cat.ColumnStat(column[:i], column[i+1:])
+	switch {
+	case cs == nil:
+		return "", false
+	case len(cs.MostCommonVals) > 0:
+		return cs.MostCommonVals[0], true
+	case len(cs.HistogramBounds) > 0:
+		return cs.HistogramBounds[len(cs.HistogramBounds)/2], true
+	}
+	return "", false
+}

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"cmp"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+var benchScale = flag.Float64("bench-scale", 30, "BenchmarkBookingBeforeAfter: the booking demo's scale factor")
+
+// BenchmarkBookingBeforeAfter loads the booking demo at scale 30 (about 3M appointments), runs
+// 2,000 actions of the app's mix, applies migrations/booking with 'pgtune migrate up', runs the same mix again,
+// and reports each hot statement's mean server execution time before and after (from
+// pg_stat_statements, over every call the driver made with its realistic parameters), the whole
+// mix's execution time, and the WAL and time per booking insert.
+//
+//	CI=true go test -run '^$' -bench BookingBeforeAfter -benchtime 1x -timeout 60m ./internal/cli/ -bench-scale=30
+func BenchmarkBookingBeforeAfter(b *testing.B) {
+	db := pgtest.New(b, pgtest.WithExtensions("pg_stat_statements"))
+	conn := db.Connect(b)
+	ctx := b.Context()
+	t0 := time.Now()
+	if _, err := booking.Load(ctx, conn, booking.LoadOptions{Options: booking.Options{Scale: *benchScale, Seed: 1}}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded scale %g in %v", *benchScale, time.Since(t0).Round(time.Second))
+	cfg, err := pgx.ParseConfig(db.DSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type stat struct {
+		calls       int64
+		mean, total float64
+		walPerCall  float64
+	}
+	phase := func(name string) (map[string]stat, float64) {
+		if _, err := conn.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 2000, Clients: 2, Seed: 7}); err != nil {
+			b.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, `SELECT query, calls, mean_exec_time, total_exec_time, wal_bytes::float8 / greatest(calls, 1)
+			FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		byFP := map[string]stat{}
+		total := 0.0
+		for rows.Next() {
+			var q string
+			var s stat
+			if err := rows.Scan(&q, &s.calls, &s.mean, &s.total, &s.walPerCall); err != nil {
+				b.Fatal(err)
+			}
+			if fp, err := query.Fingerprint(q); err == nil {
+				byFP[fp] = s
+				total += s.total
+			}
+		}
+		rows.Close()
+		return byFP, total
+	}
+	before, totalBefore := phase("before")
+	t1 := time.Now()
+	if code := Run(ctx, []string{"migrate", "up", "--dsn", db.DSN, "--dir", bookingMigrations}, strings.NewReader(""), io.Discard, io.Discard); code != ExitOK {
+		b.Fatalf("migrate up: exit %d", code)
+	}
+	b.Logf("applied migrations/booking in %v", time.Since(t1).Round(time.Second))
+	for b.Loop() {
+		after, totalAfter := phase("after")
+		type line struct {
+			name          string
+			before, after stat
+		}
+		var lines []line
+		for _, s := range booking.Statements {
+			fp, _ := query.Fingerprint(s.SQL)
+			lines = append(lines, line{s.Name, before[fp], after[fp]})
+		}
+		slices.SortFunc(lines, func(x, y line) int { return cmp.Compare(y.before.total, x.before.total) })
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "\n| statement | calls | mean before (ms) | mean after (ms) | speed-up |\n|---|---:|---:|---:|---:|\n")
+		for _, l := range lines {
+			fmt.Fprintf(&sb, "| %s | %d | %.3f | %.3f | %.0fx |\n", l.name, l.after.calls, l.before.mean, l.after.mean, l.before.mean/max(l.after.mean, 1e-6))
+		}
+		fmt.Print(sb.String()) // the table is longer than the test log keeps
+		ins := func(m map[string]stat) stat {
+			fp, _ := query.Fingerprint(booking.StatementByName("book_appointment").SQL)
+			return m[fp]
+		}
+		fmt.Printf("\nwhole mix: %.0f ms -> %.0f ms (%.1fx); book_appointment: %.3f -> %.3f ms, WAL %.0f -> %.0f bytes per insert\n",
+			totalBefore, totalAfter, totalBefore/max(totalAfter, 1e-6), ins(before).mean, ins(after).mean, ins(before).walPerCall, ins(after).walPerCall)
+		b.ReportMetric(totalBefore/max(totalAfter, 1e-6), "speedup")
+	}
+}
