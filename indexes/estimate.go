@@ -59,6 +59,11 @@ func (e *Estimator) Size(_ context.Context, c *Candidate) (float64, error) {
 	for _, col := range indexColumns(c)[:len(c.Keys)+len(c.Include)] {
 		width += e.width(t, col)
 	}
+	if c.Method == "gin" {
+		// A trigram index holds about one posting per trigram of the value: a few times the
+		// column's width per row, compressed.
+		width = 3 * e.width(t, indexColumns(c)[0])
+	}
 	width = math.Ceil(width/8) * 8
 	rows := max(t.RowEstimate, 1) * e.predicateShare(t, c.Where)
 	pages := math.Ceil(rows*width/(8192*0.9)) + 1
@@ -225,7 +230,7 @@ func (e *Estimator) indexesOn(t *model.Table, config []*Candidate, hide []string
 		out = append(out, indexChoice{name: ix.Name, keys: ix.Keys, include: ix.Include, where: ix.Predicate, pages: math.Max(float64(ix.SizeBytes)/8192, 1)})
 	}
 	for _, c := range config {
-		if c.Table != t.Key() || c.Method != "btree" {
+		if c.Table != t.Key() || c.Method != "btree" && !trigram(c) {
 			continue
 		}
 		size, _ := e.Size(context.Background(), c)
@@ -234,11 +239,33 @@ func (e *Estimator) indexesOn(t *model.Table, config []*Candidate, hide []string
 	return out
 }
 
+func trigram(c *Candidate) bool {
+	return c.Method == "gin" && len(c.Keys) == 1 && strings.Contains(c.Keys[0].Opclass, "trgm")
+}
+
 // indexCost prices reaching t through one index, or reports that the index cannot serve.
 func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoice, preds []model.Predicate, joinCols []string,
 	loops, found, limit float64, ordered bool) (float64, bool) {
 	n := max(t.RowEstimate, 1)
 	pages := float64(max(t.Pages, 1))
+	if len(ix.keys) == 1 && strings.Contains(ix.keys[0].Opclass, "trgm") {
+		// A trigram GIN index answers any LIKE/ILIKE pattern on its column through a bitmap
+		// scan; the planner's default pattern selectivity, rows rechecked on the heap.
+		for _, p := range preds {
+			if p.Column.Column == ix.keys[0].Column && p.Wrapper == nil && !p.Negated &&
+				(p.Op == model.OpLikeWildcard || p.Op == model.OpLikeParam || p.Op == model.OpLikePrefix || p.Op == model.OpRegex) {
+				rows := n * defaultMatchSel
+				fetched := 2 * pages * rows / (2*pages + rows)
+				perPage := randomPageCost - (randomPageCost-seqPageCost)*math.Sqrt(fetched/pages)
+				cost := randomPageCost*(2+ix.pages*0.01) + rows*cpuIndexTupleCost + fetched*perPage + rows*cpuTupleCost*2
+				if ordered && found > 1 {
+					cost += 2 * cpuOperatorCost * found * math.Log2(found)
+				}
+				return cost, true
+			}
+		}
+		return 0, false
+	}
 	// A partial index serves only statements whose conditions imply its predicate.
 	partial := 1.0
 	if ix.where != "" {

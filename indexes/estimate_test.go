@@ -59,6 +59,12 @@ func TestEstimatorFollowsThePlannersLogic(t *testing.T) {
 	if with, without := cost("appointment_by_id", nil, nil), cost("appointment_by_id", nil, []string{"public.appointments_pkey"}); without < 20*with {
 		t.Errorf("hiding appointments_pkey: cost %.1f -> %.1f", with, without)
 	}
+	// A trigram GIN index serves a leading-wildcard LIKE no B-tree can.
+	trgm := &Candidate{Table: "public.clients", Method: "gin", Keys: []model.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}, Estimated: true, Needs: "pg_trgm"}
+	trgm.Name = NameFor(trgm.Table, trgm)
+	if before, after := cost("client_search_phone", nil, nil), cost("client_search_phone", []*Candidate{trgm}, nil); after*2 > before {
+		t.Errorf("a leading-wildcard search with a trigram index: cost %.1f -> %.1f", before, after)
+	}
 	if s, _ := est.Size(ctx, stripe); s < 8192*10 {
 		t.Errorf("estimated size of %s: %.0f", stripe.Name, s)
 	}

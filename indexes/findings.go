@@ -18,6 +18,7 @@ func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.F
 	var out []model.Finding
 	for _, p := range res.Proposals {
 		c := p.Candidate
+		estimated := estimated || p.Estimated
 		f := model.Finding{
 			Rule: "index.create", Kind: model.KindIndex, Table: c.Table,
 			Severity: max(model.SeverityForShare(p.Share), model.SeverityLow),
@@ -26,7 +27,7 @@ func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.F
 				"costs %s and adds write cost %.0f (weighted like the savings).", strings.Join(c.Why, "; "), via(estimated), bytesText(p.SizeBytes), p.WriteCost),
 			Evidence: model.Facts("size_bytes", int64(p.SizeBytes), "benefit", model.Round(p.Benefit, 1), "share", model.Round(p.Share, 4),
 				"write_cost", model.Round(p.WriteCost, 1)),
-			SQL:              c.Definition() + ";",
+			SQL:              needs(c) + c.Definition() + ";",
 			Index:            c.Spec(),
 			Impact:           model.Round(p.Share, 4),
 			NeedsLivePlanner: planned,
@@ -56,6 +57,14 @@ func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.F
 		out = append(out, f)
 	}
 	return out
+}
+
+// needs is the CREATE EXTENSION an index's operator class needs, if any.
+func needs(c *Candidate) string {
+	if c.Needs == "" {
+		return ""
+	}
+	return "CREATE EXTENSION IF NOT EXISTS " + c.Needs + ";\n"
 }
 
 func via(estimated bool) string {

@@ -91,6 +91,7 @@ const (
 
 type stmt struct {
 	ws     *model.WorkloadStatement
+	est    *Estimator // prices what the coster cannot (trigram GIN)
 	texts  []string
 	params [][]string // representative values per text (nil: none)
 	tables []string
@@ -104,6 +105,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	if o.MinImprovement <= 0 {
 		o.MinImprovement = 0.005
 	}
+	est := NewEstimator(w, cat)
 	var stmts []*stmt
 	for _, ws := range w.Statements {
 		st := ws.Model
@@ -115,7 +117,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		default:
 			continue
 		}
-		s := &stmt{ws: ws, texts: ws.Texts, tables: st.TableKeys(), reads: map[string]bool{}}
+		s := &stmt{ws: ws, est: est, texts: ws.Texts, tables: st.TableKeys(), reads: map[string]bool{}}
 		if len(s.texts) == 0 {
 			s.texts = []string{ws.Query}
 		}
@@ -213,7 +215,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			}
 			var best *option
 			for _, c := range cands {
-				if slices.Contains(chosen, c) || dropped[c] || c.Estimated || len(serves[c]) == 0 {
+				if slices.Contains(chosen, c) || dropped[c] || len(serves[c]) == 0 {
 					continue
 				}
 				// Extend-style: adding c outright, or widening a chosen index that leads its keys.
@@ -329,6 +331,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	for _, c := range chosen {
 		without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
 		_, estimated := coster.(*Estimator)
+		estimated = estimated || c.Estimated
 		prop := &Proposal{Candidate: c, SizeBytes: sizes[c], WriteCost: writeCost(w, cat, c), BreaksHOT: hotColumns(w, c), Estimated: estimated}
 		for _, s := range stmts {
 			if !slices.Contains(serves[c], s) {
@@ -362,14 +365,28 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 
 // cost plans a statement's texts (its sampled variants, each with the application's literal
 // constants, or its normalised text) under a configuration and returns their mean cost.
+//
+// Candidates HypoPG cannot simulate (trigram GIN) are priced by the estimator: the planner's cost
+// without them, scaled by how much the estimator says they save.
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {
 	total := 0.0
+	_, isEstimator := coster.(*Estimator)
 	for i, text := range s.texts {
-		p, err := coster.Cost(ctx, config, nil, fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), text, s.params[i], s.tables)
+		fp := fmt.Sprintf("%s/%d", s.ws.Fingerprint, i)
+		p, err := coster.Cost(ctx, config, nil, fp, text, s.params[i], s.tables)
 		if err != nil {
 			return 0, err
 		}
-		total += p.Cost
+		c := p.Cost
+		if !isEstimator && s.est != nil && slices.ContainsFunc(config, func(x *Candidate) bool { return x.Estimated }) {
+			plain := slices.DeleteFunc(slices.Clone(config), func(x *Candidate) bool { return x.Estimated })
+			without, err1 := s.est.Cost(ctx, plain, nil, fp, text, nil, s.tables)
+			with, err2 := s.est.Cost(ctx, config, nil, fp, text, nil, s.tables)
+			if err1 == nil && err2 == nil && without.Cost > 0 && with.Cost < without.Cost {
+				c *= with.Cost / without.Cost
+			}
+		}
+		total += c
 	}
 	return total / float64(len(s.texts)), nil
 }

@@ -194,7 +194,7 @@ func (w *WhatIf) hiddenNames() []string {
 func configKey(config []*Candidate, hide []string, tables []string) string {
 	var parts []string
 	for _, c := range config {
-		if slices.Contains(tables, c.Table) && !c.Estimated {
+		if slices.Contains(tables, c.Table) {
 			parts = append(parts, c.Signature())
 		}
 	}
@@ -210,6 +210,9 @@ func configKey(config []*Candidate, hide []string, tables []string) string {
 // tables it reads. Plans are cached by statement and the configuration of its own tables, and
 // HypoPG is only touched on a cache miss.
 func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params []string, tables []string) (Plan, error) {
+	// HypoPG cannot simulate GIN or GiST: such candidates are priced by the estimator (see
+	// Select), and left out here.
+	config = slices.DeleteFunc(slices.Clone(config), func(c *Candidate) bool { return c.Estimated })
 	key := fingerprint + "#" + configKey(config, hide, tables)
 	if p, ok := w.cache[key]; ok {
 		return p, nil
