@@ -12,22 +12,27 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bookedbarber/pgtune/advisor"
+	"github.com/bookedbarber/pgtune/advisor/collect"
 	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
 
 var benchScale = flag.Float64("bench-scale", 30, "BenchmarkBookingBeforeAfter: the booking demo's scale factor")
 
-// BenchmarkBookingBeforeAfter loads the booking demo at scale 30 (about 3M appointments), runs
-// 2,000 actions of the app's mix, applies migrations/booking with 'pgtune migrate up', runs the same mix again,
-// and reports each hot statement's mean server execution time before and after (from
-// pg_stat_statements, over every call the driver made with its realistic parameters), the whole
-// mix's execution time, and the WAL and time per booking insert.
+// BenchmarkBookingBeforeAfter does what a DBA would with pgtune on the booking demo at scale 30
+// (about 3M appointments): run 2,000 actions of the app's mix while sampling its statements, let
+// the index engine choose indexes with the planner (HypoPG) and write the migrations, apply them
+// with 'pgtune migrate up', run another 2,000 actions, and report each statement's mean server
+// execution time before and after (from pg_stat_statements, over every call the driver made with
+// its realistic parameters), the whole mix's execution time, and the WAL and time per booking
+// insert.
 //
 //	CI=true go test -run '^$' -bench BookingBeforeAfter -benchtime 1x -timeout 60m ./internal/cli/ -bench-scale=30
 func BenchmarkBookingBeforeAfter(b *testing.B) {
-	db := pgtest.New(b, pgtest.WithExtensions("pg_stat_statements"))
+	db := pgtest.New(b, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
 	conn := db.Connect(b)
 	ctx := b.Context()
 	t0 := time.Now()
@@ -44,11 +49,25 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 		mean, total float64
 		walPerCall  float64
 	}
-	phase := func(name string) (map[string]stat, float64) {
+	phase := func(seed uint64, samples *[]string) (map[string]stat, float64) {
 		if _, err := conn.Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 2000, Clients: 2, Seed: 7}); err != nil {
+		stop := make(chan struct{})
+		sampled := make(chan []string, 1)
+		if samples != nil {
+			sampler := db.Connect(b)
+			go func() {
+				texts, _ := collect.SampleUntil(ctx, sampler, stop)
+				sampled <- texts
+			}()
+		}
+		_, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 2000, Clients: 2, Seed: seed})
+		close(stop)
+		if samples != nil {
+			*samples = <-sampled
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 		rows, err := conn.Query(ctx, `SELECT query, calls, mean_exec_time, total_exec_time, wal_bytes::float8 / greatest(calls, 1)
@@ -64,6 +83,9 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 			if err := rows.Scan(&q, &s.calls, &s.mean, &s.total, &s.walPerCall); err != nil {
 				b.Fatal(err)
 			}
+			if strings.HasPrefix(q, "/* pgtune */") {
+				continue
+			}
 			if fp, err := query.Fingerprint(q); err == nil {
 				byFP[fp] = s
 				total += s.total
@@ -72,14 +94,43 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 		rows.Close()
 		return byFP, total
 	}
-	before, totalBefore := phase("before")
+	var samples []string
+	before, totalBefore := phase(7, &samples)
+
+	// The engine, as 'pgtune indexes generate' runs it.
 	t1 := time.Now()
-	if code := Run(ctx, []string{"migrate", "up", "--dsn", db.DSN, "--dir", bookingMigrations}, strings.NewReader(""), io.Discard, io.Discard); code != ExitOK {
+	snap, err := collect.Collect(ctx, conn, collect.Options{Samples: samples})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := advisor.Advise(ctx, snap, advisor.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	cands := indexes.Generate(rep.Model, rep.Catalog)
+	w, err := indexes.NewWhatIf(ctx, db.Connect(b), snap.Server.VersionNum)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	if _, err := indexes.Write(dir, indexes.Migrations(res.Proposals, nil, 0, map[string]bool{}, time.Now())); err != nil {
+		b.Fatal(err)
+	}
+	fmt.Printf("\nindex engine: %d candidates, %d EXPLAINs, %d indexes, %v\n", len(cands), w.Explains, len(res.Proposals), time.Since(t1).Round(time.Millisecond))
+	for _, p := range res.Proposals {
+		fmt.Printf("  %s\n", p.Candidate.Definition())
+	}
+	t2 := time.Now()
+	if code := Run(ctx, []string{"migrate", "up", "--dsn", db.DSN, "--dir", dir}, strings.NewReader(""), io.Discard, io.Discard); code != ExitOK {
 		b.Fatalf("migrate up: exit %d", code)
 	}
-	b.Logf("applied migrations/booking in %v", time.Since(t1).Round(time.Second))
+	b.Logf("applied the migrations in %v", time.Since(t2).Round(time.Second))
 	for b.Loop() {
-		after, totalAfter := phase("after")
+		after, totalAfter := phase(8, nil)
 		type line struct {
 			name          string
 			before, after stat
