@@ -32,6 +32,12 @@ type Options struct {
 	// MinImprovement is the share of the workload's weighted cost an index must save to be
 	// proposed (default 0.005: half a percent).
 	MinImprovement float64
+	// MinSpeedup and MinCallShare: an index is also proposed, whatever its share of the total,
+	// when it makes a statement with at least MinCallShare of all calls MinSpeedup times cheaper
+	// (defaults 10 and 0.01): a user-facing statement's latency matters even when the workload's
+	// total is dominated by heavier ones.
+	MinSpeedup   float64
+	MinCallShare float64
 	// Planned are indexes already on their way (migrations not yet applied): they are in place
 	// in every configuration priced, and never proposed again.
 	Planned []*Candidate
@@ -105,6 +111,13 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	if o.MinImprovement <= 0 {
 		o.MinImprovement = 0.005
 	}
+	if o.MinSpeedup <= 0 {
+		o.MinSpeedup = 10
+	}
+	if o.MinCallShare <= 0 {
+		o.MinCallShare = 0.01
+	}
+	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(w.TotalCalls) }
 	est := NewEstimator(w, cat)
 	var stmts []*stmt
 	for _, ws := range w.Statements {
@@ -233,7 +246,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 						affected = mergeStmts(affected, serves[rep])
 					}
 					costs := map[*stmt]float64{}
-					benefit := 0.0
+					benefit, speedup := 0.0, 0.0
 					for _, s := range affected {
 						c, err := s.cost(ctx, coster, with(config))
 						if err != nil {
@@ -241,6 +254,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 						}
 						costs[s] = c
 						benefit += float64(s.ws.Calls) * (s.cur - c)
+						if frequent(s) && c > 0 {
+							speedup = max(speedup, s.cur/c)
+						}
 					}
 					size, err := coster.Size(ctx, c)
 					if err != nil {
@@ -256,7 +272,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 						continue
 					}
 					net := benefit - writeAdd
-					if net <= threshold {
+					if net <= threshold && (net <= 0 || speedup < o.MinSpeedup) {
 						continue
 					}
 					opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extraBytes, 8192), costs: costs, size: size, writeAdd: writeAdd}
@@ -289,13 +305,19 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			worstNet := math.Inf(1)
 			for _, c := range chosen {
 				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
-				loss := 0.0
+				loss, speedup := 0.0, 0.0
 				for _, s := range serves[c] {
 					in, err1 := s.cost(ctx, coster, with(chosen))
 					wo, err2 := s.cost(ctx, coster, with(without))
 					if err1 == nil && err2 == nil {
 						loss += float64(s.ws.Calls) * (wo - in)
+						if frequent(s) && in > 0 {
+							speedup = max(speedup, wo/in)
+						}
 					}
+				}
+				if speedup >= o.MinSpeedup && loss > writeCost(w, cat, c) {
+					continue // it keeps a frequent statement fast: not a candidate for pruning
 				}
 				if net := loss - writeCost(w, cat, c); net < worstNet {
 					worst, worstNet = c, net
