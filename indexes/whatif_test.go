@@ -76,6 +76,14 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 	if bad, err := w.Cost(ctx, cfg, nil, "fp4", q, []string{"seven", "x", "y"}, tables); err != nil || bad.Cost != with.Cost {
 		t.Errorf("wrong-typed values: %+v %v, want the generic plan %+v", bad, err, with)
 	}
+	// A statement on a table dropped since the snapshot cannot be planned: an error for that
+	// statement (Select leaves it out), not a broken session.
+	if _, err := w.Cost(ctx, nil, nil, "fp5", "SELECT * FROM dropped_since WHERE a = $1", nil, []string{"public.dropped_since"}); err == nil {
+		t.Error("a statement on a missing table was planned")
+	}
+	if _, err := w.Cost(ctx, nil, nil, "fp6", "SELECT id FROM visits WHERE id = $1", nil, tables); err != nil {
+		t.Errorf("the session broke after a failed plan: %v", err)
+	}
 	// A write statement is planned, never run; the session is read-only anyway.
 	if _, err := w.Cost(ctx, nil, nil, "fp2", "UPDATE visits SET status = 'x' WHERE barber_id = $1", nil, tables); err != nil {
 		t.Fatal(err)

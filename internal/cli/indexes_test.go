@@ -151,6 +151,22 @@ func TestIndexesGenerate(t *testing.T) {
 		}
 	}
 
+	// --include-drops adds a migration dropping a planted duplicate, concurrently, with a down
+	// file that builds it again.
+	exec1(t, conn, "CREATE INDEX appointments_barber_dup ON appointments (barber_id)")
+	dropDir := filepath.Join(t.TempDir(), "drops")
+	r = run(t, "indexes", "generate", "--dsn", db.DSN, "--dir", dropDir, "--include-drops")
+	if r.code != ExitOK {
+		t.Fatalf("--include-drops: exit %d\n%s", r.code, r.stderr)
+	}
+	drops, _ := filepath.Glob(filepath.Join(dropDir, "*_drop_appointments_barber_*.up.sql"))
+	if len(drops) != 1 {
+		t.Errorf("drop migrations: %v", drops)
+	} else if b, _ := os.ReadFile(drops[0]); !strings.Contains(string(b), "DROP INDEX CONCURRENTLY IF EXISTS public.appointments_barber_") {
+		t.Errorf("drop migration:\n%s", b)
+	}
+	exec1(t, conn, "DROP INDEX appointments_barber_dup")
+
 	// The generated files pass the linter, checked against the live catalog; a planted bad file
 	// fails it with exit 1.
 	if r := run(t, "migrate", "lint", "--dsn", db.DSN, dir); r.code != ExitOK || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
