@@ -280,15 +280,12 @@ func builtIndexes(sql string) [][2]string {
 func (r *runner) dropInvalid(ctx context.Context, mig *Migration) ([]string, error) {
 	var dropped []string
 	for _, ix := range builtIndexes(mig.Up) {
-		var invalid bool
-		err := r.ctrl.QueryRow(ctx, connect.Marker+`SELECT NOT x.indisvalid FROM pg_catalog.pg_index x
-JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-WHERE n.nspname = $1 AND i.relname = $2`, ix[0], ix[1]).Scan(&invalid)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && !invalid {
-			continue
-		}
+		invalid, err := isInvalid(ctx, r.ctrl, ix[0], ix[1])
 		if err != nil {
 			return dropped, err
+		}
+		if !invalid {
+			continue
 		}
 		name := pgx.Identifier{ix[0], ix[1]}.Sanitize()
 		if _, err := r.ctrl.Exec(ctx, connect.Marker+"SET lock_timeout = "+strconv.FormatInt(r.o.LockTimeout.Milliseconds(), 10)); err != nil {
@@ -316,6 +313,21 @@ WHERE n.nspname = $1 AND i.relname = $2`, ix[0], ix[1]).Scan(&invalid)
 		dropped = append(dropped, ix[0]+"."+ix[1])
 	}
 	return dropped, nil
+}
+
+// invalidIndexQuery tells whether an index exists and is INVALID.
+const invalidIndexQuery = connect.Marker + `SELECT NOT x.indisvalid FROM pg_catalog.pg_index x
+JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
+WHERE n.nspname = $1 AND i.relname = $2`
+
+// isInvalid reports whether schema.name is an INVALID index (false when there is no such index).
+func isInvalid(ctx context.Context, conn *pgx.Conn, schema, name string) (bool, error) {
+	var invalid bool
+	err := conn.QueryRow(ctx, invalidIndexQuery, schema, name).Scan(&invalid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return invalid, err
 }
 
 // LeftoverError is an invalid index that could not be dropped yet.
@@ -546,11 +558,11 @@ func GetStatus(ctx context.Context, conn *pgx.Conn, dir string) (*Status, error)
 			st.Pending = append(st.Pending, m)
 		}
 		for _, ix := range builtIndexes(m.Up) {
-			var invalid bool
-			err := conn.QueryRow(ctx, connect.Marker+`SELECT NOT x.indisvalid FROM pg_catalog.pg_index x
-JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-WHERE n.nspname = $1 AND i.relname = $2`, ix[0], ix[1]).Scan(&invalid)
-			if err == nil && invalid {
+			invalid, err := isInvalid(ctx, conn, ix[0], ix[1])
+			if err != nil {
+				return nil, err
+			}
+			if invalid {
 				st.Invalid = append(st.Invalid, ix[0]+"."+ix[1])
 			}
 		}

@@ -41,15 +41,23 @@ func Analyze(cat *model.Catalog, now time.Time) []model.Finding {
 		red := redundant(t, idx, dbBytes)
 		out = append(out, red...)
 		dropped := map[string]bool{}
+		absorbed := map[string]int64{}
 		for _, f := range red {
 			dropped[f.Index.Name] = true // one finding per index: its drop is already advised
+			// The kept index takes over the dropped one's scans: the planner picks between equal
+			// indexes arbitrarily, so a keeper with no scans of its own is not unused.
+			if keep, ok := f.Evidence.Get("kept_index"); ok {
+				if n, ok := f.Evidence.Get("idx_scan"); ok {
+					absorbed[keep.(string)] += n.(int64)
+				}
+			}
 		}
 		for _, ix := range idx {
 			if !ix.Valid {
 				out = append(out, invalid(t, ix, building[ix.Key()]))
 			}
 		}
-		out = append(out, unused(cat, t, idx, now, dbBytes, dropped)...)
+		out = append(out, unused(cat, t, idx, now, dbBytes, dropped, absorbed)...)
 	}
 	return out
 }
@@ -170,7 +178,7 @@ func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) mo
 			"either and never needs both. Every insert and every non-HOT update writes both, and both take space and "+
 			"cache. %s is the one to keep (%s).", keep.Name, keepReason(keep)),
 		Evidence: model.Facts("index", drop.Definition, "duplicate_of", keep.Definition, "size_bytes", drop.SizeBytes,
-			"idx_scan", drop.Scans, "kept_idx_scan", keep.Scans),
+			"idx_scan", drop.Scans, "kept_idx_scan", keep.Scans, "kept_index", keep.Name),
 		Index:  spec(drop),
 		Impact: share(drop.SizeBytes, dbBytes),
 		SQL:    dropSQL(drop),
@@ -211,7 +219,7 @@ func prefixFinding(t *model.Table, a, b *model.Index, dbBytes int64) model.Findi
 			"order. The narrower index is a little faster to scan, but it costs a write on every insert and non-HOT "+
 			"update and space in the cache; drop it unless a measured query needs its smaller size.", a.Name, b.Name),
 		Evidence: model.Facts("index", a.Definition, "covered_by", b.Definition, "size_bytes", a.SizeBytes,
-			"idx_scan", a.Scans, "covering_idx_scan", b.Scans),
+			"idx_scan", a.Scans, "covering_idx_scan", b.Scans, "kept_index", b.Name),
 		Index:  spec(a),
 		Impact: share(a.SizeBytes, dbBytes),
 		SQL:    dropSQL(a),
@@ -271,7 +279,7 @@ func statsAge(snap *model.Snapshot, now time.Time) (time.Duration, string) {
 	return now.Sub(*since), how
 }
 
-func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Time, dbBytes int64, dropped map[string]bool) []model.Finding {
+func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Time, dbBytes int64, dropped map[string]bool, absorbed map[string]int64) []model.Finding {
 	snap := cat.Snapshot()
 	if t.Stats == nil {
 		return nil // no usage counters for this table (a partitioned parent, or a dump)
@@ -286,7 +294,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 	var out []model.Finding
 	for _, ix := range idx {
 		if ix.Scans != 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
-			ix.Attached || ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] {
+			ix.Attached || ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] || absorbed[ix.Name] > 0 {
 			continue
 		}
 		sev := sizeSeverity(ix.SizeBytes)
@@ -304,9 +312,11 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		if age >= 0 && age < UnusedMinAge {
 			detail += " The statistics are younger than a week: too early to be sure."
 		}
+		evidence := model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText)
 		for _, fk := range fks {
 			if len(ix.Keys) > 0 && len(fk.Columns) > 0 && ix.Keys[0].Column == fk.Columns[0] {
 				sev = min(sev, model.SeverityLow)
+				evidence = append(evidence, model.Fact{Name: "foreign_key", Value: fk.Name})
 				detail += fmt.Sprintf(" It also serves foreign key %s: deleting or updating rows of %s looks up %s through it; "+
 					"keep it if such deletes happen.", fk.Name, fk.References, fk.Columns[0])
 				break
@@ -316,7 +326,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 			Rule: "audit.index.unused", Kind: model.KindIndex, Table: t.Key(), Severity: sev,
 			Title:    fmt.Sprintf("%s has not been used %s", ix.Name, shortSince(since)),
 			Detail:   detail,
-			Evidence: model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText),
+			Evidence: evidence,
 			Index:    spec(ix),
 			Impact:   share(ix.SizeBytes, dbBytes),
 			SQL:      dropSQL(ix),

@@ -99,6 +99,10 @@ func TestAuditMatrix(t *testing.T) {
 			[]string{"audit.index.duplicate: own duplicates att"}},
 		{"an attached index is never reported unused", []model.Index{ix("att", on("b"), neverScanned, func(i *model.Index) { i.Attached = true })}, nil},
 		{"an unused duplicate is reported once", []model.Index{ix("x1", on("a")), ix("x2", on("a"), neverScanned)}, []string{"audit.index.duplicate: x2 duplicates x1"}},
+		{"the covering index takes over its prefix's scans: not unused", []model.Index{ix("a", on("a")), ix("ab", on("a", "b"), neverScanned)},
+			[]string{"audit.index.prefix: a is a leading prefix of ab (index)"}},
+		{"two unused duplicates: one duplicates, the other is unused", []model.Index{ix("x1", on("a"), neverScanned), ix("x2", on("a"), neverScanned)},
+			[]string{"audit.index.duplicate: x2 duplicates x1", "audit.index.unused: x1 has not been used since the statistics reset"}},
 	}
 	for _, c := range cases {
 		got := titles(analyze(c.indexes...))
@@ -122,6 +126,11 @@ func TestUnusedSeverity(t *testing.T) {
 	}
 	if f := fs[len(fs)-1]; !strings.Contains(f.Detail, "foreign key t_c_fkey") {
 		t.Errorf("the foreign-key caveat is missing: %s", f.Detail)
+	} else if fk, _ := f.Evidence.Get("foreign_key"); fk != "t_c_fkey" {
+		t.Errorf("the evidence does not name the foreign key: %v", f.Evidence)
+	}
+	if _, ok := fs[0].Evidence.Get("foreign_key"); ok {
+		t.Errorf("%s serves no foreign key: %v", fs[0].Index.Name, fs[0].Evidence)
 	}
 }
 

@@ -87,23 +87,7 @@ func regenerateBookingMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := collect.Collect(ctx, conn, collect.Options{Samples: samples, PgtuneVersion: Version()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cands := indexes.Generate(rep.Model, rep.Catalog)
-	w, err := indexes.NewWhatIf(ctx, db.Connect(t), snap.Server.VersionNum)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, cands, w := runEngine(t, db, conn, samples)
 	if err := os.RemoveAll(bookingMigrations); err != nil {
 		t.Fatal(err)
 	}
@@ -112,4 +96,30 @@ func regenerateBookingMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %d files: %d candidates, %d EXPLAINs, weighted cost %.0f -> %.0f", len(files), len(cands), w.Explains, res.BaseCost, res.FinalCost)
+}
+
+// runEngine runs the index engine on a live test database as 'pgtune indexes generate' does:
+// collect (with the samples taken while the workload ran), build the workload, generate the
+// candidates, select with the planner through HypoPG.
+func runEngine(tb testing.TB, db *pgtest.DB, conn *pgx.Conn, samples []string) (*indexes.Result, []*indexes.Candidate, *indexes.WhatIf) {
+	tb.Helper()
+	ctx := tb.Context()
+	snap, err := collect.Collect(ctx, conn, collect.Options{Samples: samples, PgtuneVersion: Version()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rep, err := advisor.Advise(ctx, snap, advisor.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cands := indexes.Generate(rep.Model, rep.Catalog)
+	w, err := indexes.NewWhatIf(ctx, db.Connect(tb), snap.Server.VersionNum)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res, cands, w
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/collect"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/indexes"
@@ -99,23 +98,7 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 
 	// The engine, as 'pgtune indexes generate' runs it.
 	t1 := time.Now()
-	snap, err := collect.Collect(ctx, conn, collect.Options{Samples: samples})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rep, err := advisor.Advise(ctx, snap, advisor.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cands := indexes.Generate(rep.Model, rep.Catalog)
-	w, err := indexes.NewWhatIf(ctx, db.Connect(b), snap.Server.VersionNum)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	res, cands, w := runEngine(b, db, conn, samples)
 	dir := b.TempDir()
 	if _, err := indexes.Write(dir, indexes.Migrations(res.Proposals, nil, 0, map[string]bool{}, time.Now())); err != nil {
 		b.Fatal(err)
