@@ -251,15 +251,15 @@ func firstStatement(sql string) string {
 
 // parseBudget reads 500MB, 2GB, 1024 (bytes), or 10% (a share of the tables' total size,
 // returned as share).
-func parseBudget(s string) (bytes, share float64, err error) {
-	s = strings.TrimSpace(strings.ToUpper(s))
+func parseBudget(arg string) (bytes, share float64, err error) {
+	s := strings.TrimSpace(strings.ToUpper(arg))
 	if s == "" {
 		return 0, 0, nil
 	}
 	if pct, ok := strings.CutSuffix(s, "%"); ok {
-		v, err := strconv.ParseFloat(pct, 64)
-		if err != nil || v <= 0 || v > 1000 {
-			return 0, 0, fmt.Errorf("%q is not a share like 10%%", s)
+		v, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || !(v > 0 && v <= 1000) {
+			return 0, 0, fmt.Errorf("%q is not a share like 10%% (more than 0, at most 1000)", arg)
 		}
 		return 0, v / 100, nil
 	}
@@ -274,8 +274,8 @@ func parseBudget(s string) (bytes, share float64, err error) {
 		}
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 {
-		return 0, 0, fmt.Errorf("%q is not a size like 500MB or a share like 10%%", s)
+	if err != nil || !(v > 0 && v*mult <= math.MaxInt64) { // NaN and Inf parse as floats too
+		return 0, 0, fmt.Errorf("%q is not a size like 500MB or a share like 10%%", arg)
 	}
 	return v * mult, 0, nil
 }
