@@ -13,10 +13,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/atomicfile"
 )
 
 // ErrInvalid marks a file that is not a usable snapshot.
@@ -47,35 +47,10 @@ func Write(w io.Writer, snap *model.Snapshot, gz bool) error {
 // over path only once complete, so an interrupted run never leaves half a snapshot. A name ending
 // in .gz is gzipped.
 func WriteFile(path string, snap *model.Snapshot) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err := Write(bw, snap, strings.HasSuffix(path, ".gz")); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil { // statistics can hold data values
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	// Mode 0600: statistics can hold data values.
+	return atomicfile.Write(path, 0o600, func(w io.Writer) error {
+		return Write(w, snap, strings.HasSuffix(path, ".gz"))
+	})
 }
 
 // Read reads a snapshot, gzipped or not, and checks it.

@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/internal/atomicfile"
+	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/pgconf"
+	"github.com/bookedbarber/pgtune/pgconf/conffile"
+)
+
+var configCmd = &command{
+	name:    "config",
+	summary: "render postgresql.conf settings from the instance's size and workload",
+	help: `Usage: pgtune config --memory SIZE --cpus N [flags]
+       pgtune config --detect [flags]
+
+Sizes every setting that matters — memory, WAL and checkpoints, planner costs for the storage,
+parallelism, autovacuum, huge pages and the observability pgtune advise needs — for the
+instance described by the flags (or read from this host with --detect, which honours container
+and Kubernetes limits). Every value carries a one-line reason.
+
+The connection budget (what holds server connections: the application or PgBouncer's pools,
+migrations, maintenance, monitoring, the superuser reserve) sets max_connections, and the
+memory budget proves the worst case — every backend sorting and hashing at once, every
+autovacuum worker and two maintenance sessions at full memory, plus shared memory — fits the
+RAM. When it would not, pgtune lowers maintenance memory, then the connections it chose itself,
+then work_mem, and says so; connections you fixed are never lowered (it fails instead, naming
+the flag to change). 'pgtune pgbouncer' prints the same connection budget.
+
+Formats (--format): conf, a postgresql.conf include file (the default); sql, ALTER SYSTEM
+statements; json; table or markdown, the settings with their reasons for reading. --out FILE
+writes the file atomically (complete or not at all).
+
+Examples:
+  pgtune config --memory 16GB --cpus 4 --storage ssd --profile web > /etc/postgresql/17/main/conf.d/pgtune.conf
+  pgtune config --detect --profile oltp --pooler --app-instances 12 --app-pool-size 20
+  pgtune config --memory 64GB --cpus 16 --profile dw --pg-version 16 --format sql | psql
+`,
+	run: runConfig,
+}
+
+// configResult is config's JSON document (docs/json.md).
+type configResult struct {
+	*pgconf.Config
+	// Detected says what --detect read from the host.
+	Detected []string `json:"detected,omitempty"`
+}
+
+// configFormats are config's --format values; conf and sql are files, the rest reports.
+var configFormats = []string{"conf", "sql", "json", "table", "markdown"}
+
+func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
+	fs := newFlagSet(cmd, e)
+	var inf instanceFlags
+	inf.add(fs, false)
+	format := fs.String("format", "conf", "output: conf (postgresql.conf include), sql (ALTER SYSTEM), json, table or markdown")
+	out := fs.String("out", "", "write to FILE (atomically) instead of stdout")
+	if err := fs.parse(args, false); err != nil {
+		return err
+	}
+	if !oneOfStrings(*format, configFormats) {
+		return usageErrorf("config: unknown --format %q (want %s)", *format, strings.Join(configFormats, ", "))
+	}
+	if err := checkOut(cmd.name, *out); err != nil {
+		return err
+	}
+	in, detected, err := inf.instance(fs, 0)
+	if err != nil {
+		return err
+	}
+	cfg, err := pgconf.Recommend(in)
+	if err != nil {
+		return usageFromModel(cmd.name, err)
+	}
+	return writeOut(e, *out, func(w io.Writer) error {
+		return renderConfig(w, fs, *format, configResult{Config: cfg, Detected: detected}, args)
+	})
+}
+
+func oneOfStrings(s string, set []string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// checkOut refuses an --out that names a directory before any work is done.
+func checkOut(cmd, out string) error {
+	if out == "" {
+		return nil
+	}
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		return usageErrorf("%s: --out %s is a directory; name a file", cmd, out)
+	}
+	return nil
+}
+
+// writeOut writes to stdout, or atomically to out.
+func writeOut(e *env, out string, fill func(io.Writer) error) error {
+	if out == "" {
+		return fill(e.stdout)
+	}
+	return atomicfile.Write(out, 0o644, fill)
+}
+
+func renderConfig(w io.Writer, fs *flagSet, format string, res configResult, args []string) error {
+	h := conffile.Header{Tool: "pgtune " + Version(), Command: "pgtune config " + strings.Join(args, " ")}
+	switch format {
+	case "conf":
+		if err := writeDetected(w, "# ", res.Detected); err != nil {
+			return err
+		}
+		return conffile.WriteConf(w, res.Config, h)
+	case "sql":
+		if err := writeDetected(w, "-- ", res.Detected); err != nil {
+			return err
+		}
+		return conffile.WriteSQL(w, res.Config, h)
+	}
+	f, _ := report.ParseFormat(format)
+	return report.Write(w, f, report.Output{Command: "config", Version: Version(), Data: res, Tables: configTables(res)})
+}
+
+func writeDetected(w io.Writer, prefix string, detected []string) error {
+	for _, d := range detected {
+		if _, err := fmt.Fprintf(w, "%sdetected: %s\n", prefix, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// configTables are config's human tables: the settings, the connection and memory budgets.
+func configTables(res configResult) []report.Table {
+	cfg := res.Config
+	rows := make([][]string, 0, len(cfg.Settings))
+	for _, s := range cfg.Settings {
+		restart := ""
+		if s.Restart {
+			restart = "restart"
+		}
+		rows = append(rows, []string{s.Name, s.Value, restart, s.Reason})
+	}
+	tables := []report.Table{{
+		Title:   "Settings for " + conffile.Describe(cfg.Instance),
+		Columns: []string{"setting", "value", "takes", "reason"},
+		Rows:    rows,
+		Note:    strings.Join(res.Detected, "; "),
+	}}
+	tables = append(tables, connectionBudgetTable(cfg.Connections))
+	m := cfg.Memory
+	var mrows [][]string
+	for _, l := range m.Lines {
+		mrows = append(mrows, []string{l.Item, pgconf.HumanBytes(l.Bytes), l.How})
+	}
+	tables = append(tables, report.Table{
+		Title:   "Memory budget (worst case)",
+		Columns: []string{"item", "memory", "how"},
+		Rows:    mrows,
+		Note:    fmt.Sprintf("Worst case %s of %s available (%s RAM less the OS's headroom).", pgconf.HumanBytes(m.WorstCase), pgconf.HumanBytes(m.Available), pgconf.HumanBytes(m.RAM)),
+	})
+	if len(cfg.Notes) > 0 || cfg.HugePages != nil {
+		var nrows [][]string
+		if hp := cfg.HugePages; hp != nil {
+			nrows = append(nrows, []string{fmt.Sprintf("Reserve %d huge pages of %s (vm.nr_hugepages) for about %s of shared memory.", hp.Pages, pgconf.HumanBytes(hp.PageSize), pgconf.HumanBytes(hp.SharedMemory))})
+		}
+		for _, n := range cfg.Notes {
+			nrows = append(nrows, []string{n})
+		}
+		tables = append(tables, report.Table{Title: "Notes", Columns: []string{"note"}, Rows: nrows})
+	}
+	return tables
+}
+
+// connectionBudgetTable is the budget table config and pgbouncer both print.
+func connectionBudgetTable(cb pgconf.ConnectionBudget) report.Table {
+	var rows [][]string
+	for _, r := range cb.Rows {
+		rows = append(rows, []string{r.Source, fmt.Sprint(r.Connections), r.Basis})
+	}
+	return report.Table{
+		Title:   "Connection budget",
+		Columns: []string{"holder", "connections", "basis"},
+		Rows:    rows,
+		Note:    fmt.Sprintf("%d needed; max_connections = %d.", cb.Needed, cb.MaxConnections),
+	}
+}
