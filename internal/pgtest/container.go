@@ -18,7 +18,7 @@ import (
 
 // DefaultImage is the tag testdata/pgimage/build.sh gives the image it builds; keep the two in
 // step (TestDefaultImageMatchesBuildScript checks).
-const DefaultImage = "pgtune-test-pg:15-v1"
+const DefaultImage = "pgtune-test-pg:15-v2"
 
 // containerLifetime stops a test container by itself if the test process dies without
 // terminating it: with Ryuk disabled nothing else would.

@@ -176,13 +176,18 @@ func startLocal(ctx context.Context) (*Server, error) {
 }
 
 func runPostgres(ctx context.Context, binDir, dir, dataDir string, port int, cred *syscall.Credential) (*Server, error) {
+	return runPostgresArgs(ctx, binDir, dir, dataDir, port, cred, serverSettings)
+}
+
+// runPostgresArgs starts postgres with settings as -c flags (which win over postgresql.conf).
+func runPostgresArgs(ctx context.Context, binDir, dir, dataDir string, port int, cred *syscall.Credential, settings []string) (*Server, error) {
 	logPath := filepath.Join(dir, "postgres.log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"-D", dataDir, "-p", strconv.Itoa(port), "-k", dir}
-	for _, s := range serverSettings {
+	for _, s := range settings {
 		args = append(args, "-c", s)
 	}
 	// Not CommandContext: the server outlives the start-up context and is stopped by Main.

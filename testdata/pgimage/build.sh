@@ -12,7 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Keep in step with defaultImage in internal/pgtest (a test checks they agree). Bump the suffix
 # whenever this script or entrypoint.sh changes, so machines that hold the old image rebuild it.
-image=${PGTUNE_TEST_IMAGE:-pgtune-test-pg:15-v1}
+image=${PGTUNE_TEST_IMAGE:-pgtune-test-pg:15-v2}
 packages=postgresql-15,postgresql-15-hypopg,postgresql-15-cron,pgbouncer,pgbackrest,ca-certificates
 
 force=false

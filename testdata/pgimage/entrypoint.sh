@@ -34,6 +34,9 @@ track_io_timing = on
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# A test that needs other settings copies them here before the container starts (pgtest.Dedicated);
+# included last, they win.
+include_if_exists = '/etc/pgtune/extra.conf'
 CONF
   # Tests reach the server through Docker's bridge, from an address that is not loopback.
   cat >>"$PGDATA/pg_hba.conf" <<'HBA'
