@@ -26,7 +26,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func run(t *testing.T, args ...string) result {
+func run(t testing.TB, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Run(t.Context(), args, strings.NewReader(""), &out, &errb)

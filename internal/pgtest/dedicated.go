@@ -37,6 +37,11 @@ type Dedicated struct {
 	AdminDSN string
 	// Dir is a scratch directory where the server runs, for files the test's programs use.
 	Dir string
+	// ServerPort is the server's port as programs beside it reach it on 127.0.0.1.
+	ServerPort int
+	// ListenAddr is the address a program beside the server listens on to be reachable from the
+	// test: "*" in a container (published ports arrive on its bridge address), 127.0.0.1 locally.
+	ListenAddr string
 
 	ports map[int][2]int // requested port → (port to listen on there, port to reach from here)
 	exec  func(ctx context.Context, argv []string) (string, error)
@@ -138,10 +143,12 @@ func startDedicatedContainer(t testing.TB, o DedicatedOptions) (*Dedicated, erro
 		return nil, fmt.Errorf("find the published port: %w", err)
 	}
 	d := &Dedicated{
-		Backend:  BackendContainer,
-		AdminDSN: "postgres://postgres@" + endpoint + "/postgres?sslmode=disable",
-		Dir:      "/tmp",
-		ports:    map[int][2]int{},
+		Backend:    BackendContainer,
+		AdminDSN:   "postgres://postgres@" + endpoint + "/postgres?sslmode=disable",
+		Dir:        "/tmp",
+		ServerPort: 5432,
+		ListenAddr: "*",
+		ports:      map[int][2]int{},
 	}
 	for _, p := range o.Ports {
 		mp, err := ctr.MappedPort(ctx, fmt.Sprintf("%d/tcp", p))
@@ -240,7 +247,7 @@ func startDedicatedLocal(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
 		defer cancel()
 		_ = srv.stop(ctx)
 	})
-	d := &Dedicated{Backend: BackendLocal, AdminDSN: srv.AdminDSN, Dir: dir, ports: map[int][2]int{}}
+	d := &Dedicated{Backend: BackendLocal, AdminDSN: srv.AdminDSN, Dir: dir, ServerPort: port, ListenAddr: "127.0.0.1", ports: map[int][2]int{}}
 	for _, p := range o.Ports {
 		fp, err := freePort()
 		if err != nil {

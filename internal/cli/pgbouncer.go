@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bookedbarber/pgtune/internal/atomicfile"
+	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/pgbouncer"
+	"github.com/bookedbarber/pgtune/pgconf"
+	"github.com/bookedbarber/pgtune/pgconf/conffile"
+)
+
+var pgbouncerCmd = &command{
+	name:    "pgbouncer",
+	summary: "render pgbouncer.ini and its auth set-up from the same instance model as config",
+	help: `Usage: pgtune pgbouncer --memory SIZE --cpus N --database NAME [flags]
+
+Renders pgbouncer.ini from the instance model 'pgtune config' uses, so PgBouncer's pools and
+PostgreSQL's max_connections come from one connection budget (both commands print it): pools
+sized from the cores (2 × cores + spindles busy server connections, divided over hosts and
+so_reuseport processes), a reserve for bursts, max_client_conn from the application's
+connections, max_db_connections as a hard cap, timeouts below the application's own, keepalives,
+max_prepared_statements (PgBouncer 1.21+), scram-sha-256 with an auth_query through a SECURITY
+DEFINER function with a fixed search_path. Transaction pooling (the default) comes with the
+checklist of what it breaks, as comments.
+
+Give the same instance flags as to 'pgtune config' (--pooler is implied). --out-dir DIR writes
+pgbouncer.ini, one pgbouncer-N.ini per so_reuseport process, and auth_setup.sql (run it with
+psql as a superuser); without it, --format ini prints pgbouncer.ini, --format sql the auth
+set-up, json/table/markdown the whole result.
+
+Examples:
+  pgtune pgbouncer --memory 16GB --cpus 8 --database booking --app-instances 20 --app-pool-size 25 --out-dir /etc/pgbouncer
+  pgtune pgbouncer --detect --database booking --pooler-processes 4 --format table
+`,
+	run: runPgbouncer,
+}
+
+var pgbouncerFormats = []string{"ini", "sql", "json", "table", "markdown"}
+
+// pgbouncerResult is pgbouncer's JSON document (docs/json.md).
+type pgbouncerResult struct {
+	*pgbouncer.Config
+	Files    []string `json:"files,omitempty"`
+	Detected []string `json:"detected,omitempty"`
+}
+
+type pgbouncerFlags struct {
+	databases, serverHost, listenAddr, version, poolMode, authUser, adminUsers, statsUsers string
+	runtimeDir, authFile, logDir, outDir, format                                           string
+	serverPort, listenPort                                                                 int
+	appTimeout                                                                             time.Duration
+}
+
+func (f *pgbouncerFlags) add(fs *flagSet) {
+	fs.StringVar(&f.databases, "database", "", "database(s) to serve, comma-separated (required)")
+	fs.StringVar(&f.serverHost, "server-host", "127.0.0.1", "PostgreSQL's host as PgBouncer reaches it")
+	fs.IntVar(&f.serverPort, "server-port", 5432, "PostgreSQL's port")
+	fs.StringVar(&f.listenAddr, "listen-addr", "*", "address PgBouncer listens on")
+	fs.IntVar(&f.listenPort, "listen-port", 6432, "port PgBouncer listens on")
+	fs.StringVar(&f.version, "pgbouncer-version", "1.23", "PgBouncer's version (settings it lacks are left out)")
+	fs.StringVar(&f.poolMode, "pool-mode", "transaction", "transaction or session")
+	fs.DurationVar(&f.appTimeout, "app-timeout", 30*time.Second, "how long the application waits for a query; PgBouncer's waits are set below it")
+	fs.StringVar(&f.authUser, "auth-user", "pgbouncer_auth", "role PgBouncer uses to look passwords up")
+	fs.StringVar(&f.adminUsers, "admin-users", "pgbouncer_admin", "roles that may administer PgBouncer, comma-separated")
+	fs.StringVar(&f.statsUsers, "stats-users", "pgtune", "roles that may read SHOW POOLS/STATS, comma-separated")
+	fs.StringVar(&f.runtimeDir, "runtime-dir", "/var/run/postgresql", "directory for pid files and Unix sockets")
+	fs.StringVar(&f.authFile, "auth-file", "/etc/pgbouncer/userlist.txt", "userlist holding the auth user's password")
+	fs.StringVar(&f.logDir, "log-dir", "/var/log/postgresql", "directory for log files")
+	fs.StringVar(&f.outDir, "out-dir", "", "write pgbouncer.ini, pgbouncer-N.ini and auth_setup.sql into DIR (each atomically)")
+	fs.StringVar(&f.format, "format", "ini", "without --out-dir: ini, sql (the auth set-up), json, table or markdown")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) error {
+	fs := newFlagSet(cmd, e)
+	var inf instanceFlags
+	inf.add(fs, true)
+	var pf pgbouncerFlags
+	pf.add(fs)
+	if err := fs.parse(args, false); err != nil {
+		return err
+	}
+	if !inf.pooler {
+		return usageErrorf("pgbouncer: --pooler=false contradicts rendering PgBouncer; drop it")
+	}
+	if !oneOfStrings(pf.format, pgbouncerFormats) {
+		return usageErrorf("pgbouncer: unknown --format %q (want %s)", pf.format, strings.Join(pgbouncerFormats, ", "))
+	}
+	dbs := splitList(pf.databases)
+	if len(dbs) == 0 {
+		return usageErrorf("pgbouncer: --database is required (e.g. --database booking)")
+	}
+	for _, db := range dbs {
+		if strings.ContainsAny(db, " =;'\"\n") {
+			return usageErrorf("pgbouncer: --database %q: a name without spaces, quotes, = or ;", db)
+		}
+	}
+	if pf.outDir != "" {
+		if st, err := os.Stat(pf.outDir); err != nil || !st.IsDir() {
+			return usageErrorf("pgbouncer: --out-dir %s is not a directory; create it first", pf.outDir)
+		}
+	}
+	in, detected, err := inf.instance(fs, 0)
+	if err != nil {
+		return err
+	}
+	if in.Pools == 0 || in.Pools == 1 {
+		in.Pools = max(in.Pools, len(dbs)) // one pool per database at least
+	}
+	cfg, err := pgconf.Recommend(in)
+	if err != nil {
+		return usageFromModel(cmd.name, err)
+	}
+	rendered, err := pgbouncer.Render(cfg, pgbouncer.Options{
+		Databases: dbs, ServerHost: pf.serverHost, ServerPort: pf.serverPort,
+		ListenAddr: pf.listenAddr, ListenPort: pf.listenPort, Version: pf.version, PoolMode: pf.poolMode,
+		AppTimeout: pf.appTimeout, AuthUser: pf.authUser,
+		AdminUsers: splitList(pf.adminUsers), StatsUsers: splitList(pf.statsUsers),
+		RuntimeDir: pf.runtimeDir, AuthFile: pf.authFile, LogDir: pf.logDir,
+	})
+	if err != nil {
+		return usageErrorf("pgbouncer: %v", err)
+	}
+	tool, command := "pgtune "+Version(), "pgtune pgbouncer "+strings.Join(args, " ")
+	res := pgbouncerResult{Config: rendered, Detected: detected}
+	if pf.outDir != "" {
+		files := map[string]func(io.Writer) error{
+			"pgbouncer.ini":  func(w io.Writer) error { return pgbouncer.WriteINI(w, rendered, tool, command) },
+			"auth_setup.sql": func(w io.Writer) error { return pgbouncer.WriteAuthSQL(w, rendered) },
+		}
+		for i := range rendered.Processes {
+			n := i + 1
+			files[fmt.Sprintf("pgbouncer-%d.ini", n)] = func(w io.Writer) error { return pgbouncer.WriteProcessINI(w, rendered, n) }
+		}
+		for _, name := range sortedKeys(files) {
+			path := filepath.Join(pf.outDir, name)
+			if err := atomicfile.Write(path, 0o644, files[name]); err != nil {
+				return err
+			}
+			res.Files = append(res.Files, path)
+		}
+		f, _ := report.ParseFormat("table")
+		if pf.format == "json" || pf.format == "markdown" {
+			f, _ = report.ParseFormat(pf.format)
+		}
+		return report.Write(e.stdout, f, report.Output{Command: "pgbouncer", Version: Version(), Data: res, Tables: []report.Table{{
+			Title: "Written", Columns: []string{"file"}, Rows: rowsOf(res.Files),
+			Note: "Run auth_setup.sql with psql as a superuser, set the auth user's password in both places, then start PgBouncer.",
+		}}})
+	}
+	switch pf.format {
+	case "ini":
+		return pgbouncer.WriteINI(e.stdout, rendered, tool, command)
+	case "sql":
+		return pgbouncer.WriteAuthSQL(e.stdout, rendered)
+	}
+	f, _ := report.ParseFormat(pf.format)
+	return report.Write(e.stdout, f, report.Output{Command: "pgbouncer", Version: Version(), Data: res, Tables: pgbouncerTables(cfg, rendered)})
+}
+
+func rowsOf(items []string) [][]string {
+	rows := make([][]string, len(items))
+	for i, it := range items {
+		rows[i] = []string{it}
+	}
+	return rows
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func pgbouncerTables(cfg *pgconf.Config, r *pgbouncer.Config) []report.Table {
+	rows := make([][]string, 0, len(r.Settings))
+	for _, s := range r.Settings {
+		rows = append(rows, []string{s.Name, s.Value, s.Reason})
+	}
+	tables := []report.Table{
+		{Title: "pgbouncer.ini for " + conffile.Describe(cfg.Instance), Columns: []string{"setting", "value", "reason"}, Rows: rows},
+		connectionBudgetTable(cfg.Connections),
+	}
+	if len(r.Checklist) > 0 {
+		tables = append(tables, report.Table{Title: "Transaction pooling: check the application does not rely on", Columns: []string{"item"}, Rows: rowsOf(r.Checklist)})
+	}
+	if len(r.Notes) > 0 {
+		tables = append(tables, report.Table{Title: "Notes", Columns: []string{"note"}, Rows: rowsOf(r.Notes)})
+	}
+	return tables
+}
