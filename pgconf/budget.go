@@ -95,6 +95,12 @@ func (p *plan) fit() error {
 		return err
 	}
 	want := workMemCap[p.in.Profile]
+	if s := p.signalFor("settings.temp_spills"); s != nil && s.Suggest != "" {
+		if b, err := ParseBytes(s.Suggest); err == nil && b > want {
+			want = b
+			p.adjusted("work_mem", s)
+		}
+	}
 	fitted := p.workMemFit()
 	if fitted < workMemFloor {
 		for p.maintenanceWorkMem > p.maintenanceFloor() && p.workMemFit() < workMemFloor {

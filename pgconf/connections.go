@@ -97,6 +97,10 @@ func (p *plan) sizeClients() {
 		p.clients = profileClients[in.Profile]
 		p.note("The application's connections are not given: %d (PGTune's customary figure for the %s profile) is assumed; pass --app-instances and --app-pool-size for a budget of your own.", p.clients, in.Profile)
 	}
+	if obs := int(ceilDiv(int64(p.observedClients)*5, 4)); !p.clientsSaid && obs > p.clients {
+		p.note("%d client connections were open on the server when pgtune read it: the budget assumes %d (25 %% more) instead of %d; a quiet moment understates the peak, so pass --app-instances and --app-pool-size if you know them.", p.observedClients, obs, p.clients)
+		p.clients = obs
+	}
 	if in.Pooler {
 		per := ceilDiv(int64(p.activeTarget()), int64(in.poolerHosts()*in.poolerProcesses()))
 		p.poolSize = max(2, int(per))

@@ -23,6 +23,11 @@ func (p *plan) sizeMemory() {
 	} else {
 		p.sharedBuffers = niceBytes(ram / 4)
 		p.effectiveCache = niceBytes(ram * 3 / 4)
+		if s := p.signalFor("settings.cache_hit_ratio"); s != nil && in.Profile != ProfileDW {
+			// The working set does not fit: a third of the RAM, still leaving the page cache most.
+			p.sharedBuffers = niceBytes(ram / 3)
+			p.adjusted("shared_buffers", s)
+		}
 	}
 	// PostgreSQL's own automatic wal_buffers (-1): 1/32 of shared_buffers, at most one 16MB WAL
 	// segment; many-core write-heavy servers wait less on WAL insertion with more.

@@ -4,8 +4,13 @@ import "time"
 
 func (p *plan) observabilitySettings() {
 	in := p.in
-	p.set("observability", "shared_preload_libraries", "pg_stat_statements",
-		"statement statistics pgtune advise reads; keep any library you already preload in the list")
+	preload, why := "pg_stat_statements", "statement statistics pgtune advise reads; keep any library you already preload in the list"
+	if p.live != nil {
+		if live, ok := p.live.row("shared_preload_libraries"); ok {
+			preload, why = preloadWith(live.Setting), "the server's libraries, with pg_stat_statements for the statement statistics pgtune advise reads"
+		}
+	}
+	p.set("observability", "shared_preload_libraries", preload, why)
 	p.setInt("observability", "pg_stat_statements.max", 10000, "room for every distinct statement of a busy app without evictions")
 	p.setBytes("observability", "track_activity_query_size", 4*KB, "whole statement texts in pg_stat_activity (1kB cuts most ORM queries), which pgtune samples for constants")
 	p.set("observability", "track_io_timing", "on", "I/O time per statement and table; cheap on modern clocks (check with pg_test_timing)")

@@ -41,6 +41,13 @@ func (p *plan) sizeParallel() {
 	default:
 		p.autovacuumWorkers = 3
 	}
+	for _, rule := range []string{"settings.autovacuum_behind", "settings.wraparound_age"} {
+		if s := p.signalFor(rule); s != nil {
+			p.autovacuumWorkers = min(p.autovacuumWorkers+2, max(p.autovacuumWorkers, in.CPUs))
+			p.adjusted("autovacuum_max_workers", s)
+			break
+		}
+	}
 }
 
 func (p *plan) parallelSettings() {

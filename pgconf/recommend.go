@@ -63,6 +63,21 @@ type plan struct {
 	autovacuumWorkers                                                      int
 
 	settings []Setting
+
+	// Live evidence (RecommendLive): the server's signals, its settings, the client connections
+	// open when it was read, and the evidence each adjusted setting's reason cites.
+	signals         []Signal
+	live            *liveSettings
+	observedClients int
+	liveReasons     map[string]string
+}
+
+// adjusted records that live evidence moved a setting, for its reason.
+func (p *plan) adjusted(name string, s *Signal) {
+	if p.liveReasons == nil {
+		p.liveReasons = map[string]string{}
+	}
+	p.liveReasons[name] = s.Title
 }
 
 func (p *plan) note(format string, args ...any) {
@@ -75,6 +90,9 @@ func (p *plan) set(group, name, value, reason string) {
 	param, ok := Lookup(name)
 	if !ok || !param.InVersion(p.in.Version) {
 		return
+	}
+	if why, ok := p.liveReasons[name]; ok {
+		reason += "; raised for the live evidence: " + why
 	}
 	p.settings = append(p.settings, Setting{Name: name, Value: value, Group: group, Reason: reason,
 		Restart: param.NeedsRestart(p.in.Version)})
@@ -96,10 +114,15 @@ func (p *plan) setReal(group, name string, f float64, reason string) {
 // connections the user fixed cannot fit the RAM or max_connections (the error says which and
 // what to change).
 func Recommend(in Instance) (*Config, error) {
+	p := &plan{in: in}
+	return p.recommend()
+}
+
+func (p *plan) recommend() (*Config, error) {
+	in := p.in
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	p := &plan{in: in}
 	p.sizeClients()
 	p.sizeParallel()
 	p.sizeMemory()

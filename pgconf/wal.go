@@ -14,6 +14,12 @@ var maxWALSize = map[Profile]int64{
 func (p *plan) walSettings() {
 	in := p.in
 	maxWAL := maxWALSize[in.Profile]
+	if s := p.signalFor("settings.checkpoints_requested"); s != nil {
+		if b, err := ParseBytes(s.Suggest); err == nil && b > maxWAL {
+			maxWAL = b
+			p.adjusted("max_wal_size", s)
+		}
+	}
 	minWAL := maxWAL / 4
 	p.setBytes("wal", "min_wal_size", minWAL, "a quarter of max_wal_size: recycled segments absorb bursts without new files")
 	p.setBytes("wal", "max_wal_size", maxWAL, fmt.Sprintf("checkpoints by time, not by WAL volume, for a %s workload; keep this much free on the WAL disk", in.Profile))

@@ -119,6 +119,7 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 	}{
 		{"server", collectServer},
 		{"settings", collectSettings},
+		{"server activity", collectActivity},
 		{"extensions", collectExtensions},
 		{"tables", collectTables},
 		{"table statistics", collectTableStats},

@@ -276,6 +276,12 @@ func TestCollectAsMonitoringRole(t *testing.T) {
 	if v := cat.Table("visits"); v == nil || v.Stats == nil || v.Stats.Inserts != 2000 || v.SizeBytes <= 0 {
 		t.Errorf("visits as seen by pg_monitor: %+v", v)
 	}
+	// The server-wide evidence for settings is readable by a monitoring role too.
+	a := snap.Activity
+	if a == nil || a.CheckpointsSince == nil || a.DatabaseSince == nil || a.BlocksHit <= 0 || a.ClientBackends < 1 ||
+		a.OldestXIDAge <= 0 || a.OldestXIDDatabase == "" || (snap.Server.VersionNum >= 140000 && a.WALBytes <= 0) {
+		t.Errorf("server activity as seen by pg_monitor: %+v", a)
+	}
 }
 
 // Without pg_read_all_stats, other roles' statements are counted as hidden, not dropped.

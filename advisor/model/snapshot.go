@@ -43,6 +43,10 @@ type Snapshot struct {
 
 	Statements Statements `json:"statements"`
 
+	// Activity is the server-wide evidence for sizing settings (nil in snapshots made before it
+	// was collected, and from dumps).
+	Activity *ServerActivity `json:"activity,omitempty"`
+
 	// Gaps lists what could not be collected and why (a missing privilege, an old extension), so
 	// the advisor and the reader know which findings are missing.
 	Gaps []Gap `json:"gaps,omitempty"`

@@ -7,7 +7,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/atomicfile"
+	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/pgconf"
 	"github.com/bookedbarber/pgtune/pgconf/conffile"
@@ -32,6 +35,14 @@ RAM. When it would not, pgtune lowers maintenance memory, then the connections i
 then work_mem, and says so; connections you fixed are never lowered (it fails instead, naming
 the flag to change). 'pgtune pgbouncer' prints the same connection budget.
 
+With --dsn (or --live, for DATABASE_URL and the PG* variables) pgtune reads the server, read-only:
+its version, its settings, and its evidence — requested against timed checkpoints and the WAL
+volume (max_wal_size), temporary files (work_mem), the buffer cache hit ratio (shared_buffers),
+autovacuum's lag and the oldest transaction ID's age (autovacuum workers), the connections in use
+(the budget). Where the evidence disagrees with the heuristics, the evidence wins within the
+memory budget, and the reason says so. The output then lists what would change on that server and
+which changes need a restart.
+
 Formats (--format): conf, a postgresql.conf include file (the default); sql, ALTER SYSTEM
 statements; json; table or markdown, the settings with their reasons for reading. --out FILE
 writes the file atomically (complete or not at all).
@@ -40,6 +51,7 @@ Examples:
   pgtune config --memory 16GB --cpus 4 --storage ssd --profile web > /etc/postgresql/17/main/conf.d/pgtune.conf
   pgtune config --detect --profile oltp --pooler --app-instances 12 --app-pool-size 20
   pgtune config --memory 64GB --cpus 16 --profile dw --pg-version 16 --format sql | psql
+  pgtune config --dsn postgres://dba@db.internal/booking --memory 32GB --cpus 8 --format table
 `,
 	run: runConfig,
 }
@@ -49,15 +61,25 @@ type configResult struct {
 	*pgconf.Config
 	// Detected says what --detect read from the host.
 	Detected []string `json:"detected,omitempty"`
+	// Live is the comparison with the server (--dsn / --live).
+	Live *liveConfig `json:"live,omitempty"`
+}
+
+// liveConfig is what config read from a live server and what it would change there.
+type liveConfig struct {
+	Server  string          `json:"server"`
+	Changes []pgconf.Change `json:"changes"`
+	Signals []pgconf.Signal `json:"signals"`
 }
 
 // configFormats are config's --format values; conf and sql are files, the rest reports.
 var configFormats = []string{"conf", "sql", "json", "table", "markdown"}
 
 func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
-	fs := newFlagSet(cmd, e)
+	fs := newFlagSet(cmd, e).withConnection()
 	var inf instanceFlags
 	inf.add(fs, false)
+	live := fs.Bool("live", false, "read the server named by DATABASE_URL or the PG* variables (as --dsn does): size with its evidence and show what would change")
 	format := fs.String("format", "conf", "output: conf (postgresql.conf include), sql (ALTER SYSTEM), json, table or markdown")
 	out := fs.String("out", "", "write to FILE (atomically) instead of stdout")
 	if err := fs.parse(args, false); err != nil {
@@ -69,17 +91,58 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 	if err := checkOut(cmd.name, *out); err != nil {
 		return err
 	}
-	in, detected, err := inf.instance(fs, 0)
+	var snap *model.Snapshot
+	serverMajor := 0
+	if fs.dsn != "" || *live {
+		var err error
+		if snap, err = readLiveServer(ctx, fs); err != nil {
+			return err
+		}
+		serverMajor = snap.Server.VersionNum / 10000
+		if serverMajor > pgconf.MaxVersion {
+			return fmt.Errorf("config: the server runs PostgreSQL %d; pgtune sizes 13 to %d", serverMajor, pgconf.MaxVersion)
+		}
+	}
+	in, detected, err := inf.instance(fs, serverMajor)
 	if err != nil {
 		return err
 	}
-	cfg, err := pgconf.Recommend(in)
+	res := configResult{Detected: detected}
+	if snap == nil {
+		res.Config, err = pgconf.Recommend(in)
+	} else {
+		var signals []pgconf.Signal
+		res.Config, signals, err = pgconf.RecommendLive(in, snap)
+		if err == nil {
+			res.Live = &liveConfig{Server: fmt.Sprintf("PostgreSQL %s, database %s", snap.Server.Version, snap.Server.Database),
+				Changes: pgconf.Diff(res.Config, snap), Signals: signals}
+			if res.Live.Signals == nil {
+				res.Live.Signals = []pgconf.Signal{}
+			}
+		}
+	}
 	if err != nil {
 		return usageFromModel(cmd.name, err)
 	}
 	return writeOut(e, *out, func(w io.Writer) error {
-		return renderConfig(w, fs, *format, configResult{Config: cfg, Detected: detected}, args)
+		return renderConfig(w, fs, *format, res, args)
 	})
+}
+
+// readLiveServer reads the settings, the server-wide evidence and the tables' statistics (not
+// pg_stat_statements, not data values) in one read-only transaction.
+func readLiveServer(ctx context.Context, fs *flagSet) (*model.Snapshot, error) {
+	log, _ := fs.logger()
+	conn, cfg, err := fs.connect(ctx, log)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	snap, err := collect.Collect(ctx, conn, collect.Options{CatalogOnly: true, NoValues: true, PgtuneVersion: Version(), Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", connect.Describe(cfg), err)
+	}
+	return snap, nil
 }
 
 func oneOfStrings(s string, set []string) bool {
@@ -117,15 +180,57 @@ func renderConfig(w io.Writer, fs *flagSet, format string, res configResult, arg
 		if err := writeDetected(w, "# ", res.Detected); err != nil {
 			return err
 		}
+		if err := writeLive(w, "# ", res.Live); err != nil {
+			return err
+		}
 		return conffile.WriteConf(w, res.Config, h)
 	case "sql":
 		if err := writeDetected(w, "-- ", res.Detected); err != nil {
+			return err
+		}
+		if err := writeLive(w, "-- ", res.Live); err != nil {
 			return err
 		}
 		return conffile.WriteSQL(w, res.Config, h)
 	}
 	f, _ := report.ParseFormat(format)
 	return report.Write(w, f, report.Output{Command: "config", Version: Version(), Data: res, Tables: configTables(res)})
+}
+
+// writeLive writes, as comments, what the live server said and what the file would change there.
+func writeLive(w io.Writer, prefix string, live *liveConfig) error {
+	if live == nil {
+		return nil
+	}
+	var b strings.Builder
+	changed, restart := 0, 0
+	for _, c := range live.Changes {
+		if c.Differs {
+			changed++
+			if c.Restart {
+				restart++
+			}
+		}
+	}
+	fmt.Fprintf(&b, "%sLive server: %s. This file changes %d of its settings (%d need a restart):\n", prefix, live.Server, changed, restart)
+	for _, c := range live.Changes {
+		if c.Differs {
+			r := ""
+			if c.Restart {
+				r = "  [restart]"
+			}
+			fmt.Fprintf(&b, "%s  %-36s %s -> %s%s\n", prefix, c.Name, c.Live, c.Pgtune, r)
+		}
+	}
+	if len(live.Signals) > 0 {
+		fmt.Fprintf(&b, "%sThe server's evidence:\n", prefix)
+		for _, s := range live.Signals {
+			fmt.Fprintf(&b, "%s  - [%s] %s\n", prefix, s.Severity, s.Title)
+		}
+	}
+	b.WriteString(strings.TrimRight(prefix, " ") + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 func writeDetected(w io.Writer, prefix string, detected []string) error {
@@ -154,6 +259,27 @@ func configTables(res configResult) []report.Table {
 		Rows:    rows,
 		Note:    strings.Join(res.Detected, "; "),
 	}}
+	if live := res.Live; live != nil {
+		var crows [][]string
+		for _, c := range live.Changes {
+			if c.Differs {
+				r := ""
+				if c.Restart {
+					r = "restart"
+				}
+				crows = append(crows, []string{c.Name, c.Live, c.Pgtune, r})
+			}
+		}
+		tables = append(tables, report.Table{Title: "Changes on " + live.Server, Columns: []string{"setting", "live", "pgtune", "takes"}, Rows: crows,
+			Note: fmt.Sprintf("%d of %d settings change.", len(crows), len(live.Changes))})
+		if len(live.Signals) > 0 {
+			var srows [][]string
+			for _, s := range live.Signals {
+				srows = append(srows, []string{s.Severity.String(), s.Title, model.Evidence(s.Evidence).String()})
+			}
+			tables = append(tables, report.Table{Title: "The server's evidence", Columns: []string{"severity", "finding", "evidence"}, Rows: srows})
+		}
+	}
 	tables = append(tables, connectionBudgetTable(cfg.Connections))
 	m := cfg.Memory
 	var mrows [][]string
