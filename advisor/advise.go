@@ -6,6 +6,9 @@
 package advisor
 
 import (
+	"github.com/bookedbarber/pgtune/advisor/settings"
+	"github.com/bookedbarber/pgtune/pgconf"
+
 	"cmp"
 	"context"
 	"fmt"
@@ -33,6 +36,9 @@ type Options struct {
 	EstimateIndexes bool
 	// Indexes bounds the index engine.
 	Indexes indexes.Options
+	// Instance is the server's size, when known: the settings findings then compare every live
+	// setting with what pgtune config renders for it, and price the live worst-case memory.
+	Instance *pgconf.Instance
 }
 
 // Report is the advisor's result.
@@ -100,6 +106,7 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	findings = append(findings, rewrite.Analyze(w, cat)...)
 	findings = append(findings, audit.Analyze(cat, now)...)
 	findings = append(findings, health.Analyze(cat, w)...)
+	findings = append(findings, settings.Analyze(snap, o.Instance)...)
 	var engineErr error
 	coster, estimated := o.Coster, false
 	if coster == nil && o.EstimateIndexes {

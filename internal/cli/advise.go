@@ -36,7 +36,11 @@ ranked findings, each with its evidence and the exact SQL or action that fixes i
     the primary key), invalid leftovers of failed builds, indexes unused since the statistics
     were reset;
   - statistics health: tables never analysed or stale after bulk changes, pg_stat_statements
-    evicting entries, near capacity, or hiding other roles' statements.
+    evicting entries, near capacity, or hiding other roles' statements;
+  - settings: what the server's counters say (checkpoints forced by WAL volume, temporary files,
+    buffer cache misses, connections near the limit or idle, autovacuum behind, transaction ID
+    age); with the instance's size (--memory and --cpus, or --detect on the database host), the
+    live settings' worst-case memory and every setting that differs from 'pgtune config'.
 
 It only reads; it changes nothing. The source is one of:
   (default)                    a live database (--dsn, DATABASE_URL or the PG* variables)
@@ -49,6 +53,7 @@ Examples:
   pgtune advise --dsn postgres://dba@db.internal/booking --fail-on high
   pgtune advise --snapshot prod.json.gz --format markdown > findings.md
   pgtune advise --schema schema.sql --statements statements.csv --format json
+  pgtune advise --dsn postgres://dba@db.internal/booking --memory 32GB --cpus 8   # and the settings
 `,
 	run: runAdvise,
 }
@@ -74,6 +79,8 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 	fs.StringVar(&src.statementsFile, "statements", "", "pg_stat_statements CSV export to go with --schema")
 	fs.BoolVar(&src.demo, "demo", false, "analyse the bundled booking demo's snapshot")
 	src.addLive(fs)
+	var inf instanceFlags
+	inf.add(fs, false)
 	top := fs.Int("top", 10, "how many statements the workload summary lists")
 	noIndexes := fs.Bool("no-indexes", false, "skip the index engine (its planner work takes a few seconds on a large workload)")
 	if err := fs.parse(args, false); err != nil {
@@ -88,6 +95,13 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 		return err
 	}
 	opts := advisor.Options{Top: *top}
+	if inf.memory != "" || inf.detect {
+		in, _, err := inf.instance(fs, snap.Server.VersionNum/10000)
+		if err != nil {
+			return err
+		}
+		opts.Instance = &in
+	}
 	var engineNote *model.Finding
 	switch {
 	case *noIndexes:

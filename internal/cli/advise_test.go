@@ -447,3 +447,38 @@ func TestAdviseAndSnapshotBadInput(t *testing.T) {
 		t.Errorf("unwritable snapshot: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// With the instance's size, advise compares the settings with pgtune config's; without it, it
+// does not guess.
+func TestAdviseSettingsWithInstance(t *testing.T) {
+	r := run(t, "advise", "--demo", "--no-indexes", "--memory", "16GB", "--cpus", "4", "--format", "json")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Result struct {
+			Findings []struct {
+				Rule, Kind, Severity, SQL string
+			} `json:"findings"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]string{}
+	for _, f := range doc.Result.Findings {
+		if f.Kind == "settings" {
+			rules[f.Rule] = f.SQL
+		}
+	}
+	if sql, ok := rules["settings.differs.memory"]; !ok || !strings.Contains(sql, "ALTER SYSTEM SET shared_buffers = '4GB';") {
+		t.Errorf("settings findings %v", rules)
+	}
+	r = run(t, "advise", "--demo", "--no-indexes", "--format", "json")
+	if strings.Contains(r.stdout, `"settings.differs.`) {
+		t.Error("settings compared without knowing the instance's size")
+	}
+	if r := run(t, "advise", "--demo", "--memory", "16"); r.code != ExitUsage || !strings.Contains(r.stderr, "--memory 16 needs a unit") {
+		t.Errorf("advise --memory 16: exit %d, %s", r.code, r.stderr)
+	}
+}
