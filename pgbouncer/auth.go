@@ -19,7 +19,8 @@ func WriteAuthSQL(w io.Writer, c *Config) error {
 	b.WriteString("-- PgBouncer auth_query set-up, from pgtune. Run as a superuser with psql: psql -f auth_setup.sql\n")
 	b.WriteString("-- The function must exist in every database PgBouncer serves; this file connects to each.\n")
 	b.WriteString("-- Set the auth user's password yourself (\\password " + c.Options.AuthUser + ") and put the same password in\n")
-	b.WriteString("-- " + c.Options.AuthFile + " as \"" + c.Options.AuthUser + "\" \"<password>\" (mode 0600, owned by the pgbouncer user).\n\n")
+	b.WriteString("-- " + c.Options.AuthFile + " as \"" + c.Options.AuthUser + "\" \"<password>\" (mode 0600, owned by the pgbouncer user).\n")
+	b.WriteString("-- The admin console's users (admin_users, stats_users) log in through that file too: add a line for each.\n\n")
 	fmt.Fprintf(&b, "SELECT 'CREATE ROLE %s LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = '%s')\\gexec\n",
 		strings.ReplaceAll(user, "'", "''"), strings.ReplaceAll(c.Options.AuthUser, "'", "''"))
 	for _, db := range c.Options.Databases {

@@ -10,7 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/atomicfile"
+	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/pgbouncer"
 	"github.com/bookedbarber/pgtune/pgconf"
@@ -36,7 +40,14 @@ pgbouncer.ini, one pgbouncer-N.ini per so_reuseport process, and auth_setup.sql 
 psql as a superuser); without it, --format ini prints pgbouncer.ini, --format sql the auth
 set-up, json/table/markdown the whole result.
 
+With --admin-dsn it reads a running PgBouncer's admin console instead (SHOW POOLS, STATS and
+CONFIG, simple protocol) and reports clients waiting for a server connection and for how long,
+pools with every server connection busy, the average wait per database, clients near
+max_client_conn, and — given the instance flags — settings that differ from pgtune's.
+--fail-on sets exit 1 on findings at or above a severity.
+
 Examples:
+  pgtune pgbouncer --admin-dsn postgres://pgtune@pgbouncer.internal:6432/pgbouncer --fail-on high
   pgtune pgbouncer --memory 16GB --cpus 8 --database booking --app-instances 20 --app-pool-size 25 --out-dir /etc/pgbouncer
   pgtune pgbouncer --detect --database booking --pooler-processes 4 --format table
 `,
@@ -54,7 +65,7 @@ type pgbouncerResult struct {
 
 type pgbouncerFlags struct {
 	databases, serverHost, listenAddr, version, poolMode, authUser, adminUsers, statsUsers string
-	runtimeDir, authFile, logDir, outDir, format                                           string
+	runtimeDir, authFile, logDir, outDir, format, adminDSN                                 string
 	serverPort, listenPort                                                                 int
 	appTimeout                                                                             time.Duration
 }
@@ -76,6 +87,7 @@ func (f *pgbouncerFlags) add(fs *flagSet) {
 	fs.StringVar(&f.logDir, "log-dir", "/var/log/postgresql", "directory for log files")
 	fs.StringVar(&f.outDir, "out-dir", "", "write pgbouncer.ini, pgbouncer-N.ini and auth_setup.sql into DIR (each atomically)")
 	fs.StringVar(&f.format, "format", "ini", "without --out-dir: ini, sql (the auth set-up), json, table or markdown")
+	fs.StringVar(&f.adminDSN, "admin-dsn", "", "read a running PgBouncer's admin console (e.g. postgres://pgtune@pgbouncer:6432/pgbouncer): report waiting clients, saturated pools and settings that differ")
 }
 
 func splitList(s string) []string {
@@ -89,7 +101,7 @@ func splitList(s string) []string {
 }
 
 func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) error {
-	fs := newFlagSet(cmd, e)
+	fs := newFlagSet(cmd, e).withFailOn()
 	var inf instanceFlags
 	inf.add(fs, true)
 	var pf pgbouncerFlags
@@ -102,6 +114,9 @@ func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) erro
 	}
 	if !oneOfStrings(pf.format, pgbouncerFormats) {
 		return usageErrorf("pgbouncer: unknown --format %q (want %s)", pf.format, strings.Join(pgbouncerFormats, ", "))
+	}
+	if pf.adminDSN != "" {
+		return runPgbouncerAdmin(ctx, fs, &inf, &pf)
 	}
 	dbs := splitList(pf.databases)
 	if len(dbs) == 0 {
@@ -128,13 +143,7 @@ func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) erro
 	if err != nil {
 		return usageFromModel(cmd.name, err)
 	}
-	rendered, err := pgbouncer.Render(cfg, pgbouncer.Options{
-		Databases: dbs, ServerHost: pf.serverHost, ServerPort: pf.serverPort,
-		ListenAddr: pf.listenAddr, ListenPort: pf.listenPort, Version: pf.version, PoolMode: pf.poolMode,
-		AppTimeout: pf.appTimeout, AuthUser: pf.authUser,
-		AdminUsers: splitList(pf.adminUsers), StatsUsers: splitList(pf.statsUsers),
-		RuntimeDir: pf.runtimeDir, AuthFile: pf.authFile, LogDir: pf.logDir,
-	})
+	rendered, err := pgbouncer.Render(cfg, pgbouncerOptions(&pf, dbs))
 	if err != nil {
 		return usageErrorf("pgbouncer: %v", err)
 	}
@@ -208,4 +217,88 @@ func pgbouncerTables(cfg *pgconf.Config, r *pgbouncer.Config) []report.Table {
 		tables = append(tables, report.Table{Title: "Notes", Columns: []string{"note"}, Rows: rowsOf(r.Notes)})
 	}
 	return tables
+}
+
+// pgbouncerAdminResult is pgbouncer --admin-dsn's JSON document (docs/json.md).
+type pgbouncerAdminResult struct {
+	Admin    *pgbouncer.AdminState `json:"admin"`
+	Findings []model.Finding       `json:"findings"`
+}
+
+// runPgbouncerAdmin reads a running PgBouncer and reports on it; with the instance flags it also
+// compares its settings with the rendered ones.
+func runPgbouncerAdmin(ctx context.Context, fs *flagSet, inf *instanceFlags, pf *pgbouncerFlags) error {
+	var rendered *pgbouncer.Config
+	if inf.memory != "" || inf.detect {
+		in, _, err := inf.instance(fs, 0)
+		if err != nil {
+			return err
+		}
+		cfg, err := pgconf.Recommend(in)
+		if err != nil {
+			return usageFromModel("pgbouncer", err)
+		}
+		if rendered, err = pgbouncer.Render(cfg, pgbouncerOptions(pf, splitList(pf.databases))); err != nil {
+			return usageErrorf("pgbouncer: %v", err)
+		}
+	}
+	fs.e.redactor.Add(pf.adminDSN)
+	cc, err := connect.ParseConfig(pf.adminDSN, connect.SourceFlag)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	fs.e.redactor.Add(cc.Password)
+	// The admin console speaks only the simple query protocol.
+	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	delete(cc.RuntimeParams, "application_name")
+	conn, err := connect.Connect(ctx, cc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	st, err := pgbouncer.ReadAdmin(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("pgbouncer: read the admin console at %s: %w (the user must be in stats_users or admin_users)", connect.Describe(cc), err)
+	}
+	findings := pgbouncer.Findings(st, rendered)
+	if findings == nil {
+		findings = []model.Finding{}
+	}
+	var frows, prows [][]string
+	for _, f := range findings {
+		frows = append(frows, []string{f.Severity.String(), f.Title, f.Evidence.String(), f.Fix()})
+	}
+	for _, p := range st.Pools {
+		prows = append(prows, []string{p["database"], p["user"], p["cl_active"], p["cl_waiting"], p["sv_active"], p["sv_idle"], fmt.Sprintf("%.1f", float64(p.Int("maxwait"))+float64(p.Int("maxwait_us"))/1e6), p["pool_mode"]})
+	}
+	format := report.FormatTable // ini and sql mean nothing here
+	if f, err := report.ParseFormat(pf.format); err == nil {
+		format = f
+	}
+	note := "Nothing to report."
+	if len(findings) > 0 {
+		note = fmt.Sprintf("%d finding(s).", len(findings))
+	}
+	err = report.Write(fs.e.stdout, format, report.Output{Command: "pgbouncer", Version: Version(), Data: pgbouncerAdminResult{Admin: st, Findings: findings},
+		Tables: []report.Table{
+			{Title: "Findings on " + st.Version, Columns: []string{"severity", "finding", "evidence", "fix"}, Rows: frows, Note: note},
+			{Title: "Pools", Columns: []string{"database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait (s)", "mode"}, Rows: prows},
+		}})
+	if err != nil {
+		return err
+	}
+	if fs.failOnThreshold().Trips(findings) {
+		return errFindings
+	}
+	return nil
+}
+
+func pgbouncerOptions(pf *pgbouncerFlags, dbs []string) pgbouncer.Options {
+	return pgbouncer.Options{
+		Databases: dbs, ServerHost: pf.serverHost, ServerPort: pf.serverPort,
+		ListenAddr: pf.listenAddr, ListenPort: pf.listenPort, Version: pf.version, PoolMode: pf.poolMode,
+		AppTimeout: pf.appTimeout, AuthUser: pf.authUser,
+		AdminUsers: splitList(pf.adminUsers), StatsUsers: splitList(pf.statsUsers),
+		RuntimeDir: pf.runtimeDir, AuthFile: pf.authFile, LogDir: pf.logDir,
+	}
 }

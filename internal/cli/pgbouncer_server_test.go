@@ -23,7 +23,9 @@ type pgbouncerRun struct {
 	poolSize int
 	// directTPS is pgbench straight at PostgreSQL with as many clients as PgBouncer held server
 	// connections (the most the server is sized to run at once), for the same transactions.
-	directTPS     float64
+	directTPS float64
+	// admin is pgtune pgbouncer --admin-dsn\'s output, read while the clients queued.
+	admin         result
 	transactions  int
 	failed        int
 	tps           float64
@@ -76,7 +78,7 @@ func runPgbouncer1000(t testing.TB, ctx context.Context, transactionsPerClient i
 		"--database", "bench", "--server-port", strconv.Itoa(srv.ServerPort), "--listen-addr", srv.ListenAddr,
 		"--listen-port", strconv.Itoa(listen), "--pgbouncer-version", res.pgbouncerVer,
 		"--runtime-dir", srv.Dir, "--log-dir", srv.Dir, "--auth-file", srv.Dir+"/userlist.txt",
-		"--stats-users", "postgres", "--admin-users", "postgres", "--out-dir", dir)...)
+		"--stats-users", "pgtune", "--admin-users", "pgtune", "--out-dir", dir)...)
 	if r.code != ExitOK {
 		t.Fatalf("pgbouncer: exit %d: %s", r.code, r.stderr)
 	}
@@ -89,7 +91,7 @@ func runPgbouncer1000(t testing.TB, ctx context.Context, transactionsPerClient i
 			t.Fatal(err)
 		}
 	}
-	if err := srv.WriteFile(ctx, srv.Dir+"/userlist.txt", `"pgbouncer_auth" "auth-secret"`+"\n"); err != nil {
+	if err := srv.WriteFile(ctx, srv.Dir+"/userlist.txt", `"pgbouncer_auth" "auth-secret"`+"\n"+`"pgtune" "monitor-secret"`+"\n"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,6 +105,7 @@ func runPgbouncer1000(t testing.TB, ctx context.Context, transactionsPerClient i
 	}
 	for _, sql := range []string{
 		"CREATE ROLE app LOGIN PASSWORD 'app-secret'",
+		"CREATE ROLE pgtune LOGIN PASSWORD 'monitor-secret'",
 		"CREATE DATABASE bench OWNER app",
 	} {
 		if _, err := admin.Exec(ctx, sql); err != nil {
@@ -147,9 +150,32 @@ func runPgbouncer1000(t testing.TB, ctx context.Context, transactionsPerClient i
 	bench := func(port int) (string, error) {
 		return srv.Exec(ctx, sh(fmt.Sprintf("env PGPASSWORD=app-secret pgbench -n -c 1000 -j 4 -t %d -h 127.0.0.1 -p %d -U app bench", transactionsPerClient, port))...)
 	}
+	// While the 1,000 clients queue, pgtune reads PgBouncer's admin console, once a second until
+	// it sees the queue (the clients first spend a few seconds logging in).
+	adminDone := make(chan result, 1)
+	benchDone := make(chan struct{})
+	go func() {
+		var last result
+		for {
+			select {
+			case <-benchDone:
+				adminDone <- last
+				return
+			case <-time.After(time.Second):
+			}
+			last = run(t, append(append([]string{"pgbouncer"}, instance...), "--database", "bench",
+				"--admin-dsn", fmt.Sprintf("postgres://pgtune:monitor-secret@127.0.0.1:%d/pgbouncer?sslmode=disable", reach), "--format", "json")...)
+			if strings.Contains(last.stdout, `"rule": "pgbouncer.clients_waiting"`) {
+				adminDone <- last
+				return
+			}
+		}
+	}()
 	start := time.Now()
 	out, err = bench(listen)
 	res.elapsed = time.Since(start)
+	close(benchDone)
+	res.admin = <-adminDone
 	if err != nil {
 		log, _ := srv.Exec(ctx, "tail", "-n", "20", srv.Dir+"/pgbouncer.log")
 		t.Fatalf("pgbench through PgBouncer: %v\n%s\npgbouncer.log:\n%s", err, out, log)
@@ -196,6 +222,13 @@ func TestPgBouncer1000Clients(t *testing.T) {
 	}
 	if !res.directRefused {
 		t.Errorf("1,000 direct clients were not refused by max_connections %d (%s)", res.maxConnections, res.directMessage)
+	}
+	// The admin console, read mid-run, shows the queue.
+	if res.admin.code != ExitOK || !strings.Contains(res.admin.stdout, `"rule": "pgbouncer.clients_waiting"`) || !strings.Contains(res.admin.stdout, `"cl_waiting"`) {
+		t.Errorf("pgbouncer --admin-dsn during the run: exit %d, %s\n%s", res.admin.code, res.admin.stderr, firstLines(res.admin.stdout, 40))
+	}
+	if strings.Contains(res.admin.stdout, "monitor-secret") || strings.Contains(res.admin.stderr, "monitor-secret") {
+		t.Error("the admin password was printed")
 	}
 }
 
