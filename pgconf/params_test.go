@@ -77,3 +77,33 @@ func TestNoRemovedParameters(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseValue: values from pg_settings and from users never panic the parser, and whatever
+// Check accepts for a memory or time setting parses to a number within the bounds.
+func FuzzParseValue(f *testing.F) {
+	for _, s := range [][2]string{{"4GB", ""}, {"524288", "8kB"}, {"15min", ""}, {"-1", "ms"}, {"1e308", "MB"}, {"on", ""}, {"0.9", ""}, {"lz4", ""}} {
+		f.Add(s[0], s[1])
+	}
+	names := []string{"shared_buffers", "checkpoint_timeout", "work_mem", "jit", "wal_compression", "random_page_cost", "max_connections"}
+	f.Fuzz(func(t *testing.T, value, unit string) {
+		for _, name := range names {
+			p, _ := Lookup(name)
+			_, _ = p.ParseValue(value, unit)
+			if err := p.Check(value, 16); err == nil && (p.Kind == KindBytes || p.Kind == KindDuration) {
+				n, err := p.ParseValue(value, "")
+				if err != nil || math.IsNaN(n) || (n < p.Min || n > p.Max) && !slicesContains(p.Special, n) {
+					t.Fatalf("%s: Check accepted %q but it reads as %v, %v", name, value, n, err)
+				}
+			}
+		}
+	})
+}
+
+func slicesContains(s []float64, v float64) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

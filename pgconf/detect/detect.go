@@ -90,7 +90,7 @@ func memTotal(fsys fs.FS) (int64, error) {
 		fields := strings.Fields(sc.Text())
 		if len(fields) >= 2 && fields[0] == "MemTotal:" {
 			kb, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil || kb <= 0 {
+			if err != nil || kb <= 0 || kb > math.MaxInt64/pgconf.KB {
 				return 0, &Error{file, fmt.Errorf("MemTotal %q is not a size", fields[1])}
 			}
 			return kb * pgconf.KB, nil
