@@ -1,6 +1,10 @@
 package pgconf
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"strings"
+)
 
 func (p *plan) autovacuumSettings() {
 	in := p.in
@@ -26,4 +30,64 @@ func (p *plan) autovacuumSettings() {
 		"analyze after 2 % changed: large tables' statistics stay fresh enough for the planner")
 	p.setReal("autovacuum", "autovacuum_vacuum_insert_scale_factor", 0.05,
 		"insert-only tables get vacuumed (visibility map, freezing) after 5 % new rows")
+	if in.Version >= 18 {
+		p.setInt("autovacuum", "autovacuum_vacuum_max_threshold", largeTableDeadRows,
+			"18 caps the threshold: a 100M-row table is vacuumed after 1M dead rows, not after 5M")
+	}
+}
+
+// largeTableDeadRows is how many dead rows a large table may gather before autovacuum: past it,
+// a scale factor lets dead rows pile up into the millions.
+const largeTableDeadRows = 1_000_000
+
+// largeTableRows is where a per-table scale factor starts to matter (5 % of it is 1M dead rows).
+const largeTableRows = 20_000_000
+
+// TableSetting is a per-table storage parameter pgtune recommends from a live server's tables.
+type TableSetting struct {
+	Table  string `json:"table"`
+	Rows   int64  `json:"rows"`
+	SQL    string `json:"sql"`
+	Reason string `json:"reason"`
+}
+
+// tableSettings gives each large table a scale factor that triggers autovacuum after about 1M
+// dead rows (before 18, which caps it with autovacuum_vacuum_max_threshold instead); tables that
+// already set their own are left alone.
+func (p *plan) tableSettings() []TableSetting {
+	if p.live == nil || p.in.Version >= 18 {
+		return nil
+	}
+	var out []TableSetting
+	for _, t := range p.live.snap.Tables {
+		if t.Kind != "table" || t.RowEstimate < largeTableRows || hasAutovacuumOption(t.Reloptions) {
+			continue
+		}
+		rows := int64(t.RowEstimate)
+		scale := math.Max(0.001, math.Round(float64(largeTableDeadRows)/t.RowEstimate*1000)/1000)
+		ident := quoteIdent(t.Schema) + "." + quoteIdent(t.Name)
+		out = append(out, TableSetting{Table: t.Schema + "." + t.Name, Rows: rows,
+			SQL:    fmt.Sprintf("ALTER TABLE %s SET (autovacuum_vacuum_scale_factor = %g, autovacuum_analyze_scale_factor = %g);", ident, scale, scale),
+			Reason: fmt.Sprintf("%dM rows: vacuum and analyze after about 1M changed rows rather than %dM", rows/1_000_000, int64(float64(rows)*0.05)/1_000_000)})
+	}
+	return out
+}
+
+func hasAutovacuumOption(opts []string) bool {
+	for _, o := range opts {
+		if strings.HasPrefix(o, "autovacuum_vacuum_scale_factor=") || strings.HasPrefix(o, "autovacuum_vacuum_threshold=") || strings.HasPrefix(o, "autovacuum_enabled=") {
+			return true
+		}
+	}
+	return false
+}
+
+// quoteIdent quotes an SQL identifier when it needs it.
+func quoteIdent(s string) string {
+	for i, r := range s {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
+			return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+		}
+	}
+	return s
 }

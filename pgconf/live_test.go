@@ -197,3 +197,28 @@ func TestPreloadWith(t *testing.T) {
 		}
 	}
 }
+
+func TestLargeTableSettings(t *testing.T) {
+	snap := liveSnap()
+	snap.Tables = []model.Table{
+		{Schema: "public", Name: "appointments", Kind: "table", RowEstimate: 50_000_000},
+		{Schema: "public", Name: "Notifications", Kind: "table", RowEstimate: 200_000_000},
+		{Schema: "public", Name: "tuned", Kind: "table", RowEstimate: 90_000_000, Reloptions: []string{"autovacuum_vacuum_scale_factor=0.01"}},
+		{Schema: "public", Name: "small", Kind: "table", RowEstimate: 1_000_000},
+	}
+	in := Instance{Memory: 64 * GB, CPUs: 8, Storage: StorageSSD, Profile: ProfileOLTP, Version: 16, OS: OSLinux}
+	cfg, _, err := RecommendLive(in, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Tables) != 2 ||
+		cfg.Tables[0].SQL != "ALTER TABLE public.appointments SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02);" ||
+		cfg.Tables[1].SQL != `ALTER TABLE public."Notifications" SET (autovacuum_vacuum_scale_factor = 0.005, autovacuum_analyze_scale_factor = 0.005);` {
+		t.Errorf("table settings %+v", cfg.Tables)
+	}
+	in.Version = 18
+	cfg, _, _ = RecommendLive(in, snap)
+	if len(cfg.Tables) != 0 || cfg.Get("autovacuum_vacuum_max_threshold") != "1000000" {
+		t.Errorf("18: tables %+v, autovacuum_vacuum_max_threshold %q", cfg.Tables, cfg.Get("autovacuum_vacuum_max_threshold"))
+	}
+}

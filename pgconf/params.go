@@ -79,6 +79,7 @@ var params = map[string]Param{
 	"autovacuum_vacuum_scale_factor":        {Kind: KindReal, Since: 13, Min: 0, Max: 100},
 	"autovacuum_analyze_scale_factor":       {Kind: KindReal, Since: 13, Min: 0, Max: 100},
 	"autovacuum_vacuum_insert_scale_factor": {Kind: KindReal, Since: 13, Min: 0, Max: 100},
+	"autovacuum_vacuum_max_threshold":       {Kind: KindInt, Since: 18, Min: -1, Max: intMax},
 	"shared_preload_libraries":              {Kind: KindString, Since: 13, RestartUntil: 99},
 	"pg_stat_statements.max":                {Kind: KindInt, Since: 13, Min: 100, Max: intMax, RestartUntil: 99},
 	"track_io_timing":                       {Kind: KindBool, Since: 13},

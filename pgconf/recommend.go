@@ -28,6 +28,8 @@ type Config struct {
 	HugePages *HugePages `json:"huge_pages,omitempty"`
 	// Notes are what a DBA should know about the result: values lowered to fit, assumptions.
 	Notes []string `json:"notes"`
+	// Tables are per-table settings for a live server's large tables (before 18).
+	Tables []TableSetting `json:"tables,omitempty"`
 }
 
 // Get returns a setting's value ("" when not rendered).
@@ -146,7 +148,7 @@ func (p *plan) recommend() (*Config, error) {
 		}
 	}
 	cfg := &Config{Instance: in, Settings: p.settings, Connections: p.budget, Memory: p.memory,
-		HugePages: p.hugePages(), Notes: p.notes}
+		HugePages: p.hugePages(), Notes: p.notes, Tables: p.tableSettings()}
 	if cfg.Notes == nil {
 		cfg.Notes = []string{}
 	}

@@ -280,6 +280,13 @@ func configTables(res configResult) []report.Table {
 			tables = append(tables, report.Table{Title: "The server's evidence", Columns: []string{"severity", "finding", "evidence"}, Rows: srows})
 		}
 	}
+	if len(cfg.Tables) > 0 {
+		var trows [][]string
+		for _, t := range cfg.Tables {
+			trows = append(trows, []string{t.Table, fmt.Sprint(t.Rows), t.SQL, t.Reason})
+		}
+		tables = append(tables, report.Table{Title: "Large tables", Columns: []string{"table", "rows", "sql", "reason"}, Rows: trows})
+	}
 	tables = append(tables, connectionBudgetTable(cfg.Connections))
 	m := cfg.Memory
 	var mrows [][]string

@@ -55,6 +55,12 @@ func WriteConf(w io.Writer, cfg *pgconf.Config, h Header) error {
 		}
 		fmt.Fprintf(&b, "%-40s # %s%s\n", s.Name+" = "+Quote(s.Value), restart, s.Reason)
 	}
+	if len(cfg.Tables) > 0 {
+		b.WriteString("\n# --- large tables: run these with psql (a postgresql.conf cannot hold them) ---\n")
+		for _, t := range cfg.Tables {
+			fmt.Fprintf(&b, "# %s  -- %s\n", t.SQL, t.Reason)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -70,6 +76,12 @@ func WriteSQL(w io.Writer, cfg *pgconf.Config, h Header) error {
 		if s.Restart {
 			restart = append(restart, s.Name)
 		}
+	}
+	for i, t := range cfg.Tables {
+		if i == 0 {
+			b.WriteString("\n-- Large tables: autovacuum after about 1M changed rows.\n")
+		}
+		fmt.Fprintf(&b, "%s -- %s\n", t.SQL, t.Reason)
 	}
 	b.WriteString("\nSELECT pg_reload_conf();\n")
 	if len(restart) > 0 {
