@@ -38,6 +38,11 @@ type Options struct {
 	// CatalogOnly reads the catalog and its statistics but not pg_stat_statements or samples
 	// (for a linter, which needs no workload and no extension).
 	CatalogOnly bool
+	// Light reads only what sizing settings and planning maintenance need — the server, its
+	// settings and activity, what holds back the xmin horizon, the tables with sizes from
+	// relpages (taking no lock, so a table locked right now does not stop the read) and their
+	// statistics — and nothing of the workload. It implies NoValues.
+	Light bool
 	// PgtuneVersion is recorded in the snapshot.
 	PgtuneVersion string
 	// Log receives progress at debug level; nil discards it.
@@ -88,6 +93,9 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 	// Samples come first, outside the transaction: inside one, pg_stat_activity is read once and
 	// cached until it ends.
 	var samples []string
+	if o.Light {
+		o.NoValues = true
+	}
 	if !o.NoValues && !o.CatalogOnly {
 		step("sampling pg_stat_activity")
 		var err error
@@ -120,6 +128,7 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		{"server", collectServer},
 		{"settings", collectSettings},
 		{"server activity", collectActivity},
+		{"xmin horizon", collectBlockers},
 		{"extensions", collectExtensions},
 		{"tables", collectTables},
 		{"table statistics", collectTableStats},
@@ -130,8 +139,12 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		{"column statistics", collectColumnStats},
 		{"pg_stat_statements", collectStatements},
 	}
+	light := map[string]bool{"server": true, "settings": true, "server activity": true, "xmin horizon": true, "tables": true, "table statistics": true}
 	for _, s := range steps {
-		if o.CatalogOnly && s.name == "pg_stat_statements" {
+		if (o.CatalogOnly || o.Light) && s.name == "pg_stat_statements" {
+			continue
+		}
+		if o.Light && !light[s.name] {
 			continue
 		}
 		step(s.name)

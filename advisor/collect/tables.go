@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
@@ -11,20 +12,41 @@ import (
 // tablesQuery reads tables, partitioned tables and materialised views. Sizes come from
 // pg_relation_size, which takes (and at once releases) an ACCESS SHARE lock: the transaction's
 // lock_timeout keeps it from queueing behind DDL.
-const tablesQuery = connect.Marker + `SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text,
+const tablesQueryFormat = connect.Marker + `SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relpersistence::text,
        c.reltuples::float8, c.relpages::int8, coalesce(c.reloptions, '{}'),
-       CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_catalog.pg_relation_size(c.oid) END,
-       CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_catalog.pg_total_relation_size(c.oid) END,
+       %[1]s,
        coalesce((SELECT pn.nspname || '.' || p.relname FROM pg_catalog.pg_inherits ih
                  JOIN pg_catalog.pg_class p ON p.oid = ih.inhparent
                  JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
                  WHERE ih.inhrelid = c.oid AND c.relispartition LIMIT 1), ''),
        coalesce((SELECT ri.relname FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ri ON ri.oid = x.indexrelid
-                 WHERE x.indrelid = c.oid AND x.indisreplident LIMIT 1), '')
+                 WHERE x.indrelid = c.oid AND x.indisreplident LIMIT 1), ''),
+       CASE WHEN c.relkind = 'p' THEN 0 ELSE greatest(pg_catalog.age(c.relfrozenxid),
+            coalesce((SELECT pg_catalog.age(t.relfrozenxid) FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0))::int8 END,
+       CASE WHEN c.relkind = 'p' THEN 0 ELSE greatest(pg_catalog.mxid_age(c.relminmxid),
+            coalesce((SELECT pg_catalog.mxid_age(t.relminmxid) FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0))::int8 END,
+       c.relkind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname AND s.inherited),
+       (SELECT count(*) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)::int
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember + `
 ORDER BY n.nspname, c.relname`
+
+// Table sizes: exact from pg_relation_size, which takes (and at once releases) an ACCESS SHARE
+// lock on each table; or, for a light collection that must not stop at a locked table (the
+// maintenance planner meets them by design), relpages × the block size, which takes none.
+const (
+	exactSizes = `CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_catalog.pg_relation_size(c.oid) END,
+       CASE WHEN c.relkind = 'p' THEN 0 ELSE pg_catalog.pg_total_relation_size(c.oid) END`
+	lockFreeSizes = `c.relpages::int8 * pg_catalog.current_setting('block_size')::int8,
+       (c.relpages::int8 + coalesce((SELECT sum(i.relpages) FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid WHERE x.indrelid = c.oid), 0)::int8
+        + coalesce((SELECT t.relpages FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0)::int8) * pg_catalog.current_setting('block_size')::int8`
+)
+
+var (
+	tablesQuery      = fmt.Sprintf(tablesQueryFormat, exactSizes)
+	tablesQueryLight = fmt.Sprintf(tablesQueryFormat, lockFreeSizes)
+)
 
 const columnsQuery = connect.Marker + `SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
        coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid, true), ''), a.attidentity::text, a.attgenerated::text
@@ -35,8 +57,12 @@ LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attn
 WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND ` + userSchemas + `
 ORDER BY a.attrelid, a.attnum`
 
-func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
-	rows, err := tx.Query(ctx, tablesQuery)
+func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, o Options) error {
+	q := tablesQuery
+	if o.Light {
+		q = tablesQueryLight
+	}
+	rows, err := tx.Query(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -46,7 +72,8 @@ func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, _ Opti
 		var t model.Table
 		var kind, persistence string
 		if err := rows.Scan(&oid, &t.Schema, &t.Name, &kind, &persistence, &t.RowEstimate, &t.Pages,
-			&t.Reloptions, &t.SizeBytes, &t.TotalBytes, &t.Parent, &t.ReplicaIdentityIndex); err != nil {
+			&t.Reloptions, &t.SizeBytes, &t.TotalBytes, &t.Parent, &t.ReplicaIdentityIndex,
+			&t.XIDAge, &t.MXIDAge, &t.InheritedStats, &t.IndexCount); err != nil {
 			rows.Close()
 			return err
 		}

@@ -47,6 +47,9 @@ type Snapshot struct {
 	// was collected, and from dumps).
 	Activity *ServerActivity `json:"activity,omitempty"`
 
+	// Blockers hold back the xmin horizon, so VACUUM cannot remove or freeze past them.
+	Blockers []Blocker `json:"blockers,omitempty"`
+
 	// Gaps lists what could not be collected and why (a missing privilege, an old extension), so
 	// the advisor and the reader know which findings are missing.
 	Gaps []Gap `json:"gaps,omitempty"`
@@ -116,6 +119,15 @@ type Table struct {
 	SizeBytes  int64       `json:"size_bytes"`
 	TotalBytes int64       `json:"total_bytes"`
 	Stats      *TableStats `json:"stats,omitempty"`
+	// XIDAge is the greater of the heap's and its TOAST table's age(relfrozenxid), MXIDAge the
+	// same for mxid_age(relminmxid): how close the table is to a forced anti-wraparound vacuum.
+	XIDAge  int64 `json:"xid_age,omitempty"`
+	MXIDAge int64 `json:"mxid_age,omitempty"`
+	// InheritedStats: a partitioned parent has statistics of its own (someone ran ANALYZE on it;
+	// autovacuum never does).
+	InheritedStats bool `json:"inherited_stats,omitempty"`
+	// IndexCount is how many indexes the table has (VACUUM's index phase, PARALLEL).
+	IndexCount int `json:"index_count,omitempty"`
 }
 
 // Key is "schema.name".
@@ -406,4 +418,20 @@ func (s *Snapshot) Extension(name string) *Extension {
 // Gap records something that could not be collected.
 func (s *Snapshot) AddGap(what, reason string) {
 	s.Gaps = append(s.Gaps, Gap{What: what, Reason: reason})
+}
+
+// Blocker is something holding back the oldest transaction ID VACUUM may clean up to: a
+// long-running or idle-in-transaction session, a forgotten prepared transaction, or a
+// replication slot.
+type Blocker struct {
+	// Kind is "session", "prepared_transaction" or "replication_slot".
+	Kind string `json:"kind"`
+	// Name identifies it: a pid and user, a prepared transaction's gid, a slot's name.
+	Name string `json:"name"`
+	// XIDAge is how many transactions old the xmin it holds is.
+	XIDAge int64 `json:"xid_age"`
+	// Detail says what it is doing (state and query, owner, slot type).
+	Detail string `json:"detail"`
+	// Since is when it started (a transaction's start, a prepared transaction's PREPARE).
+	Since *time.Time `json:"since,omitempty"`
 }

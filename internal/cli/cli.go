@@ -34,7 +34,7 @@ type command struct {
 }
 
 // commands lists the subcommands `pgtune help` shows; only commands that work are listed.
-var commands = []*command{adviseCmd, snapshotCmd, indexesCmd, migrateCmd, configCmd, pgbouncerCmd, checkCmd, demoCmd, versionCmd}
+var commands = []*command{adviseCmd, snapshotCmd, indexesCmd, migrateCmd, configCmd, pgbouncerCmd, maintainCmd, checkCmd, demoCmd, versionCmd}
 
 // env is what a subcommand may touch of the outside world.
 type env struct {
@@ -152,6 +152,7 @@ pg_stat_statements (and is left out of its own advice).
   1  ran; at least one finding at or above --fail-on (info, low, medium, high, critical)
   2  usage error: an unknown command, flag or value
   3  could not run: no connection, missing privilege or extension, unusable input
+  4  maintain run: another run holds the database's maintenance lock (this one did nothing)
 `,
 }
 

@@ -138,7 +138,7 @@ func readLiveServer(ctx context.Context, fs *flagSet) (*model.Snapshot, error) {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	snap, err := collect.Collect(ctx, conn, collect.Options{CatalogOnly: true, NoValues: true, PgtuneVersion: Version(), Log: log})
+	snap, err := collect.Collect(ctx, conn, collect.Options{Light: true, PgtuneVersion: Version(), Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", connect.Describe(cfg), err)
 	}

@@ -1,0 +1,272 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+	"github.com/bookedbarber/pgtune/maintenance"
+)
+
+// maintenanceServer starts a server of the test's own with autovacuum off (so nothing cleans up
+// behind the test's back) and a low autovacuum_freeze_max_age, and plants: a table whose
+// transaction IDs are 70 % of the way to a forced freeze, a table bloated by updates, one bloated
+// table another session will lock, a table never analysed, and a partitioned table.
+func maintenanceServer(t *testing.T) (*pgtest.Dedicated, *pgx.Conn) {
+	t.Helper()
+	srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Conf: "autovacuum = off\nautovacuum_freeze_max_age = 100000\n"})
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	for _, sql := range []string{
+		`CREATE TABLE old_rows (id int PRIMARY KEY, v text)`,
+		`INSERT INTO old_rows SELECT g, 'x' FROM generate_series(1, 5000) g`,
+		`SELECT pg_stat_force_next_flush()`, // the writes' counts reach the statistics before the ANALYZE's
+		`ANALYZE old_rows`,
+		// 70,000 transaction IDs: subtransactions that each write take one.
+		`CREATE TABLE burner (n int)`,
+		`DO $$ BEGIN FOR i IN 1..70000 LOOP BEGIN INSERT INTO burner VALUES (i); EXCEPTION WHEN OTHERS THEN NULL; END; END LOOP; END $$`,
+		`DROP TABLE burner`,
+		`CREATE TABLE bloated (id int PRIMARY KEY, v int)`,
+		`INSERT INTO bloated SELECT g, 0 FROM generate_series(1, 20000) g`,
+		`SELECT pg_stat_force_next_flush()`,
+		`ANALYZE bloated`,
+		`UPDATE bloated SET v = 1`,
+		`UPDATE bloated SET v = 2`,
+		`CREATE TABLE "Locked" (id int PRIMARY KEY, v int)`,
+		`INSERT INTO "Locked" SELECT g, 0 FROM generate_series(1, 20000) g`,
+		`SELECT pg_stat_force_next_flush()`,
+		`ANALYZE "Locked"`,
+		`UPDATE "Locked" SET v = 1`,
+		`CREATE TABLE never_analyzed (id int)`,
+		`INSERT INTO never_analyzed SELECT generate_series(1, 1000)`,
+		`CREATE TABLE events (at date, n int) PARTITION BY RANGE (at)`,
+		`CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`,
+		`INSERT INTO events SELECT '2026-06-01'::date + (g % 100), g FROM generate_series(1, 1000) g`,
+		`SELECT pg_stat_force_next_flush()`,
+		`ANALYZE events_2026`,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	// The statistics arrive about a second after the writes.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var dead, analysed int64
+		if err := conn.QueryRow(ctx, `SELECT coalesce(sum(n_dead_tup) FILTER (WHERE relname IN ('bloated', 'Locked')), 0)::int8,
+       count(last_analyze) FILTER (WHERE relname IN ('old_rows', 'bloated', 'Locked', 'events_2026'))
+FROM pg_stat_user_tables`).Scan(&dead, &analysed); err != nil {
+			t.Fatal(err)
+		}
+		if dead >= 60000 && analysed == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dead tuples %d after 15 s", dead)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return srv, conn
+}
+
+type planDoc struct {
+	Result struct {
+		Actions []maintenance.Action `json:"actions"`
+	} `json:"result"`
+}
+
+func TestMaintainPlanAndRun(t *testing.T) {
+	srv, conn := maintenanceServer(t)
+	ctx := t.Context()
+
+	r := run(t, "maintain", "plan", "--dsn", srv.AdminDSN, "--format", "json")
+	if r.code != ExitOK {
+		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
+	}
+	var doc planDoc
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, a := range doc.Result.Actions {
+		order = append(order, fmt.Sprintf("%s:%s:%s", a.Table, opsString(a.Ops), a.Reasons[0].Rule))
+	}
+	// Every table made before the 70,000 XIDs is past half of autovacuum_freeze_max_age: old_rows
+	// is frozen first; the bloated tables next (their dead rows); then the statistics.
+	// bloated (two updates: 9.9× its trigger) before Locked (one: 4.9×); both changed since their
+	// last analyse too, so the VACUUM analyses them.
+	want := []string{"public.old_rows:freeze:xid_age", "public.bloated:vacuum+analyze:dead_tuples", "public.Locked:vacuum+analyze:dead_tuples",
+		"public.never_analyzed:analyze:never_analyzed", "public.events:analyze:partitioned_parent"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("plan order\n got %v\nwant %v", order, want)
+	}
+	// A monitoring gate: the plan has nothing high (70 % is medium).
+	if r := run(t, "maintain", "plan", "--dsn", srv.AdminDSN, "--fail-on", "medium"); r.code != ExitFindings {
+		t.Errorf("--fail-on medium: exit %d", r.code)
+	}
+
+	// Another session holds "Locked"; the run must skip it within lock_timeout, not wait.
+	holder, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(context.Background())
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE "Locked" IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	r = run(t, "maintain", "run", "--dsn", srv.AdminDSN, "--lock-timeout", "1s", "--format", "json", "--log-format", "json")
+	took := time.Since(began)
+	_ = tx.Rollback(ctx)
+	if r.code != ExitOK {
+		t.Fatalf("run: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	var sum struct {
+		Result maintenance.Summary `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]maintenance.Result{}
+	for _, res := range sum.Result.Results {
+		status[res.Table] = res
+	}
+	if s := status["public.Locked"]; s.Status != maintenance.StatusSkipped || !strings.Contains(s.Reason, "locked") {
+		t.Errorf("Locked: %+v", s)
+	}
+	for _, tbl := range []string{"public.old_rows", "public.bloated", "public.never_analyzed", "public.events"} {
+		if s := status[tbl]; s.Status != maintenance.StatusDone {
+			t.Errorf("%s: %+v", tbl, s)
+		}
+	}
+	// Page pruning during the second UPDATE may already have removed some of the first's.
+	if s := status["public.bloated"]; s.TuplesRemoved < 15000 || s.PagesScanned == 0 {
+		t.Errorf("bloated: %d dead tuples removed, %d pages scanned; want 15000+", s.TuplesRemoved, s.PagesScanned)
+	}
+	if took > 20*time.Second {
+		t.Errorf("the run took %v: it waited for the lock instead of skipping", took)
+	}
+	// One JSON log line per action on stderr.
+	if n := strings.Count(r.stderr, `"msg":"maintenance action"`); n != 5 {
+		t.Errorf("%d action log lines, want 5:\n%s", n, r.stderr)
+	}
+	// The database shows the work.
+	var age, analysed int64
+	if err := conn.QueryRow(ctx, `SELECT age(relfrozenxid) FROM pg_class WHERE relname = 'old_rows'`).Scan(&age); err != nil || age > 1000 {
+		t.Errorf("old_rows age %d after the freeze (%v)", age, err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stats WHERE tablename IN ('never_analyzed', 'events')`).Scan(&analysed); err != nil || analysed < 3 {
+		t.Errorf("statistics rows for never_analyzed and events: %d (%v)", analysed, err)
+	}
+
+	// The plan, made again, has only the table that was locked.
+	r = run(t, "maintain", "plan", "--dsn", srv.AdminDSN, "--format", "json")
+	doc = planDoc{}
+	_ = json.Unmarshal([]byte(r.stdout), &doc)
+	if len(doc.Result.Actions) != 1 || doc.Result.Actions[0].Table != "public.Locked" {
+		t.Errorf("after the run, the plan holds %+v", doc.Result.Actions)
+	}
+}
+
+func TestMaintainRunWindowAndLock(t *testing.T) {
+	srv, conn := maintenanceServer(t)
+	ctx := t.Context()
+
+	// A window too short for anything: nothing starts, each says why.
+	r := run(t, "maintain", "run", "--dsn", srv.AdminDSN, "--max-duration", "10ms", "--format", "json")
+	if r.code != ExitOK || strings.Count(r.stdout, `"status": "not_started"`) != 5 || strings.Contains(r.stdout, `"status": "done"`) || !strings.Contains(r.stdout, "left in the window") {
+		t.Errorf("a 10 ms window: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	// The dry run prints the statements and changes nothing.
+	r = run(t, "maintain", "run", "--dsn", srv.AdminDSN, "--dry-run")
+	if r.code != ExitOK || !strings.Contains(r.stdout, `VACUUM (FREEZE, SKIP_LOCKED, VERBOSE, TRUNCATE false, PROCESS_TOAST true) "public"."old_rows";`) ||
+		!strings.Contains(r.stdout, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PROCESS_TOAST true) "public"."Locked";`) {
+		t.Errorf("dry run: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	var dead int64
+	if err := conn.QueryRow(ctx, `SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bloated'`).Scan(&dead); err != nil || dead < 40000 {
+		t.Errorf("the dry run vacuumed: %d dead tuples left (%v)", dead, err)
+	}
+	// A second run while one holds the maintenance lock exits with 4 and does nothing.
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", maintenance.LockKey); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, "maintain", "run", "--dsn", srv.AdminDSN)
+	if r.code != ExitBusy || !strings.Contains(r.stderr, "another pgtune maintain run") || r.stdout != "" {
+		t.Errorf("concurrent run: exit %d, %q", r.code, r.stderr)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", maintenance.LockKey); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SIGTERM (the context pgtune's main cancels on SIGTERM and SIGINT) stops a running VACUUM on the
+// server, not just the client, and the run still reports what it did.
+func TestMaintainRunStopsOnSignal(t *testing.T) {
+	srv, conn := maintenanceServer(t)
+	ctx := t.Context()
+	if _, err := conn.Exec(ctx, `CREATE TABLE big (id int, pad text);
+INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 300000) g; ANALYZE big; DELETE FROM big WHERE id % 2 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // statistics
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan result, 1)
+	go func() {
+		var out, errb strings.Builder
+		// Throttled to a crawl so the VACUUM of big is still running when the signal comes.
+		code := Run(runCtx, []string{"maintain", "run", "--dsn", srv.AdminDSN, "--table", "public.big", "--cost-delay", "100ms", "--cost-limit", "1", "--format", "json"},
+			strings.NewReader(""), &out, &errb)
+		done <- result{code, out.String(), errb.String()}
+	}()
+	// Wait for the VACUUM to be running on the server.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		_ = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_progress_vacuum`).Scan(&n)
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the VACUUM never showed in pg_stat_progress_vacuum")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not stop within 20 s of the signal")
+	}
+	if r.code != ExitFailed || !strings.Contains(r.stderr, "interrupted") || !strings.Contains(r.stdout, `"interrupted": true`) {
+		t.Errorf("exit %d, %q\n%s", r.code, r.stderr, r.stdout)
+	}
+	// Nothing of the run is left on the server.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		_ = conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%VACUUM%big%' AND pid <> pg_backend_pid()`).Scan(&n)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the VACUUM still runs on the server after the signal")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,481 @@
+package maintenance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// ErrBusy means another `pgtune maintain run` holds this database's maintenance lock.
+var ErrBusy = errors.New("another pgtune maintain run is working on this database")
+
+// ErrStandby means the server is a standby, where VACUUM cannot run.
+var ErrStandby = errors.New("the server is a standby (pg_is_in_recovery): run maintenance on the primary")
+
+// LockKey is the session advisory lock one maintenance run per database holds for its whole run
+// (pg_try_advisory_lock(LockKey)): a monitoring query can see a run in pg_locks by it.
+var LockKey = func() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("pgtune maintain run"))
+	return int64(h.Sum64() >> 1)
+}()
+
+// RunOptions control a run.
+type RunOptions struct {
+	// Deadline ends the window: no action starts unless its estimate fits before it, and every
+	// statement's timeout ends there (zero: no window).
+	Deadline time.Time
+	// LockTimeout bounds every lock wait (default 5 s); SKIP_LOCKED skips a table locked now.
+	LockTimeout time.Duration
+	// Jobs is how many tables are worked on at once (default 1).
+	Jobs int
+	// DryRun prints what would run and starts nothing.
+	DryRun bool
+	// CostDelay and CostLimit throttle VACUUM (vacuum_cost_delay, vacuum_cost_limit; 0: as set).
+	CostDelay time.Duration
+	CostLimit int
+	// BufferUsageLimit is VACUUM/ANALYZE's ring buffer (16+; "" leaves it).
+	BufferUsageLimit string
+	// Parallel is VACUUM's PARALLEL for tables with two or more indexes (13+; 0 leaves it).
+	Parallel int
+	// Truncate lets VACUUM truncate empty pages at the end of a table, which takes an ACCESS
+	// EXCLUSIVE lock and is replayed on standbys (off by default).
+	Truncate bool
+	// Log receives one record per action.
+	Log *slog.Logger
+	// Progress, if set, is told what runs now (every second or so).
+	Progress func(running []Progress)
+}
+
+// Progress is one running action's progress from pg_stat_progress_vacuum.
+type Progress struct {
+	Table   string `json:"table"`
+	Phase   string `json:"phase"`
+	Scanned int64  `json:"heap_blks_scanned"`
+	Total   int64  `json:"heap_blks_total"`
+}
+
+// Status is how an action ended.
+type Status string
+
+// Statuses.
+const (
+	StatusDone       Status = "done"
+	StatusSkipped    Status = "skipped"     // locked by someone else
+	StatusNotStarted Status = "not_started" // would not fit the window, or the run was interrupted
+	StatusFailed     Status = "failed"
+	StatusDryRun     Status = "dry_run"
+)
+
+// Result is one action's outcome.
+type Result struct {
+	Table    string        `json:"table"`
+	Ops      []Operation   `json:"ops"`
+	SQL      string        `json:"sql"`
+	Status   Status        `json:"status"`
+	Reason   string        `json:"reason,omitempty"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	Estimate time.Duration `json:"estimate_ns"`
+	// From VACUUM VERBOSE: heap pages scanned and removed, dead tuples removed.
+	PagesScanned  int64 `json:"pages_scanned"`
+	PagesRemoved  int64 `json:"pages_removed"`
+	TuplesRemoved int64 `json:"tuples_removed"`
+	// Pages is the table's size in pages when planned (for the seconds-per-page history).
+	Pages int64 `json:"pages"`
+}
+
+// Summary is a run's outcome.
+type Summary struct {
+	Results     []Result      `json:"results"`
+	Done        int           `json:"done"`
+	Skipped     int           `json:"skipped"`
+	NotStarted  int           `json:"not_started"`
+	Failed      int           `json:"failed"`
+	Interrupted bool          `json:"interrupted"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
+}
+
+// Statement renders the SQL for an action on a server version, with the run's options.
+func Statement(a *Action, version int, o RunOptions) string {
+	ident := quoteQualified(a.Table)
+	if !a.Has(OpVacuum) && !a.Has(OpFreeze) {
+		opts := []string{"SKIP_LOCKED", "VERBOSE"}
+		if o.BufferUsageLimit != "" && version >= 160000 {
+			opts = append(opts, "BUFFER_USAGE_LIMIT '"+o.BufferUsageLimit+"'")
+		}
+		only := ""
+		if a.Kind == "partitioned" && version >= 180000 {
+			only = "ONLY " // 18: the parent's own statistics, not every partition again
+		}
+		return fmt.Sprintf("ANALYZE (%s) %s%s", strings.Join(opts, ", "), only, ident)
+	}
+	var opts []string
+	if a.Has(OpFreeze) {
+		opts = append(opts, "FREEZE")
+	}
+	opts = append(opts, "SKIP_LOCKED", "VERBOSE")
+	if a.Has(OpAnalyze) {
+		opts = append(opts, "ANALYZE")
+	}
+	if !o.Truncate {
+		opts = append(opts, "TRUNCATE false")
+	}
+	if version >= 140000 {
+		opts = append(opts, "PROCESS_TOAST true")
+	}
+	if o.Parallel > 0 && version >= 130000 && a.Indexes >= 2 {
+		opts = append(opts, fmt.Sprintf("PARALLEL %d", o.Parallel))
+	}
+	if o.BufferUsageLimit != "" && version >= 160000 {
+		opts = append(opts, "BUFFER_USAGE_LIMIT '"+o.BufferUsageLimit+"'")
+	}
+	return fmt.Sprintf("VACUUM (%s) %s", strings.Join(opts, ", "), ident)
+}
+
+// quoteQualified quotes "schema.name" as an SQL identifier pair (flexible-freeze quoted the
+// pair as one identifier, so tables outside search_path failed).
+func quoteQualified(table string) string {
+	schema, name, ok := strings.Cut(table, ".")
+	if !ok {
+		return pgx.Identifier{table}.Sanitize()
+	}
+	return pgx.Identifier{schema, name}.Sanitize()
+}
+
+// Connector opens a new session to the database.
+type Connector func(ctx context.Context) (*pgx.Conn, error)
+
+// ConnConfig adapts a connection configuration so that cancelling a context cancels the running
+// statement on the server (a cancel request), not just the client's socket: a VACUUM stopped by
+// SIGTERM must stop on the server too.
+func ConnConfig(cfg *pgx.ConnConfig) *pgx.ConnConfig {
+	c := cfg.Copy()
+	c.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: 5 * time.Second}
+	}
+	return c
+}
+
+// notices collects one session's NOTICE/INFO/WARNING messages for the action it runs.
+type notices struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (n *notices) add(_ *pgconn.PgConn, m *pgconn.Notice) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.msgs = append(n.msgs, m.Message+"\n"+m.Detail)
+}
+
+func (n *notices) take() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.msgs
+	n.msgs = nil
+	return out
+}
+
+var (
+	skippedRe = regexp.MustCompile(`skipping (vacuum|analyze) of .* lock not available`)
+	pagesRe   = regexp.MustCompile(`pages: (\d+) removed, (\d+) remain, (\d+) scanned`)
+	tuplesRe  = regexp.MustCompile(`tuples: (\d+) removed`)
+)
+
+// Run executes plan's actions in order, at most o.Jobs at a time, within the window. It takes
+// the database's maintenance lock first (ErrBusy if another run has it) and refuses a standby.
+// Cancelling ctx (SIGINT, SIGTERM) cancels the running statements on the server and returns the
+// summary so far with Interrupted set.
+func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*Summary, error) {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 5 * time.Second
+	}
+	if o.Jobs < 1 {
+		o.Jobs = 1
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	began := time.Now()
+	sum := &Summary{}
+	if o.DryRun {
+		// Simulate the window: the estimates spread over the jobs.
+		clock := time.Now()
+		for i := range plan.Actions {
+			a := &plan.Actions[i]
+			r := Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusDryRun, Estimate: a.Estimate, Pages: a.Pages}
+			if !o.Deadline.IsZero() && o.Deadline.Sub(clock) < a.Estimate {
+				r.Status, r.Reason = StatusNotStarted, fmt.Sprintf("estimated %v, %v would be left in the window", a.Estimate.Round(time.Second), o.Deadline.Sub(clock).Round(time.Second))
+			} else {
+				clock = clock.Add(a.Estimate / time.Duration(o.Jobs))
+			}
+			sum.add(r)
+		}
+		sum.Elapsed = time.Since(began)
+		return sum, nil
+	}
+
+	cfg = ConnConfig(cfg)
+	lockConn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, connect.ConnectError(cfg, err)
+	}
+	defer lockConn.Close(context.Background())
+	var standby, got bool
+	if err := lockConn.QueryRow(ctx, connect.Marker+"SELECT pg_catalog.pg_is_in_recovery()").Scan(&standby); err != nil {
+		return nil, err
+	}
+	if standby {
+		return nil, ErrStandby
+	}
+	if err := lockConn.QueryRow(ctx, connect.Marker+"SELECT pg_catalog.pg_try_advisory_lock($1)", LockKey).Scan(&got); err != nil {
+		return nil, err
+	}
+	if !got {
+		return nil, ErrBusy
+	}
+	defer lockConn.Exec(context.Background(), connect.Marker+"SELECT pg_catalog.pg_advisory_unlock($1)", LockKey) //nolint:errcheck // the session's end releases it anyway
+
+	queue := make(chan int)
+	results := make([]Result, len(plan.Actions))
+	var wg sync.WaitGroup
+	var pidsMu sync.Mutex
+	pids := map[uint32]string{}
+	workerErr := make(chan error, o.Jobs)
+	for w := 0; w < o.Jobs; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := &notices{}
+			wcfg := cfg.Copy()
+			wcfg.OnNotice = n.add
+			conn, err := pgx.ConnectConfig(ctx, wcfg)
+			if err != nil {
+				workerErr <- connect.ConnectError(cfg, err)
+				for i := range queue {
+					results[i] = Result{Table: plan.Actions[i].Table, Ops: plan.Actions[i].Ops, Status: StatusNotStarted, Reason: "no session: " + err.Error()}
+				}
+				return
+			}
+			defer conn.Close(context.Background())
+			setup := []string{fmt.Sprintf("SET lock_timeout = %d", o.LockTimeout.Milliseconds())}
+			if o.CostDelay > 0 {
+				setup = append(setup, fmt.Sprintf("SET vacuum_cost_delay = %g", float64(o.CostDelay.Microseconds())/1000))
+			}
+			if o.CostLimit > 0 {
+				setup = append(setup, fmt.Sprintf("SET vacuum_cost_limit = %d", o.CostLimit))
+			}
+			for _, s := range setup {
+				if _, err := conn.Exec(ctx, connect.Marker+s); err != nil {
+					workerErr <- fmt.Errorf("%s: %w", s, err)
+					return
+				}
+			}
+			pid := conn.PgConn().PID()
+			for i := range queue {
+				a := &plan.Actions[i]
+				pidsMu.Lock()
+				pids[pid] = a.Table
+				pidsMu.Unlock()
+				results[i] = runAction(ctx, conn, n, a, plan.ServerVersion, o)
+				pidsMu.Lock()
+				delete(pids, pid)
+				pidsMu.Unlock()
+				logResult(o.Log, &results[i])
+			}
+		}()
+	}
+
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		if o.Progress == nil {
+			return
+		}
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-tick.C:
+			}
+			pidsMu.Lock()
+			running := map[uint32]string{}
+			for p, t := range pids {
+				running[p] = t
+			}
+			pidsMu.Unlock()
+			if len(running) == 0 {
+				continue
+			}
+			o.Progress(readProgress(ctx, lockConn, running))
+		}
+	}()
+
+	// Hand out the actions in order; once the context ends, none more start.
+feed:
+	for i := range plan.Actions {
+		a := &plan.Actions[i]
+		if !o.Deadline.IsZero() {
+			if left := time.Until(o.Deadline); a.Estimate > left {
+				results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotStarted, Estimate: a.Estimate, Pages: a.Pages,
+					Reason: fmt.Sprintf("estimated %v, %v left in the window", a.Estimate.Round(time.Second), left.Round(time.Second))}
+				logResult(o.Log, &results[i])
+				continue
+			}
+		}
+		select {
+		case queue <- i:
+		case <-ctx.Done():
+			for j := i; j < len(plan.Actions); j++ {
+				if results[j].Status == "" {
+					results[j] = Result{Table: plan.Actions[j].Table, Ops: plan.Actions[j].Ops, Status: StatusNotStarted, Reason: "interrupted", Pages: plan.Actions[j].Pages}
+				}
+			}
+			break feed
+		}
+	}
+	close(queue)
+	wg.Wait()
+	close(stopProgress)
+	<-progressDone
+	for _, r := range results {
+		sum.add(r)
+	}
+	sum.Interrupted = ctx.Err() != nil
+	sum.Elapsed = time.Since(began)
+	select {
+	case err := <-workerErr:
+		if sum.Done == 0 && !sum.Interrupted {
+			return sum, err
+		}
+	default:
+	}
+	return sum, nil
+}
+
+func (s *Summary) add(r Result) {
+	if r.Status == "" {
+		r.Status, r.Reason = StatusNotStarted, "interrupted"
+	}
+	s.Results = append(s.Results, r)
+	switch r.Status {
+	case StatusDone, StatusDryRun:
+		s.Done++
+	case StatusSkipped:
+		s.Skipped++
+	case StatusNotStarted:
+		s.NotStarted++
+	case StatusFailed:
+		s.Failed++
+	}
+}
+
+// runAction runs one action's statement on conn.
+func runAction(ctx context.Context, conn *pgx.Conn, n *notices, a *Action, version int, o RunOptions) Result {
+	r := Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, version, o), Estimate: a.Estimate, Pages: a.Pages, Started: time.Now()}
+	if ctx.Err() != nil {
+		r.Status, r.Reason = StatusNotStarted, "interrupted"
+		return r
+	}
+	timeout := int64(0)
+	if !o.Deadline.IsZero() {
+		left := time.Until(o.Deadline)
+		if left <= 0 {
+			r.Status, r.Reason = StatusNotStarted, "the window has ended"
+			return r
+		}
+		timeout = max(left.Milliseconds(), 1)
+	}
+	if _, err := conn.Exec(ctx, connect.Marker+"SET statement_timeout = "+strconv.FormatInt(timeout, 10)); err != nil {
+		r.Status, r.Reason = StatusFailed, err.Error()
+		return r
+	}
+	n.take()
+	_, err := conn.Exec(ctx, connect.Marker+r.SQL)
+	r.Duration = time.Since(r.Started)
+	msgs := n.take()
+	for _, m := range msgs {
+		if skippedRe.MatchString(m) {
+			r.Status, r.Reason = StatusSkipped, "locked by another session (SKIP_LOCKED)"
+		}
+		if p := pagesRe.FindStringSubmatch(m); p != nil {
+			removed, _ := strconv.ParseInt(p[1], 10, 64)
+			scanned, _ := strconv.ParseInt(p[3], 10, 64)
+			r.PagesRemoved += removed
+			r.PagesScanned += scanned
+		}
+		if t := tuplesRe.FindStringSubmatch(m); t != nil {
+			removed, _ := strconv.ParseInt(t[1], 10, 64)
+			r.TuplesRemoved += removed
+		}
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil && r.Status == "":
+		r.Status = StatusDone
+	case err == nil:
+	case ctx.Err() != nil:
+		r.Status, r.Reason = StatusFailed, "interrupted: the statement was cancelled"
+	case errors.As(err, &pgErr) && pgErr.Code == "55P03":
+		r.Status, r.Reason = StatusSkipped, "lock_timeout: another session held a lock it needed"
+	case errors.As(err, &pgErr) && pgErr.Code == "57014":
+		r.Status, r.Reason = StatusFailed, "the window ended while it ran (statement_timeout); an interrupted VACUUM FREEZE does not advance relfrozenxid"
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
+		r.Status, r.Reason = StatusSkipped, "the table no longer exists"
+	default:
+		r.Status, r.Reason = StatusFailed, err.Error()
+	}
+	return r
+}
+
+func logResult(log *slog.Logger, r *Result) {
+	ops := make([]string, len(r.Ops))
+	for i, o := range r.Ops {
+		ops[i] = string(o)
+	}
+	log.Info("maintenance action", "table", r.Table, "action", strings.Join(ops, "+"), "status", string(r.Status),
+		"duration_ms", r.Duration.Milliseconds(), "estimate_ms", r.Estimate.Milliseconds(), "pages_scanned", r.PagesScanned,
+		"pages_removed", r.PagesRemoved, "dead_tuples_removed", r.TuplesRemoved, "reason", r.Reason)
+}
+
+const progressQuery = connect.Marker + `SELECT p.pid, p.phase, p.heap_blks_scanned, p.heap_blks_total
+FROM pg_catalog.pg_stat_progress_vacuum p WHERE p.pid = ANY($1)`
+
+func readProgress(ctx context.Context, conn *pgx.Conn, running map[uint32]string) []Progress {
+	pids := make([]uint32, 0, len(running))
+	for p := range running {
+		pids = append(pids, p)
+	}
+	rows, err := conn.Query(ctx, progressQuery, pids)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []Progress
+	for rows.Next() {
+		var pid uint32
+		var p Progress
+		if rows.Scan(&pid, &p.Phase, &p.Scanned, &p.Total) == nil {
+			p.Table = running[pid]
+			out = append(out, p)
+		}
+	}
+	return out
+}
