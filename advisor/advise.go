@@ -7,6 +7,7 @@ package advisor
 
 import (
 	"github.com/bookedbarber/pgtune/advisor/settings"
+	"github.com/bookedbarber/pgtune/maintenance"
 	"github.com/bookedbarber/pgtune/pgconf"
 
 	"cmp"
@@ -107,6 +108,7 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	findings = append(findings, audit.Analyze(cat, now)...)
 	findings = append(findings, health.Analyze(cat, w)...)
 	findings = append(findings, settings.Analyze(snap, o.Instance)...)
+	findings = append(findings, maintenance.Findings(snap)...)
 	var engineErr error
 	coster, estimated := o.Coster, false
 	if coster == nil && o.EstimateIndexes {

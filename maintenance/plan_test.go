@@ -1,6 +1,7 @@
 package maintenance
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +112,35 @@ func TestPlanEstimates(t *testing.T) {
 	p = Build(snapshot(big), Options{History: History{HistoryKey("public.big", OpVacuum): 0.0005}})
 	if a := p.Actions[0]; a.Estimate != 100*time.Second || a.EstimateBasis != "past runs of this table" {
 		t.Errorf("estimate from history %v (%s)", a.Estimate, a.EstimateBasis)
+	}
+}
+
+func TestFindings(t *testing.T) {
+	ancient := table("notifications", 100_000, analysed())
+	ancient.XIDAge = 210_000_000
+	bloated := table("appointments", 100_000, &model.TableStats{LiveTuples: 100_000, DeadTuples: 90_000, LastAutoanalyze: ts(time.Hour)})
+	mild := table("payments", 100_000, &model.TableStats{LiveTuples: 100_000, DeadTuples: 30_000, LastAutoanalyze: ts(time.Hour)})
+	snap := snapshot(ancient, bloated, mild)
+	snap.Blockers = []model.Blocker{
+		{Kind: "session", Name: "pid 42 (app, worker)", XIDAge: 120_000_000, Detail: "idle in transaction: SELECT 1"},
+		{Kind: "replication_slot", Name: "old_standby", XIDAge: 5_000_000, Detail: "physical slot, inactive"},
+	}
+	var rules []string
+	for _, f := range Findings(snap) {
+		rules = append(rules, fmt.Sprintf("%s %s %s", f.Rule, f.Table, f.Severity))
+	}
+	want := []string{
+		"maintenance.wraparound public.notifications high",
+		"maintenance.vacuum_overdue public.appointments medium", // 4.5× its trigger; payments' 1.5× is left to autovacuum
+		"maintenance.xmin_horizon  high",
+		"maintenance.xmin_horizon  low",
+	}
+	if strings.Join(rules, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings\n%s\nwant\n%s", strings.Join(rules, "\n"), strings.Join(want, "\n"))
+	}
+	for _, f := range Findings(snap) {
+		if f.SQL == "" && f.Action == "" {
+			t.Errorf("%s has no fix", f.Rule)
+		}
 	}
 }
