@@ -281,7 +281,12 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 		reloption(t, "autovacuum_analyze_scale_factor", st.float("autovacuum_analyze_scale_factor", 0.1))*rows
 	switch {
 	case s.LastAnalyzed() == nil && s.LiveTuples+s.Inserts > 0:
-		add(OpAnalyze, Reason{Rule: "never_analyzed", Text: "never analysed: the planner guesses its row counts"}, 60, model.SeverityMedium)
+		// A handful of rows (a migrations table) is planned well enough without statistics.
+		sev, urgency := model.SeverityMedium, 60.0
+		if s.LiveTuples+s.Inserts < 1000 {
+			sev, urgency = model.SeverityLow, 20
+		}
+		add(OpAnalyze, Reason{Rule: "never_analyzed", Text: "never analysed: the planner guesses its row counts"}, urgency, sev)
 	case s.ModSinceAnalyze > 0 && float64(s.ModSinceAnalyze) > anTrigger:
 		pressure := float64(s.ModSinceAnalyze) / anTrigger
 		add(OpAnalyze, Reason{Rule: "modifications", Value: float64(s.ModSinceAnalyze), Threshold: anTrigger,

@@ -72,6 +72,9 @@ type RunOptions struct {
 	Seed uint64
 	// Progress, if set, is called now and then with the number of actions done.
 	Progress func(done int)
+	// Latencies keeps every statement's latency (client side) in RunResult.Latencies, for
+	// percentiles.
+	Latencies bool
 }
 
 // StatementStat is what the driver saw of one statement.
@@ -92,6 +95,9 @@ type RunResult struct {
 	Errors     int64           `json:"errors"`
 	// FirstErrors holds up to five distinct error messages, for diagnosis.
 	FirstErrors []string `json:"first_errors,omitempty"`
+	// Latencies are every statement's latency, in the order they finished (with
+	// RunOptions.Latencies).
+	Latencies []time.Duration `json:"-"`
 }
 
 // ErrNoData means the database does not hold the booking demo's data.
@@ -125,7 +131,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, o RunOptions) (*RunResult, er
 		return nil, err
 	}
 
-	st := &stats{byName: map[string]*StatementStat{}}
+	st := &stats{byName: map[string]*StatementStat{}, keep: o.Latencies}
 	var done sync.WaitGroup
 	var progressMu sync.Mutex
 	finished := 0
@@ -176,6 +182,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, o RunOptions) (*RunResult, er
 		return res.Statements[i].Name < res.Statements[j].Name
 	})
 	res.FirstErrors = st.firstErrors
+	res.Latencies = st.latencies
 	return res, nil
 }
 
@@ -183,6 +190,8 @@ type stats struct {
 	mu          sync.Mutex
 	byName      map[string]*StatementStat
 	firstErrors []string
+	keep        bool
+	latencies   []time.Duration
 }
 
 func (st *stats) record(name string, d time.Duration, err error) {
@@ -195,6 +204,9 @@ func (st *stats) record(name string, d time.Duration, err error) {
 	}
 	s.Calls++
 	s.TotalMs += float64(d.Microseconds()) / 1000
+	if st.keep {
+		st.latencies = append(st.latencies, d)
+	}
 	if err != nil {
 		s.Errors++
 		msg := name + ": " + err.Error()

@@ -129,7 +129,8 @@ func TestMaintainPlanAndRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	r = run(t, "maintain", "run", "--dsn", srv.AdminDSN, "--lock-timeout", "1s", "--format", "json", "--log-format", "json")
+	// Two jobs: two sessions take the tables in order.
+	r = run(t, "maintain", "run", "--dsn", srv.AdminDSN, "--lock-timeout", "1s", "--jobs", "2", "--format", "json", "--log-format", "json")
 	took := time.Since(began)
 	_ = tx.Rollback(ctx)
 	if r.code != ExitOK {
@@ -268,5 +269,30 @@ INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 300000) g; AN
 			t.Fatal("the VACUUM still runs on the server after the signal")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestMaintainBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"run", "--until", "25:00"}, "--until \"25:00\": want HH:MM"},
+		{[]string{"run", "--until", "05:00", "--max-duration", "1h"}, "not both"},
+		{[]string{"run", "--jobs", "0"}, "--jobs 1 to 64"},
+		{[]string{"run", "--buffer-usage-limit", "lots"}, "want a size such as 256MB"},
+		{[]string{"plan", "--freeze-share", "0"}, "--freeze-share 0"},
+		{[]string{"frobnicate"}, "unknown subcommand"},
+		{nil, "missing subcommand"},
+	}
+	for _, c := range cases {
+		// An unreachable DSN: bad flags must be refused before any connection is tried.
+		r := run(t, append(append([]string{"maintain"}, c.args...), "--dsn", "postgres://nobody@127.0.0.1:1/none")...)
+		if c.args == nil {
+			r = run(t, "maintain")
+		}
+		if r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%v: exit %d, %q; want exit 2 naming %q", c.args, r.code, r.stderr, c.msg)
+		}
 	}
 }
