@@ -60,6 +60,9 @@ type Action struct {
 	DeadTuples     int64   `json:"dead_tuples"`
 	LiveTuples     int64   `json:"live_tuples"`
 	EstimatedBloat float64 `json:"estimated_bloat"`
+	// Emergency: the table is past autovacuum_freeze_max_age (or its multixact twin), so the freeze
+	// skips index cleanup to finish sooner (what PostgreSQL's failsafe does at 1.6 billion).
+	Emergency bool `json:"emergency,omitempty"`
 	// Estimate is the expected duration; EstimateBasis says where it came from.
 	Estimate      time.Duration `json:"estimate_ns"`
 	EstimateBasis string        `json:"estimate_basis"`
@@ -234,6 +237,7 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 		sev := model.SeverityMedium
 		if share >= 1 {
 			sev = model.SeverityHigh
+			a.Emergency = true
 		}
 		add(OpFreeze, Reason{Rule: w.rule, Value: float64(w.age), Threshold: limit,
 			Text: fmt.Sprintf("%s %d is %.0f %% of %s %.0f", w.what, w.age, share*100, w.setting, limit)}, 1000+share*100, sev)

@@ -54,6 +54,9 @@ type RunOptions struct {
 	// Truncate lets VACUUM truncate empty pages at the end of a table, which takes an ACCESS
 	// EXCLUSIVE lock and is replayed on standbys (off by default).
 	Truncate bool
+	// IndexCleanup is VACUUM's INDEX_CLEANUP: "" (PostgreSQL's default, AUTO from 14), "auto"
+	// (14+), "on" or "off". Emergency freezes use off whatever it says.
+	IndexCleanup string
 	// Log receives one record per action.
 	Log *slog.Logger
 	// Progress, if set, is told what runs now (every second or so).
@@ -133,6 +136,16 @@ func Statement(a *Action, version int, o RunOptions) string {
 	}
 	if !o.Truncate {
 		opts = append(opts, "TRUNCATE false")
+	}
+	switch {
+	case a.Emergency:
+		opts = append(opts, "INDEX_CLEANUP false") // finish the freeze first; the indexes can wait
+	case o.IndexCleanup == "auto" && version >= 140000:
+		opts = append(opts, "INDEX_CLEANUP AUTO")
+	case o.IndexCleanup == "on":
+		opts = append(opts, "INDEX_CLEANUP true")
+	case o.IndexCleanup == "off":
+		opts = append(opts, "INDEX_CLEANUP false")
 	}
 	if version >= 140000 {
 		opts = append(opts, "PROCESS_TOAST true")

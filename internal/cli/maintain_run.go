@@ -22,7 +22,8 @@ database: VACUUM, VACUUM (FREEZE) and ANALYZE. It is made to be what a nightly c
     every statement's statement_timeout ends at the window's end;
   - never blocking the application: every statement runs with lock_timeout (--lock-timeout) and
     SKIP_LOCKED, so a table someone holds a lock on is skipped and reported, not waited for;
-  - per-version options: SKIP_LOCKED, PROCESS_TOAST (14+), PARALLEL n (13+, --parallel, tables
+  - per-version options: SKIP_LOCKED, INDEX_CLEANUP (--index-cleanup; off for tables already past
+    autovacuum_freeze_max_age, to finish the freeze first), PROCESS_TOAST (14+), PARALLEL n (13+, --parallel, tables
     with two or more indexes), BUFFER_USAGE_LIMIT (16+, --buffer-usage-limit), TRUNCATE false
     unless --truncate (truncation takes an ACCESS EXCLUSIVE lock and is replayed on standbys),
     ANALYZE ONLY for partitioned parents (18); throttling with --cost-delay/--cost-limit;
@@ -56,6 +57,7 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	bufferLimit := fs.String("buffer-usage-limit", "", "BUFFER_USAGE_LIMIT of each VACUUM and ANALYZE (16+), e.g. 256MB")
 	parallel := fs.Int("parallel", 0, "PARALLEL workers for the index phase of tables with two or more indexes (13+)")
 	truncate := fs.Bool("truncate", false, "let VACUUM truncate empty end pages (ACCESS EXCLUSIVE, replayed on standbys)")
+	indexCleanup := fs.String("index-cleanup", "", "VACUUM's INDEX_CLEANUP: auto (14+), on or off (default: PostgreSQL's; tables past autovacuum_freeze_max_age are frozen with off)")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
@@ -64,6 +66,9 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	}
 	if *maxDuration < 0 || *jobs < 1 || *jobs > 64 || *lockTimeout <= 0 || *parallel < 0 || *costLimit < 0 || *costDelay < 0 {
 		return usageErrorf("maintain run: --max-duration, --lock-timeout, --cost-delay must be positive durations, --jobs 1 to 64, --parallel and --cost-limit not negative")
+	}
+	if !oneOfStrings(*indexCleanup, []string{"", "auto", "on", "off"}) {
+		return usageErrorf("maintain run: --index-cleanup %q: want auto, on or off", *indexCleanup)
 	}
 	if *bufferLimit != "" && !bufferLimitRe(*bufferLimit) {
 		return usageErrorf("maintain run: --buffer-usage-limit %q: want a size such as 256MB or 0", *bufferLimit)
@@ -95,7 +100,7 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	p := newProgress(e.stderr)
 	sum, err := maintenance.Run(ctx, cfg, plan, maintenance.RunOptions{
 		Deadline: deadline, LockTimeout: *lockTimeout, Jobs: *jobs, DryRun: *dryRun,
-		CostDelay: *costDelay, CostLimit: *costLimit, BufferUsageLimit: *bufferLimit, Parallel: *parallel, Truncate: *truncate,
+		CostDelay: *costDelay, CostLimit: *costLimit, BufferUsageLimit: *bufferLimit, Parallel: *parallel, Truncate: *truncate, IndexCleanup: *indexCleanup,
 		Log: log,
 		Progress: func(running []maintenance.Progress) {
 			var parts []string
