@@ -34,7 +34,7 @@ type command struct {
 }
 
 // commands lists the subcommands `pgtune help` shows; only commands that work are listed.
-var commands = []*command{adviseCmd, snapshotCmd, indexesCmd, migrateCmd, configCmd, pgbouncerCmd, maintainCmd, checkCmd, demoCmd, versionCmd}
+var commands = []*command{adviseCmd, snapshotCmd, indexesCmd, migrateCmd, configCmd, pgbouncerCmd, maintainCmd, backupCmd, checkCmd, demoCmd, versionCmd}
 
 // env is what a subcommand may touch of the outside world.
 type env struct {

@@ -26,6 +26,11 @@ type DedicatedOptions struct {
 	Conf string
 	// Ports are extra ports the test will listen on beside the server (e.g. 6432 for PgBouncer).
 	Ports []int
+	// Local runs the server from this machine's binaries only, so the test shares its files
+	// (a WAL archive, a base backup) with it.
+	Local bool
+	// InitDBArgs are extra initdb arguments (e.g. --wal-segsize=1) for a local server.
+	InitDBArgs []string
 }
 
 // Dedicated is a PostgreSQL server of one test's own, with its own configuration, where the test
@@ -43,9 +48,10 @@ type Dedicated struct {
 	// test: "*" in a container (published ports arrive on its bridge address), 127.0.0.1 locally.
 	ListenAddr string
 
-	ports map[int][2]int // requested port → (port to listen on there, port to reach from here)
-	exec  func(ctx context.Context, argv []string) (string, error)
-	write func(ctx context.Context, path, content string) error
+	ports  map[int][2]int // requested port → (port to listen on there, port to reach from here)
+	binDir string         // local backend: the server binaries
+	exec   func(ctx context.Context, argv []string) (string, error)
+	write  func(ctx context.Context, path, content string) error
 }
 
 // Exec runs argv where the server runs, as its unprivileged user, with the server's binaries
@@ -59,6 +65,9 @@ func (d *Dedicated) Exec(ctx context.Context, argv ...string) (string, error) {
 func (d *Dedicated) WriteFile(ctx context.Context, path, content string) error {
 	return d.write(ctx, path, content)
 }
+
+// BinDir is the local server's binaries directory ("" in a container).
+func (d *Dedicated) BinDir() string { return d.binDir }
 
 // Port maps a port named in DedicatedOptions.Ports: listen is what a program beside the server
 // should listen on, reach is where the test connects to it (both on 127.0.0.1 from here).
@@ -82,6 +91,9 @@ func NewDedicated(t testing.TB, o DedicatedOptions) *Dedicated {
 		var err error
 		switch b {
 		case BackendContainer:
+			if o.Local {
+				continue
+			}
 			d, err = startDedicatedContainer(t, o)
 		case BackendLocal:
 			d, err = startDedicatedLocal(t, o)
@@ -204,8 +216,8 @@ func startDedicatedLocal(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
 		}
 	}
 	dataDir := filepath.Join(dir, "data")
-	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
-		"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), append([]string{
+		"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"}, o.InitDBArgs...)...)
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -247,7 +259,7 @@ func startDedicatedLocal(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
 		defer cancel()
 		_ = srv.stop(ctx)
 	})
-	d := &Dedicated{Backend: BackendLocal, AdminDSN: srv.AdminDSN, Dir: dir, ServerPort: port, ListenAddr: "127.0.0.1", ports: map[int][2]int{}}
+	d := &Dedicated{Backend: BackendLocal, AdminDSN: srv.AdminDSN, Dir: dir, ServerPort: port, ListenAddr: "127.0.0.1", ports: map[int][2]int{}, binDir: binDir}
 	for _, p := range o.Ports {
 		fp, err := freePort()
 		if err != nil {

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+// The drill end to end through the CLI: sentinels from `pgtune backup sentinel`, a base backup,
+// more sentinels, then `pgtune backup verify` to a time between two of them.
+func TestBackupVerifyCLI(t *testing.T) {
+	shared, err := os.MkdirTemp("", "pgtune-backup-cli-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(shared)
+	os.Chmod(shared, 0o777)
+	archive := filepath.Join(shared, "archive")
+	os.Mkdir(archive, 0o777)
+	os.Chmod(archive, 0o777)
+	srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
+		Conf: "archive_mode = on\narchive_command = 'test ! -f " + archive + "/%f && cp %p " + archive + "/%f'\n"})
+	ctx := t.Context()
+	sentinel := func() {
+		t.Helper()
+		if r := run(t, "backup", "sentinel", "--dsn", srv.AdminDSN, "--switch-wal", "--format", "json"); r.code != ExitOK || !strings.Contains(r.stdout, `"counter"`) {
+			t.Fatalf("sentinel: exit %d %s %s", r.code, r.stderr, r.stdout)
+		}
+	}
+	sentinel()
+	backup := filepath.Join(shared, "base")
+	if out, err := srv.Exec(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.ServerPort), "-U", "postgres", "-D", backup, "-F", "t", "-X", "fetch", "-c", "fast"); err != nil {
+		t.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	sentinel()
+	time.Sleep(20 * time.Millisecond)
+	target := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	sentinel()
+	sentinel()
+	conn, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	time.Sleep(time.Second) // the archiver
+
+	r := run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target-time", target.Format(time.RFC3339Nano),
+		"--pg-bin", srv.BinDir(), "--sentinel-dsn", srv.AdminDSN, "--max-age", "1h", "--amcheck",
+		"--check", "SELECT count(*) = 2 FROM pgtune_sentinel.heartbeat")
+	if r.code != ExitOK {
+		t.Fatalf("verify a tar backup: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
+	}
+	for _, want := range []string{"pre-flight", "restore", "recover", "assert", "pg_amcheck", "Every step passed", "Data-loss window"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// The backup is older than a too-strict objective: exit 1, the report says which step.
+	r = run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target", "latest", "--pg-bin", srv.BinDir(), "--max-age", "1ms", "--format", "json")
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "the pre-flight step failed") || !strings.Contains(r.stdout, `"failed": "pre-flight"`) {
+		t.Errorf("--max-age 1ms: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
+	}
+}
+
+func TestBackupBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"verify"}, "--base-backup DIR and --wal-archive DIR are required"},
+		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w"}, "give --target-time T or --target latest"},
+		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target-time", "yesterday"}, "want a time with its zone"},
+		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "soon"}, "only latest"},
+		{[]string{"restore"}, "unknown subcommand"},
+	}
+	for _, c := range cases {
+		r := run(t, append([]string{"backup"}, c.args...)...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%v: exit %d, %q; want exit 2 naming %q", c.args, r.code, r.stderr, c.msg)
+		}
+	}
+	// A directory that is not a backup: the drill fails at pre-flight, exit 1, one clear line.
+	r := run(t, "backup", "verify", "--base-backup", t.TempDir(), "--wal-archive", t.TempDir(), "--target", "latest")
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "is not a base backup") {
+		t.Errorf("not a backup: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,518 @@
+package pitr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Options describe a drill.
+type Options struct {
+	// BaseBackup is a pg_basebackup output directory; WALArchive the WAL archive directory.
+	BaseBackup, WALArchive string
+	// Target is the recovery target time; zero means the end of the archive (latest).
+	Target time.Time
+	// MaxAge fails the drill when the backup is older (the recovery-point objective; 0: none).
+	MaxAge time.Duration
+	// Checks are SQL queries returning one boolean each, run in Database after promotion.
+	Checks []string
+	// Amcheck runs pg_amcheck over every database of the restored server.
+	Amcheck bool
+	// User and Database are what the checks connect as and to (the backup's superuser).
+	User, Database string
+	// SentinelDSN, when set, reads the live database's heartbeat rows around the target, so the
+	// drill knows exactly which row must be there and which must not.
+	SentinelDSN string
+	// BinDir overrides the server binaries' directory.
+	BinDir string
+	// ScratchParent is where the scratch directory is made (os.TempDir() by default).
+	ScratchParent string
+	// Timeout bounds the recovery (default 1 h).
+	Timeout time.Duration
+	Log     *slog.Logger
+	// Now is the drill's clock (time.Now by default).
+	Now func() time.Time
+}
+
+// Step is one step of the drill.
+type Step struct {
+	Name     string        `json:"name"`
+	Passed   bool          `json:"passed"`
+	Duration time.Duration `json:"duration_ns"`
+	Detail   string        `json:"detail"`
+}
+
+// Report is a drill's result.
+type Report struct {
+	Backup  string `json:"backup"`
+	Archive string `json:"archive"`
+	// Target is the recovery target ("latest" or an RFC 3339 time).
+	Target string `json:"target"`
+	Steps  []Step `json:"steps"`
+	Passed bool   `json:"passed"`
+	// BackupStarted is the backup's start; BackupAge its age at the drill.
+	BackupStarted time.Time     `json:"backup_started"`
+	BackupAge     time.Duration `json:"backup_age_ns"`
+	// LastReplayed is the commit time of the last transaction recovery replayed; DataLoss the
+	// window between it and the target (what a restore to the target loses at most).
+	LastReplayed *time.Time    `json:"last_replayed,omitempty"`
+	DataLoss     time.Duration `json:"data_loss_window_ns,omitempty"`
+	// StoppedAt is the first commit recovery did not replay (the target worked).
+	StoppedAt *time.Time `json:"stopped_before,omitempty"`
+	Timeline  uint32     `json:"timeline,omitempty"`
+	// Failed names the failed step.
+	Failed string `json:"failed,omitempty"`
+	// Scratch is the directory the drill used (removed at the end).
+	Scratch string `json:"scratch"`
+}
+
+func (r *Report) step(name string, began time.Time, err error, detail string) error {
+	s := Step{Name: name, Passed: err == nil, Duration: time.Since(began), Detail: detail}
+	if err != nil {
+		s.Detail = err.Error()
+		if r.Failed == "" {
+			r.Failed = name
+		}
+	}
+	r.Steps = append(r.Steps, s)
+	return err
+}
+
+var (
+	stoppingRe    = regexp.MustCompile(`recovery stopping (?:before|after) (?:commit|abort) of transaction \d+, time (.+)$`)
+	lastTxRe      = regexp.MustCompile(`last completed transaction was at log time (.+)$`)
+	newTimelineRe = regexp.MustCompile(`selected new timeline ID: (\d+)`)
+	endedEarlyRe  = regexp.MustCompile(`FATAL:\s+(recovery ended before configured recovery target was reached|requested recovery stop point is before consistent recovery point|.*)$`)
+	invalidWALRe  = regexp.MustCompile(`(invalid (record length|resource manager ID|magic number|contrecord)|incorrect resource manager data checksum|unexpected pageaddr|record with incorrect prev-link)[^"]*`)
+)
+
+// testHookRecovering, when set by a test, runs once the scratch server has started recovering.
+var testHookRecovering func()
+
+// Drill runs the restore drill: pre-flight, restore, recover, assert, and always clean up.
+func Drill(ctx context.Context, o Options) (*Report, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Hour
+	}
+	if o.User == "" {
+		o.User = "postgres"
+	}
+	if o.Database == "" {
+		o.Database = "postgres"
+	}
+	r := &Report{Backup: o.BaseBackup, Archive: o.WALArchive, Target: "latest"}
+	if !o.Target.IsZero() {
+		r.Target = o.Target.UTC().Format(time.RFC3339Nano)
+	}
+	scratch, err := os.MkdirTemp(o.ScratchParent, "pgtune-drill-")
+	if err != nil {
+		return nil, err
+	}
+	r.Scratch = scratch
+	var srv *server
+	defer func() {
+		// Always: stop the server, remove everything (also after an error or a signal).
+		srv.stop()
+		os.RemoveAll(scratch)
+	}()
+
+	// a. Pre-flight.
+	began := time.Now()
+	b, a, binDir, detail, err := preflight(o)
+	if r.step("pre-flight", began, err, detail) != nil {
+		return r, nil
+	}
+	r.BackupStarted = b.StartTime
+	r.BackupAge = o.Now().Sub(b.StartTime)
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+
+	// b. Restore into the scratch directory, isolated.
+	began = time.Now()
+	cred, err := runAs()
+	var port int
+	var settings []string
+	dataDir := filepath.Join(scratch, "data")
+	if err == nil {
+		err = b.Restore(dataDir)
+	}
+	if err == nil {
+		err = verifyManifest(ctx, binDir, b, dataDir, a)
+	}
+	if err == nil {
+		port, err = freePort()
+	}
+	if err == nil {
+		settings, err = configure(dataDir, scratch, port, o.WALArchive, o.Target)
+	}
+	if err == nil {
+		err = os.Chmod(scratch, 0o755)
+	}
+	if err == nil {
+		err = chownTree(scratch, cred)
+	}
+	if r.step("restore", began, err, fmt.Sprintf("%s backup restored to a scratch directory; manifest checked (pg_verifybackup); socket only, archiving off, no preloaded libraries", b.Format)) != nil {
+		return r, nil
+	}
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+
+	// c. Recover to the target and promote.
+	began = time.Now()
+	srv, err = start(binDir, dataDir, scratch, port, filepath.Join(scratch, "server.log"), cred, settings)
+	if err == nil && testHookRecovering != nil {
+		testHookRecovering()
+	}
+	if err == nil {
+		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+		err = srv.waitPromoted(rctx, o.User)
+		cancel()
+	}
+	recoveryDetail, rerr := r.readRecovery(srv, o, err)
+	if r.step("recover", began, rerr, recoveryDetail) != nil {
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		return r, nil
+	}
+
+	// d. Assert: the sentinel, the checks, amcheck.
+	began = time.Now()
+	detail, err = assertData(ctx, srv, o)
+	if r.step("assert", began, err, detail) != nil {
+		return r, ctx.Err()
+	}
+	if o.Amcheck {
+		began = time.Now()
+		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "pg_amcheck"), "--install-missing", "--heapallindexed",
+			"-h", scratch, "-p", fmt.Sprint(port), "-U", o.User, "--all").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("pg_amcheck found corruption or could not run: %v: %s", err, tail(string(out), 5))
+		}
+		if r.step("pg_amcheck", began, err, "every table and B-tree index checked (heapallindexed)") != nil {
+			return r, ctx.Err()
+		}
+	}
+	r.Passed = true
+	return r, nil
+}
+
+// preflight checks the backup and the archive before anything is copied.
+func preflight(o Options) (*Backup, *Archive, string, string, error) {
+	b, err := InspectBackup(o.BaseBackup)
+	if err != nil {
+		return nil, nil, "", "", err
+	}
+	if b.Manifest == "" {
+		return b, nil, "", "", fmt.Errorf("%w in %s: without it nothing proves the files are the backup's; take backups with pg_basebackup 13+ (manifests are on by default)", ErrNoManifest, o.BaseBackup)
+	}
+	binDir := o.BinDir
+	if binDir == "" {
+		if binDir, err = BinDir(b.Version); err != nil {
+			return b, nil, "", "", err
+		}
+	}
+	if o.MaxAge > 0 && o.Now().Sub(b.StartTime) > o.MaxAge {
+		return b, nil, binDir, "", fmt.Errorf("the backup started %s ago, beyond --max-age %s: the recovery-point objective is not met", o.Now().Sub(b.StartTime).Round(time.Minute), o.MaxAge)
+	}
+	if !o.Target.IsZero() {
+		if o.Target.Before(b.StartTime) {
+			return b, nil, binDir, "", fmt.Errorf("the target %s is before the backup started (%s): restore from an older backup", o.Target.UTC().Format(time.RFC3339), b.StartTime.Format(time.RFC3339))
+		}
+		if !b.EndTime.IsZero() && o.Target.Before(b.EndTime) {
+			return b, nil, binDir, "", fmt.Errorf("the target %s is before the backup ended (%s): the restored files are not consistent until then; pick a later target or an older backup", o.Target.UTC().Format(time.RFC3339), b.EndTime.Format(time.RFC3339))
+		}
+	}
+	a, err := ReadArchive(o.WALArchive)
+	if err != nil {
+		return b, nil, binDir, "", fmt.Errorf("WAL archive: %w", err)
+	}
+	latest := a.Latest()
+	if !a.Descends(latest, b.StartTimeline, b.StartLSN) {
+		return b, a, binDir, "", fmt.Errorf("the archive's newest timeline %d does not descend from the backup's timeline %d after its start %s (its history file says otherwise): WAL from another cluster or an older failover", latest, b.StartTimeline, b.StartLSN)
+	}
+	gap, last := a.Continuity(b.StartLSN, b.StartTimeline, latest)
+	if gap != nil {
+		return b, a, binDir, "", fmt.Errorf("WAL segment %s (timeline %d) is missing from the archive: recovery cannot go past it", gap.Segment, gap.Timeline)
+	}
+	// Every segment's header must belong to this cluster, timeline and position.
+	sysID, err := controlSystemID(binDir, b)
+	if err != nil {
+		return b, a, binDir, "", err
+	}
+	first := uint64(b.StartLSN) / uint64(a.SegmentSize)
+	for t, nos := range a.Segments {
+		for _, n := range nos {
+			if n < first && t == b.StartTimeline {
+				continue
+			}
+			name := Segment{t, n}.Name(a.SegmentSize)
+			h, err := ReadSegmentHeader(filepath.Join(a.Dir, name))
+			switch {
+			case err != nil:
+				return b, a, binDir, "", fmt.Errorf("WAL segment %s: %v (a corrupted or truncated file)", name, err)
+			case sysID != 0 && h.SystemID != sysID:
+				return b, a, binDir, "", fmt.Errorf("WAL segment %s belongs to another cluster (system identifier %d, the backup's is %d)", name, h.SystemID, sysID)
+			case h.Timeline != t || uint64(h.PageAddr) != n*uint64(a.SegmentSize):
+				return b, a, binDir, "", fmt.Errorf("WAL segment %s's header says timeline %d at %s: a corrupted or renamed file", name, h.Timeline, h.PageAddr)
+			}
+		}
+	}
+	detail := fmt.Sprintf("PostgreSQL %d %s backup started %s on timeline %d at %s; WAL continuous from %s to %s (timeline %d)",
+		b.Version, b.Format, b.StartTime.Format(time.RFC3339), b.StartTimeline, b.StartLSN,
+		Segment{b.StartTimeline, first}.Name(a.SegmentSize), last.Name(a.SegmentSize), latest)
+	return b, a, binDir, detail, nil
+}
+
+// controlSystemID reads the backup's database system identifier with pg_controldata (plain
+// backups; a tar backup's is checked after extraction by recovery itself).
+func controlSystemID(binDir string, b *Backup) (uint64, error) {
+	if b.Format != "plain" {
+		return 0, nil
+	}
+	out, err := exec.Command(filepath.Join(binDir, "pg_controldata"), b.Dir).Output()
+	if err != nil {
+		return 0, fmt.Errorf("pg_controldata %s: %v", b.Dir, err)
+	}
+	m := regexp.MustCompile(`Database system identifier:\s+(\d+)`).FindSubmatch(out)
+	if m == nil {
+		return 0, errors.New("pg_controldata printed no system identifier")
+	}
+	var id uint64
+	fmt.Sscan(string(m[1]), &id)
+	return id, nil
+}
+
+// verifyManifest runs pg_verifybackup on the restored copy (before pgtune adds its own files),
+// parsing the WAL the backup needs from the backup itself or from the archive.
+func verifyManifest(ctx context.Context, binDir string, b *Backup, dataDir string, a *Archive) error {
+	args := []string{"-m", b.Manifest}
+	if !b.HasWAL {
+		args = append(args, "-w", a.Dir)
+	}
+	args = append(args, dataDir)
+	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "pg_verifybackup"), args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_verifybackup: the backup does not match its manifest: %s", tail(strings.TrimSpace(string(out)), 3))
+	}
+	return nil
+}
+
+// configure makes the restored directory a scratch server that recovers from the archive to the
+// target and touches nothing outside the scratch directory. It returns the settings to start the
+// server with: on the command line they win over anything the backup's configuration files say
+// (a data_directory or hba_file pointing at production, a preloaded pg_cron, archiving).
+func configure(dataDir, scratch string, port int, archive string, target time.Time) ([]string, error) {
+	for _, f := range []string{"postgresql.conf", "pg_ident.conf"} {
+		p := filepath.Join(dataDir, f)
+		if !exists(p) {
+			if err := os.WriteFile(p, nil, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// Only local connections, trusted: nobody else can reach a socket in the scratch directory.
+	if err := os.WriteFile(filepath.Join(dataDir, "pg_hba.conf"), []byte("local all all trust\n"), 0o600); err != nil {
+		return nil, err
+	}
+	settings := []string{
+		"data_directory=" + dataDir,
+		"hba_file=" + filepath.Join(dataDir, "pg_hba.conf"),
+		"ident_file=" + filepath.Join(dataDir, "pg_ident.conf"),
+		"listen_addresses=",
+		fmt.Sprintf("port=%d", port),
+		"unix_socket_directories=" + scratch,
+		"archive_mode=off",
+		"shared_preload_libraries=",
+		"max_logical_replication_workers=0",
+		// No queries during recovery: with hot_standby the server would also demand the source's
+		// max_connections and worker counts, which a small scratch server need not match.
+		"hot_standby=off",
+		"shared_buffers=128MB",
+		"max_connections=20",
+		"huge_pages=off",
+		"logging_collector=off",
+		"log_destination=stderr",
+		"log_line_prefix=%m [%p] ",
+		"log_timezone=UTC",
+		"timezone=UTC",
+		"restore_command=" + fmt.Sprintf(`cp "%s/%%f" "%%p"`, archive),
+		"recovery_target_action=promote",
+		"recovery_target_timeline=latest",
+		"primary_conninfo=",
+	}
+	if !target.IsZero() {
+		settings = append(settings, "recovery_target_time="+target.UTC().Format("2006-01-02 15:04:05.999999+00"))
+	}
+	// No standby.signal: a standby would wait for more WAL forever. The source's postmaster.pid
+	// means nothing here.
+	os.Remove(filepath.Join(dataDir, "postmaster.pid"))
+	os.Remove(filepath.Join(dataDir, "standby.signal"))
+	return settings, os.WriteFile(filepath.Join(dataDir, "recovery.signal"), nil, 0o600)
+}
+
+// readRecovery reads what recovery did from the server's log.
+func (r *Report) readRecovery(srv *server, o Options, waitErr error) (string, error) {
+	var lines []string
+	if srv != nil {
+		lines = srv.logLines()
+	}
+	var fatal, invalid string
+	for _, l := range lines {
+		if m := stoppingRe.FindStringSubmatch(l); m != nil {
+			if t, err := parsePGTime(m[1]); err == nil {
+				r.StoppedAt = &t
+			}
+		}
+		if m := lastTxRe.FindStringSubmatch(l); m != nil {
+			if t, err := parsePGTime(m[1]); err == nil {
+				r.LastReplayed = &t
+			}
+		}
+		if m := newTimelineRe.FindStringSubmatch(l); m != nil {
+			var tli uint32
+			fmt.Sscan(m[1], &tli)
+			r.Timeline = tli
+		}
+		if strings.Contains(l, "FATAL:") && fatal == "" {
+			if m := endedEarlyRe.FindStringSubmatch(l); m != nil {
+				fatal = strings.TrimSpace(m[1])
+			}
+		}
+		if m := invalidWALRe.FindString(l); m != "" && invalid == "" {
+			invalid = m
+		}
+	}
+	if waitErr != nil || fatal != "" {
+		msg := "recovery failed"
+		switch {
+		case strings.Contains(fatal, "recovery ended before configured recovery target was reached"):
+			msg = "the archive ends before the target: recovery replayed everything"
+			if r.LastReplayed != nil {
+				msg += fmt.Sprintf(" up to a commit at %s", r.LastReplayed.Format(time.RFC3339Nano))
+			}
+			msg += " and found no commit after the target (write a sentinel after it, or pick an earlier target)"
+		case strings.Contains(fatal, "before consistent recovery point"):
+			msg = "the target is before the backup became consistent: pick a later target or an older backup"
+		case fatal != "":
+			msg = "recovery failed: " + fatal
+		case waitErr != nil:
+			msg = "recovery did not finish: " + waitErr.Error()
+		}
+		if invalid != "" {
+			msg += "; the WAL is damaged: " + invalid
+		}
+		return "", errors.New(msg)
+	}
+	if !o.Target.IsZero() {
+		if r.StoppedAt == nil {
+			return "", errors.New("the server promoted without reporting where recovery stopped: the target was not reached")
+		}
+		if r.LastReplayed != nil && r.LastReplayed.After(o.Target) {
+			return "", fmt.Errorf("recovery replayed a commit at %s, after the target %s", r.LastReplayed.Format(time.RFC3339Nano), o.Target.UTC().Format(time.RFC3339Nano))
+		}
+		if r.LastReplayed != nil {
+			r.DataLoss = o.Target.Sub(*r.LastReplayed)
+		}
+	}
+	detail := "recovered to the end of the archive and promoted"
+	if r.StoppedAt != nil {
+		detail = fmt.Sprintf("stopped before the first commit after the target (%s) and promoted", r.StoppedAt.Format(time.RFC3339Nano))
+	}
+	if r.LastReplayed != nil {
+		detail += fmt.Sprintf("; last replayed commit at %s", r.LastReplayed.Format(time.RFC3339Nano))
+		if !o.Target.IsZero() {
+			detail += fmt.Sprintf(", %s before the target", r.DataLoss.Round(time.Millisecond))
+		}
+	}
+	if r.Timeline > 0 {
+		detail += fmt.Sprintf("; new timeline %d", r.Timeline)
+	}
+	return detail, nil
+}
+
+// assertData runs the sentinel check and the --check queries on the promoted server.
+func assertData(ctx context.Context, srv *server, o Options) (string, error) {
+	conn, err := pgx.Connect(ctx, srv.dsn(o.User, o.Database))
+	if err != nil {
+		return "", fmt.Errorf("the promoted server does not accept queries as %s in %s: %v", o.User, o.Database, err)
+	}
+	defer conn.Close(context.Background())
+	var notes []string
+	target := o.Target
+	if target.IsZero() {
+		target = time.Now().Add(time.Hour) // latest: every row counts as before
+	}
+	before, after, has, err := sentinelAround(ctx, conn, target)
+	if err != nil {
+		return "", fmt.Errorf("sentinel: %v", err)
+	}
+	if has {
+		if after != nil {
+			return "", fmt.Errorf("sentinel row %d written at %s, after the target, is in the restored database: recovery went past the target", after.Counter, after.At.Format(time.RFC3339Nano))
+		}
+		if before == nil {
+			return "", errors.New("the sentinel table is empty in the restored database: no heartbeat before the target survived")
+		}
+		note := fmt.Sprintf("sentinel: newest row %d at %s", before.Counter, before.At.Format(time.RFC3339Nano))
+		if o.SentinelDSN != "" && !o.Target.IsZero() {
+			live, err := pgx.Connect(ctx, o.SentinelDSN)
+			if err != nil {
+				return "", fmt.Errorf("sentinel: cannot read the live heartbeats: %v", err)
+			}
+			lb, la, _, err := sentinelAround(ctx, live, o.Target)
+			live.Close(context.Background())
+			if err != nil {
+				return "", fmt.Errorf("sentinel: live: %v", err)
+			}
+			if lb != nil && lb.Counter != before.Counter {
+				return "", fmt.Errorf("sentinel: the live row just before the target is %d (%s), the restored database's newest is %d: rows between them were lost", lb.Counter, lb.At.Format(time.RFC3339Nano), before.Counter)
+			}
+			if la != nil {
+				note += fmt.Sprintf(" (the live row just before the target); row %d, written just after it, is absent", la.Counter)
+			}
+		} else if !o.Target.IsZero() {
+			note += fmt.Sprintf(", %s before the target; no row after it", o.Target.Sub(before.At).Round(time.Millisecond))
+		}
+		notes = append(notes, note)
+	}
+	for _, q := range o.Checks {
+		var ok bool
+		if err := conn.QueryRow(ctx, q).Scan(&ok); err != nil {
+			return "", fmt.Errorf("check %q: %v (a check returns one boolean, e.g. SELECT count(*) > 0 FROM payments)", q, err)
+		}
+		if !ok {
+			return "", fmt.Errorf("check %q returned false", q)
+		}
+		notes = append(notes, "check passed: "+q)
+	}
+	if len(notes) == 0 {
+		notes = append(notes, fmt.Sprintf("the promoted server accepts queries in %s (no sentinel table and no --check given)", o.Database))
+	}
+	return strings.Join(notes, "; "), nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

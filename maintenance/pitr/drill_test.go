@@ -1,0 +1,289 @@
+package pitr
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+// fixture is a source server archiving into a test archive, a plain base backup taken with
+// pg_basebackup (WAL from the archive only), and heartbeats written before and after a target.
+type fixture struct {
+	srv     *pgtest.Dedicated
+	archive string
+	backup  string
+	target  time.Time
+	before  Heartbeat // the last heartbeat before the target
+	after   Heartbeat // the first after it
+	// afterSegment is the WAL segment holding the first heartbeat after the target.
+	afterSegment string
+}
+
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pgtune-pitr-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil { // the server's unprivileged user writes here
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	shared := sharedDir(t)
+	archive := filepath.Join(shared, "archive")
+	if err := os.Mkdir(archive, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(archive, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
+		Conf: "archive_mode = on\narchive_command = 'test ! -f " + archive + "/%f && cp %p " + archive + "/%f'\nwal_level = replica\n"})
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	f := &fixture{srv: srv, archive: archive, backup: filepath.Join(shared, "base")}
+	if _, err := conn.Exec(ctx, "CREATE TABLE payments (id int PRIMARY KEY, cents int); INSERT INTO payments SELECT g, g FROM generate_series(1, 10000) g"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := WriteSentinel(ctx, conn, "before the backup", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := srv.Exec(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.ServerPort), "-U", "postgres",
+		"-D", f.backup, "-X", "none", "-c", "fast"); err != nil {
+		t.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	time.Sleep(1100 * time.Millisecond) // the manifest's time, to the second, is the backup's end
+	if f.before, err = WriteSentinel(ctx, conn, "just before the target", true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	f.target = time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	if f.after, err = WriteSentinel(ctx, conn, "just after the target", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_walfile_name(pg_current_wal_lsn())").Scan(&f.afterSegment); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteSentinel(ctx, conn, "later", true); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the archiver has copied the last switched segment.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var pending bool
+		if err := conn.QueryRow(ctx, "SELECT last_archived_wal IS DISTINCT FROM pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver").Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if !pending || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return f
+}
+
+func (f *fixture) options(t *testing.T) Options {
+	return Options{BaseBackup: f.backup, WALArchive: f.archive, Target: f.target, BinDir: f.srv.BinDir(), Checks: []string{"SELECT count(*) = 10000 FROM payments"}}
+}
+
+// copyDir copies a directory for a test to damage.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(sharedDir(t), filepath.Base(src))
+	if err := copyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(src, "backup_manifest")); err == nil {
+		if err := os.WriteFile(filepath.Join(dst, "backup_manifest"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := os.Stat(filepath.Join(src, "backup_manifest"))
+		os.Chtimes(filepath.Join(dst, "backup_manifest"), st.ModTime(), st.ModTime())
+	}
+	// The scratch server's user reads the copy (restore_command runs as it).
+	filepath.Walk(dst, func(p string, info os.FileInfo, err error) error {
+		if err == nil {
+			mode := os.FileMode(0o644)
+			if info.IsDir() {
+				mode = 0o777
+			}
+			os.Chmod(p, mode)
+		}
+		return nil
+	})
+	return dst
+}
+
+func segments(t *testing.T, dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range entries {
+		if len(e.Name()) == 24 {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkCleanedUp(t *testing.T, r *Report) {
+	t.Helper()
+	if r == nil || r.Scratch == "" {
+		return
+	}
+	if _, err := os.Stat(r.Scratch); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the scratch directory %s was left behind", r.Scratch)
+	}
+	// No postgres runs on the scratch data directory.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), r.Scratch) {
+			t.Errorf("a process still runs on the scratch directory: %s", strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+}
+
+func TestDrill(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+
+	t.Run("a good backup reaches the target", func(t *testing.T) {
+		o := f.options(t)
+		o.SentinelDSN = f.srv.AdminDSN
+		r, err := Drill(ctx, o)
+		if err != nil || !r.Passed {
+			t.Fatalf("drill failed: %v %+v", err, r)
+		}
+		if r.LastReplayed == nil || r.LastReplayed.After(f.target) || r.DataLoss <= 0 || r.DataLoss > 5*time.Second {
+			t.Errorf("last replayed %v, data loss %v (target %v)", r.LastReplayed, r.DataLoss, f.target)
+		}
+		assertStep := r.Steps[len(r.Steps)-1]
+		if !strings.Contains(assertStep.Detail, "sentinel: newest row "+strconv.FormatInt(f.before.Counter, 10)) ||
+			!strings.Contains(assertStep.Detail, "row "+strconv.FormatInt(f.after.Counter, 10)+", written just after it, is absent") {
+			t.Errorf("assert step: %s", assertStep.Detail)
+		}
+		checkCleanedUp(t, r)
+	})
+
+	t.Run("latest", func(t *testing.T) {
+		o := f.options(t)
+		o.Target = time.Time{}
+		r, err := Drill(ctx, o)
+		if err != nil || !r.Passed || !strings.Contains(r.Steps[2].Detail, "end of the archive") {
+			t.Fatalf("drill to latest: %v %+v", err, r)
+		}
+		checkCleanedUp(t, r)
+	})
+
+	faults := []struct {
+		name   string
+		damage func(t *testing.T, o *Options)
+		step   string
+		msg    string
+	}{
+		{"a WAL segment missing", func(t *testing.T, o *Options) {
+			o.WALArchive = copyDir(t, f.archive)
+			segs := segments(t, o.WALArchive)
+			os.Remove(filepath.Join(o.WALArchive, segs[len(segs)-3]))
+		}, "pre-flight", "is missing from the archive"},
+		{"a corrupted WAL segment", func(t *testing.T, o *Options) {
+			o.WALArchive = copyDir(t, f.archive)
+			// The segment holding the first commit after the target: recovery cannot read past
+			// the damage, so it never sees a commit after the target.
+			name := filepath.Join(o.WALArchive, f.afterSegment)
+			fh, err := os.OpenFile(name, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The records after the long page header (the header itself stays valid).
+			junk := strings.Repeat("\xff", 4000)
+			fh.WriteAt([]byte(junk), 64)
+			fh.Close()
+		}, "recover", "archive ends before the target"},
+		{"a data file modified", func(t *testing.T, o *Options) {
+			o.BaseBackup = copyDir(t, f.backup)
+			var file string
+			filepath.Walk(filepath.Join(o.BaseBackup, "base"), func(p string, info os.FileInfo, err error) error {
+				if err == nil && !info.IsDir() && info.Size() > 8192 && file == "" {
+					file = p
+				}
+				return nil
+			})
+			fh, _ := os.OpenFile(file, os.O_RDWR, 0)
+			fh.WriteAt([]byte("tampered"), 100)
+			fh.Close()
+		}, "restore", "does not match its manifest"},
+		{"the manifest missing", func(t *testing.T, o *Options) {
+			o.BaseBackup = copyDir(t, f.backup)
+			os.Remove(filepath.Join(o.BaseBackup, "backup_manifest"))
+		}, "pre-flight", "no backup_manifest"},
+		{"a target after the end of the archive", func(t *testing.T, o *Options) {
+			o.Target = time.Now().Add(time.Hour)
+		}, "recover", "archive ends before the target"},
+		{"a target before the backup ended", func(t *testing.T, o *Options) {
+			o.Target = f.before.At.Add(-1500 * time.Millisecond)
+		}, "pre-flight", "before the backup"},
+		{"a foreign timeline", func(t *testing.T, o *Options) {
+			o.WALArchive = copyDir(t, f.archive)
+			segs := segments(t, o.WALArchive)
+			os.WriteFile(filepath.Join(o.WALArchive, "00000002.history"), []byte("1\t0/100000\tanother cluster's failover, before the backup\n"), 0o644)
+			in, _ := os.Open(filepath.Join(o.WALArchive, segs[len(segs)-1]))
+			out, _ := os.Create(filepath.Join(o.WALArchive, "00000002"+segs[len(segs)-1][8:]))
+			io.Copy(out, in)
+			in.Close()
+			out.Close()
+		}, "pre-flight", "does not descend from the backup's timeline 1"},
+	}
+	for _, fault := range faults {
+		t.Run(fault.name, func(t *testing.T) {
+			o := f.options(t)
+			fault.damage(t, &o)
+			r, err := Drill(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Passed || r.Failed != fault.step || !strings.Contains(r.Steps[len(r.Steps)-1].Detail, fault.msg) {
+				t.Errorf("want a failure at %s naming %q; got passed=%v failed=%q: %+v", fault.step, fault.msg, r.Passed, r.Failed, r.Steps)
+			}
+			checkCleanedUp(t, r)
+		})
+	}
+
+	t.Run("a signal mid-recovery cleans up", func(t *testing.T) {
+		dctx, cancel := context.WithCancel(ctx)
+		testHookRecovering = cancel
+		defer func() { testHookRecovering = nil }()
+		r, err := Drill(dctx, f.options(t))
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err %v, want context.Canceled", err)
+		}
+		checkCleanedUp(t, r)
+	})
+}
