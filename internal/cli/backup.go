@@ -41,6 +41,7 @@ func runBackup(ctx context.Context, cmd *command, e *env, args []string) error {
 }
 
 const backupVerifyHelp = `Usage: pgtune backup verify --base-backup DIR --wal-archive DIR [--target-time T | --target latest] [flags]
+       pgtune backup verify --pgbackrest STANZA [--pgbackrest-config FILE] [--target-time T | --target latest] [flags]
 
 A restore drill: it restores the backup into a scratch directory, recovers it to the target and
 proves the data is there — what pgBackRest's verify, pg_verifybackup and Barman's checks cannot.
@@ -63,6 +64,11 @@ Each step is reported with its duration:
   assert      the sentinel (pgtune backup sentinel): the row just before the target is there and
               none after it (with --sentinel-dsn, the live database's exact rows); each --check
               query returns true; with --amcheck, pg_amcheck over every database
+
+With --pgbackrest, pgBackRest is the source: pre-flight reads 'pgbackrest info' (the newest backup
+that ended before the target, its age, the archive's range) and runs 'pgbackrest verify'; pgBackRest
+restores the set into the scratch directory (checking every file) with its archive-get as
+restore_command; recover and assert are the same.
 
 The scratch directory and server are always removed: after a success, a failure or SIGTERM.
 Exit 0 only when every step passed; 1 when one failed (the report says which and why).
@@ -97,13 +103,22 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	database := fs.String("db-name", "postgres", "the database the checks and the sentinel are in")
 	sentinelDSN := fs.String("sentinel-dsn", "", "the live database the sentinel rows are written to: the drill then knows exactly which row must be present")
 	pgBin := fs.String("pg-bin", "", "the server binaries' directory (default: found for the backup's major)")
+	stanza := fs.String("pgbackrest", "", "restore from this pgBackRest stanza instead of --base-backup and --wal-archive")
+	backrestConf := fs.String("pgbackrest-config", "", "pgbackrest.conf (default: pgBackRest's own)")
 	scratch := fs.String("scratch-dir", "", "where the scratch directory is made (default: the system's temporary directory)")
 	timeout := fs.Duration("timeout", time.Hour, "how long recovery may take")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
-	if *base == "" || *archive == "" {
-		return usageErrorf("backup verify: --base-backup DIR and --wal-archive DIR are required")
+	switch {
+	case *stanza != "" && (*base != "" || *archive != ""):
+		return usageErrorf("backup verify: --pgbackrest restores from the stanza: drop --base-backup and --wal-archive")
+	case *stanza == "" && (*base == "" || *archive == ""):
+		return usageErrorf("backup verify: --base-backup DIR and --wal-archive DIR are required (or --pgbackrest STANZA)")
+	}
+	var backrest *pitr.PgBackRest
+	if *stanza != "" {
+		backrest = &pitr.PgBackRest{Stanza: *stanza, Config: *backrestConf}
 	}
 	var t time.Time
 	switch {
@@ -128,7 +143,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	p.update("restore drill: %s", *base)
 	rep, err := pitr.Drill(ctx, pitr.Options{
 		BaseBackup: *base, WALArchive: *archive, Target: t, MaxAge: *maxAge, Checks: checks, Amcheck: *amcheck,
-		User: *user, Database: *database, SentinelDSN: *sentinelDSN, BinDir: *pgBin, ScratchParent: *scratch, Timeout: *timeout, Log: log,
+		User: *user, Database: *database, SentinelDSN: *sentinelDSN, PgBackRest: backrest, BinDir: *pgBin, ScratchParent: *scratch, Timeout: *timeout, Log: log,
 	})
 	p.done()
 	if rep != nil {

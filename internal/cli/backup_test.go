@@ -77,6 +77,7 @@ func TestBackupBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"verify"}, "--base-backup DIR and --wal-archive DIR are required"},
+		{[]string{"verify", "--pgbackrest", "main", "--base-backup", "b"}, "drop --base-backup and --wal-archive"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w"}, "give --target-time T or --target latest"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target-time", "yesterday"}, "want a time with its zone"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "soon"}, "only latest"},

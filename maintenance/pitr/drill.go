@@ -29,6 +29,8 @@ type Options struct {
 	Amcheck bool
 	// User and Database are what the checks connect as and to (the backup's superuser).
 	User, Database string
+	// PgBackRest restores from a pgBackRest stanza instead of BaseBackup and WALArchive.
+	PgBackRest *PgBackRest
 	// SentinelDSN, when set, reads the live database's heartbeat rows around the target, so the
 	// drill knows exactly which row must be there and which must not.
 	SentinelDSN string
@@ -92,6 +94,7 @@ var (
 	lastTxRe      = regexp.MustCompile(`last completed transaction was at log time (.+)$`)
 	newTimelineRe = regexp.MustCompile(`selected new timeline ID: (\d+)`)
 	endedEarlyRe  = regexp.MustCompile(`FATAL:\s+(recovery ended before configured recovery target was reached|requested recovery stop point is before consistent recovery point|.*)$`)
+	refusedRe     = regexp.MustCompile(`the database system is (starting up|not accepting connections|not yet accepting connections|shutting down)`)
 	invalidWALRe  = regexp.MustCompile(`(invalid (record length|resource manager ID|magic number|contrecord)|incorrect resource manager data checksum|unexpected pageaddr|record with incorrect prev-link)[^"]*`)
 )
 
@@ -133,33 +136,75 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 
 	// a. Pre-flight.
 	began := time.Now()
-	b, a, binDir, detail, err := preflight(o)
-	if r.step("pre-flight", began, err, detail) != nil {
+	cred, err := runAs()
+	if err != nil {
+		r.step("pre-flight", began, err, "")
 		return r, nil
 	}
-	r.BackupStarted = b.StartTime
-	r.BackupAge = o.Now().Sub(b.StartTime)
+	var (
+		b      *Backup
+		a      *Archive
+		set    *backrestSet
+		binDir = o.BinDir
+		detail string
+	)
+	if o.PgBackRest != nil {
+		r.Backup = "pgbackrest:" + o.PgBackRest.Stanza
+		set, detail, err = preflightPgBackRest(ctx, o.PgBackRest, o, cred)
+		if err == nil && binDir == "" {
+			binDir, err = BinDir(set.Version)
+		}
+		if set != nil {
+			r.BackupStarted = set.Start
+		}
+	} else {
+		b, a, binDir, detail, err = preflight(o)
+		if b != nil {
+			r.BackupStarted = b.StartTime
+		}
+	}
+	if r.step("pre-flight", began, err, detail) != nil {
+		return r, ctx.Err()
+	}
+	r.BackupAge = o.Now().Sub(r.BackupStarted)
 	if ctx.Err() != nil {
 		return r, ctx.Err()
 	}
 
 	// b. Restore into the scratch directory, isolated.
 	began = time.Now()
-	cred, err := runAs()
 	var port int
 	var settings []string
 	dataDir := filepath.Join(scratch, "data")
-	if err == nil {
+	restored := ""
+	if o.PgBackRest != nil {
+		err = os.MkdirAll(dataDir, 0o700)
+		if err == nil {
+			err = os.Chmod(scratch, 0o755)
+		}
+		if err == nil {
+			err = chownTree(scratch, cred)
+		}
+		if err == nil {
+			err = restorePgBackRest(ctx, o.PgBackRest, set, dataDir, o.Target, cred)
+		}
+		restored = fmt.Sprintf("pgBackRest restored backup %s (checking every file's checksum) with its archive-get as restore_command", set.Label)
+	} else {
 		err = b.Restore(dataDir)
-	}
-	if err == nil {
-		err = verifyManifest(ctx, binDir, b, dataDir, a)
+		if err == nil {
+			err = verifyManifest(ctx, binDir, b, dataDir, a)
+		}
+		restored = fmt.Sprintf("%s backup restored to a scratch directory; manifest checked (pg_verifybackup)", b.Format)
 	}
 	if err == nil {
 		port, err = freePort()
 	}
 	if err == nil {
-		settings, err = configure(dataDir, scratch, port, o.WALArchive, o.Target)
+		archive := o.WALArchive
+		if o.PgBackRest != nil {
+			archive = "" // pgBackRest wrote the recovery settings
+		}
+		settings, err = configure(dataDir, scratch, port, archive, o.Target)
 	}
 	if err == nil {
 		err = os.Chmod(scratch, 0o755)
@@ -167,8 +212,8 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 	if err == nil {
 		err = chownTree(scratch, cred)
 	}
-	if r.step("restore", began, err, fmt.Sprintf("%s backup restored to a scratch directory; manifest checked (pg_verifybackup); socket only, archiving off, no preloaded libraries", b.Format)) != nil {
-		return r, nil
+	if r.step("restore", began, err, restored+"; socket only, archiving off, no preloaded libraries") != nil {
+		return r, ctx.Err()
 	}
 	if ctx.Err() != nil {
 		return r, ctx.Err()
@@ -353,13 +398,14 @@ func configure(dataDir, scratch string, port int, archive string, target time.Ti
 		"log_line_prefix=%m [%p] ",
 		"log_timezone=UTC",
 		"timezone=UTC",
-		"restore_command=" + fmt.Sprintf(`cp "%s/%%f" "%%p"`, archive),
-		"recovery_target_action=promote",
-		"recovery_target_timeline=latest",
 		"primary_conninfo=",
 	}
-	if !target.IsZero() {
-		settings = append(settings, "recovery_target_time="+target.UTC().Format("2006-01-02 15:04:05.999999+00"))
+	if archive != "" {
+		settings = append(settings, "restore_command="+fmt.Sprintf(`cp "%s/%%f" "%%p"`, archive),
+			"recovery_target_action=promote", "recovery_target_timeline=latest")
+		if !target.IsZero() {
+			settings = append(settings, "recovery_target_time="+target.UTC().Format("2006-01-02 15:04:05.999999+00"))
+		}
 	}
 	// No standby.signal: a standby would wait for more WAL forever. The source's postmaster.pid
 	// means nothing here.
@@ -391,7 +437,8 @@ func (r *Report) readRecovery(srv *server, o Options, waitErr error) (string, er
 			fmt.Sscan(m[1], &tli)
 			r.Timeline = tli
 		}
-		if strings.Contains(l, "FATAL:") && fatal == "" {
+		// The drill's own connection attempts while recovery runs are refused with a FATAL too.
+		if strings.Contains(l, "FATAL:") && fatal == "" && !refusedRe.MatchString(l) {
 			if m := endedEarlyRe.FindStringSubmatch(l); m != nil {
 				fatal = strings.TrimSpace(m[1])
 			}

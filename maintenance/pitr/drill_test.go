@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -286,4 +287,87 @@ func TestDrill(t *testing.T) {
 		}
 		checkCleanedUp(t, r)
 	})
+}
+
+// TestDrillPgBackRest runs the drill with pgBackRest as the source: a stanza whose archive_command
+// is pgbackrest archive-push, a full backup, heartbeats around the target.
+func TestDrillPgBackRest(t *testing.T) {
+	bin, err := exec.LookPath("pgbackrest")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pgbackrest is not installed (apt-get install pgbackrest); CI installs it")
+		}
+		t.Skip("pgbackrest is not installed")
+	}
+	shared := sharedDir(t)
+	conf := filepath.Join(shared, "pgbackrest.conf")
+	for _, d := range []string{"repo", "log", "lock", "spool"} {
+		os.Mkdir(filepath.Join(shared, d), 0o777)
+		os.Chmod(filepath.Join(shared, d), 0o777)
+	}
+	srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
+		Conf: "archive_mode = on\narchive_command = '" + bin + " --config=" + conf + " --stanza=drill archive-push %p'\n"})
+	body := "[global]\nrepo1-path=" + filepath.Join(shared, "repo") + "\nlog-path=" + filepath.Join(shared, "log") +
+		"\nlock-path=" + filepath.Join(shared, "lock") + "\nspool-path=" + filepath.Join(shared, "spool") +
+		"\nstart-fast=y\nlog-level-console=warn\n\n[drill]\npg1-path=" + filepath.Join(srv.Dir, "data") +
+		"\npg1-port=" + strconv.Itoa(srv.ServerPort) + "\npg1-socket-path=" + srv.Dir + "\n"
+	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, cmd := range []string{"stanza-create", "backup"} {
+		if out, err := srv.Exec(ctx, bin, "--config="+conf, "--stanza=drill", cmd); err != nil {
+			t.Fatalf("pgbackrest %s: %v\n%s", cmd, err, out)
+		}
+	}
+	conn, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	time.Sleep(1100 * time.Millisecond)
+	before, err := WriteSentinel(ctx, conn, "before", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	target := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	after, _ := WriteSentinel(ctx, conn, "after", true)
+	WriteSentinel(ctx, conn, "later", true)
+	time.Sleep(time.Second) // archive-push
+
+	src := &PgBackRest{Stanza: "drill", Config: conf, Binary: bin}
+	r, err := Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir(), SentinelDSN: srv.AdminDSN})
+	if err != nil || !r.Passed {
+		t.Fatalf("pgBackRest drill: %v %+v", err, r)
+	}
+	d := r.Steps[len(r.Steps)-1].Detail
+	if !strings.Contains(d, "newest row "+strconv.FormatInt(before.Counter, 10)) || !strings.Contains(d, "row "+strconv.FormatInt(after.Counter, 10)+", written just after it, is absent") {
+		t.Errorf("assert: %s", d)
+	}
+	if !strings.Contains(r.Steps[0].Detail, "pgbackrest verify passed") {
+		t.Errorf("pre-flight: %s", r.Steps[0].Detail)
+	}
+	checkCleanedUp(t, r)
+
+	// A WAL file gone from the repository: pgbackrest verify (or recovery) says so.
+	var walFiles []string
+	filepath.Walk(filepath.Join(shared, "repo", "archive"), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && len(info.Name()) > 24 && strings.HasPrefix(info.Name(), "0000000100") {
+			walFiles = append(walFiles, p)
+		}
+		return nil
+	})
+	sort.Strings(walFiles)
+	if len(walFiles) < 3 {
+		t.Fatalf("the repository holds %d WAL files", len(walFiles))
+	}
+	os.Remove(walFiles[len(walFiles)-2])
+	r, err = Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir()})
+	if err != nil || r.Passed || (r.Failed != "pre-flight" && r.Failed != "recover") {
+		t.Errorf("a WAL file missing from the repository: %v %+v", err, r)
+	}
+	t.Logf("missing WAL: failed at %s: %s", r.Failed, r.Steps[len(r.Steps)-1].Detail)
+	checkCleanedUp(t, r)
 }
