@@ -190,11 +190,15 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		}
 		restored = fmt.Sprintf("pgBackRest restored backup %s (checking every file's checksum) with its archive-get as restore_command", set.Label)
 	} else {
+		copyStart := time.Now()
 		err = b.Restore(dataDir)
+		copied := time.Since(copyStart)
+		verifyStart := time.Now()
 		if err == nil {
 			err = verifyManifest(ctx, binDir, b, dataDir, a)
 		}
-		restored = fmt.Sprintf("%s backup restored to a scratch directory; manifest checked (pg_verifybackup)", b.Format)
+		restored = fmt.Sprintf("%s backup restored to a scratch directory in %.1f s; manifest checked with pg_verifybackup in %.1f s",
+			b.Format, copied.Seconds(), time.Since(verifyStart).Seconds())
 	}
 	if err == nil {
 		port, err = freePort()
