@@ -32,6 +32,9 @@ type ScheduleOptions struct {
 	Database, Role, Owner string
 	Version               int
 	LockTimeout           time.Duration
+	// Command, when set, replaces `maintain run` and its window: the restore drill's
+	// `backup verify ...` arguments, scheduled the same way.
+	Command []string
 }
 
 // window returns the start's minute and hour and the window's length.
@@ -51,8 +54,19 @@ func (o ScheduleOptions) window() (minute, hour int, length time.Duration, err e
 	return at.Minute(), at.Hour(), length, nil
 }
 
-// runArgs are the flags of the scheduled `pgtune maintain run`.
+// what names the job for people.
+func (o ScheduleOptions) what() string {
+	if len(o.Command) > 0 {
+		return "restore drill (" + o.Command[0] + " " + o.Command[1] + ")"
+	}
+	return "maintenance (VACUUM, ANALYZE, FREEZE)"
+}
+
+// runArgs are the flags of the scheduled `pgtune maintain run` (or of the Command).
 func (o ScheduleOptions) runArgs(windowFlag []string) []string {
+	if len(o.Command) > 0 {
+		return append(append([]string{}, o.Command...), "--log-format", "json")
+	}
 	args := append([]string{"maintain", "run"}, windowFlag...)
 	if o.History != "" {
 		args = append(args, "--history", o.History)
@@ -87,7 +101,7 @@ func Crontab(o ScheduleOptions) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# /etc/cron.d/%s: pgtune nightly maintenance, %s to %s (server local time)\n", o.Name, o.At, o.Until)
+	fmt.Fprintf(&b, "# /etc/cron.d/%s: pgtune nightly %s, %s to %s (server local time)\n", o.Name, o.what(), o.At, o.Until)
 	b.WriteString("# The password comes from ~/.pgpass (or PGPASSFILE) of the user below, never from this file.\n")
 	for _, k := range sortedEnv(o.Env) {
 		fmt.Fprintf(&b, "%s=%s\n", k, o.Env[k])
@@ -107,7 +121,7 @@ func Systemd(o ScheduleOptions) (service, timer string, err error) {
 		return "", "", err
 	}
 	var s strings.Builder
-	fmt.Fprintf(&s, "# /etc/systemd/system/%s.service\n[Unit]\nDescription=pgtune nightly maintenance (VACUUM, ANALYZE, FREEZE) until %s\n", o.Name, o.Until)
+	fmt.Fprintf(&s, "# /etc/systemd/system/%s.service\n[Unit]\nDescription=pgtune nightly %s until %s\n", o.Name, o.what(), o.Until)
 	s.WriteString("After=network-online.target\nWants=network-online.target\n\n[Service]\nType=oneshot\n")
 	fmt.Fprintf(&s, "User=%s\n", o.User)
 	for _, k := range sortedEnv(o.Env) {
@@ -149,7 +163,7 @@ func Kubernetes(o ScheduleOptions) (string, error) {
 	}
 	args := o.runArgs([]string{"--max-duration", durationFlag(length)})
 	var b strings.Builder
-	fmt.Fprintf(&b, `# pgtune nightly maintenance: kubectl apply -f this file. DATABASE_URL comes from the Secret
+	fmt.Fprintf(&b, `# pgtune nightly %s: kubectl apply -f this file. DATABASE_URL comes from the Secret
 # %s (key %s), never from this file.
 apiVersion: batch/v1
 kind: CronJob
@@ -180,7 +194,7 @@ spec:
             - name: pgtune
               image: %s
               args:
-`, o.Secret, o.SecretKey, o.Name, minute, hour, strconv.Quote(o.TimeZone), int((length + 10*time.Minute).Seconds()), o.Image)
+`, o.what(), o.Secret, o.SecretKey, o.Name, minute, hour, strconv.Quote(o.TimeZone), int((length + 10*time.Minute).Seconds()), o.Image)
 	for _, a := range args {
 		fmt.Fprintf(&b, "                - %s\n", strconv.Quote(a))
 	}

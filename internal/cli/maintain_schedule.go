@@ -23,6 +23,9 @@ Prints ready-to-install scheduling for the nightly 'pgtune maintain run' with th
             per job, so this is one database-wide VACUUM (SKIP_LOCKED, ANALYZE) as a dedicated role
             whose settings carry lock_timeout and the window (prefer the others where you can)
 
+--job drill schedules the restore drill instead ('pgtune backup verify' with --drill-args), after the
+nightly backup; --until then bounds the drill's run time (systemd, Kubernetes).
+
 No password is ever written: crontab and systemd connect with the user's ~/.pgpass (the DSN given
 is printed without its password), Kubernetes from a Secret.
 
@@ -54,17 +57,36 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 	owner := fs.String("owner", "", "pg_cron before 17: the role that owns the tables")
 	version := fs.Int("pg-version", 0, "pg_cron: the server's major")
 	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "pg_cron: lock_timeout of the job's role")
+	job := fs.String("job", "maintain", "what to schedule: maintain (the nightly maintain run) or drill (pgtune backup verify with --drill-args)")
+	drillArgs := fs.String("drill-args", "", "drill: the flags of 'pgtune backup verify', e.g. \"--base-backup /backups/base/latest --wal-archive /backups/wal --target latest --max-age 26h\"")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
 	if !oneOfStrings(*emit, scheduleEmits) {
 		return usageErrorf("maintain schedule: --emit %q: want crontab, systemd, k8s or pg_cron", *emit)
 	}
+	var command []string
+	switch *job {
+	case "maintain":
+	case "drill":
+		if *emit == "pg_cron" {
+			return usageErrorf("maintain schedule: the drill restores a server of its own, which pg_cron (SQL inside the database) cannot do: use crontab, systemd or k8s")
+		}
+		if strings.TrimSpace(*drillArgs) == "" {
+			return usageErrorf("maintain schedule: --job drill needs --drill-args, e.g. \"--base-backup DIR --wal-archive DIR --target latest\"")
+		}
+		command = append([]string{"backup", "verify"}, strings.Fields(*drillArgs)...)
+		if *name == "pgtune-maintain" {
+			*name = "pgtune-drill"
+		}
+	default:
+		return usageErrorf("maintain schedule: --job %q: want maintain or drill", *job)
+	}
 	o := maintenance.ScheduleOptions{
 		Name: *name, At: *at, Until: *until, Binary: *binary, User: *user, History: *history, Args: strings.Fields(*extra),
 		Image: *image, Secret: *secret, SecretKey: *secretKey, TimeZone: *tz,
 		Database: *database, Role: *role, Owner: *owner, Version: *version, LockTimeout: *lockTimeout,
-		Env: map[string]string{},
+		Env: map[string]string{}, Command: command,
 	}
 	if *dsn != "" {
 		clean, db, err := withoutPassword(*dsn)

@@ -186,3 +186,14 @@ func TestMaintainScheduleBadInput(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestMaintainScheduleDrill(t *testing.T) {
+	r := run(t, "maintain", "schedule", "--emit", "crontab", "--job", "drill", "--at", "06:00", "--until", "07:00",
+		"--drill-args", "--base-backup /backups/base/latest --wal-archive /backups/wal --target latest --max-age 26h")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "0 6 * * * postgres flock -n /var/lock/pgtune-drill.lock /usr/local/bin/pgtune backup verify --base-backup /backups/base/latest --wal-archive /backups/wal --target latest --max-age 26h --log-format json") {
+		t.Errorf("drill crontab: exit %d %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	if r := run(t, "maintain", "schedule", "--emit", "pg_cron", "--job", "drill", "--drill-args", "--target latest"); r.code != ExitUsage || !strings.Contains(r.stderr, "pg_cron (SQL inside the database) cannot") {
+		t.Errorf("drill with pg_cron: exit %d %s", r.code, r.stderr)
+	}
+}
