@@ -96,7 +96,11 @@ func (b *Backup) parseLabel(label string) error {
 		}
 		switch k {
 		case "START WAL LOCATION":
-			lsn, err := ParseLSN(strings.Fields(v)[0])
+			fields := strings.Fields(v)
+			if len(fields) == 0 {
+				return errors.New("backup_label: START WAL LOCATION is empty")
+			}
+			lsn, err := ParseLSN(fields[0])
 			if err != nil {
 				return fmt.Errorf("backup_label: %w", err)
 			}

@@ -82,3 +82,36 @@ func TestContinuity(t *testing.T) {
 		}
 	})
 }
+
+// Fuzz what the drill reads from outside: LSNs, history files, backup labels.
+func FuzzParseLSN(f *testing.F) {
+	for _, s := range []string{"0/2000028", "1/FF000028", "FFFFFFFF/FFFFFFFF", "", "/", "0/", "g/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLSN(s)
+		if err != nil {
+			return
+		}
+		if back, err := ParseLSN(l.String()); err != nil || back != l {
+			t.Fatalf("%q → %v → %v, %v", s, l, back, err)
+		}
+	})
+}
+
+func FuzzHistoryAndLabel(f *testing.F) {
+	f.Add("1\t0/4000100\tno recovery target specified\n")
+	f.Add("START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nSTART TIMELINE: 1\nSTART TIME: 2026-11-27 10:00:00 UTC\n")
+	f.Add("# comment\n2 1/0 x\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		p := filepath.Join(t.TempDir(), "00000002.history")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = readHistory(p)
+		b := &Backup{}
+		if err := b.parseLabel(body); err == nil && (b.StartLSN == 0 || b.StartTimeline == 0) {
+			t.Fatalf("a label without its start accepted: %+v", b)
+		}
+	})
+}
