@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,6 +85,24 @@ func TestConfigStartsServer(t *testing.T) {
 				} else if math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
 					t.Errorf("%s = %s %s on the server (%g), rendered %s (%g)", s.Name, setting, unit, got, s.Value, want)
 				}
+			}
+
+			// The ALTER SYSTEM rendering of the same settings: the server parses and validates each
+			// value as it writes postgresql.auto.conf; any refusal fails the script.
+			sql := run(t, append(args, "--format", "sql")...)
+			if sql.code != ExitOK {
+				t.Fatalf("config --format sql: exit %d: %s", sql.code, sql.stderr)
+			}
+			if err := srv.WriteFile(ctx, srv.Dir+"/pgtune.sql", sql.stdout); err != nil {
+				t.Fatal(err)
+			}
+			port := strconv.Itoa(srv.ServerPort)
+			if out, err := srv.Exec(ctx, "psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-d", "postgres", "-f", srv.Dir+"/pgtune.sql"); err != nil {
+				t.Errorf("the ALTER SYSTEM script fails: %v\n%s", err, out)
+			}
+			var autoSettings int
+			if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf' AND error IS NULL").Scan(&autoSettings); err != nil || autoSettings < len(cfg.Settings) {
+				t.Errorf("postgresql.auto.conf holds %d valid settings, want %d (%v)", autoSettings, len(cfg.Settings), err)
 			}
 
 			if hp := cfg.HugePages; hp != nil {
