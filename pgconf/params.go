@@ -131,7 +131,7 @@ func (p Param) ParseValue(value, unit string) (float64, error) {
 	case KindEnum, KindString:
 		return math.NaN(), nil
 	case KindBytes:
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n, err := parseFinite(v); err == nil {
 			return n * float64(unitBytes(unit)), nil
 		}
 		b, err := ParseBytes(v)
@@ -140,7 +140,7 @@ func (p Param) ParseValue(value, unit string) (float64, error) {
 		}
 		return float64(b), nil
 	case KindDuration:
-		if n, err := strconv.ParseFloat(v, 64); err == nil {
+		if n, err := parseFinite(v); err == nil {
 			return n * float64(unitMillis(unit)), nil
 		}
 		d, err := parsePGDuration(v)
@@ -149,9 +149,22 @@ func (p Param) ParseValue(value, unit string) (float64, error) {
 		}
 		return float64(d.Milliseconds()), nil
 	}
-	n, err := strconv.ParseFloat(v, 64)
+	n, err := parseFinite(v)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %q is not a number", p.Name, value)
+	}
+	return n, nil
+}
+
+// parseFinite reads a number, refusing NaN and infinities (which strconv accepts, and which no
+// bound check can catch).
+func parseFinite(v string) (float64, error) {
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, err
+	}
+	if math.IsNaN(n) || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("%q is not a finite number", v)
 	}
 	return n, nil
 }
