@@ -12,6 +12,7 @@ package pgconf
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -124,13 +125,13 @@ func (in Instance) Validate() error {
 		return invalid("memory", "%s is more than the 64 TB pgtune sizes for", HumanBytes(in.Memory))
 	case in.CPUs < 1 || in.CPUs > 1024:
 		return invalid("cpus", "%d is not a CPU count (want 1 to 1024)", in.CPUs)
-	case !oneOf(in.Storage, Storages):
+	case !slices.Contains(Storages, in.Storage):
 		return invalid("storage", "%q is not a storage kind (want %s)", in.Storage, join(Storages))
-	case !oneOf(in.Profile, Profiles):
+	case !slices.Contains(Profiles, in.Profile):
 		return invalid("profile", "%q is not a profile (want %s)", in.Profile, join(Profiles))
 	case in.Version < MinVersion || in.Version > MaxVersion:
 		return invalid("version", "%d is not supported (want a PostgreSQL major from %d to %d)", in.Version, MinVersion, MaxVersion)
-	case !oneOf(in.OS, OSes):
+	case !slices.Contains(OSes, in.OS):
 		return invalid("os", "%q is not an OS (want %s)", in.OS, join(OSes))
 	case in.AppInstances < 0 || in.AppInstances > 100000:
 		return invalid("app_instances", "%d is not an instance count (want 1 to 100000)", in.AppInstances)
@@ -152,15 +153,6 @@ func (in Instance) Validate() error {
 		return invalid("huge_page_size", "%s is not a huge page size (want 2MB or 1GB)", HumanBytes(in.HugePageSize))
 	}
 	return nil
-}
-
-func oneOf[T comparable](v T, set []T) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func join[T ~string](set []T) string {

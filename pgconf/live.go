@@ -67,6 +67,12 @@ func (l liveSettings) number(name string) (float64, bool) {
 	return v, true
 }
 
+// LiveValue reads a snapshot's setting in base units (bytes, milliseconds, or the plain number),
+// whatever unit pg_settings reported it in.
+func LiveValue(snap *model.Snapshot, name string) (float64, bool) {
+	return liveSettings{snap}.number(name)
+}
+
 // text is a setting as postgresql.conf would write it: 4GB, 15min, 200.
 func (l liveSettings) text(name string) string {
 	s, ok := l.row(name)

@@ -2,6 +2,7 @@ package pgconf
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -91,19 +92,10 @@ func FuzzParseValue(f *testing.F) {
 			_, _ = p.ParseValue(value, unit)
 			if err := p.Check(value, 16); err == nil && (p.Kind == KindBytes || p.Kind == KindDuration) {
 				n, err := p.ParseValue(value, "")
-				if err != nil || math.IsNaN(n) || (n < p.Min || n > p.Max) && !slicesContains(p.Special, n) {
+				if err != nil || math.IsNaN(n) || (n < p.Min || n > p.Max) && !slices.Contains(p.Special, n) {
 					t.Fatalf("%s: Check accepted %q but it reads as %v, %v", name, value, n, err)
 				}
 			}
 		}
 	})
-}
-
-func slicesContains(s []float64, v float64) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

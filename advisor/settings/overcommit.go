@@ -12,22 +12,10 @@ import (
 // full memory, on top of shared memory.
 func overcommit(snap *model.Snapshot, in pgconf.Instance) *model.Finding {
 	num := func(name string, def float64) float64 {
-		p, _ := pgconf.Lookup(name)
-		v, ok := snap.Setting(name)
-		if !ok {
-			return def
+		if v, ok := pgconf.LiveValue(snap, name); ok {
+			return v
 		}
-		unit := ""
-		for _, s := range snap.Settings {
-			if s.Name == name {
-				unit = s.Unit
-			}
-		}
-		n, err := p.ParseValue(v, unit)
-		if err != nil {
-			return def
-		}
-		return n
+		return def
 	}
 	sb := num("shared_buffers", float64(128*pgconf.MB))
 	wm := num("work_mem", float64(4*pgconf.MB))

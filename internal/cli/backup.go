@@ -126,7 +126,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 		return usageErrorf("backup verify: give --target-time or --target latest, not both")
 	case *targetTime != "":
 		var err error
-		if t, err = parseTargetTime(*targetTime); err != nil {
+		if t, err = pitr.ParseTime(*targetTime); err != nil {
 			return usageErrorf("backup verify: --target-time %q: want a time with its zone, e.g. '2026-11-27 03:00:00+00'", *targetTime)
 		}
 	case *target == "latest":
@@ -158,15 +158,6 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 		return &exitError{code: ExitFindings, err: fmt.Errorf("backup verify: the %s step failed: %s", rep.Failed, rep.Steps[len(rep.Steps)-1].Detail)}
 	}
 	return nil
-}
-
-func parseTargetTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999-07", "2006-01-02 15:04:05-07", "2006-01-02 15:04:05.999999-07:00", "2006-01-02 15:04:05 MST"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("not a time")
 }
 
 func drillTables(r *pitr.Report) []report.Table {

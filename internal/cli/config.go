@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/collect"
@@ -85,7 +86,7 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
-	if !oneOfStrings(*format, configFormats) {
+	if !slices.Contains(configFormats, *format) {
 		return usageErrorf("config: unknown --format %q (want %s)", *format, strings.Join(configFormats, ", "))
 	}
 	if err := checkOut(cmd.name, *out); err != nil {
@@ -143,15 +144,6 @@ func readLiveServer(ctx context.Context, fs *flagSet) (*model.Snapshot, error) {
 		return nil, fmt.Errorf("read %s: %w", connect.Describe(cfg), err)
 	}
 	return snap, nil
-}
-
-func oneOfStrings(s string, set []string) bool {
-	for _, v := range set {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }
 
 // checkOut refuses an --out that names a directory before any work is done.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +68,7 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	if *maxDuration < 0 || *jobs < 1 || *jobs > 64 || *lockTimeout <= 0 || *parallel < 0 || *costLimit < 0 || *costDelay < 0 {
 		return usageErrorf("maintain run: --max-duration, --lock-timeout, --cost-delay must be positive durations, --jobs 1 to 64, --parallel and --cost-limit not negative")
 	}
-	if !oneOfStrings(*indexCleanup, []string{"", "auto", "on", "off"}) {
+	if !slices.Contains([]string{"", "auto", "on", "off"}, *indexCleanup) {
 		return usageErrorf("maintain run: --index-cleanup %q: want auto, on or off", *indexCleanup)
 	}
 	if *bufferLimit != "" && !bufferLimitRe(*bufferLimit) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,7 +63,7 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
-	if !oneOfStrings(*emit, scheduleEmits) {
+	if !slices.Contains(scheduleEmits, *emit) {
 		return usageErrorf("maintain schedule: --emit %q: want crontab, systemd, k8s or pg_cron", *emit)
 	}
 	var command []string

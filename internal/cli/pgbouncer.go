@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -112,7 +113,7 @@ func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) erro
 	if !inf.pooler {
 		return usageErrorf("pgbouncer: --pooler=false contradicts rendering PgBouncer; drop it")
 	}
-	if !oneOfStrings(pf.format, pgbouncerFormats) {
+	if !slices.Contains(pgbouncerFormats, pf.format) {
 		return usageErrorf("pgbouncer: unknown --format %q (want %s)", pf.format, strings.Join(pgbouncerFormats, ", "))
 	}
 	if pf.adminDSN != "" {

@@ -64,8 +64,8 @@ func runSnapshot(ctx context.Context, cmd *command, e *env, args []string) error
 	}
 	if *out != "-" {
 		// Fail before the work, not after it.
-		if st, err := os.Stat(*out); err == nil && st.IsDir() {
-			return usageErrorf("snapshot: --out %s is a directory; name a file", *out)
+		if err := checkOut(cmd.name, *out); err != nil {
+			return err
 		}
 	}
 	snap, _, err := src.load(ctx, fs, "snapshot")

@@ -194,35 +194,12 @@ func startDedicatedContainer(t testing.TB, o DedicatedOptions) (*Dedicated, erro
 func startDedicatedLocal(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	binDir, err := findBinDir()
-	if err != nil {
-		return nil, unavailable("%v", err)
-	}
-	cred, err := runAs()
-	if err != nil {
-		return nil, unavailable("%v", err)
-	}
-	dir, err := os.MkdirTemp("", "pgtune-dedicated-")
+	c, err := initCluster(ctx, "pgtune-dedicated-", o.InitDBArgs)
 	if err != nil {
 		return nil, err
 	}
+	binDir, dir, dataDir, cred := c.binDir, c.dir, c.dataDir, c.cred
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if cred != nil {
-		if err := os.Chmod(dir, 0o755); err != nil {
-			return nil, err
-		}
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, err
-		}
-	}
-	dataDir := filepath.Join(dir, "data")
-	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), append([]string{
-		"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"}, o.InitDBArgs...)...)
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	initdb.Dir = dir
-	if out, err := initdb.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("initdb (%s): %v\n%s", binDir, err, tail(string(out), 20))
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err

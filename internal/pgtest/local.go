@@ -116,7 +116,17 @@ func runAs() (*syscall.Credential, error) {
 	return nil, errors.New("running as root and no unprivileged user (postgres or nobody) to run PostgreSQL as")
 }
 
-func startLocal(ctx context.Context) (*Server, error) {
+// cluster is a freshly initialised data directory in a temporary directory of its own, owned by
+// the unprivileged user the server will run as.
+type cluster struct {
+	binDir, dir, dataDir string
+	cred                 *syscall.Credential
+}
+
+// initCluster finds the server binaries and runs initdb (with extra arguments) in a new
+// temporary directory named after prefix. Missing binaries or user make the backend unavailable;
+// on any error the directory is removed.
+func initCluster(ctx context.Context, prefix string, extra []string) (*cluster, error) {
 	binDir, err := findBinDir()
 	if err != nil {
 		return nil, unavailable("%v", err)
@@ -125,32 +135,38 @@ func startLocal(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, unavailable("%v", err)
 	}
-	dir, err := os.MkdirTemp("", "pgtune-pgtest-")
+	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		return nil, err
 	}
-	cleanupDir := func() { os.RemoveAll(dir) }
-	dataDir := filepath.Join(dir, "data")
+	c := &cluster{binDir: binDir, dir: dir, dataDir: filepath.Join(dir, "data"), cred: cred}
+	fail := func(err error) (*cluster, error) { os.RemoveAll(dir); return nil, err }
 	if cred != nil {
 		// The unprivileged user must reach and own its directory.
 		if err := os.Chmod(dir, 0o755); err != nil {
-			cleanupDir()
-			return nil, err
+			return fail(err)
 		}
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			cleanupDir()
-			return nil, err
+			return fail(err)
 		}
 	}
-
-	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
-		"-D", dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync")
+	initdb := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"), append([]string{
+		"-D", c.dataDir, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"}, extra...)...)
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
-		cleanupDir()
-		return nil, fmt.Errorf("initdb (%s): %v\n%s", binDir, err, tail(string(out), 20))
+		return fail(fmt.Errorf("initdb (%s): %v\n%s", binDir, err, tail(string(out), 20)))
 	}
+	return c, nil
+}
+
+func startLocal(ctx context.Context) (*Server, error) {
+	c, err := initCluster(ctx, "pgtune-pgtest-", nil)
+	if err != nil {
+		return nil, err
+	}
+	binDir, dir, dataDir, cred := c.binDir, c.dir, c.dataDir, c.cred
+	cleanupDir := func() { os.RemoveAll(dir) }
 
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {

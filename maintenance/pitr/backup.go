@@ -151,9 +151,12 @@ func (b *Backup) parseManifest(path string) error {
 	return nil
 }
 
-// parsePGTime reads the times PostgreSQL writes in backup labels and logs.
+// ParseTime reads a time as PostgreSQL writes it in backup labels and logs
+// ("2026-11-27 03:00:00.123+00", "... UTC") or as RFC 3339; the zone is required.
+func ParseTime(s string) (time.Time, error) { return parsePGTime(s) }
+
 func parsePGTime(s string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02 15:04:05 MST", "2006-01-02 15:04:05.999999-07", "2006-01-02 15:04:05-07", "2006-01-02 15:04:05.999999 MST"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05 MST", "2006-01-02 15:04:05.999999-07", "2006-01-02 15:04:05.999999-07:00", "2006-01-02 15:04:05.999999 MST"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t.UTC(), nil
 		}
