@@ -95,6 +95,10 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		if len(ws.Texts) == 0 {
 			ws.Texts = []string{ws.Query}
 		}
+		// The planner is handed these texts: a normalised `interval $2` must become a cast first.
+		for i, t := range ws.Texts {
+			ws.Texts[i] = query.Plannable(t)
+		}
 		if ws.Calls > 0 {
 			ws.MeanExecMs = ws.TotalExecMs / float64(ws.Calls)
 		}

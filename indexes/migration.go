@@ -97,6 +97,9 @@ func indexNamesIn(sql string) []string {
 type Drop struct {
 	Index  *model.Index
 	Reason string
+	// Proven is set when the planner showed, with the index hidden, that no statement gets dearer
+	// (ProveDrops, HypoPG 1.4+).
+	Proven bool
 }
 
 // Migrations renders the proposals (and drops) as migrations numbered after last, skipping indexes a

@@ -106,18 +106,9 @@ type stmt struct {
 	cur    float64
 }
 
-// Select chooses the indexes that serve the whole workload best.
-func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
-	if o.MinImprovement <= 0 {
-		o.MinImprovement = 0.005
-	}
-	if o.MinSpeedup <= 0 {
-		o.MinSpeedup = 10
-	}
-	if o.MinCallShare <= 0 {
-		o.MinCallShare = 0.01
-	}
-	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(w.TotalCalls) }
+// buildStmts are the workload's statements an index can serve (reads, and the reads of UPDATE
+// and DELETE), each with its texts, their representative parameters and the columns it reads.
+func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
 	est := NewEstimator(w, cat)
 	var stmts []*stmt
 	for _, ws := range w.Statements {
@@ -157,6 +148,22 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		}
 		stmts = append(stmts, s)
 	}
+	return stmts
+}
+
+// Select chooses the indexes that serve the whole workload best.
+func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
+	if o.MinImprovement <= 0 {
+		o.MinImprovement = 0.005
+	}
+	if o.MinSpeedup <= 0 {
+		o.MinSpeedup = 10
+	}
+	if o.MinCallShare <= 0 {
+		o.MinCallShare = 0.01
+	}
+	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(w.TotalCalls) }
+	stmts := buildStmts(w, cat)
 	res := &Result{Candidates: len(cands)}
 	planned := map[string]bool{}
 	for _, p := range o.Planned {
@@ -391,11 +398,16 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 // Candidates HypoPG cannot simulate (trigram GIN) are priced by the estimator: the planner's cost
 // without them, scaled by how much the estimator says they save.
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {
+	return s.costHiding(ctx, coster, config, nil)
+}
+
+// costHiding is cost with the existing indexes in hide invisible to the planner.
+func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidate, hide []string) (float64, error) {
 	total := 0.0
 	_, isEstimator := coster.(*Estimator)
 	for i, text := range s.texts {
 		fp := fmt.Sprintf("%s/%d", s.ws.Fingerprint, i)
-		p, err := coster.Cost(ctx, config, nil, fp, text, s.params[i], s.tables)
+		p, err := coster.Cost(ctx, config, hide, fp, text, s.params[i], s.tables)
 		if err != nil {
 			return 0, err
 		}

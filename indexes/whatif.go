@@ -302,13 +302,18 @@ func execute(name string, args []string) string {
 }
 
 func (w *WhatIf) explainJSON(ctx context.Context, sql string) (Plan, error) {
-	var raw []byte
-	// The simple protocol: EXPLAIN of a statement with $n placeholders must not be sent as a
-	// prepared statement with parameters of its own.
-	if err := w.conn.QueryRow(ctx, sql, pgx.QueryExecModeSimpleProtocol).Scan(&raw); err != nil {
+	// The raw simple protocol: EXPLAIN of a statement with $n placeholders (GENERIC_PLAN) must
+	// reach the server as written. pgx's own simple-protocol mode would substitute arguments for
+	// the $n and fail with "insufficient arguments"; the extended protocol would make them
+	// parameters of the EXPLAIN itself.
+	results, err := w.conn.PgConn().Exec(ctx, sql).ReadAll()
+	if err != nil {
 		return Plan{}, fmt.Errorf("explain: %w", err)
 	}
-	return parsePlan(raw)
+	if len(results) == 0 || len(results[0].Rows) == 0 || len(results[0].Rows[0]) == 0 {
+		return Plan{}, errors.New("explain: no plan returned")
+	}
+	return parsePlan(results[0].Rows[0][0])
 }
 
 type planNode struct {

@@ -207,6 +207,10 @@ var (
 	skippedRe = regexp.MustCompile(`skipping (vacuum|analyze) of .* lock not available`)
 	pagesRe   = regexp.MustCompile(`pages: (\d+) removed, (\d+) remain, (\d+) scanned`)
 	tuplesRe  = regexp.MustCompile(`tuples: (\d+) removed`)
+	// Before 15, VACUUM VERBOSE said it per table in other words: "found 40000 removable, 20000
+	// nonremovable row versions in 266 out of 266 pages", and "truncated 266 to 100 pages".
+	foundRe     = regexp.MustCompile(`found (\d+) removable, \d+ nonremovable row versions in (\d+) out of \d+ pages`)
+	truncatedRe = regexp.MustCompile(`truncated (\d+) to (\d+) pages`)
 )
 
 // Run executes plan's actions in order, at most o.Jobs at a time, within the window. It takes
@@ -437,6 +441,17 @@ func runAction(ctx context.Context, conn *pgx.Conn, n *notices, a *Action, versi
 		if t := tuplesRe.FindStringSubmatch(m); t != nil {
 			removed, _ := strconv.ParseInt(t[1], 10, 64)
 			r.TuplesRemoved += removed
+		}
+		if f := foundRe.FindStringSubmatch(m); f != nil {
+			removed, _ := strconv.ParseInt(f[1], 10, 64)
+			scanned, _ := strconv.ParseInt(f[2], 10, 64)
+			r.TuplesRemoved += removed
+			r.PagesScanned += scanned
+		}
+		if tr := truncatedRe.FindStringSubmatch(m); tr != nil {
+			from, _ := strconv.ParseInt(tr[1], 10, 64)
+			to, _ := strconv.ParseInt(tr[2], 10, 64)
+			r.PagesRemoved += max(from-to, 0)
 		}
 	}
 	var pgErr *pgconn.PgError

@@ -251,8 +251,22 @@ func PgCron(o ScheduleOptions) (string, error) {
 	if o.Version >= 14 {
 		opts += ", PROCESS_TOAST true"
 	}
-	fmt.Fprintf(&b, "SELECT cron.schedule_in_database(%s, %s, %s, %s, %s);\n",
-		lit(o.Name), lit(fmt.Sprintf("%d %d * * *", minute, hour)), lit("VACUUM ("+opts+")"), lit(o.Database), lit(o.Role))
+	// cron.schedule_in_database arrived in pg_cron 1.4; before it (Debian bullseye's 1.3 for
+	// PostgreSQL 13, say) a named job is scheduled and then pointed at the database and role.
+	const tag = "$pgtune_cron$"
+	for _, v := range []string{o.Name, o.Database, o.Role} {
+		if strings.Contains(v, tag) {
+			return "", fmt.Errorf("%q holds %s, which the pg_cron SQL uses as its quote: choose another name", v, tag)
+		}
+	}
+	name, sched, cmd := lit(o.Name), lit(fmt.Sprintf("%d %d * * *", minute, hour)), lit("VACUUM ("+opts+")")
+	fmt.Fprintf(&b, "DO %s\nBEGIN\n", tag)
+	b.WriteString("  IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE proname = 'schedule_in_database' AND pronamespace = 'cron'::regnamespace) THEN\n")
+	fmt.Fprintf(&b, "    PERFORM cron.schedule_in_database(%s, %s, %s, %s, %s);\n", name, sched, cmd, lit(o.Database), lit(o.Role))
+	b.WriteString("  ELSE  -- pg_cron before 1.4\n")
+	fmt.Fprintf(&b, "    PERFORM cron.schedule(%s, %s, %s);\n", name, sched, cmd)
+	fmt.Fprintf(&b, "    UPDATE cron.job SET database = %s, username = %s WHERE jobname = %s;\n", lit(o.Database), lit(o.Role), name)
+	fmt.Fprintf(&b, "  END IF;\nEND\n%s;\n", tag)
 	b.WriteString("-- pg_cron needs the role to log in from its own connection: allow it in pg_hba.conf for local connections,\n")
 	b.WriteString("-- or set cron.use_background_workers = on. Check the runs: SELECT * FROM cron.job_run_details ORDER BY start_time DESC;\n")
 	return b.String(), nil

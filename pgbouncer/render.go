@@ -10,6 +10,7 @@ package pgbouncer
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,25 +216,45 @@ func spindleNote(s pgconf.Storage) string {
 // WriteINI writes pgbouncer.ini: the budget and the checklist as comments, [databases] and
 // [pgbouncer]. With so_reuseport, [peers] lists every process's socket.
 func WriteINI(w io.Writer, c *Config, tool, command string) error {
+	return writeINI(w, c, tool, command, 0)
+}
+
+// WriteProcessINI writes the file so_reuseport process i (1-based) starts with: the whole
+// configuration with its own socket directory, pid file, log file and peer id. It is complete in
+// itself: a file that %includes pgbouncer.ini and then opens [pgbouncer] again loses the included
+// listen_addr (PgBouncer 1.26 then listens on its Unix socket only: seen on a real server).
+func WriteProcessINI(w io.Writer, c *Config, i int) error {
+	if i < 1 || i > len(c.Processes) {
+		return fmt.Errorf("process %d of %d", i, len(c.Processes))
+	}
+	return writeINI(w, c, "", "", i)
+}
+
+func writeINI(w io.Writer, c *Config, tool, command string, process int) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, ";; pgbouncer.ini from %s\n", tool)
-	if command != "" {
-		fmt.Fprintf(&b, ";;   %s\n", command)
-	}
-	b.WriteString(";; Sized from the same model as postgresql.conf (pgtune config with the same flags):\n;;\n")
-	for _, l := range conffile.ConnectionBudgetLines(c.Budget) {
-		fmt.Fprintf(&b, ";; %s\n", l)
-	}
-	if len(c.Checklist) > 0 {
-		b.WriteString(";;\n;; Transaction pooling: check the application does not rely on\n")
-		for _, item := range c.Checklist {
-			fmt.Fprintf(&b, ";;   [ ] %s\n", item)
+	if process > 0 {
+		fmt.Fprintf(&b, ";; PgBouncer process %d of %d (so_reuseport): start with pgbouncer pgbouncer-%d.ini\n", process, len(c.Processes), process)
+		b.WriteString(";; The same configuration as pgbouncer.ini, with this process's socket directory, pid file, log file and peer id.\n")
+	} else {
+		fmt.Fprintf(&b, ";; pgbouncer.ini from %s\n", tool)
+		if command != "" {
+			fmt.Fprintf(&b, ";;   %s\n", command)
 		}
-	}
-	if len(c.Notes) > 0 {
-		b.WriteString(";;\n;; Notes:\n")
-		for _, n := range c.Notes {
-			fmt.Fprintf(&b, ";;   - %s\n", n)
+		b.WriteString(";; Sized from the same model as postgresql.conf (pgtune config with the same flags):\n;;\n")
+		for _, l := range conffile.ConnectionBudgetLines(c.Budget) {
+			fmt.Fprintf(&b, ";; %s\n", l)
+		}
+		if len(c.Checklist) > 0 {
+			b.WriteString(";;\n;; Transaction pooling: check the application does not rely on\n")
+			for _, item := range c.Checklist {
+				fmt.Fprintf(&b, ";;   [ ] %s\n", item)
+			}
+		}
+		if len(c.Notes) > 0 {
+			b.WriteString(";;\n;; Notes:\n")
+			for _, n := range c.Notes {
+				fmt.Fprintf(&b, ";;   - %s\n", n)
+			}
 		}
 	}
 	b.WriteString("\n[databases]\n")
@@ -241,24 +262,24 @@ func WriteINI(w io.Writer, c *Config, tool, command string) error {
 		fmt.Fprintf(&b, "%s = host=%s port=%d dbname=%s\n", db, c.Options.ServerHost, c.Options.ServerPort, db)
 	}
 	b.WriteString("\n[pgbouncer]\n")
-	writeSettings(&b, c.Settings)
+	settings := c.Settings
+	if process > 0 {
+		own := c.Processes[process-1]
+		settings = nil
+		for _, s := range c.Settings {
+			if !slices.ContainsFunc(own, func(o Setting) bool { return o.Name == s.Name }) {
+				settings = append(settings, s)
+			}
+		}
+		settings = append(settings, own...)
+	}
+	writeSettings(&b, settings)
 	if len(c.Processes) > 0 {
 		b.WriteString("\n[peers]\n")
 		for i := range c.Processes {
 			fmt.Fprintf(&b, "%d = host=%s/%d port=%d\n", i+1, c.Options.RuntimeDir, i+1, c.Options.ListenPort)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-// WriteProcessINI writes the file process i (1-based) starts with: the shared file, then its own
-// socket directory, pid file, log file and peer id.
-func WriteProcessINI(w io.Writer, c *Config, i int) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, ";; PgBouncer process %d of %d (so_reuseport): start with pgbouncer pgbouncer-%d.ini\n", i, len(c.Processes), i)
-	b.WriteString("%include pgbouncer.ini\n\n[pgbouncer]\n")
-	writeSettings(&b, c.Processes[i-1])
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -146,10 +146,13 @@ func TestWriteINI(t *testing.T) {
 	if err := WriteProcessINI(&p, r, 2); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"%include pgbouncer.ini", "peer_id = 2", "unix_socket_dir = /var/run/postgresql/2", "pidfile = /var/run/postgresql/2/pgbouncer.pid"} {
+	for _, want := range []string{"[databases]", "listen_addr = ", "so_reuseport = 1", "[peers]", "peer_id = 2", "unix_socket_dir = /var/run/postgresql/2", "pidfile = /var/run/postgresql/2/pgbouncer.pid"} {
 		if !strings.Contains(p.String(), want) {
 			t.Errorf("pgbouncer-2.ini lacks %q:\n%s", want, p.String())
 		}
+	}
+	if n := strings.Count(p.String(), "unix_socket_dir = "); n != 1 || strings.Contains(p.String(), "%include") {
+		t.Errorf("pgbouncer-2.ini sets unix_socket_dir %d times, or includes another file:\n%s", n, p.String())
 	}
 }
 

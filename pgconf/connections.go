@@ -171,4 +171,10 @@ func (p *plan) connectionSettings() {
 		reason = fmt.Sprintf("as given; the budget needs %d", b.Needed)
 	}
 	p.setInt("connections", "max_connections", b.MaxConnections, reason)
+	if p.in.Version < 14 {
+		// 14 made scram-sha-256 the default; 13 still stores md5 secrets, which PgBouncer's
+		// scram-sha-256 auth_query (pgtune pgbouncer) cannot verify, and md5 is the weaker hash.
+		p.set("connections", "password_encryption", "scram-sha-256",
+			"13 stores md5 password secrets by default; SCRAM is the stronger hash and what PgBouncer's scram-sha-256 auth needs (set each role's password again after the change)")
+	}
 }

@@ -25,14 +25,16 @@ type Signal struct {
 	Title    string         `json:"title"`
 	Detail   string         `json:"detail"`
 	Evidence model.Evidence `json:"evidence"`
-	Action   string         `json:"action,omitempty"`
-	SQL      string         `json:"sql,omitempty"`
+	// Statements are the statements the evidence comes from, when it comes from statements.
+	Statements []model.StatementEvidence `json:"statements,omitempty"`
+	Action     string                    `json:"action,omitempty"`
+	SQL        string                    `json:"sql,omitempty"`
 }
 
 // Finding is the signal as an advisor finding.
 func (s Signal) Finding() model.Finding {
 	return model.Finding{Rule: s.Rule, Kind: s.Kind, Severity: s.Severity, Title: s.Title, Detail: s.Detail,
-		Evidence: s.Evidence, SQL: s.SQL, Action: s.Action}
+		Evidence: s.Evidence, Statements: s.Statements, SQL: s.SQL, Action: s.Action}
 }
 
 // liveSettings reads a snapshot's pg_settings rows.
@@ -112,9 +114,14 @@ func Assess(snap *model.Snapshot) []Signal {
 	l := liveSettings{snap}
 	var out []Signal
 	for _, rule := range []func(*model.ServerActivity, liveSettings) *Signal{
-		assessCheckpoints, assessTempFiles, assessCacheHits, assessConnections, assessWraparound,
+		assessCheckpoints, assessTempFiles, assessCacheHits, assessConnections, assessWraparound, assessBackendWrites,
 	} {
 		if s := rule(a, l); s != nil {
+			out = append(out, *s)
+		}
+	}
+	for _, rule := range []func(*model.Snapshot, liveSettings) *Signal{assessParallelShort, assessWALBuffersFull} {
+		if s := rule(snap, l); s != nil {
 			out = append(out, *s)
 		}
 	}

@@ -49,6 +49,7 @@ const intMax = math.MaxInt32
 // test keeps pgtune's output inside them over a wide grid of instances.
 var params = map[string]Param{
 	"max_connections":                       {Kind: KindInt, Since: 13, Min: 1, Max: 262143, RestartUntil: 99},
+	"password_encryption":                   {Kind: KindEnum, Since: 13, Enum: []string{"md5", "scram-sha-256"}},
 	"shared_buffers":                        {Kind: KindBytes, Since: 13, Min: 128 * float64(KB), Max: float64(intMax/2) * 8 * float64(KB), RestartUntil: 99},
 	"huge_pages":                            {Kind: KindEnum, Since: 13, Enum: []string{"off", "on", "try"}, RestartUntil: 99},
 	"effective_cache_size":                  {Kind: KindBytes, Since: 13, Min: 8 * float64(KB), Max: float64(intMax) * 8 * float64(KB)},

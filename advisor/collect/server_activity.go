@@ -23,6 +23,13 @@ FROM pg_catalog.pg_stat_database WHERE datname IS NOT NULL`
        count(*) FILTER (WHERE backend_type = 'client backend' AND state = 'active'),
        count(*) FILTER (WHERE backend_type = 'autovacuum worker')
 FROM pg_catalog.pg_stat_activity`
+	// pg_stat_io arrived in 16: only the rows that did any I/O.
+	ioQuery = connect.Marker + `SELECT backend_type, object, context,
+       coalesce(reads, 0)::int8, coalesce(writes, 0)::int8, coalesce(extends, 0)::int8, coalesce(hits, 0)::int8,
+       coalesce(evictions, 0)::int8, coalesce(fsyncs, 0)::int8, stats_reset
+FROM pg_catalog.pg_stat_io
+WHERE coalesce(reads, 0) + coalesce(writes, 0) + coalesce(extends, 0) + coalesce(evictions, 0) + coalesce(fsyncs, 0) > 0
+ORDER BY backend_type, object, context`
 	wraparoundQuery = connect.Marker + `SELECT d.datname, pg_catalog.age(d.datfrozenxid)::int8,
        (SELECT max(pg_catalog.mxid_age(x.datminmxid))::int8 FROM pg_catalog.pg_database x)
 FROM pg_catalog.pg_database d ORDER BY pg_catalog.age(d.datfrozenxid) DESC LIMIT 1`
@@ -51,7 +58,29 @@ func collectActivity(ctx context.Context, tx querier, snap *model.Snapshot, _ Op
 	if err := tx.QueryRow(ctx, wraparoundQuery).Scan(&a.OldestXIDDatabase, &a.OldestXIDAge, &a.OldestMXIDAge); err != nil {
 		return err
 	}
-	for _, t := range []*time.Time{a.CheckpointsSince, a.WALSince, a.DatabaseSince} {
+	if snap.Server.VersionNum >= 160000 {
+		rows, err := tx.Query(ctx, ioQuery)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var r model.IOStat
+			var reset *time.Time
+			if err := rows.Scan(&r.BackendType, &r.Object, &r.Context, &r.Reads, &r.Writes, &r.Extends, &r.Hits, &r.Evictions, &r.Fsyncs, &reset); err != nil {
+				rows.Close()
+				return err
+			}
+			if reset != nil && (a.IOSince == nil || reset.Before(*a.IOSince)) {
+				a.IOSince = reset
+			}
+			a.IO = append(a.IO, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, t := range []*time.Time{a.CheckpointsSince, a.WALSince, a.DatabaseSince, a.IOSince} {
 		utc(t)
 	}
 	snap.Activity = a

@@ -17,13 +17,14 @@ import (
 // and 16 1.10, 17 1.11, 18 1.12). The query is gated on the version installed in the database,
 // not on the server's: after pg_upgrade the old version stays until ALTER EXTENSION ... UPDATE.
 const (
-	// statementsQuery: %[1]s toplevel, %[2]s read time, %[3]s write time, %[4]s stats_since,
+	// statementsQuery: %[1]s toplevel, %[2]s read time, %[3]s write time, %[4]s stats_since and
+	// minmax_stats_since, %[6]s the parallel workers to launch and launched and wal_buffers_full,
 	// %[5]s the extension's schema.
 	statementsQuery = connect.Marker + `SELECT s.queryid, coalesce(r.rolname, ''), %[1]s, coalesce(s.query, ''),
        s.calls, s.total_exec_time, s.min_exec_time, s.max_exec_time, s.mean_exec_time, s.stddev_exec_time,
        s.plans, s.total_plan_time, s.rows,
        s.shared_blks_hit, s.shared_blks_read, s.shared_blks_dirtied, s.shared_blks_written,
-       s.temp_blks_read, s.temp_blks_written, %[2]s, %[3]s, s.wal_bytes::float8, %[4]s
+       s.temp_blks_read, s.temp_blks_written, %[2]s, %[3]s, s.wal_bytes::float8, %[4]s, %[6]s
 FROM %[5]s.pg_stat_statements(true) s
 LEFT JOIN pg_catalog.pg_roles r ON r.oid = s.userid
 WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())`
@@ -34,8 +35,10 @@ WHERE s.dbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalo
 	writeTimeV11     = "s.shared_blk_write_time"
 	readTimeV8       = "s.blk_read_time"
 	writeTimeV8      = "s.blk_write_time"
-	statsSinceV11    = "s.stats_since"
-	statsSinceBefore = "NULL::timestamptz"
+	statsSinceV11    = "s.stats_since, s.minmax_stats_since"
+	statsSinceBefore = "NULL::timestamptz, NULL::timestamptz"
+	parallelV12      = "s.parallel_workers_to_launch, s.parallel_workers_launched, s.wal_buffers_full"
+	parallelBefore   = "-1::int8, -1::int8, 0::int8"
 
 	// statementsInfoQuery reads evictions and the last reset (1.9+).
 	statementsInfoQuery = connect.Marker + `SELECT dealloc, stats_reset FROM %s.pg_stat_statements_info`
@@ -89,7 +92,8 @@ func collectStatements(ctx context.Context, tx querier, snap *model.Snapshot, _ 
 		if err := rows.Scan(&queryID, &r.User, &r.Toplevel, &r.Query, &r.Calls, &r.TotalExecMs, &r.MinExecMs, &r.MaxExecMs,
 			&r.MeanExecMs, &r.StddevExecMs, &r.Plans, &r.TotalPlanMs, &r.Rows,
 			&r.SharedBlksHit, &r.SharedBlksRead, &r.SharedBlksDirt, &r.SharedBlksWrit, &r.TempBlksRead, &r.TempBlksWrit,
-			&r.BlkReadMs, &r.BlkWriteMs, &r.WalBytes, &r.StatsSince); err != nil {
+			&r.BlkReadMs, &r.BlkWriteMs, &r.WalBytes, &r.StatsSince, &r.MinMaxStatsSince,
+			&r.ParallelWorkersToLaunch, &r.ParallelWorkersLaunched, &r.WalBuffersFull); err != nil {
 			return err
 		}
 		switch {
@@ -106,6 +110,7 @@ func collectStatements(ctx context.Context, tx querier, snap *model.Snapshot, _ 
 		}
 		r.QueryID = model.QueryID(*queryID)
 		utc(r.StatsSince)
+		utc(r.MinMaxStatsSince)
 		st.Rows = append(st.Rows, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -128,14 +133,17 @@ func collectStatements(ctx context.Context, tx querier, snap *model.Snapshot, _ 
 // statementsSQL is the pg_stat_statements query for extension version 1.<minor> installed in
 // schema (already quoted).
 func statementsSQL(minor int, schema string) string {
-	top, rd, wr, since := toplevelV8, readTimeV8, writeTimeV8, statsSinceBefore
+	top, rd, wr, since, par := toplevelV8, readTimeV8, writeTimeV8, statsSinceBefore, parallelBefore
 	if minor >= 9 {
 		top = toplevelV9
 	}
 	if minor >= 11 {
 		rd, wr, since = readTimeV11, writeTimeV11, statsSinceV11
 	}
-	return fmt.Sprintf(statementsQuery, top, rd, wr, since, schema)
+	if minor >= 12 {
+		par = parallelV12
+	}
+	return fmt.Sprintf(statementsQuery, top, rd, wr, since, schema, par)
 }
 
 // extensionMinor reads the minor version of a "1.x" extension version.

@@ -35,6 +35,24 @@ type ServerActivity struct {
 	OldestXIDAge      int64  `json:"oldest_xid_age"`
 	OldestXIDDatabase string `json:"oldest_xid_database"`
 	OldestMXIDAge     int64  `json:"oldest_mxid_age"`
+
+	// IO is pg_stat_io (16+; nil before): reads, writes and extends by backend type, object and
+	// context, the rows with any I/O. IOSince is its oldest stats_reset.
+	IO      []IOStat   `json:"io,omitempty"`
+	IOSince *time.Time `json:"io_since,omitempty"`
+}
+
+// IOStat is one row of pg_stat_io, in blocks (operations of op_bytes, 8 kB for relations).
+type IOStat struct {
+	BackendType string `json:"backend_type"`
+	Object      string `json:"object"`
+	Context     string `json:"context"`
+	Reads       int64  `json:"reads"`
+	Writes      int64  `json:"writes"`
+	Extends     int64  `json:"extends"`
+	Hits        int64  `json:"hits"`
+	Evictions   int64  `json:"evictions"`
+	Fsyncs      int64  `json:"fsyncs"`
 }
 
 // Window is how long counters since t cover at the time of collection (0 when unknown).

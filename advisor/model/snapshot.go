@@ -391,8 +391,17 @@ type StatementRow struct {
 	BlkReadMs  float64 `json:"blk_read_ms"`
 	BlkWriteMs float64 `json:"blk_write_ms"`
 	WalBytes   float64 `json:"wal_bytes"`
-	// StatsSince is when the entry was created (1.11+).
-	StatsSince *time.Time `json:"stats_since,omitempty"`
+	// StatsSince is when the entry was created (1.11+), and MinMaxStatsSince when its min/max
+	// times were last reset (1.11+; pg_stat_statements_reset(..., minmax_only => true)).
+	StatsSince       *time.Time `json:"stats_since,omitempty"`
+	MinMaxStatsSince *time.Time `json:"minmax_stats_since,omitempty"`
+	// ParallelWorkersToLaunch/Launched are the parallel workers the plans asked for and got
+	// (1.12+; -1 before, when unknown).
+	ParallelWorkersToLaunch int64 `json:"parallel_workers_to_launch,omitempty"`
+	ParallelWorkersLaunched int64 `json:"parallel_workers_launched,omitempty"`
+	// WalBuffersFull counts the times WAL buffers filled up and the statement had to write them
+	// out itself (1.12+).
+	WalBuffersFull int64 `json:"wal_buffers_full,omitempty"`
 }
 
 // Setting returns a setting's value and whether it is known.

@@ -319,3 +319,17 @@ func FuzzParse(f *testing.F) {
 		_ = st.TableKeys()
 	})
 }
+
+func TestPlannable(t *testing.T) {
+	cases := map[string]string{
+		"SELECT id FROM visits WHERE at > now() - interval $2 AND barber_id = $1": "SELECT id FROM visits WHERE at > (now() - $2::interval) AND barber_id = $1",
+		"SELECT 1 FROM t WHERE d = DATE $1":                                       "SELECT 1 FROM t WHERE d = $1::date",
+		"SELECT id FROM visits WHERE barber_id = $1":                              "SELECT id FROM visits WHERE barber_id = $1",
+		"SELECT interval $1 FROM":                                                 "SELECT interval $1 FROM", // does not parse: unchanged
+	}
+	for in, want := range cases {
+		if got := Plannable(in); got != want {
+			t.Errorf("Plannable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

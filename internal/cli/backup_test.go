@@ -16,59 +16,61 @@ import (
 // The drill end to end through the CLI: sentinels from `pgtune backup sentinel`, a base backup,
 // more sentinels, then `pgtune backup verify` to a time between two of them.
 func TestBackupVerifyCLI(t *testing.T) {
-	shared, err := os.MkdirTemp("", "pgtune-backup-cli-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(shared)
-	os.Chmod(shared, 0o777)
-	archive := filepath.Join(shared, "archive")
-	os.Mkdir(archive, 0o777)
-	os.Chmod(archive, 0o777)
-	srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
-		Conf: "archive_mode = on\narchive_command = 'test ! -f " + archive + "/%f && cp %p " + archive + "/%f'\n"})
-	ctx := t.Context()
-	sentinel := func() {
-		t.Helper()
-		if r := run(t, "backup", "sentinel", "--dsn", srv.AdminDSN, "--switch-wal", "--format", "json"); r.code != ExitOK || !strings.Contains(r.stdout, `"counter"`) {
-			t.Fatalf("sentinel: exit %d %s %s", r.code, r.stderr, r.stdout)
+	pgtest.EachMajor(t, func(t *testing.T) {
+		shared, err := os.MkdirTemp("", "pgtune-backup-cli-")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	sentinel()
-	backup := filepath.Join(shared, "base")
-	if out, err := srv.Exec(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.ServerPort), "-U", "postgres", "-D", backup, "-F", "t", "-X", "fetch", "-c", "fast"); err != nil {
-		t.Fatalf("pg_basebackup: %v\n%s", err, out)
-	}
-	time.Sleep(1100 * time.Millisecond)
-	sentinel()
-	time.Sleep(20 * time.Millisecond)
-	target := time.Now().UTC()
-	time.Sleep(20 * time.Millisecond)
-	sentinel()
-	sentinel()
-	conn, err := pgx.Connect(ctx, srv.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	time.Sleep(time.Second) // the archiver
+		defer os.RemoveAll(shared)
+		os.Chmod(shared, 0o777)
+		archive := filepath.Join(shared, "archive")
+		os.Mkdir(archive, 0o777)
+		os.Chmod(archive, 0o777)
+		srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
+			Conf: "archive_mode = on\narchive_command = 'test ! -f " + archive + "/%f && cp %p " + archive + "/%f'\n"})
+		ctx := t.Context()
+		sentinel := func() {
+			t.Helper()
+			if r := run(t, "backup", "sentinel", "--dsn", srv.AdminDSN, "--switch-wal", "--format", "json"); r.code != ExitOK || !strings.Contains(r.stdout, `"counter"`) {
+				t.Fatalf("sentinel: exit %d %s %s", r.code, r.stderr, r.stdout)
+			}
+		}
+		sentinel()
+		backup := filepath.Join(shared, "base")
+		if out, err := srv.Exec(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.ServerPort), "-U", "postgres", "-D", backup, "-F", "t", "-X", "fetch", "-c", "fast"); err != nil {
+			t.Fatalf("pg_basebackup: %v\n%s", err, out)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		sentinel()
+		time.Sleep(20 * time.Millisecond)
+		target := time.Now().UTC()
+		time.Sleep(20 * time.Millisecond)
+		sentinel()
+		sentinel()
+		conn, err := pgx.Connect(ctx, srv.AdminDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		time.Sleep(time.Second) // the archiver
 
-	r := run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target-time", target.Format(time.RFC3339Nano),
-		"--pg-bin", srv.BinDir(), "--sentinel-dsn", srv.AdminDSN, "--max-age", "1h", "--amcheck",
-		"--check", "SELECT count(*) = 2 FROM pgtune_sentinel.heartbeat")
-	if r.code != ExitOK {
-		t.Fatalf("verify a tar backup: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
-	}
-	for _, want := range []string{"pre-flight", "restore", "recover", "assert", "pg_amcheck", "Every step passed", "Data-loss window"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
+		r := run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target-time", target.Format(time.RFC3339Nano),
+			"--pg-bin", srv.BinDir(), "--sentinel-dsn", srv.AdminDSN, "--max-age", "1h", "--amcheck",
+			"--check", "SELECT count(*) = 2 FROM pgtune_sentinel.heartbeat")
+		if r.code != ExitOK {
+			t.Fatalf("verify a tar backup: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
 		}
-	}
-	// The backup is older than a too-strict objective: exit 1, the report says which step.
-	r = run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target", "latest", "--pg-bin", srv.BinDir(), "--max-age", "1ms", "--format", "json")
-	if r.code != ExitFindings || !strings.Contains(r.stderr, "the pre-flight step failed") || !strings.Contains(r.stdout, `"failed": "pre-flight"`) {
-		t.Errorf("--max-age 1ms: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
-	}
+		for _, want := range []string{"pre-flight", "restore", "recover", "assert", "pg_amcheck", "Every step passed", "Data-loss window"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("the report lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		// The backup is older than a too-strict objective: exit 1, the report says which step.
+		r = run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target", "latest", "--pg-bin", srv.BinDir(), "--max-age", "1ms", "--format", "json")
+		if r.code != ExitFindings || !strings.Contains(r.stderr, "the pre-flight step failed") || !strings.Contains(r.stdout, `"failed": "pre-flight"`) {
+			t.Errorf("--max-age 1ms: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
+		}
+	}, pgtest.LocalBinaries())
 }
 
 func TestBackupBadInput(t *testing.T) {

@@ -28,38 +28,40 @@ var bookingMigrations = filepath.Join("..", "..", "migrations", "booking")
 // them from a scale-1 run of the workload on the test server, the way 'pgtune indexes generate'
 // does, with the application's constants sampled over the whole run.
 func TestBookingMigrations(t *testing.T) {
-	if *regenerateMigrations {
-		regenerateBookingMigrations(t)
-	}
-	db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements"))
-	conn := db.Connect(t)
-	if _, err := booking.Load(t.Context(), conn, booking.LoadOptions{Options: booking.Options{Scale: 0.05, Seed: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if r := run(t, "migrate", "lint", "--dsn", db.DSN, bookingMigrations); r.code != ExitOK || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
-		t.Fatalf("lint: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	entries, err := os.ReadDir(bookingMigrations)
-	if err != nil || len(entries) < 8 {
-		t.Fatalf("migrations/booking holds %d files (%v)", len(entries), err)
-	}
-	r := run(t, "migrate", "up", "--dsn", db.DSN, "--dir", bookingMigrations, "--format", "json")
-	var up struct {
-		Result migrateResult `json:"result"`
-	}
-	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &up) != nil || len(up.Result.Result.Applied) != len(entries)/2 {
-		t.Fatalf("migrate up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	var invalid int
-	if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_index WHERE NOT indisvalid").Scan(&invalid); err != nil || invalid != 0 {
-		t.Errorf("%d invalid indexes (%v)", invalid, err)
-	}
-	if r := run(t, "migrate", "up", "--dsn", db.DSN, "--dir", bookingMigrations); r.code != ExitOK || !strings.Contains(r.stdout, "Nothing to do") {
-		t.Errorf("re-apply: exit %d\n%s", r.code, r.stdout)
-	}
-	if r := run(t, "migrate", "down", "--all", "--dsn", db.DSN, "--dir", bookingMigrations); r.code != ExitOK {
-		t.Errorf("roll back: exit %d\n%s", r.code, r.stderr)
-	}
+	pgtest.EachMajor(t, func(t *testing.T) {
+		if *regenerateMigrations {
+			regenerateBookingMigrations(t)
+		}
+		db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements"))
+		conn := db.Connect(t)
+		if _, err := booking.Load(t.Context(), conn, booking.LoadOptions{Options: booking.Options{Scale: 0.05, Seed: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if r := run(t, "migrate", "lint", "--dsn", db.DSN, bookingMigrations); r.code != ExitOK || !strings.Contains(r.stdout, "0 errors, 0 warnings") {
+			t.Fatalf("lint: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		entries, err := os.ReadDir(bookingMigrations)
+		if err != nil || len(entries) < 8 {
+			t.Fatalf("migrations/booking holds %d files (%v)", len(entries), err)
+		}
+		r := run(t, "migrate", "up", "--dsn", db.DSN, "--dir", bookingMigrations, "--format", "json")
+		var up struct {
+			Result migrateResult `json:"result"`
+		}
+		if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &up) != nil || len(up.Result.Result.Applied) != len(entries)/2 {
+			t.Fatalf("migrate up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		var invalid int
+		if err := conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_index WHERE NOT indisvalid").Scan(&invalid); err != nil || invalid != 0 {
+			t.Errorf("%d invalid indexes (%v)", invalid, err)
+		}
+		if r := run(t, "migrate", "up", "--dsn", db.DSN, "--dir", bookingMigrations); r.code != ExitOK || !strings.Contains(r.stdout, "Nothing to do") {
+			t.Errorf("re-apply: exit %d\n%s", r.code, r.stdout)
+		}
+		if r := run(t, "migrate", "down", "--all", "--dsn", db.DSN, "--dir", bookingMigrations); r.code != ExitOK {
+			t.Errorf("roll back: exit %d\n%s", r.code, r.stderr)
+		}
+	})
 }
 
 func regenerateBookingMigrations(t *testing.T) {

@@ -35,54 +35,56 @@ const (
 // and the advice on it matches the golden report. With -regenerate-demo it first rebuilds the
 // snapshot from a fresh run on the test server.
 func TestDemoSnapshot(t *testing.T) {
-	if *regenerateDemo {
-		regenerateDemoSnapshot(t)
-		return
-	}
-	snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
-	if err != nil {
-		t.Fatalf("embedded demo snapshot: %v", err)
-	}
-	rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byFP := map[string]string{}
-	for _, ws := range rep.Model.Statements {
-		if ws.Model != nil {
-			byFP[ws.Fingerprint] = ws.ModelSource
+	pgtest.EachMajor(t, func(t *testing.T) {
+		if *regenerateDemo {
+			regenerateDemoSnapshot(t)
+			return
 		}
-	}
-	samples := 0
-	for _, s := range booking.Statements {
-		fp, err := query.Fingerprint(s.SQL)
+		snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
+		if err != nil {
+			t.Fatalf("embedded demo snapshot: %v", err)
+		}
+		rep, err := advisor.Advise(t.Context(), snap, advisor.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		src, ok := byFP[fp]
-		if !ok {
-			t.Errorf("demo snapshot lacks statement %s (regenerate it: go test ./internal/cli -run TestDemoSnapshot -regenerate-demo)", s.Name)
+		byFP := map[string]string{}
+		for _, ws := range rep.Model.Statements {
+			if ws.Model != nil {
+				byFP[ws.Fingerprint] = ws.ModelSource
+			}
 		}
-		if src == "sample" {
-			samples++
+		samples := 0
+		for _, s := range booking.Statements {
+			fp, err := query.Fingerprint(s.SQL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, ok := byFP[fp]
+			if !ok {
+				t.Errorf("demo snapshot lacks statement %s (regenerate it: go test ./internal/cli -run TestDemoSnapshot -regenerate-demo)", s.Name)
+			}
+			if src == "sample" {
+				samples++
+			}
 		}
-	}
-	if samples < len(booking.Statements)/2 {
-		t.Errorf("only %d of %d demo statements have a sampled text with literal constants", samples, len(booking.Statements))
-	}
+		if samples < len(booking.Statements)/2 {
+			t.Errorf("only %d of %d demo statements have a sampled text with literal constants", samples, len(booking.Statements))
+		}
 
-	r := run(t, "advise", "--demo", "--format", "markdown")
-	if r.code != ExitOK {
-		t.Fatalf("advise --demo: exit %d: %s", r.code, r.stderr)
-	}
-	golden(t, "advise_demo.md", r.stdout)
-	r = run(t, "advise", "--demo", "--format", "json")
-	var doc struct {
-		Result advisor.Report `json:"result"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Result.Findings) == 0 {
-		t.Fatalf("advise --demo --format json: %v (%d findings)", err, len(doc.Result.Findings))
-	}
+		r := run(t, "advise", "--demo", "--format", "markdown")
+		if r.code != ExitOK {
+			t.Fatalf("advise --demo: exit %d: %s", r.code, r.stderr)
+		}
+		golden(t, "advise_demo.md", r.stdout)
+		r = run(t, "advise", "--demo", "--format", "json")
+		var doc struct {
+			Result advisor.Report `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || len(doc.Result.Findings) == 0 {
+			t.Fatalf("advise --demo --format json: %v (%d findings)", err, len(doc.Result.Findings))
+		}
+	})
 }
 
 func regenerateDemoSnapshot(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,15 +51,17 @@ Examples:
 
 // generateSummary is indexes generate's JSON document.
 type generateSummary struct {
-	Dir        string              `json:"dir"`
-	Files      []string            `json:"files"`
-	Proposals  []*indexes.Proposal `json:"proposals"`
-	Drops      []string            `json:"drops,omitempty"`
-	Candidates int                 `json:"candidates"`
-	Explains   int                 `json:"explains"`
-	BaseCost   float64             `json:"base_cost"`
-	FinalCost  float64             `json:"final_cost"`
-	Skipped    []string            `json:"skipped,omitempty"`
+	Dir       string              `json:"dir"`
+	Files     []string            `json:"files"`
+	Proposals []*indexes.Proposal `json:"proposals"`
+	Drops     []string            `json:"drops,omitempty"`
+	// RefusedDrops are drops the planner showed would make a statement dearer (HypoPG 1.4+).
+	RefusedDrops []indexes.RefusedDrop `json:"refused_drops,omitempty"`
+	Candidates   int                   `json:"candidates"`
+	Explains     int                   `json:"explains"`
+	BaseCost     float64               `json:"base_cost"`
+	FinalCost    float64               `json:"final_cost"`
+	Skipped      []string              `json:"skipped,omitempty"`
 	// Estimated is set when costs came from the statistics estimator, not the planner.
 	Estimated bool `json:"estimated"`
 }
@@ -164,8 +167,28 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 
 	var dropList []indexes.Drop
+	var refused []indexes.RefusedDrop
 	if *drops {
 		dropList = redundantIndexes(rep, res)
+		// With HypoPG 1.4+ every drop is priced with the planner, the index hidden and the
+		// proposals in place; a drop that makes any statement dearer is not written.
+		if hc, ok := coster.(indexes.HidingCoster); ok && hc.CanHideIndexes() && len(dropList) > 0 {
+			config := slices.Clone(planned)
+			for _, pr := range res.Proposals {
+				config = append(config, pr.Candidate)
+			}
+			p.update("pricing %d drops with the indexes hidden", len(dropList))
+			dropList, refused, err = indexes.ProveDrops(ctx, rep.Model, rep.Catalog, hc, config, dropList)
+			p.done()
+			if err != nil {
+				return fmt.Errorf("indexes generate: price the drops: %w", err)
+			}
+			for _, r := range refused {
+				log.Warn("drop not written", "index", r.Index, "reason", r.Reason)
+			}
+		} else if len(dropList) > 0 {
+			log.Info("drops not priced with the planner (HypoPG 1.4+ hides indexes; this server's cannot, or the run is offline): they rest on the audit's rules")
+		}
 	}
 	migs := indexes.Migrations(res.Proposals, dropList, last, known, time.Now().UTC())
 	files, err := indexes.Write(*dir, migs)
@@ -180,6 +203,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	for _, d := range dropList {
 		sum.Drops = append(sum.Drops, d.Index.Key())
 	}
+	sum.RefusedDrops = refused
 	var rows [][]string
 	for _, m := range migs {
 		up, _ := m.Files()

@@ -4,21 +4,20 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
-
-// DefaultImage is the tag testdata/pgimage/build.sh gives the image it builds; keep the two in
-// step (TestDefaultImageMatchesBuildScript checks).
-const DefaultImage = "pgtune-test-pg:15-v2"
 
 // containerLifetime stops a test container by itself if the test process dies without
 // terminating it: with Ryuk disabled nothing else would.
@@ -27,13 +26,6 @@ const containerLifetime = 2 * time.Hour
 // ContainerLabel marks every container pgtest starts, so stale ones can be found and removed
 // (`docker rm -f $(docker ps -aq --filter label=org.bookedbarber.pgtune.test)`).
 const ContainerLabel = "org.bookedbarber.pgtune.test"
-
-func image() string {
-	if v := os.Getenv("PGTUNE_TEST_IMAGE"); v != "" {
-		return v
-	}
-	return DefaultImage
-}
 
 // prepareTestcontainersEnv sets what testcontainers-go needs where no registry is reachable. It
 // reads its configuration once, so this runs before the first call into it.
@@ -70,13 +62,13 @@ func (l *logBuffer) String() string {
 
 // dockerEngineAnswers reports whether a Docker engine responds.
 func dockerEngineAnswers(ctx context.Context) bool {
-	ok, _ := checkDocker(ctx, false)
+	ok, _ := checkDocker(ctx, "")
 	return ok
 }
 
-// checkDocker reports whether a Docker engine responds and, with wantImage, holds the test image.
+// checkDocker reports whether a Docker engine responds and, with img, holds that image.
 // It recovers from the panics some testcontainers-go paths raise when no engine is configured.
-func checkDocker(ctx context.Context, wantImage bool) (ok bool, reason string) {
+func checkDocker(ctx context.Context, img string) (ok bool, reason string) {
 	prepareTestcontainersEnv()
 	defer func() {
 		if r := recover(); r != nil {
@@ -91,25 +83,31 @@ func checkDocker(ctx context.Context, wantImage bool) (ok bool, reason string) {
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return false, fmt.Sprintf("Docker engine does not answer: %v", err)
 	}
-	if !wantImage {
+	if img == "" {
 		return true, ""
 	}
-	img := image()
 	if _, err := cli.ImageInspect(ctx, img); err != nil {
 		if errdefs.IsNotFound(err) {
-			return false, fmt.Sprintf("image %s not found; build it with: bash testdata/pgimage/build.sh", img)
+			return false, fmt.Sprintf("image %s not found; build it with: bash testdata/pgimage/build.sh %s", img, majorOfImage(img))
 		}
 		return false, fmt.Sprintf("inspect image %s: %v", img, err)
 	}
 	return true, ""
 }
 
-func startContainer(ctx context.Context) (*Server, error) {
-	if ok, reason := checkDocker(ctx, true); !ok {
+// majorOfImage is the major in a pgtune-test-pg:MAJOR-HASH tag ("" for another image).
+func majorOfImage(img string) string {
+	_, tag, _ := strings.Cut(img, ":")
+	m, _, _ := strings.Cut(tag, "-")
+	return m
+}
+
+func startContainer(ctx context.Context, major int) (*Server, error) {
+	img := imageFor(major)
+	if ok, reason := checkDocker(ctx, img); !ok {
 		return nil, unavailable("%s", reason)
 	}
 	logs := &logBuffer{}
-	img := image()
 	ctr, err := testcontainers.Run(ctx, img,
 		testcontainers.WithLogger(logs),
 		testcontainers.WithExposedPorts("5432/tcp"),
@@ -142,6 +140,23 @@ func startContainer(ctx context.Context) (*Server, error) {
 		Detail:   "image " + img + ", container " + shortID(ctr.GetContainerID()),
 		stop: func(ctx context.Context) error {
 			return ctr.Terminate(ctx)
+		},
+		innerDSN: func(db string) string {
+			return "postgres://postgres@127.0.0.1:5432/" + url.PathEscape(db) + "?sslmode=disable"
+		},
+		client: func(ctx context.Context, argv []string) ([]byte, error) {
+			code, r, err := ctr.Exec(ctx, argv, tcexec.WithUser("postgres"))
+			if err != nil {
+				return nil, fmt.Errorf("exec %s: %w", argv[0], err)
+			}
+			var stdout, stderr bytes.Buffer
+			if _, err := stdcopy.StdCopy(&stdout, &stderr, r); err != nil {
+				return nil, fmt.Errorf("read %s's output: %w", argv[0], err)
+			}
+			if code != 0 {
+				return stdout.Bytes(), fmt.Errorf("%s exited with %d: %s", argv[0], code, tail(stderr.String(), 20))
+			}
+			return stdout.Bytes(), nil
 		},
 	}
 	// The log line can precede the socket being reachable through the published port.

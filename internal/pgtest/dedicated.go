@@ -38,6 +38,8 @@ type DedicatedOptions struct {
 // when the test ends.
 type Dedicated struct {
 	Backend Backend
+	// Major is the server's PostgreSQL major.
+	Major int
 	// AdminDSN connects to the postgres database as the superuser postgres.
 	AdminDSN string
 	// Dir is a scratch directory where the server runs, for files the test's programs use.
@@ -85,6 +87,10 @@ func (d *Dedicated) Port(p int) (listen, reach int) {
 // test with the server's log.
 func NewDedicated(t testing.TB, o DedicatedOptions) *Dedicated {
 	t.Helper()
+	major := MajorOf(t)
+	if major == 0 {
+		skipOrFail(t, howToGetOne)
+	}
 	var reasons []string
 	for _, b := range allowedBackends() {
 		var d *Dedicated
@@ -94,14 +100,15 @@ func NewDedicated(t testing.TB, o DedicatedOptions) *Dedicated {
 			if o.Local {
 				continue
 			}
-			d, err = startDedicatedContainer(t, o)
+			d, err = startDedicatedContainer(t, o, major)
 		case BackendLocal:
-			d, err = startDedicatedLocal(t, o)
+			d, err = startDedicatedLocal(t, o, major)
 		default:
 			continue
 		}
 		if err == nil {
-			t.Logf("pgtest: dedicated server on the %s backend", b)
+			d.Major = major
+			t.Logf("pgtest: dedicated PostgreSQL %d server on the %s backend", major, b)
 			return d
 		}
 		if _, ok := err.(*unavailableError); !ok {
@@ -109,14 +116,15 @@ func NewDedicated(t testing.TB, o DedicatedOptions) *Dedicated {
 		}
 		reasons = append(reasons, fmt.Sprintf("%s: %v", b, err))
 	}
-	skipOrFail(t, howToGetOne+" [tried: "+strings.Join(reasons, "; ")+"]")
+	skipOrFail(t, fmt.Sprintf("no dedicated PostgreSQL %d server. ", major)+howToGetOne+" [tried: "+strings.Join(reasons, "; ")+"]")
 	return nil
 }
 
-func startDedicatedContainer(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
+func startDedicatedContainer(t testing.TB, o DedicatedOptions, major int) (*Dedicated, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if ok, reason := checkDocker(ctx, true); !ok {
+	img := imageFor(major)
+	if ok, reason := checkDocker(ctx, img); !ok {
 		return nil, unavailable("%s", reason)
 	}
 	exposed := []string{"5432/tcp"}
@@ -124,7 +132,7 @@ func startDedicatedContainer(t testing.TB, o DedicatedOptions) (*Dedicated, erro
 		exposed = append(exposed, fmt.Sprintf("%d/tcp", p))
 	}
 	logs := &logBuffer{}
-	ctr, err := testcontainers.Run(ctx, image(),
+	ctr, err := testcontainers.Run(ctx, img,
 		testcontainers.WithLogger(logs),
 		testcontainers.WithExposedPorts(exposed...),
 		testcontainers.WithEnv(map[string]string{"PGTUNE_LIFETIME_SECONDS": fmt.Sprint(int(containerLifetime.Seconds()))}),
@@ -147,7 +155,7 @@ func startDedicatedContainer(t testing.TB, o DedicatedOptions) (*Dedicated, erro
 			}
 			_ = testcontainers.TerminateContainer(ctr)
 		}
-		return nil, fmt.Errorf("start %s with the test's configuration: %w\nserver log:\n%s\n%s", image(), err, tail(serverLog, 20), tail(logs.String(), 10))
+		return nil, fmt.Errorf("start %s with the test's configuration: %w\nserver log:\n%s\n%s", img, err, tail(serverLog, 20), tail(logs.String(), 10))
 	}
 	t.Cleanup(func() { _ = testcontainers.TerminateContainer(ctr) })
 	endpoint, err := ctr.PortEndpoint(ctx, "5432/tcp", "")
@@ -191,10 +199,10 @@ func startDedicatedContainer(t testing.TB, o DedicatedOptions) (*Dedicated, erro
 	return d, nil
 }
 
-func startDedicatedLocal(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
+func startDedicatedLocal(t testing.TB, o DedicatedOptions, major int) (*Dedicated, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	c, err := initCluster(ctx, "pgtune-dedicated-", o.InitDBArgs)
+	c, err := initCluster(ctx, major, "pgtune-dedicated-", o.InitDBArgs)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +216,7 @@ func startDedicatedLocal(t testing.TB, o DedicatedOptions) (*Dedicated, error) {
 	// over the file): the same layering as the image's entrypoint.
 	var conf strings.Builder
 	conf.WriteString("\n# --- pgtest ---\n")
-	for _, s := range serverSettings {
+	for _, s := range settingsFor(major) {
 		name, value, _ := strings.Cut(s, "=")
 		fmt.Fprintf(&conf, "%s = '%s'\n", name, value)
 	}

@@ -1,10 +1,12 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -28,37 +30,37 @@ var serverSettings = []string{
 	"shared_preload_libraries=pg_stat_statements",
 	"pg_stat_statements.track=all",
 	"pg_stat_statements.max=10000",
-	"compute_query_id=on",
 	"track_io_timing=on",
 	"fsync=off",
 	"synchronous_commit=off",
 	"full_page_writes=off",
 }
 
-// findBinDir locates a directory holding initdb and postgres: PATH, then pg_config --bindir, then
-// the newest /usr/lib/postgresql/*/bin (Debian's layout, which keeps them off PATH).
-func findBinDir() (string, error) {
-	if p, err := exec.LookPath("initdb"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			dir := filepath.Dir(real)
-			if hasServerBinaries(dir) {
-				return dir, nil
-			}
-		}
+// settingsFor is serverSettings for a server of major m: compute_query_id exists from 14 on.
+func settingsFor(m int) []string {
+	out := slices.Clone(serverSettings)
+	if m >= 14 {
+		out = append(out, "compute_query_id=on")
 	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dir := strings.TrimSpace(string(out))
-		if hasServerBinaries(dir) {
-			return dir, nil
-		}
+	return out
+}
+
+// findBinDir locates the server binaries (initdb and postgres) of major on this machine: PATH,
+// pg_config --bindir, or Debian's /usr/lib/postgresql/<major>/bin (which keeps them off PATH).
+func findBinDir(major int) (string, error) {
+	dirs := localBinDirs()
+	if d, ok := dirs[major]; ok {
+		return d, nil
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	for _, dir := range newestFirst(dirs) {
-		if hasServerBinaries(dir) {
-			return dir, nil
-		}
+	if len(dirs) == 0 {
+		return "", errors.New("no initdb/postgres found on PATH, via pg_config --bindir, or under /usr/lib/postgresql/*/bin")
 	}
-	return "", errors.New("no initdb/postgres found on PATH, via pg_config --bindir, or under /usr/lib/postgresql/*/bin")
+	var have []string
+	for m, d := range dirs {
+		have = append(have, fmt.Sprintf("%d (%s)", m, d))
+	}
+	slices.Sort(have)
+	return "", fmt.Errorf("no PostgreSQL %d server binaries here (installed: %s)", major, strings.Join(have, ", "))
 }
 
 // newestFirst orders Debian bin directories (/usr/lib/postgresql/<major>/bin) newest major first.
@@ -84,7 +86,7 @@ func hasServerBinaries(dir string) bool {
 
 // present reports whether a backend's prerequisites exist on this machine, so that under CI an
 // unusable backend that ought to work fails instead of skipping.
-func present(b Backend) bool {
+func present(b Backend, major int) bool {
 	switch b {
 	case BackendContainer:
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -92,7 +94,7 @@ func present(b Backend) bool {
 		prepareTestcontainersEnv()
 		return dockerEngineAnswers(ctx)
 	case BackendLocal:
-		_, err := findBinDir()
+		_, err := findBinDir(major)
 		return err == nil
 	}
 	return false
@@ -126,8 +128,8 @@ type cluster struct {
 // initCluster finds the server binaries and runs initdb (with extra arguments) in a new
 // temporary directory named after prefix. Missing binaries or user make the backend unavailable;
 // on any error the directory is removed.
-func initCluster(ctx context.Context, prefix string, extra []string) (*cluster, error) {
-	binDir, err := findBinDir()
+func initCluster(ctx context.Context, major int, prefix string, extra []string) (*cluster, error) {
+	binDir, err := findBinDir(major)
 	if err != nil {
 		return nil, unavailable("%v", err)
 	}
@@ -160,8 +162,8 @@ func initCluster(ctx context.Context, prefix string, extra []string) (*cluster, 
 	return c, nil
 }
 
-func startLocal(ctx context.Context) (*Server, error) {
-	c, err := initCluster(ctx, "pgtune-pgtest-", nil)
+func startLocal(ctx context.Context, major int) (*Server, error) {
+	c, err := initCluster(ctx, major, "pgtune-pgtest-", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +194,7 @@ func startLocal(ctx context.Context) (*Server, error) {
 }
 
 func runPostgres(ctx context.Context, binDir, dir, dataDir string, port int, cred *syscall.Credential) (*Server, error) {
-	return runPostgresArgs(ctx, binDir, dir, dataDir, port, cred, serverSettings)
+	return runPostgresArgs(ctx, binDir, dir, dataDir, port, cred, settingsFor(binMajor(binDir)))
 }
 
 // runPostgresArgs starts postgres with settings as -c flags (which win over postgresql.conf).
@@ -222,6 +224,19 @@ func runPostgresArgs(ctx context.Context, binDir, dir, dataDir string, port int,
 		AdminDSN:  fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 		Detail:    fmt.Sprintf("%s, port %d, run as uid %d", filepath.Join(binDir, "postgres"), port, uidOf(cred)),
 		socketDir: dir,
+		innerDSN: func(db string) string {
+			return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", port, url.PathEscape(db))
+		},
+		client: func(ctx context.Context, argv []string) ([]byte, error) {
+			cmd := exec.CommandContext(ctx, filepath.Join(binDir, argv[0]), argv[1:]...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				return out, fmt.Errorf("%s: %v: %s", argv[0], err, tail(stderr.String(), 20))
+			}
+			return out, nil
+		},
 		stop: func(ctx context.Context) error {
 			_ = cmd.Process.Signal(syscall.SIGINT) // fast shutdown
 			select {

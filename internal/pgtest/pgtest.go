@@ -13,7 +13,12 @@
 //
 // PGTUNE_TEST_BACKENDS (e.g. "local" or "env,testcontainers") restricts the backends New may use.
 //
-// One server serves a whole test package (a test binary); every call to New creates a database
+// Tests run on several PostgreSQL majors: PGTUNE_TEST_PG (e.g. "13,15,17,18") selects them, and a
+// test wraps its body in EachMajor, which runs it as one subtest per major (TestX/pg17); New inside
+// serves that major. Each major has a test image of its own (testdata/pgimage/build.sh) and the
+// local backend serves whatever majors are installed.
+//
+// One server per major serves a whole test package (a test binary); every call to New creates a database
 // of its own and drops it when the test ends. A package that uses pgtest must run its tests
 // through Main:
 //
@@ -64,6 +69,11 @@ type Server struct {
 
 	socketDir string // local backend: where its Unix socket lives
 
+	// client runs a client program (pg_dump, psql) of the server's own major where the server
+	// runs, returning its standard output; innerDSN(db) is how it reaches database db from there.
+	client   func(ctx context.Context, argv []string) ([]byte, error)
+	innerDSN func(db string) string
+
 	stop func(context.Context) error
 }
 
@@ -84,6 +94,11 @@ func unavailable(format string, args ...any) error {
 	return &unavailableError{reason: fmt.Sprintf(format, args...)}
 }
 
+type slotKey struct {
+	backend Backend
+	major   int
+}
+
 type serverSlot struct {
 	once sync.Once
 	srv  *Server
@@ -93,14 +108,20 @@ type serverSlot struct {
 var (
 	mainRunning atomic.Bool
 	slotsMu     sync.Mutex
-	slots       = map[Backend]*serverSlot{}
+	slots       = map[slotKey]*serverSlot{}
 	dbCounter   atomic.Int64
 
-	defaultOnce    sync.Once
-	defaultServer  *Server
-	defaultReasons []string
-	defaultErr     error
+	choicesMu sync.Mutex
+	choices   = map[int]*choice{}
 )
+
+// choice is the server New uses for one major: the first backend that serves it.
+type choice struct {
+	once    sync.Once
+	srv     *Server
+	reasons []string
+	err     error
+}
 
 // Main runs the package's tests, then stops every server they started, and exits.
 func Main(m *testing.M) {
@@ -119,11 +140,11 @@ func stopAll() error {
 	slotsMu.Lock()
 	defer slotsMu.Unlock()
 	var errs []string
-	for b, s := range slots {
+	for k, s := range slots {
 		if s.srv != nil && s.srv.stop != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if err := s.srv.stop(ctx); err != nil {
-				errs = append(errs, fmt.Sprintf("%s: %v", b, err))
+				errs = append(errs, fmt.Sprintf("%s pg%d: %v", k.backend, k.major, err))
 			}
 			cancel()
 		}
@@ -134,13 +155,17 @@ func stopAll() error {
 	return nil
 }
 
-// server returns the package's server for backend b, starting it on first use.
-func server(b Backend) (*Server, error) {
+// server returns the package's server of major for backend b, starting it on first use. Major 0
+// means any (the env backend's server, whatever its version).
+func server(b Backend, major int) (*Server, error) {
+	if b == BackendEnv {
+		major = 0 // one server, whatever major it is; New checks it is the one asked for
+	}
 	slotsMu.Lock()
-	s, ok := slots[b]
+	s, ok := slots[slotKey{b, major}]
 	if !ok {
 		s = &serverSlot{}
-		slots[b] = s
+		slots[slotKey{b, major}] = s
 	}
 	slotsMu.Unlock()
 	s.once.Do(func() {
@@ -150,14 +175,17 @@ func server(b Backend) (*Server, error) {
 		case BackendEnv:
 			s.srv, s.err = startEnv(ctx)
 		case BackendContainer:
-			s.srv, s.err = startContainer(ctx)
+			s.srv, s.err = startContainer(ctx, major)
 		case BackendLocal:
-			s.srv, s.err = startLocal(ctx)
+			s.srv, s.err = startLocal(ctx, major)
 		default:
 			s.err = fmt.Errorf("unknown backend %q", b)
 		}
 		if s.err == nil {
 			s.srv.Version, s.err = serverVersion(ctx, s.srv.AdminDSN)
+		}
+		if s.err == nil && major != 0 && s.srv.Version/10000 != major {
+			s.err = fmt.Errorf("the %s backend serves PostgreSQL %d, not %d", b, s.srv.Version/10000, major)
 		}
 	})
 	return s.srv, s.err
@@ -166,7 +194,7 @@ func server(b Backend) (*Server, error) {
 // howToGetOne is the skip (or, under CI, failure) message when no backend works.
 const howToGetOne = "no PostgreSQL server for tests. Get one of: " +
 	"(a) PGTUNE_TEST_DATABASE_URL=postgres://user@host/postgres (a role with CREATEDB); " +
-	"(b) a running Docker engine plus the test image: bash testdata/pgimage/build.sh; " +
+	"(b) a running Docker engine plus the test images: bash testdata/pgimage/build.sh (select majors with PGTUNE_TEST_PG=13,15,17,18); " +
 	"(c) local server binaries: apt-get install postgresql-15 postgresql-15-hypopg"
 
 func requireMain(t testing.TB) {
@@ -176,34 +204,56 @@ func requireMain(t testing.TB) {
 	}
 }
 
-// New creates a fresh, empty database for the test on the package's server and drops it when the
-// test ends. It skips the test when no backend works (fails when CI=true).
+// New creates a fresh, empty database for the test on the package's server of the test's major
+// (MajorOf) and drops it when the test ends. It skips the test when no backend serves that major
+// (fails when CI=true).
 func New(t testing.TB, opts ...Option) *DB {
 	t.Helper()
 	requireMain(t)
-	defaultOnce.Do(func() {
+	srv := serverFor(t, MajorOf(t))
+	return newDB(t, srv, opts)
+}
+
+// serverFor is the package's server of major from the first backend that serves it.
+func serverFor(t testing.TB, major int) *Server {
+	t.Helper()
+	if major == 0 {
+		skipOrFail(t, howToGetOne)
+	}
+	choicesMu.Lock()
+	c, ok := choices[major]
+	if !ok {
+		c = &choice{}
+		choices[major] = c
+	}
+	choicesMu.Unlock()
+	c.once.Do(func() {
 		for _, b := range allowedBackends() {
-			srv, err := server(b)
-			if err == nil {
-				defaultServer = srv
+			srv, err := server(b, major)
+			if err == nil && srv.Version/10000 == major {
+				c.srv = srv
 				return
+			}
+			if err == nil {
+				c.reasons = append(c.reasons, fmt.Sprintf("%s: serves PostgreSQL %d", b, srv.Version/10000))
+				continue
 			}
 			if _, ok := err.(*unavailableError); !ok {
 				// The backend should have worked and did not: say so instead of quietly
 				// testing on something else.
-				defaultErr = fmt.Errorf("pgtest: %s backend failed: %w", b, err)
+				c.err = fmt.Errorf("pgtest: %s backend failed for PostgreSQL %d: %w", b, major, err)
 				return
 			}
-			defaultReasons = append(defaultReasons, fmt.Sprintf("%s: %v", b, err))
+			c.reasons = append(c.reasons, fmt.Sprintf("%s: %v", b, err))
 		}
 	})
-	if defaultErr != nil {
-		t.Fatal(defaultErr)
+	if c.err != nil {
+		t.Fatal(c.err)
 	}
-	if defaultServer == nil {
-		skipOrFail(t, howToGetOne+" [tried: "+strings.Join(defaultReasons, "; ")+"]")
+	if c.srv == nil {
+		skipOrFail(t, fmt.Sprintf("no server for PostgreSQL %d. ", major)+howToGetOne+" [tried: "+strings.Join(c.reasons, "; ")+"]")
 	}
-	return newDB(t, defaultServer, opts)
+	return c.srv
 }
 
 // NewOn is New on a given backend; the harness's own tests use it to exercise each backend. It
@@ -212,10 +262,10 @@ func New(t testing.TB, opts ...Option) *DB {
 func NewOn(t testing.TB, b Backend, opts ...Option) *DB {
 	t.Helper()
 	requireMain(t)
-	srv, err := server(b)
+	srv, err := server(b, MajorOf(t))
 	if err != nil {
 		if _, ok := err.(*unavailableError); ok {
-			if inCI() && present(b) {
+			if inCI() && present(b, MajorOf(t)) {
 				t.Fatalf("pgtest: %s backend is present but unusable under CI: %v", b, err)
 			}
 			t.Skipf("pgtest: %s backend unavailable: %v", b, err)
@@ -312,6 +362,17 @@ func newDB(t testing.TB, srv *Server, opts []Option) *DB {
 	}
 	t.Logf("pgtest: database %s on the %s backend (%s, server_version_num %d)", name, srv.Backend, srv.Detail, srv.Version)
 	return db
+}
+
+// Client runs a PostgreSQL client program of the server's own major (pg_dump, psql: a client
+// older than the server refuses it) against the test database, where the server runs, and
+// returns its standard output. The database is passed as --dbname after args.
+func (db *DB) Client(ctx context.Context, program string, args ...string) ([]byte, error) {
+	if db.Server.client == nil {
+		return nil, fmt.Errorf("pgtest: the %s backend cannot run %s", db.Server.Backend, program)
+	}
+	argv := append(append([]string{program}, args...), "--dbname", db.Server.innerDSN(db.Name))
+	return db.Server.client(ctx, argv)
 }
 
 // Connect opens a connection to the test database, closed when the test ends.

@@ -2,9 +2,12 @@ package pgtest
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,16 +19,26 @@ func TestMain(m *testing.M) { Main(m) }
 // Both real backends are exercised whenever this machine has them: the container one needs a
 // Docker engine and the test image, the local one server binaries. Under CI=true a backend whose
 // prerequisites exist but which does not work fails the test.
+// The local backend is exercised on each major whose binaries this machine has.
 func TestBackends(t *testing.T) {
-	for _, b := range []Backend{BackendContainer, BackendLocal} {
-		t.Run(string(b), func(t *testing.T) {
-			db := NewOn(t, b, WithExtensions("pg_stat_statements", "hypopg"))
-			if db.Server.Backend != b {
-				t.Fatalf("served by %s, want %s", db.Server.Backend, b)
-			}
-			checkServer(t, db)
-		})
-	}
+	EachMajor(t, func(t *testing.T) {
+		backends := []Backend{BackendContainer}
+		if _, ok := localBinDirs()[MajorOf(t)]; ok || !inCI() {
+			backends = append(backends, BackendLocal)
+		}
+		for _, b := range backends {
+			t.Run(string(b), func(t *testing.T) {
+				db := NewOn(t, b, WithExtensions("pg_stat_statements", "hypopg"))
+				if db.Server.Backend != b {
+					t.Fatalf("served by %s, want %s", db.Server.Backend, b)
+				}
+				if got := db.Server.Version / 10000; got != MajorOf(t) {
+					t.Fatalf("served PostgreSQL %d, want %d", got, MajorOf(t))
+				}
+				checkServer(t, db)
+			})
+		}
+	})
 }
 
 // checkServer asserts what every pgtune test may rely on.
@@ -38,7 +51,9 @@ func checkServer(t *testing.T, db *DB) {
 		"shared_preload_libraries": "pg_stat_statements",
 		"pg_stat_statements.track": "all",
 		"track_io_timing":          "on",
-		"compute_query_id":         "on",
+	}
+	if db.Server.Version >= 140000 {
+		want["compute_query_id"] = "on"
 	}
 	for name, value := range want {
 		var got string
@@ -75,7 +90,9 @@ func checkServer(t *testing.T, db *DB) {
 	}
 }
 
-func TestDatabasesAreIsolated(t *testing.T) {
+func TestDatabasesAreIsolated(t *testing.T) { EachMajor(t, testDatabasesAreIsolated) }
+
+func testDatabasesAreIsolated(t *testing.T) {
 	a, b := New(t), New(t)
 	if a.Name == b.Name || a.DSN == b.DSN {
 		t.Fatalf("two tests share database %s", a.Name)
@@ -90,7 +107,9 @@ func TestDatabasesAreIsolated(t *testing.T) {
 	}
 }
 
-func TestDatabaseDroppedAfterTest(t *testing.T) {
+func TestDatabaseDroppedAfterTest(t *testing.T) { EachMajor(t, testDatabaseDroppedAfterTest) }
+
+func testDatabaseDroppedAfterTest(t *testing.T) {
 	var name string
 	var srv *Server
 	t.Run("inner", func(t *testing.T) {
@@ -122,7 +141,10 @@ func TestServerSettingsMatchImage(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^([a-z_.]+) = '?([^'\n]*)'?$`).FindAllStringSubmatch(string(script), -1) {
 		conf[m[1]] = m[2]
 	}
-	for _, s := range serverSettings {
+	if conf["compute_query_id"] != "on" {
+		t.Errorf("the image does not set compute_query_id = on (from 14 on)")
+	}
+	for _, s := range settingsFor(18) {
 		name, value, _ := strings.Cut(s, "=")
 		if name == "listen_addresses" {
 			continue // loopback locally, every interface in a container
@@ -133,13 +155,49 @@ func TestServerSettingsMatchImage(t *testing.T) {
 	}
 }
 
-func TestDefaultImageMatchesBuildScript(t *testing.T) {
-	script, err := os.ReadFile("../../testdata/pgimage/build.sh")
-	if err != nil {
-		t.Fatal(err)
+// The tag the harness looks for is the one build.sh gives: run the script's own function.
+func TestRecipeHashMatchesBuildScript(t *testing.T) {
+	for _, m := range Majors {
+		out, err := exec.Command("bash", "-c", `bash ../../testdata/pgimage/build.sh --print-tags "$1"`, "bash", strconv.Itoa(m)).Output()
+		if err != nil {
+			t.Fatalf("run build.sh's recipe_hash: %v", err)
+		}
+		want, err := recipeHash(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(out)); got != fmt.Sprintf("pgtune-test-pg:%d-%s", m, want) || got != imageFor(m) {
+			t.Errorf("PostgreSQL %d: build.sh tags %s, the harness looks for %s", m, got, want)
+		}
 	}
-	if !strings.Contains(string(script), "image=${PGTUNE_TEST_IMAGE:-"+DefaultImage+"}") {
-		t.Errorf("build.sh does not build %s", DefaultImage)
+}
+
+func TestParseMajors(t *testing.T) {
+	for in, want := range map[string][]int{"13,15,17,18": {13, 15, 17, 18}, "pg17 18": {17, 18}, " 15 ,15": {15}} {
+		got, err := ParseMajors(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseMajors(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "12", "x", "15,abc", ","} {
+		if _, err := ParseMajors(in); err == nil {
+			t.Errorf("ParseMajors(%q) accepted", in)
+		}
+	}
+}
+
+type named string
+
+func (n named) Name() string { return string(n) }
+
+func TestMajorOfReadsTheSubtestName(t *testing.T) {
+	for name, want := range map[string]int{"TestX/pg17": 17, "TestX/pg13/case": 13, "TestX/pg18/a/b": 18} {
+		if got := majorElem.FindStringSubmatch(named(name).Name()); got == nil || got[1] != strconv.Itoa(want) {
+			t.Errorf("%s: %v, want %d", name, got, want)
+		}
+	}
+	if majorElem.MatchString("TestX/pgbouncer") || majorElem.MatchString("TestXpg17") {
+		t.Error("a name without a pgNN element matched")
 	}
 }
 
@@ -174,6 +232,14 @@ func TestWithDatabaseKeepsTheRestOfTheDSN(t *testing.T) {
 // The env backend serves whatever server the user names, in either DSN form. Point it at the local
 // backend's Unix socket with a key=value string: the form a URL rewrite used to break.
 func TestEnvBackendOverUnixSocket(t *testing.T) {
+	majors := slices.Sorted(maps.Keys(localBinDirs()))
+	if len(majors) == 0 {
+		skipOrFail(t, "no local server binaries: apt-get install postgresql-15")
+	}
+	t.Run(fmt.Sprintf("pg%d", majors[len(majors)-1]), testEnvBackendOverUnixSocket)
+}
+
+func testEnvBackendOverUnixSocket(t *testing.T) {
 	local := NewOn(t, BackendLocal)
 	dsn := fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres", local.Server.socketDir, portOf(t, local.Server.AdminDSN))
 	t.Setenv("PGTUNE_TEST_DATABASE_URL", dsn)

@@ -172,202 +172,206 @@ func checkCleanedUp(t *testing.T, r *Report) {
 }
 
 func TestDrill(t *testing.T) {
-	f := newFixture(t)
-	ctx := t.Context()
+	pgtest.EachMajor(t, func(t *testing.T) {
+		f := newFixture(t)
+		ctx := t.Context()
 
-	t.Run("a good backup reaches the target", func(t *testing.T) {
-		o := f.options(t)
-		o.SentinelDSN = f.srv.AdminDSN
-		r, err := Drill(ctx, o)
-		if err != nil || !r.Passed {
-			t.Fatalf("drill failed: %v %+v", err, r)
-		}
-		if r.LastReplayed == nil || r.LastReplayed.After(f.target) || r.DataLoss <= 0 || r.DataLoss > 5*time.Second {
-			t.Errorf("last replayed %v, data loss %v (target %v)", r.LastReplayed, r.DataLoss, f.target)
-		}
-		assertStep := r.Steps[len(r.Steps)-1]
-		if !strings.Contains(assertStep.Detail, "sentinel: newest row "+strconv.FormatInt(f.before.Counter, 10)) ||
-			!strings.Contains(assertStep.Detail, "row "+strconv.FormatInt(f.after.Counter, 10)+", written just after it, is absent") {
-			t.Errorf("assert step: %s", assertStep.Detail)
-		}
-		checkCleanedUp(t, r)
-	})
-
-	t.Run("latest", func(t *testing.T) {
-		o := f.options(t)
-		o.Target = time.Time{}
-		r, err := Drill(ctx, o)
-		if err != nil || !r.Passed || !strings.Contains(r.Steps[2].Detail, "end of the archive") {
-			t.Fatalf("drill to latest: %v %+v", err, r)
-		}
-		checkCleanedUp(t, r)
-	})
-
-	faults := []struct {
-		name   string
-		damage func(t *testing.T, o *Options)
-		step   string
-		msg    string
-	}{
-		{"a WAL segment missing", func(t *testing.T, o *Options) {
-			o.WALArchive = copyDir(t, f.archive)
-			segs := segments(t, o.WALArchive)
-			os.Remove(filepath.Join(o.WALArchive, segs[len(segs)-3]))
-		}, "pre-flight", "is missing from the archive"},
-		{"a corrupted WAL segment", func(t *testing.T, o *Options) {
-			o.WALArchive = copyDir(t, f.archive)
-			// The segment holding the first commit after the target: recovery cannot read past
-			// the damage, so it never sees a commit after the target.
-			name := filepath.Join(o.WALArchive, f.afterSegment)
-			fh, err := os.OpenFile(name, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The records after the long page header (the header itself stays valid).
-			junk := strings.Repeat("\xff", 4000)
-			fh.WriteAt([]byte(junk), 64)
-			fh.Close()
-		}, "recover", "archive ends before the target"},
-		{"a data file modified", func(t *testing.T, o *Options) {
-			o.BaseBackup = copyDir(t, f.backup)
-			var file string
-			filepath.Walk(filepath.Join(o.BaseBackup, "base"), func(p string, info os.FileInfo, err error) error {
-				if err == nil && !info.IsDir() && info.Size() > 8192 && file == "" {
-					file = p
-				}
-				return nil
-			})
-			fh, _ := os.OpenFile(file, os.O_RDWR, 0)
-			fh.WriteAt([]byte("tampered"), 100)
-			fh.Close()
-		}, "restore", "does not match its manifest"},
-		{"the manifest missing", func(t *testing.T, o *Options) {
-			o.BaseBackup = copyDir(t, f.backup)
-			os.Remove(filepath.Join(o.BaseBackup, "backup_manifest"))
-		}, "pre-flight", "no backup_manifest"},
-		{"a target after the end of the archive", func(t *testing.T, o *Options) {
-			o.Target = time.Now().Add(time.Hour)
-		}, "recover", "archive ends before the target"},
-		{"a target before the backup ended", func(t *testing.T, o *Options) {
-			o.Target = f.before.At.Add(-1500 * time.Millisecond)
-		}, "pre-flight", "before the backup"},
-		{"a foreign timeline", func(t *testing.T, o *Options) {
-			o.WALArchive = copyDir(t, f.archive)
-			segs := segments(t, o.WALArchive)
-			os.WriteFile(filepath.Join(o.WALArchive, "00000002.history"), []byte("1\t0/100000\tanother cluster's failover, before the backup\n"), 0o644)
-			in, _ := os.Open(filepath.Join(o.WALArchive, segs[len(segs)-1]))
-			out, _ := os.Create(filepath.Join(o.WALArchive, "00000002"+segs[len(segs)-1][8:]))
-			io.Copy(out, in)
-			in.Close()
-			out.Close()
-		}, "pre-flight", "does not descend from the backup's timeline 1"},
-	}
-	for _, fault := range faults {
-		t.Run(fault.name, func(t *testing.T) {
+		t.Run("a good backup reaches the target", func(t *testing.T) {
 			o := f.options(t)
-			fault.damage(t, &o)
+			o.SentinelDSN = f.srv.AdminDSN
 			r, err := Drill(ctx, o)
-			if err != nil {
-				t.Fatal(err)
+			if err != nil || !r.Passed {
+				t.Fatalf("drill failed: %v %+v", err, r)
 			}
-			if r.Passed || r.Failed != fault.step || !strings.Contains(r.Steps[len(r.Steps)-1].Detail, fault.msg) {
-				t.Errorf("want a failure at %s naming %q; got passed=%v failed=%q: %+v", fault.step, fault.msg, r.Passed, r.Failed, r.Steps)
+			if r.LastReplayed == nil || r.LastReplayed.After(f.target) || r.DataLoss <= 0 || r.DataLoss > 5*time.Second {
+				t.Errorf("last replayed %v, data loss %v (target %v)", r.LastReplayed, r.DataLoss, f.target)
+			}
+			assertStep := r.Steps[len(r.Steps)-1]
+			if !strings.Contains(assertStep.Detail, "sentinel: newest row "+strconv.FormatInt(f.before.Counter, 10)) ||
+				!strings.Contains(assertStep.Detail, "row "+strconv.FormatInt(f.after.Counter, 10)+", written just after it, is absent") {
+				t.Errorf("assert step: %s", assertStep.Detail)
 			}
 			checkCleanedUp(t, r)
 		})
-	}
 
-	t.Run("a signal mid-recovery cleans up", func(t *testing.T) {
-		dctx, cancel := context.WithCancel(ctx)
-		testHookRecovering = cancel
-		defer func() { testHookRecovering = nil }()
-		r, err := Drill(dctx, f.options(t))
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("err %v, want context.Canceled", err)
+		t.Run("latest", func(t *testing.T) {
+			o := f.options(t)
+			o.Target = time.Time{}
+			r, err := Drill(ctx, o)
+			if err != nil || !r.Passed || !strings.Contains(r.Steps[2].Detail, "end of the archive") {
+				t.Fatalf("drill to latest: %v %+v", err, r)
+			}
+			checkCleanedUp(t, r)
+		})
+
+		faults := []struct {
+			name   string
+			damage func(t *testing.T, o *Options)
+			step   string
+			msg    string
+		}{
+			{"a WAL segment missing", func(t *testing.T, o *Options) {
+				o.WALArchive = copyDir(t, f.archive)
+				segs := segments(t, o.WALArchive)
+				os.Remove(filepath.Join(o.WALArchive, segs[len(segs)-3]))
+			}, "pre-flight", "is missing from the archive"},
+			{"a corrupted WAL segment", func(t *testing.T, o *Options) {
+				o.WALArchive = copyDir(t, f.archive)
+				// The segment holding the first commit after the target: recovery cannot read past
+				// the damage, so it never sees a commit after the target.
+				name := filepath.Join(o.WALArchive, f.afterSegment)
+				fh, err := os.OpenFile(name, os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The records after the long page header (the header itself stays valid).
+				junk := strings.Repeat("\xff", 4000)
+				fh.WriteAt([]byte(junk), 64)
+				fh.Close()
+			}, "recover", "archive ends before the target"},
+			{"a data file modified", func(t *testing.T, o *Options) {
+				o.BaseBackup = copyDir(t, f.backup)
+				var file string
+				filepath.Walk(filepath.Join(o.BaseBackup, "base"), func(p string, info os.FileInfo, err error) error {
+					if err == nil && !info.IsDir() && info.Size() > 8192 && file == "" {
+						file = p
+					}
+					return nil
+				})
+				fh, _ := os.OpenFile(file, os.O_RDWR, 0)
+				fh.WriteAt([]byte("tampered"), 100)
+				fh.Close()
+			}, "restore", "does not match its manifest"},
+			{"the manifest missing", func(t *testing.T, o *Options) {
+				o.BaseBackup = copyDir(t, f.backup)
+				os.Remove(filepath.Join(o.BaseBackup, "backup_manifest"))
+			}, "pre-flight", "no backup_manifest"},
+			{"a target after the end of the archive", func(t *testing.T, o *Options) {
+				o.Target = time.Now().Add(time.Hour)
+			}, "recover", "archive ends before the target"},
+			{"a target before the backup ended", func(t *testing.T, o *Options) {
+				o.Target = f.before.At.Add(-1500 * time.Millisecond)
+			}, "pre-flight", "before the backup"},
+			{"a foreign timeline", func(t *testing.T, o *Options) {
+				o.WALArchive = copyDir(t, f.archive)
+				segs := segments(t, o.WALArchive)
+				os.WriteFile(filepath.Join(o.WALArchive, "00000002.history"), []byte("1\t0/100000\tanother cluster's failover, before the backup\n"), 0o644)
+				in, _ := os.Open(filepath.Join(o.WALArchive, segs[len(segs)-1]))
+				out, _ := os.Create(filepath.Join(o.WALArchive, "00000002"+segs[len(segs)-1][8:]))
+				io.Copy(out, in)
+				in.Close()
+				out.Close()
+			}, "pre-flight", "does not descend from the backup's timeline 1"},
 		}
-		checkCleanedUp(t, r)
-	})
+		for _, fault := range faults {
+			t.Run(fault.name, func(t *testing.T) {
+				o := f.options(t)
+				fault.damage(t, &o)
+				r, err := Drill(ctx, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Passed || r.Failed != fault.step || !strings.Contains(r.Steps[len(r.Steps)-1].Detail, fault.msg) {
+					t.Errorf("want a failure at %s naming %q; got passed=%v failed=%q: %+v", fault.step, fault.msg, r.Passed, r.Failed, r.Steps)
+				}
+				checkCleanedUp(t, r)
+			})
+		}
+
+		t.Run("a signal mid-recovery cleans up", func(t *testing.T) {
+			dctx, cancel := context.WithCancel(ctx)
+			testHookRecovering = cancel
+			defer func() { testHookRecovering = nil }()
+			r, err := Drill(dctx, f.options(t))
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err %v, want context.Canceled", err)
+			}
+			checkCleanedUp(t, r)
+		})
+	}, pgtest.LocalBinaries())
 }
 
 // TestDrillPgBackRest runs the drill with pgBackRest as the source: a stanza whose archive_command
 // is pgbackrest archive-push, a full backup, heartbeats around the target.
 func TestDrillPgBackRest(t *testing.T) {
-	bin, err := exec.LookPath("pgbackrest")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("pgbackrest is not installed (apt-get install pgbackrest); CI installs it")
+	pgtest.EachMajor(t, func(t *testing.T) {
+		bin, err := exec.LookPath("pgbackrest")
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("pgbackrest is not installed (apt-get install pgbackrest); CI installs it")
+			}
+			t.Skip("pgbackrest is not installed")
 		}
-		t.Skip("pgbackrest is not installed")
-	}
-	shared := sharedDir(t)
-	conf := filepath.Join(shared, "pgbackrest.conf")
-	for _, d := range []string{"repo", "log", "lock", "spool"} {
-		os.Mkdir(filepath.Join(shared, d), 0o777)
-		os.Chmod(filepath.Join(shared, d), 0o777)
-	}
-	srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
-		Conf: "archive_mode = on\narchive_command = '" + bin + " --config=" + conf + " --stanza=drill archive-push %p'\n"})
-	body := "[global]\nrepo1-path=" + filepath.Join(shared, "repo") + "\nlog-path=" + filepath.Join(shared, "log") +
-		"\nlock-path=" + filepath.Join(shared, "lock") + "\nspool-path=" + filepath.Join(shared, "spool") +
-		"\nstart-fast=y\nlog-level-console=warn\n\n[drill]\npg1-path=" + filepath.Join(srv.Dir, "data") +
-		"\npg1-port=" + strconv.Itoa(srv.ServerPort) + "\npg1-socket-path=" + srv.Dir + "\n"
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx := t.Context()
-	for _, cmd := range []string{"stanza-create", "backup"} {
-		if out, err := srv.Exec(ctx, bin, "--config="+conf, "--stanza=drill", cmd); err != nil {
-			t.Fatalf("pgbackrest %s: %v\n%s", cmd, err, out)
+		shared := sharedDir(t)
+		conf := filepath.Join(shared, "pgbackrest.conf")
+		for _, d := range []string{"repo", "log", "lock", "spool"} {
+			os.Mkdir(filepath.Join(shared, d), 0o777)
+			os.Chmod(filepath.Join(shared, d), 0o777)
 		}
-	}
-	conn, err := pgx.Connect(ctx, srv.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	time.Sleep(1100 * time.Millisecond)
-	before, err := WriteSentinel(ctx, conn, "before", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond)
-	target := time.Now().UTC()
-	time.Sleep(20 * time.Millisecond)
-	after, _ := WriteSentinel(ctx, conn, "after", true)
-	WriteSentinel(ctx, conn, "later", true)
-	time.Sleep(time.Second) // archive-push
+		srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
+			Conf: "archive_mode = on\narchive_command = '" + bin + " --config=" + conf + " --stanza=drill archive-push %p'\n"})
+		body := "[global]\nrepo1-path=" + filepath.Join(shared, "repo") + "\nlog-path=" + filepath.Join(shared, "log") +
+			"\nlock-path=" + filepath.Join(shared, "lock") + "\nspool-path=" + filepath.Join(shared, "spool") +
+			"\nstart-fast=y\nlog-level-console=warn\n\n[drill]\npg1-path=" + filepath.Join(srv.Dir, "data") +
+			"\npg1-port=" + strconv.Itoa(srv.ServerPort) + "\npg1-socket-path=" + srv.Dir + "\n"
+		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		for _, cmd := range []string{"stanza-create", "backup"} {
+			if out, err := srv.Exec(ctx, bin, "--config="+conf, "--stanza=drill", cmd); err != nil {
+				t.Fatalf("pgbackrest %s: %v\n%s", cmd, err, out)
+			}
+		}
+		conn, err := pgx.Connect(ctx, srv.AdminDSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		time.Sleep(1100 * time.Millisecond)
+		before, err := WriteSentinel(ctx, conn, "before", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		target := time.Now().UTC()
+		time.Sleep(20 * time.Millisecond)
+		after, _ := WriteSentinel(ctx, conn, "after", true)
+		WriteSentinel(ctx, conn, "later", true)
+		time.Sleep(time.Second) // archive-push
 
-	src := &PgBackRest{Stanza: "drill", Config: conf, Binary: bin}
-	r, err := Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir(), SentinelDSN: srv.AdminDSN})
-	if err != nil || !r.Passed {
-		t.Fatalf("pgBackRest drill: %v %+v", err, r)
-	}
-	d := r.Steps[len(r.Steps)-1].Detail
-	if !strings.Contains(d, "newest row "+strconv.FormatInt(before.Counter, 10)) || !strings.Contains(d, "row "+strconv.FormatInt(after.Counter, 10)+", written just after it, is absent") {
-		t.Errorf("assert: %s", d)
-	}
-	if !strings.Contains(r.Steps[0].Detail, "pgbackrest verify passed") {
-		t.Errorf("pre-flight: %s", r.Steps[0].Detail)
-	}
-	checkCleanedUp(t, r)
-
-	// A WAL file gone from the repository: pgbackrest verify (or recovery) says so.
-	var walFiles []string
-	filepath.Walk(filepath.Join(shared, "repo", "archive"), func(p string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && len(info.Name()) > 24 && strings.HasPrefix(info.Name(), "0000000100") {
-			walFiles = append(walFiles, p)
+		src := &PgBackRest{Stanza: "drill", Config: conf, Binary: bin}
+		r, err := Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir(), SentinelDSN: srv.AdminDSN})
+		if err != nil || !r.Passed {
+			t.Fatalf("pgBackRest drill: %v %+v", err, r)
 		}
-		return nil
-	})
-	sort.Strings(walFiles)
-	if len(walFiles) < 3 {
-		t.Fatalf("the repository holds %d WAL files", len(walFiles))
-	}
-	os.Remove(walFiles[len(walFiles)-2])
-	r, err = Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir()})
-	if err != nil || r.Passed || (r.Failed != "pre-flight" && r.Failed != "recover") {
-		t.Errorf("a WAL file missing from the repository: %v %+v", err, r)
-	}
-	t.Logf("missing WAL: failed at %s: %s", r.Failed, r.Steps[len(r.Steps)-1].Detail)
-	checkCleanedUp(t, r)
+		d := r.Steps[len(r.Steps)-1].Detail
+		if !strings.Contains(d, "newest row "+strconv.FormatInt(before.Counter, 10)) || !strings.Contains(d, "row "+strconv.FormatInt(after.Counter, 10)+", written just after it, is absent") {
+			t.Errorf("assert: %s", d)
+		}
+		if !strings.Contains(r.Steps[0].Detail, "pgbackrest verify passed") {
+			t.Errorf("pre-flight: %s", r.Steps[0].Detail)
+		}
+		checkCleanedUp(t, r)
+
+		// A WAL file gone from the repository: pgbackrest verify (or recovery) says so.
+		var walFiles []string
+		filepath.Walk(filepath.Join(shared, "repo", "archive"), func(p string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() && len(info.Name()) > 24 && strings.HasPrefix(info.Name(), "0000000100") {
+				walFiles = append(walFiles, p)
+			}
+			return nil
+		})
+		sort.Strings(walFiles)
+		if len(walFiles) < 3 {
+			t.Fatalf("the repository holds %d WAL files", len(walFiles))
+		}
+		os.Remove(walFiles[len(walFiles)-2])
+		r, err = Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir()})
+		if err != nil || r.Passed || (r.Failed != "pre-flight" && r.Failed != "recover") {
+			t.Errorf("a WAL file missing from the repository: %v %+v", err, r)
+		}
+		t.Logf("missing WAL: failed at %s: %s", r.Failed, r.Steps[len(r.Steps)-1].Detail)
+		checkCleanedUp(t, r)
+	}, pgtest.LocalBinaries())
 }
