@@ -275,10 +275,14 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 		partial = e.predicateShare(t, ix.where)
 	}
 	// Match the keys in order: equality (or a join probe) continues, a range ends the prefix.
+	// From 18 a B-tree skip scan also steps over a leading key with no condition, one descent per
+	// distinct value of it, when a later key has an equality: (a, b) then serves b = $1.
 	idxSel := 1.0
 	matched := 0
 	probe := false
-	for _, k := range ix.keys {
+	descents := 1.0
+	skipScan := e.cat.Snapshot().Server.VersionNum >= 180000
+	for i, k := range ix.keys {
 		eq, rng := false, false
 		for _, p := range preds {
 			if !keyMatches(k, p) || p.Negated {
@@ -307,6 +311,13 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 		if rng {
 			matched++
 			idxSel *= e.rangeSel(t, k, preds)
+			break
+		}
+		if skipScan && matched == 0 && k.Column != "" && laterEquality(ix.keys[i+1:], preds) {
+			if d := e.distinct(t, k.Column); d*descents <= maxSkipDescents {
+				descents *= math.Max(d, 1)
+				continue
+			}
 		}
 		break
 	}
@@ -314,6 +325,10 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 	sorted := ordered && orderFollows(ix.keys, matched, st)
 	if matched == 0 && !(sorted && limit > 0) {
 		return 0, false
+	}
+	if descents > 1 {
+		// Skipped keys: the order the rest would give holds only within each skipped value.
+		sorted = false
 	}
 	entries := n * partial * idxSel
 	if !probe {
@@ -325,7 +340,7 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 		perLoop = math.Min(entries, limit*math.Max(entries/math.Max(found, 1), 1))
 	}
 	leafPages := math.Max(ix.pages*math.Min(perLoop/math.Max(n*partial, 1), 1), 1)
-	indexPart := randomPageCost*(2+leafPages) + perLoop*cpuIndexTupleCost
+	indexPart := randomPageCost*(2*descents+leafPages) + perLoop*cpuIndexTupleCost
 	heap := 0.0
 	if !covers(ix, st, t.Key()) {
 		corr := e.correlation(t, ix.keys)
@@ -346,6 +361,22 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 		cost += 2 * cpuOperatorCost * found * math.Log2(found)
 	}
 	return cost, true
+}
+
+// maxSkipDescents bounds the skip scans the estimator models: past a few hundred distinct leading
+// values a skip scan costs more than a full index scan, which the planner would choose instead.
+const maxSkipDescents = 256
+
+// laterEquality reports whether one of keys has an equality condition (a skip scan needs one).
+func laterEquality(keys []model.IndexKey, preds []model.Predicate) bool {
+	for _, k := range keys {
+		for _, p := range preds {
+			if keyMatches(k, p) && !p.Negated && (p.Op == model.OpEq || p.Op == model.OpIn) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // keyMatches reports whether a predicate is on an index key (a plain column, or the same

@@ -7,6 +7,7 @@ package audit
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ func Analyze(cat *model.Catalog, now time.Time) []model.Finding {
 		idx := cat.Indexes(t.Key())
 		red := redundant(t, idx, dbBytes)
 		out = append(out, red...)
+		if snap.Server.VersionNum >= 180000 {
+			out = append(out, skipScanCovered(cat, t, idx, dbBytes, red)...)
+		}
 		dropped := map[string]bool{}
 		absorbed := map[string]int64{}
 		for _, f := range red {
@@ -202,6 +206,91 @@ func keepReason(ix *model.Index) string {
 		return "it is unique"
 	}
 	return fmt.Sprintf("%d scans since the statistics were reset", ix.Scans)
+}
+
+// maxSkipValues is how many distinct values of the keys a skip scan steps over the audit accepts as
+// "serves it too": a descent per value, so a handful costs little more than the narrower index.
+const maxSkipValues = 16
+
+// skipScanCovered (18+): B-tree skip scan lets (a, b) serve b = $1 with one descent per distinct
+// value of a, so with a handful of them an index on (b) is nearly redundant. Whether the
+// narrower index is worth its writes is the planner's call: the finding is informational, and
+// `pgtune indexes generate --include-drops` writes the drop only when HypoPG (1.4+) proves no
+// statement gets dearer.
+func skipScanCovered(cat *model.Catalog, t *model.Table, idx []*model.Index, dbBytes int64, already []model.Finding) []model.Finding {
+	reported := map[string]bool{}
+	for _, f := range already {
+		reported[f.Index.Name] = true
+	}
+	var out []model.Finding
+	for _, a := range idx {
+		if a.Method != "btree" || a.Unique || a.Constraint != "" || a.Attached || !a.Valid || reported[a.Name] || len(a.Keys) == 0 {
+			continue
+		}
+		for _, b := range idx {
+			if b == a || b.Method != "btree" || !b.Valid || b.Predicate != a.Predicate || len(b.Keys) <= len(a.Keys) || !covers(b, a.Include) {
+				continue
+			}
+			// a's keys follow one or more leading keys of b that a skip scan steps over.
+			skip := 0
+			for s := 1; s+len(a.Keys) <= len(b.Keys); s++ {
+				if slices.Equal(a.Keys, b.Keys[s:s+len(a.Keys)]) {
+					skip = s
+					break
+				}
+			}
+			if skip == 0 {
+				continue
+			}
+			values := 1.0
+			var skipped []string
+			for _, k := range b.Keys[:skip] {
+				cs := cat.ColumnStat(t.Key(), k.Column)
+				if k.Column == "" || cs == nil {
+					values = math.Inf(1)
+					break
+				}
+				nd := cs.NDistinct
+				if nd < 0 {
+					nd = -nd * t.RowEstimate
+				}
+				values *= math.Max(nd, 1)
+				skipped = append(skipped, k.Column)
+			}
+			if values > maxSkipValues {
+				continue
+			}
+			reported[a.Name] = true
+			out = append(out, model.Finding{
+				Rule: "audit.index.skip_scan", Kind: model.KindIndex, Table: t.Key(), Severity: model.SeverityInfo,
+				Title: fmt.Sprintf("On PostgreSQL 18, %s serves %s's searches with a skip scan over %s's %.0f values", b.Name, a.Name, strings.Join(skipped, ", "), values),
+				Detail: fmt.Sprintf("From 18 a B-tree index can skip its leading columns: %s answers a condition on %s with one descent per distinct value of %s. "+
+					"%s is a little faster for those searches, but costs a write on every insert and non-HOT update and space in the cache. "+
+					"Price the drop with the planner before making it: pgtune indexes generate --include-drops writes it only when HypoPG 1.4+ shows no statement gets dearer.",
+					b.Name, strings.Join(keyNames(a.Keys), ", "), strings.Join(skipped, ", "), a.Name),
+				Evidence: model.Facts("index", a.Definition, "served_by", b.Definition, "skipped_keys", strings.Join(skipped, ", "),
+					"skipped_values", values, "size_bytes", a.SizeBytes, "idx_scan", a.Scans, "covering_idx_scan", b.Scans),
+				Index:  spec(a),
+				Impact: share(a.SizeBytes, dbBytes),
+				SQL:    dropSQL(a),
+				Action: "run pgtune indexes generate --include-drops on the server (HypoPG 1.4+) to have the drop priced",
+			})
+			break
+		}
+	}
+	return out
+}
+
+func keyNames(keys []model.IndexKey) []string {
+	var out []string
+	for _, k := range keys {
+		if k.Column != "" {
+			out = append(out, k.Column)
+		} else {
+			out = append(out, k.Expr)
+		}
+	}
+	return out
 }
 
 func prefixFinding(t *model.Table, a, b *model.Index, dbBytes int64) model.Finding {

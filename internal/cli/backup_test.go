@@ -16,7 +16,7 @@ import (
 // The drill end to end through the CLI: sentinels from `pgtune backup sentinel`, a base backup,
 // more sentinels, then `pgtune backup verify` to a time between two of them.
 func TestBackupVerifyCLI(t *testing.T) {
-	pgtest.EachMajor(t, func(t *testing.T) {
+	pgtest.EachMajorWithBinaries(t, func(t *testing.T) {
 		shared, err := os.MkdirTemp("", "pgtune-backup-cli-")
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestBackupVerifyCLI(t *testing.T) {
 		if r.code != ExitFindings || !strings.Contains(r.stderr, "the pre-flight step failed") || !strings.Contains(r.stdout, `"failed": "pre-flight"`) {
 			t.Errorf("--max-age 1ms: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
 		}
-	}, pgtest.LocalBinaries())
+	})
 }
 
 func TestBackupBadInput(t *testing.T) {

@@ -169,10 +169,12 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	var dropList []indexes.Drop
 	var refused []indexes.RefusedDrop
 	if *drops {
-		dropList = redundantIndexes(rep, res)
 		// With HypoPG 1.4+ every drop is priced with the planner, the index hidden and the
 		// proposals in place; a drop that makes any statement dearer is not written.
-		if hc, ok := coster.(indexes.HidingCoster); ok && hc.CanHideIndexes() && len(dropList) > 0 {
+		hc, canProve := coster.(indexes.HidingCoster)
+		canProve = canProve && hc.CanHideIndexes()
+		dropList = redundantIndexes(rep, res, canProve)
+		if canProve && len(dropList) > 0 {
 			config := slices.Clone(planned)
 			for _, pr := range res.Proposals {
 				config = append(config, pr.Candidate)
@@ -227,8 +229,10 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		Columns: []string{"file", "statement"}, Rows: rows, Note: note})
 }
 
-// redundantIndexes are the drops the audit advises plus the indexes the proposals replace.
-func redundantIndexes(rep *advisor.Report, res *indexes.Result) []indexes.Drop {
+// redundantIndexes are the drops the audit advises plus the indexes the proposals replace. An
+// index a skip scan makes nearly redundant (18) is a drop only where the planner will price it
+// (proven).
+func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool) []indexes.Drop {
 	var out []indexes.Drop
 	seen := map[string]bool{}
 	byKey := map[string]*model.Index{}
@@ -243,7 +247,7 @@ func redundantIndexes(rep *advisor.Report, res *indexes.Result) []indexes.Drop {
 		}
 	}
 	for _, f := range rep.Findings {
-		if f.Index == nil || !strings.HasPrefix(f.SQL, "DROP INDEX") || f.Severity < model.SeverityLow {
+		if f.Index == nil || !strings.HasPrefix(f.SQL, "DROP INDEX") || (f.Severity < model.SeverityLow && f.Rule != "audit.index.skip_scan") {
 			continue
 		}
 		if _, fk := f.Evidence.Get("foreign_key"); fk && f.Rule == "audit.index.unused" {
@@ -253,6 +257,9 @@ func redundantIndexes(rep *advisor.Report, res *indexes.Result) []indexes.Drop {
 		}
 		switch f.Rule {
 		case "audit.index.duplicate", "audit.index.prefix", "audit.index.unused":
+			add(model.QualifiedName(f.Index.Schema, f.Index.Name), "Drops "+f.Index.Name+": "+f.Title+".")
+		}
+		if f.Rule == "audit.index.skip_scan" && proven {
 			add(model.QualifiedName(f.Index.Schema, f.Index.Name), "Drops "+f.Index.Name+": "+f.Title+".")
 		}
 	}
