@@ -40,7 +40,7 @@ func runBackup(ctx context.Context, cmd *command, e *env, args []string) error {
 	return usageErrorf("backup: unknown subcommand %q (want verify or sentinel)", args[0])
 }
 
-const backupVerifyHelp = `Usage: pgtune backup verify --base-backup DIR --wal-archive DIR [--target-time T | --target latest] [flags]
+const backupVerifyHelp = `Usage: pgtune backup verify --base-backup DIR [--incremental DIR ...] --wal-archive DIR [--target-time T | --target latest] [flags]
        pgtune backup verify --pgbackrest STANZA [--pgbackrest-config FILE] [--target-time T | --target latest] [flags]
 
 A restore drill: it restores the backup into a scratch directory, recovers it to the target and
@@ -64,6 +64,12 @@ Each step is reported with its duration:
   assert      the sentinel (pgtune backup sentinel): the row just before the target is there and
               none after it (with --sentinel-dsn, the live database's exact rows); each --check
               query returns true; with --amcheck, pg_amcheck over every database
+
+With --incremental (PostgreSQL 17+, repeatable, oldest first), --base-backup is the full backup of a
+chain of incremental backups (pg_basebackup --incremental): pre-flight checks each increment was taken
+against the backup before it in the chain, from the same cluster, with its manifest (a missing or
+misplaced increment is named), and the newest increment's start and end stand for the backup's;
+restore combines the chain with pg_combinebackup and checks the result with pg_verifybackup.
 
 With --pgbackrest, pgBackRest is the source: pre-flight reads 'pgbackrest info' (the newest backup
 that ended before the target, its age, the archive's range) and runs 'pgbackrest verify'; pgBackRest
@@ -96,6 +102,8 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	targetTime := fs.String("target-time", "", "recover to this time, e.g. '2026-11-27 03:00:00+00' (RFC 3339 also accepted)")
 	target := fs.String("target", "", "latest: recover to the end of the archive")
 	maxAge := fs.Duration("max-age", 0, "fail when the backup is older than this (the recovery-point objective), e.g. 26h")
+	var increments stringList
+	fs.Var(&increments, "incremental", "an incremental backup on top of --base-backup (17+; repeatable, oldest first)")
 	var checks stringList
 	fs.Var(&checks, "check", "a query returning one boolean, run after promotion (repeatable), e.g. \"SELECT count(*) > 0 FROM payments\"")
 	amcheck := fs.Bool("amcheck", false, "run pg_amcheck (heapallindexed) over every database of the restored server")
@@ -113,6 +121,8 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	switch {
 	case *stanza != "" && (*base != "" || *archive != ""):
 		return usageErrorf("backup verify: --pgbackrest restores from the stanza: drop --base-backup and --wal-archive")
+	case *stanza != "" && len(increments) > 0:
+		return usageErrorf("backup verify: --incremental adds to --base-backup; pgBackRest restores its own incremental sets (drop --incremental)")
 	case *stanza == "" && (*base == "" || *archive == ""):
 		return usageErrorf("backup verify: --base-backup DIR and --wal-archive DIR are required (or --pgbackrest STANZA)")
 	}
@@ -142,7 +152,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	p := newProgress(e.stderr)
 	p.update("restore drill: %s", *base)
 	rep, err := pitr.Drill(ctx, pitr.Options{
-		BaseBackup: *base, WALArchive: *archive, Target: t, MaxAge: *maxAge, Checks: checks, Amcheck: *amcheck,
+		BaseBackup: *base, Increments: increments, WALArchive: *archive, Target: t, MaxAge: *maxAge, Checks: checks, Amcheck: *amcheck,
 		User: *user, Database: *database, SentinelDSN: *sentinelDSN, PgBackRest: backrest, BinDir: *pgBin, ScratchParent: *scratch, Timeout: *timeout, Log: log,
 	})
 	p.done()

@@ -31,10 +31,10 @@ const inImageTimeout = 20 * time.Minute
 // passes only when the test passed in there. An image whose C library is older than the one this
 // binary was linked against (bullseye's, for 13, on a bookworm host) cannot run it: such a major
 // gets no subtest, and the test log says so.
-func EachMajorWithBinaries(t *testing.T, fn func(t *testing.T)) {
+func EachMajorWithBinaries(t *testing.T, fn func(t *testing.T), opts ...MajorOption) {
 	t.Helper()
 	if os.Getenv(inImageVar) == "1" {
-		EachMajor(t, fn, LocalBinaries())
+		EachMajor(t, fn, append(opts, LocalBinaries())...)
 		return
 	}
 	majors, err := Selected()
@@ -44,6 +44,9 @@ func EachMajorWithBinaries(t *testing.T, fn func(t *testing.T)) {
 	local := localBinDirs()
 	ran := false
 	for _, m := range majors {
+		if !keep(m, opts) {
+			continue
+		}
 		if _, ok := local[m]; ok {
 			ran = true
 			t.Run(fmt.Sprintf("pg%d", m), fn)

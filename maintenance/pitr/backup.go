@@ -39,6 +39,13 @@ type Backup struct {
 	EndTime       time.Time
 	// HasWAL: the backup carries the WAL it needs (pg_basebackup -X fetch/stream).
 	HasWAL bool
+	// IncrementalFrom and IncrementalFromTimeline are set for an incremental backup (17+,
+	// pg_basebackup --incremental): the start of the backup it was taken against.
+	IncrementalFrom         LSN
+	IncrementalFromTimeline uint32
+	// Chain, on the newest backup of an incremental chain, lists the whole chain oldest first
+	// (the full backup, then each increment); Restore combines it with pg_combinebackup.
+	Chain []*Backup
 }
 
 // ErrNoManifest means the backup has no backup_manifest to check it against.
@@ -111,6 +118,18 @@ func (b *Backup) parseLabel(label string) error {
 				return fmt.Errorf("backup_label: timeline %q", v)
 			}
 			b.StartTimeline = uint32(n)
+		case "INCREMENTAL FROM LSN":
+			lsn, err := ParseLSN(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("backup_label: incremental from: %w", err)
+			}
+			b.IncrementalFrom = lsn
+		case "INCREMENTAL FROM TLI":
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+			if err != nil {
+				return fmt.Errorf("backup_label: incremental timeline %q", v)
+			}
+			b.IncrementalFromTimeline = uint32(n)
 		case "START TIME":
 			t, err := parsePGTime(strings.TrimSpace(v))
 			if err != nil {

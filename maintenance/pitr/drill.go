@@ -19,6 +19,9 @@ import (
 type Options struct {
 	// BaseBackup is a pg_basebackup output directory; WALArchive the WAL archive directory.
 	BaseBackup, WALArchive string
+	// Increments are incremental backups (17+, pg_basebackup --incremental) on top of
+	// BaseBackup, oldest first: the chain is checked, combined with pg_combinebackup and restored.
+	Increments []string
 	// Target is the recovery target time; zero means the end of the archive (latest).
 	Target time.Time
 	// MaxAge fails the drill when the backup is older (the recovery-point objective; 0: none).
@@ -118,7 +121,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 	if o.Database == "" {
 		o.Database = "postgres"
 	}
-	r := &Report{Backup: o.BaseBackup, Archive: o.WALArchive, Target: "latest"}
+	r := &Report{Backup: strings.Join(append([]string{o.BaseBackup}, o.Increments...), " + "), Archive: o.WALArchive, Target: "latest"}
 	if !o.Target.IsZero() {
 		r.Target = o.Target.UTC().Format(time.RFC3339Nano)
 	}
@@ -191,14 +194,26 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		restored = fmt.Sprintf("pgBackRest restored backup %s (checking every file's checksum) with its archive-get as restore_command", set.Label)
 	} else {
 		copyStart := time.Now()
-		err = b.Restore(dataDir)
+		how := b.Format + " backup restored"
+		verified := b
+		if len(b.Chain) > 0 {
+			// pg_combinebackup writes the combined directory and a manifest of it, which
+			// pg_verifybackup then checks like a full backup's.
+			err = combine(ctx, binDir, b.Chain, dataDir)
+			combined := *b
+			combined.Manifest = filepath.Join(dataDir, "backup_manifest")
+			verified = &combined
+			how = fmt.Sprintf("chain of %d backups combined with pg_combinebackup", len(b.Chain))
+		} else {
+			err = b.Restore(dataDir)
+		}
 		copied := time.Since(copyStart)
 		verifyStart := time.Now()
 		if err == nil {
-			err = verifyManifest(ctx, binDir, b, dataDir, a)
+			err = verifyManifest(ctx, binDir, verified, dataDir, a)
 		}
-		restored = fmt.Sprintf("%s backup restored to a scratch directory in %.1f s; manifest checked with pg_verifybackup in %.1f s",
-			b.Format, copied.Seconds(), time.Since(verifyStart).Seconds())
+		restored = fmt.Sprintf("%s to a scratch directory in %.1f s; manifest checked with pg_verifybackup in %.1f s",
+			how, copied.Seconds(), time.Since(verifyStart).Seconds())
 	}
 	if err == nil {
 		port, err = freePort()
@@ -278,6 +293,13 @@ func preflight(o Options) (*Backup, *Archive, string, string, error) {
 			return b, nil, "", "", err
 		}
 	}
+	chained := ""
+	if len(o.Increments) > 0 {
+		if b, err = InspectChain(binDir, o.BaseBackup, o.Increments); err != nil {
+			return nil, nil, binDir, "", err
+		}
+		chained = fmt.Sprintf(" (the newest of a chain: a full backup and %d increments, each taken against the one before)", len(o.Increments))
+	}
 	if o.MaxAge > 0 && o.Now().Sub(b.StartTime) > o.MaxAge {
 		return b, nil, binDir, "", fmt.Errorf("the backup started %s ago, beyond --max-age %s: the recovery-point objective is not met", o.Now().Sub(b.StartTime).Round(time.Minute), o.MaxAge)
 	}
@@ -324,8 +346,8 @@ func preflight(o Options) (*Backup, *Archive, string, string, error) {
 			}
 		}
 	}
-	detail := fmt.Sprintf("PostgreSQL %d %s backup started %s on timeline %d at %s; WAL continuous from %s to %s (timeline %d)",
-		b.Version, b.Format, b.StartTime.Format(time.RFC3339), b.StartTimeline, b.StartLSN,
+	detail := fmt.Sprintf("PostgreSQL %d %s backup%s started %s on timeline %d at %s; WAL continuous from %s to %s (timeline %d)",
+		b.Version, b.Format, chained, b.StartTime.Format(time.RFC3339), b.StartTimeline, b.StartLSN,
 		Segment{b.StartTimeline, first}.Name(a.SegmentSize), last.Name(a.SegmentSize), latest)
 	return b, a, binDir, detail, nil
 }

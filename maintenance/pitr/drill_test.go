@@ -101,19 +101,24 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := WriteSentinel(ctx, conn, "later", true); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the archiver has copied the last switched segment.
+	waitArchived(t, conn)
+	return f
+}
+
+// waitArchived waits (up to 20 s) until the archiver has copied the last switched segment.
+func waitArchived(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var pending bool
-		if err := conn.QueryRow(ctx, "SELECT last_archived_wal IS DISTINCT FROM pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver").Scan(&pending); err != nil {
+		if err := conn.QueryRow(t.Context(), "SELECT last_archived_wal IS DISTINCT FROM pg_walfile_name(pg_current_wal_lsn() - 1) FROM pg_stat_archiver").Scan(&pending); err != nil {
 			t.Fatal(err)
 		}
 		if !pending || time.Now().After(deadline) {
-			break
+			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return f
 }
 
 func (f *fixture) options(t *testing.T) Options {
