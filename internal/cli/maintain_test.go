@@ -207,6 +207,38 @@ func TestMaintainPlanAndRun(t *testing.T) {
 	})
 }
 
+// pg_maintain (17+) is enough for maintain run: a role that owns none of the tables, with only that
+// role granted, vacuums, freezes and analyses them for real.
+func TestMaintainRunWithPgMaintain(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		srv, conn := maintenanceServer(t)
+		ctx := t.Context()
+		if _, err := conn.Exec(ctx, "CREATE ROLE nightly LOGIN; GRANT pg_maintain TO nightly"); err != nil {
+			t.Fatal(err)
+		}
+		dsn := strings.Replace(srv.AdminDSN, "postgres://postgres@", "postgres://nightly@", 1)
+		r := run(t, "maintain", "run", "--dsn", dsn, "--lock-timeout", "1s", "--format", "json")
+		if r.code != ExitOK {
+			t.Fatalf("run as a pg_maintain member: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+		}
+		var sum struct {
+			Result maintenance.Summary `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+			t.Fatal(err)
+		}
+		for _, res := range sum.Result.Results {
+			if res.Table == "public.bloated" && (res.Status != maintenance.StatusDone || res.TuplesRemoved < 15000) {
+				t.Errorf("bloated as nightly: %+v", res)
+			}
+		}
+		var age int64
+		if err := conn.QueryRow(ctx, `SELECT age(relfrozenxid) FROM pg_class WHERE relname = 'old_rows'`).Scan(&age); err != nil || age > 1000 {
+			t.Errorf("old_rows age %d after the freeze as nightly (%v)", age, err)
+		}
+	}, pgtest.Since(17))
+}
+
 func TestMaintainRunWindowAndLock(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		srv, conn := maintenanceServer(t)
