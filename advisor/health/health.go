@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 )
@@ -168,6 +169,46 @@ func hasGap(snap *model.Snapshot, what string) bool {
 	return false
 }
 
+// youngEntries counts the entries pg_stat_statements 1.11+ dates (stats_since) and those created in
+// the last tenth of the window from its statistics' reset (or the oldest entry) to the snapshot.
+func youngEntries(st *model.Statements, takenAt time.Time) (young, known int) {
+	var oldest, newest time.Time
+	for _, r := range st.Rows {
+		if r.StatsSince == nil {
+			continue
+		}
+		known++
+		if oldest.IsZero() || r.StatsSince.Before(oldest) {
+			oldest = *r.StatsSince
+		}
+		if r.StatsSince.After(newest) {
+			newest = *r.StatsSince
+		}
+	}
+	if known == 0 {
+		return 0, 0
+	}
+	start := oldest
+	if st.StatsReset != nil && st.StatsReset.Before(start) {
+		start = *st.StatsReset
+	}
+	end := takenAt
+	if end.IsZero() || end.Before(newest) {
+		end = newest
+	}
+	window := end.Sub(start)
+	if window <= 0 {
+		return 0, known
+	}
+	cut := end.Add(-window / 10)
+	for _, r := range st.Rows {
+		if r.StatsSince != nil && r.StatsSince.After(cut) {
+			young++
+		}
+	}
+	return young, known
+}
+
 func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
 	st := &snap.Statements
 	var out []model.Finding
@@ -178,12 +219,22 @@ func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
 		if st.StatsReset != nil {
 			since = "since " + st.StatsReset.Format("2006-01-02 15:04 UTC")
 		}
+		detail := "When pg_stat_statements is full it evicts its least-used entries, so rare but expensive statements " +
+			"can vanish from the picture pgtune (and everyone else) works from, and their counters restart."
+		ev := model.Facts("dealloc", st.Dealloc, "pg_stat_statements.max", st.Max, "entries", len(st.Rows)+int(st.Hidden+st.Own))
+		// pg_stat_statements 1.11 (17+) dates each entry: entries much younger than the statistics
+		// themselves were evicted and made again, so their counters cover only part of the window.
+		if young, known := youngEntries(st, snap.TakenAt); known > 0 && young > 0 {
+			share := float64(young) / float64(known)
+			ev = append(ev, model.Fact{Name: "entries_younger_than_a_tenth_of_the_window", Value: young}, model.Fact{Name: "entries_dated", Value: known})
+			detail += fmt.Sprintf(" %d of the %d entries (%.0f %%) were created in the last tenth of the statistics' window (stats_since): "+
+				"their counts cover only the time since, so their share of the workload reads low.", young, known, share*100)
+		}
 		out = append(out, model.Finding{
 			Rule: "statistics.pg_stat_statements.evictions", Kind: model.KindStatistics, Severity: model.SeverityMedium,
-			Title: fmt.Sprintf("pg_stat_statements evicted entries %d times %s", st.Dealloc, since),
-			Detail: "When pg_stat_statements is full it evicts its least-used entries, so rare but expensive statements " +
-				"can vanish from the picture pgtune (and everyone else) works from, and their counters restart.",
-			Evidence: model.Facts("dealloc", st.Dealloc, "pg_stat_statements.max", st.Max, "entries", len(st.Rows)+int(st.Hidden+st.Own)),
+			Title:    fmt.Sprintf("pg_stat_statements evicted entries %d times %s", st.Dealloc, since),
+			Detail:   detail,
+			Evidence: ev,
 			SQL:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;", newMax), Action: restart,
 		})
 	}

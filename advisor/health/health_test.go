@@ -99,3 +99,31 @@ func TestPgStatStatementsHealth(t *testing.T) {
 		}
 	}
 }
+
+// pg_stat_statements 1.11 dates its entries: after evictions, the entries made in the last tenth of
+// the statistics' window are counted in the evictions finding (their counts cover less time).
+func TestEvictionsCountYoungEntries(t *testing.T) {
+	reset := day
+	taken := day.Add(100 * time.Hour)
+	rows := make([]model.StatementRow, 10)
+	for i := range rows {
+		since := day.Add(time.Hour) // old
+		if i >= 7 {
+			since = day.Add(95 * time.Hour) // made again after an eviction
+		}
+		rows[i].StatsSince = &since
+	}
+	snap := &model.Snapshot{TakenAt: taken, Statements: model.Statements{Max: 1000, Dealloc: 5, StatsReset: &reset, Rows: rows}}
+	f := rules(Analyze(model.NewCatalog(snap), &model.Workload{}))["statistics.pg_stat_statements.evictions "]
+	if v, ok := f.Evidence.Get("entries_younger_than_a_tenth_of_the_window"); !ok || v != 3 || !strings.Contains(f.Detail, "3 of the 10 entries (30 %)") {
+		t.Errorf("evictions finding: %+v", f)
+	}
+	// Before 1.11 nothing is dated: the finding stays as it was.
+	for i := range rows {
+		rows[i].StatsSince = nil
+	}
+	f = rules(Analyze(model.NewCatalog(snap), &model.Workload{}))["statistics.pg_stat_statements.evictions "]
+	if _, ok := f.Evidence.Get("entries_younger_than_a_tenth_of_the_window"); ok {
+		t.Errorf("undated entries counted: %+v", f)
+	}
+}
