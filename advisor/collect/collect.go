@@ -14,6 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,6 +35,9 @@ type Options struct {
 	SampleFor time.Duration
 	// Samples are statement texts sampled earlier (SampleActivity), merged with Collect's own.
 	Samples []string
+	// Redact removes secrets from statement texts before the snapshot is returned (query.Redact;
+	// nil: every quoted literal is replaced).
+	Redact func(string) (string, bool)
 	// NoValues leaves out data values: pg_stats' most common values and histogram bounds, and
 	// the statement samples. For snapshots that leave the building.
 	NoValues bool
@@ -159,8 +165,55 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 	if !o.NoValues {
 		snap.Statements.Samples = mergeSorted(samples, o.Samples)
 	}
+	redactSecrets(snap, o.Redact)
 	return snap, nil
 }
+
+// redactSecrets replaces the literals in statement texts that may carry secrets (a CREATE ROLE's
+// PASSWORD, a user mapping's OPTIONS, a dblink connection string, a pgcrypto key), before the
+// snapshot is kept, printed or written. pg_stat_statements stores utility statements as written,
+// and pg_stat_activity shows every text as sent (the samples, and the sessions holding back the
+// xmin horizon).
+func redactSecrets(snap *model.Snapshot, redact func(string) (string, bool)) {
+	if redact == nil {
+		redact = redactLiterals
+	}
+	for i := range snap.Statements.Rows {
+		snap.Statements.Rows[i].Query, _ = redact(snap.Statements.Rows[i].Query)
+	}
+	samples := snap.Statements.Samples[:0]
+	for _, s := range snap.Statements.Samples {
+		r, _ := redact(s)
+		samples = append(samples, r)
+	}
+	snap.Statements.Samples = slices.Compact(samples)
+	// A session holding back the xmin horizon is shown with its query ("state: text").
+	for i, b := range snap.Blockers {
+		if state, text, ok := strings.Cut(b.Detail, ": "); ok && b.Kind == "session" {
+			text, _ = redact(text)
+			snap.Blockers[i].Detail = state + ": " + text
+		}
+	}
+}
+
+// redactLiterals is the fallback when no parser-backed Redact is given (the collector builds
+// without the parser): every quoted literal of a text that is not a data statement goes. Callers
+// that link the parser pass query.Redact, which also finds the keys and connection strings given
+// to dblink and pgcrypto inside data statements.
+func redactLiterals(sql string) (string, bool) {
+	first := strings.ToUpper(strings.TrimLeft(commentRe.ReplaceAllString(sql, " "), " \t\r\n("))
+	for _, kw := range []string{"SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "MERGE"} {
+		if strings.HasPrefix(first, kw) {
+			return sql, false
+		}
+	}
+	out := literalRe.ReplaceAllString(sql, "'<redacted>'")
+	return out, out != sql
+}
+
+var commentRe = regexp.MustCompile(`(?s)^\s*(/\*.*?\*/|--[^\n]*\n)*`)
+
+var literalRe = regexp.MustCompile(`(?s)'(?:[^']|'')*('|$)`)
 
 // querier is the collection's connection, inside its read-only transaction.
 type querier interface {

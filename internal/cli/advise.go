@@ -15,6 +15,7 @@ import (
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/collect"
 	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/advisor/snapshot"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
@@ -192,6 +193,9 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 		if err != nil {
 			return nil, "", fmt.Errorf("--statements %s: %w", s.statementsFile, err)
 		}
+		for i := range stmts.Rows { // an export holds utility statements as written, secrets and all
+			stmts.Rows[i].Query, _ = query.Redact(stmts.Rows[i].Query)
+		}
 		snap, err := advisor.FromDump(string(schemaSQL), stmts, time.Now(), Version())
 		if err != nil {
 			return nil, "", fmt.Errorf("--schema %s: %w", s.schemaFile, err)
@@ -206,7 +210,7 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 	defer conn.Close(context.Background())
 	p := newProgress(fs.e.stderr)
 	snap, err := collect.Collect(ctx, conn, collect.Options{
-		StatementTimeout: s.timeout, SampleFor: s.sample, NoValues: s.noValues, PgtuneVersion: Version(), Log: log,
+		StatementTimeout: s.timeout, SampleFor: s.sample, NoValues: s.noValues, PgtuneVersion: Version(), Log: log, Redact: query.Redact,
 		Progress: func(step string) { p.update("reading %s", step) },
 	})
 	p.done()
