@@ -13,6 +13,12 @@ import (
 // snapshot has no statistics: findings that need them (unused indexes, stale statistics) are
 // missing, and its Gaps say so.
 func FromDump(schemaSQL string, statements *model.Statements, takenAt time.Time, version string) (*model.Snapshot, error) {
+	// An export holds utility statements as written, secrets and all: redacted before anything else.
+	if statements != nil {
+		for i := range statements.Rows {
+			statements.Rows[i].Query, _ = query.Redact(statements.Rows[i].Query)
+		}
+	}
 	s, err := query.ParseSchema(schemaSQL)
 	if err != nil {
 		return nil, fmt.Errorf("the schema file does not parse at %w; pass the output of pg_dump --schema-only", err)

@@ -1,6 +1,7 @@
 package pgconf
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -93,7 +94,7 @@ func topStatements(rows []model.StatementRow, f func(model.StatementRow) int64, 
 			picked = append(picked, r)
 		}
 	}
-	slices.SortFunc(picked, func(a, b model.StatementRow) int { return int(f(b) - f(a)) })
+	slices.SortFunc(picked, func(a, b model.StatementRow) int { return cmp.Compare(f(b), f(a)) })
 	var out []model.StatementEvidence
 	for _, r := range picked[:min(n, len(picked))] {
 		out = append(out, model.StatementEvidence{QueryIDs: []model.QueryID{r.QueryID}, Query: r.Query, Calls: r.Calls,

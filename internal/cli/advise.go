@@ -193,9 +193,6 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 		if err != nil {
 			return nil, "", fmt.Errorf("--statements %s: %w", s.statementsFile, err)
 		}
-		for i := range stmts.Rows { // an export holds utility statements as written, secrets and all
-			stmts.Rows[i].Query, _ = query.Redact(stmts.Rows[i].Query)
-		}
 		snap, err := advisor.FromDump(string(schemaSQL), stmts, time.Now(), Version())
 		if err != nil {
 			return nil, "", fmt.Errorf("--schema %s: %w", s.schemaFile, err)

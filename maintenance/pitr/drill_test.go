@@ -140,16 +140,7 @@ func copyDir(t *testing.T, src string) string {
 		os.Chtimes(filepath.Join(dst, "backup_manifest"), st.ModTime(), st.ModTime())
 	}
 	// The scratch server's user reads the copy (restore_command runs as it).
-	filepath.Walk(dst, func(p string, info os.FileInfo, err error) error {
-		if err == nil {
-			mode := os.FileMode(0o644)
-			if info.IsDir() {
-				mode = 0o777
-			}
-			os.Chmod(p, mode)
-		}
-		return nil
-	})
+	readableByAll(dst)
 	return dst
 }
 
@@ -387,5 +378,19 @@ func TestDrillPgBackRest(t *testing.T) {
 		}
 		t.Logf("missing WAL: failed at %s: %s", r.Failed, r.Steps[len(r.Steps)-1].Detail)
 		checkCleanedUp(t, r)
+	})
+}
+
+// readableByAll opens a backup or archive tree to every user: the scratch server runs as another.
+func readableByAll(dir string) {
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil {
+			mode := os.FileMode(0o644)
+			if info.IsDir() {
+				mode = 0o777
+			}
+			os.Chmod(p, mode)
+		}
+		return nil
 	})
 }

@@ -70,16 +70,7 @@ func TestDrillIncremental(t *testing.T) {
 		exec("SELECT pg_switch_wal()")
 		waitArchived(t, conn)
 		for _, d := range []string{full, inc1, inc2} { // the scratch server's user reads them
-			filepath.Walk(d, func(p string, info os.FileInfo, err error) error {
-				if err == nil {
-					mode := os.FileMode(0o644)
-					if info.IsDir() {
-						mode = 0o755
-					}
-					os.Chmod(p, mode)
-				}
-				return nil
-			})
+			readableByAll(d)
 		}
 		opts := func(base string, incs ...string) Options {
 			return Options{BaseBackup: base, Increments: incs, WALArchive: archive, Target: target, BinDir: srv.BinDir(), SentinelDSN: srv.AdminDSN,
