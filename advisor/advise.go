@@ -6,21 +6,24 @@
 package advisor
 
 import (
-	"github.com/bookedbarber/pgtune/advisor/settings"
-	"github.com/bookedbarber/pgtune/maintenance"
-	"github.com/bookedbarber/pgtune/pgconf"
-
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/audit"
 	"github.com/bookedbarber/pgtune/advisor/health"
 	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/prereq"
 	"github.com/bookedbarber/pgtune/advisor/rewrite"
+	"github.com/bookedbarber/pgtune/advisor/settings"
 	"github.com/bookedbarber/pgtune/indexes"
+	"github.com/bookedbarber/pgtune/internal/quote"
+	"github.com/bookedbarber/pgtune/maintenance"
+	"github.com/bookedbarber/pgtune/pgconf"
 )
 
 // Options control Advise.
@@ -72,8 +75,12 @@ type WorkloadSummary struct {
 	Calls       int64   `json:"calls"`
 	TotalExecMs float64 `json:"total_exec_ms"`
 	// Hidden counts rows of other roles the user could not read.
-	HiddenRows int64                `json:"hidden_rows"`
-	Unmodelled []model.ProblemCount `json:"unmodelled,omitempty"`
+	HiddenRows int64 `json:"hidden_rows"`
+	// OwnRows are pgtune's own rows and InternalRows PostgreSQL's foreign-key checks, both left
+	// out of the workload (model.Statements says how they are recognised).
+	OwnRows      int64                `json:"own_rows"`
+	InternalRows int64                `json:"internal_rows"`
+	Unmodelled   []model.ProblemCount `json:"unmodelled,omitempty"`
 	// Top lists the statements with the most total execution time.
 	Top []TopStatement `json:"top"`
 	// Tables lists how the workload reaches each table, busiest first.
@@ -110,17 +117,40 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	findings = append(findings, settings.Analyze(snap, o.Instance)...)
 	findings = append(findings, maintenance.Findings(snap)...)
 	var engineErr error
+	var engineGaps []model.Gap
+	if st := snap.Statements; st.Hidden > 0 && snap.Source == "live" {
+		engineGaps = append(engineGaps, model.Gap{What: "statements",
+			Reason: fmt.Sprintf("%d statements of other roles are hidden from %s (%d calls): GRANT pg_read_all_stats TO %s; (or GRANT pg_monitor)", st.Hidden, snap.Server.User, st.HiddenCalls, quote.Ident(snap.Server.User))})
+	}
 	coster, estimated := o.Coster, false
 	if coster == nil && o.EstimateIndexes {
 		coster, estimated = indexes.NewEstimator(w, cat), true
 	}
 	if coster != nil {
 		cands := indexes.Generate(w, cat)
+		if !estimated && o.Indexes.MaxTexts == 0 {
+			o.Indexes.MaxTexts = PlannerTextCap(snap, w)
+		}
 		res, err := indexes.Select(ctx, w, cat, cands, coster, o.Indexes)
-		if err != nil {
+		grant := prereq.PlannerGrant(snap.Server.User, snap.Server.VersionNum)
+		var denied *indexes.DeniedError
+		switch {
+		case errors.As(err, &denied):
+			engineErr = fmt.Errorf("index engine: %w; fix: %s", err, grant)
+			engineGaps = append(engineGaps, model.Gap{What: "planner proofs",
+				Reason: fmt.Sprintf("EXPLAIN was refused on all %d statements that read tables (no SELECT on %s), so there is no index advice: %s", denied.Statements, strings.Join(denied.Tables, ", "), grant)})
+		case err != nil:
 			engineErr = fmt.Errorf("index engine: %w", err)
-		} else {
+			engineGaps = append(engineGaps, model.Gap{What: "index advice", Reason: fmt.Sprintf("the index engine failed (%v); the rest of the report stands", err)})
+		default:
 			findings = append(findings, indexes.Findings(res, w, !estimated, estimated)...)
+			if res.Unplanned > 0 {
+				engineGaps = append(engineGaps, UnplannedGap(snap, res.Unplanned))
+			}
+			if len(res.Denied) > 0 {
+				engineGaps = append(engineGaps, model.Gap{What: "planner proofs",
+					Reason: fmt.Sprintf("EXPLAIN was refused on %d statements (no SELECT on %s): no index advice covers them; %s", len(res.Denied), strings.Join(res.DeniedTables, ", "), grant)})
+			}
 		}
 	}
 	Rank(findings)
@@ -131,9 +161,9 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	r := &Report{
 		Source: Source{Kind: snap.Source, Database: snap.Server.Database, ServerVersion: snap.Server.Version,
 			TakenAt: snap.TakenAt, StatsReset: snap.Server.StatsReset, StatementsReset: snap.Statements.StatsReset,
-			Tables: len(snap.Tables), Indexes: len(snap.Indexes), Gaps: snap.Gaps},
+			Tables: len(snap.Tables), Indexes: len(snap.Indexes), Gaps: append(slices.Clone(snap.Gaps), engineGaps...)},
 		Workload: WorkloadSummary{Statements: len(w.Statements), Calls: w.TotalCalls, TotalExecMs: model.Round(w.TotalExecMs, 3),
-			HiddenRows: snap.Statements.Hidden, Unmodelled: w.Unmodelled, Tables: w.Tables},
+			HiddenRows: snap.Statements.Hidden, OwnRows: snap.Statements.Own, InternalRows: snap.Statements.Internal, Unmodelled: w.Unmodelled, Tables: w.Tables},
 		Findings: findings,
 		Model:    w,
 		Catalog:  cat,
@@ -153,6 +183,25 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 		r.Workload.Tables = []*model.TableAccess{}
 	}
 	return r, engineErr
+}
+
+// PlannerTextCap is how many statement texts the index engine may plan on a live server
+// without pushing pg_stat_statements past its max (0: no cap); see indexes.TextBudget.
+func PlannerTextCap(snap *model.Snapshot, w *model.Workload) int {
+	track, _ := snap.Setting("pg_stat_statements.track")
+	texts := 0
+	for _, ws := range w.Statements {
+		texts += max(1, len(ws.Texts))
+	}
+	limit, _ := indexes.TextBudget(snap.Statements, track, texts)
+	return limit
+}
+
+// UnplannedGap names the statements the text cap left unplanned, and the fix.
+func UnplannedGap(snap *model.Snapshot, n int) model.Gap {
+	return model.Gap{What: "planner proofs",
+		Reason: fmt.Sprintf("%d of the least costly statements were not planned: with pg_stat_statements.track = all each statement pgtune plans is recorded as a nested statement of its role, and pg_stat_statements (%d of %d entries used) has no room for more without evicting the application's; GRANT SET ON PARAMETER pg_stat_statements.track TO %s; (15+) lets pgtune record nothing, or raise pg_stat_statements.max",
+			n, snap.Statements.Entries, snap.Statements.Max, quote.Ident(snap.Server.User))}
 }
 
 // Rank orders findings: most severe first, then by the share of the workload (or of the

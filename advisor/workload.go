@@ -96,8 +96,12 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 			ws.Texts = []string{ws.Query}
 		}
 		// The planner is handed these texts: a normalised `interval $2` must become a cast first.
+		ws.ReadTexts = make([]string, len(ws.Texts))
 		for i, t := range ws.Texts {
 			ws.Texts[i] = query.Plannable(t)
+			if r, ok := query.ReadForm(ws.Texts[i]); ok {
+				ws.ReadTexts[i] = r
+			}
 		}
 		if ws.Calls > 0 {
 			ws.MeanExecMs = ws.TotalExecMs / float64(ws.Calls)

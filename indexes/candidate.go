@@ -5,12 +5,11 @@
 package indexes
 
 import (
-	"fmt"
-	"hash/fnv"
-	"slices"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Candidate is an index pgtune could create.
@@ -68,7 +67,7 @@ func (c *Candidate) definition(online bool) string {
 	if online {
 		b.WriteString("CONCURRENTLY IF NOT EXISTS ")
 	}
-	b.WriteString(model.QuoteIdent(c.Name) + " ON " + model.QuoteQualified(c.Table))
+	b.WriteString(quote.Ident(c.Name) + " ON " + quote.QualifiedKey(c.Table))
 	if c.Method != "btree" {
 		b.WriteString(" USING " + c.Method)
 	}
@@ -78,7 +77,7 @@ func (c *Candidate) definition(online bool) string {
 			b.WriteString(", ")
 		}
 		if k.Column != "" {
-			k.Column = model.QuoteIdent(k.Column)
+			k.Column = quote.Ident(k.Column)
 		}
 		b.WriteString(k.String())
 	}
@@ -86,7 +85,7 @@ func (c *Candidate) definition(online bool) string {
 	if len(c.Include) > 0 {
 		inc := make([]string, len(c.Include))
 		for i, col := range c.Include {
-			inc[i] = model.QuoteIdent(col)
+			inc[i] = quote.Ident(col)
 		}
 		b.WriteString(" INCLUDE (" + strings.Join(inc, ", ") + ")")
 	}
@@ -106,12 +105,10 @@ func (c *Candidate) Spec() *model.IndexSpec {
 	return s
 }
 
-// maxIdentifier is PostgreSQL's NAMEDATALEN - 1.
-const maxIdentifier = 63
-
 // nameFor builds a deterministic name: table, key columns (or a word for an expression), a word
-// for the predicate, and the method when not B-tree, ending in _idx. A name longer than 63 bytes
-// is cut and ends in a hash of the full name, so two long names never collide.
+// for the predicate, and the method when not B-tree, ending in _idx. Only the names' letters and
+// digits are kept (quote.Name), so the name is also a safe file name; a name longer than 63
+// bytes is cut on a character boundary and ends in a hash of the full name.
 func nameFor(table string, c *Candidate) string {
 	_, short, ok := strings.Cut(table, ".")
 	if !ok {
@@ -130,15 +127,7 @@ func nameFor(table string, c *Candidate) string {
 	if len(c.Include) > 0 {
 		parts = append(parts, "incl")
 	}
-	name := strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), "_") + "_idx"
-	if len(name) <= maxIdentifier {
-		return name
-	}
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	suffix := fmt.Sprintf("_%08x_idx", h.Sum32())
-	cut := name[:maxIdentifier-len(suffix)]
-	return strings.TrimRight(cut, "_") + suffix
+	return quote.Name("idx", parts...)
 }
 
 // nameWord is a key in a name: the column, or the function and column of an expression

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Tuning of candidate generation. Named so the documentation and tests can cite them.
@@ -395,7 +397,7 @@ func sortText(keys []model.IndexKey) string {
 
 // predicateSQL renders a constant condition for a partial index's WHERE.
 func predicateSQL(p model.Predicate) string {
-	col := model.QuoteIdent(p.Column.Column)
+	col := quote.Ident(p.Column.Column)
 	switch p.Op {
 	case model.OpIsNull:
 		return col + " IS NULL"
@@ -417,7 +419,7 @@ func literal(v string) string {
 	if _, err := fmt.Sscanf(v, "%g", new(float64)); err == nil && !strings.ContainsAny(v, " '") {
 		return v
 	}
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	return quote.Literal(v)
 }
 
 // constShare estimates the share of rows a constant condition selects, from pg_stats' most
@@ -573,7 +575,7 @@ func immutableExpr(p model.Predicate, t *model.Table) string {
 	if c := t.Column(p.Column.Column); c != nil {
 		colType = c.Type
 	}
-	col := model.QuoteIdent(p.Column.Column)
+	col := quote.Ident(p.Column.Column)
 	tz := colType == "timestamp with time zone"
 	switch wr.Kind {
 	case model.WrapFunction:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 )
@@ -84,5 +85,38 @@ func TestWriteNeverOverwritesAndGeneratingTwiceAddsNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "000050_x.up.sql")); !os.IsNotExist(err) {
 		t.Error("a failed write left a file behind")
+	}
+}
+
+// Names from the catalog never leave the directory, never split a character at 63 bytes, and
+// never break out of a comment.
+func TestHostileNamesStayInTheDirectory(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "migrations")
+	evil := proposal("public.t", "../../../tmp/pwn", strings.Repeat("ü", 40))
+	evil.Candidate.Why = []string{"equality on x\nDROP TABLE t; --"}
+	drop := Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "../../escape", Definition: "CREATE INDEX x ON public.t USING btree (a)"}, Reason: "unused"}
+	files, err := Write(dir, Migrations([]*Proposal{evil}, []Drop{drop}, 0, map[string]bool{}, day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if filepath.Dir(f) != dir {
+			t.Errorf("%s is outside %s", f, dir)
+		}
+		body, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "DROP TABLE") {
+				t.Errorf("%s: a name broke out of its comment: %q", f, line)
+			}
+		}
+	}
+	entries, _ := os.ReadDir(parent)
+	if len(entries) != 1 {
+		t.Errorf("the parent holds %d entries, want only migrations/", len(entries))
+	}
+	name := evil.Candidate.Name
+	if len(name) > 63 || !utf8.ValidString(name) {
+		t.Errorf("index name %q: %d bytes", name, len(name))
 	}
 }

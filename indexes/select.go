@@ -3,10 +3,14 @@ package indexes
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 )
@@ -41,6 +45,31 @@ type Options struct {
 	// Planned are indexes already on their way (migrations not yet applied): they are in place
 	// in every configuration priced, and never proposed again.
 	Planned []*Candidate
+	// MaxTexts caps how many statement texts the planner is asked about (0: no cap), the
+	// costliest statements first: with pg_stat_statements.track = all every text EXPLAINed is
+	// recorded as a nested statement, and the cap keeps pgtune within the room pg_stat_statements
+	// has left (see TextBudget).
+	MaxTexts int
+}
+
+// TextBudget is Options.MaxTexts for a live snapshot: unlimited when pgtune's sessions record
+// nothing (track = none for them, or track = top, which skips nested statements); otherwise the
+// room pg_stat_statements has left below 90 % of its max, so that planning never evicts the
+// application's statements. Each text planned may take two entries: its nested execution, and a
+// "sticky" entry PREPARE leaves for a text with constants (pg_stat_statements makes it at parse
+// time; it has no calls, so the view never shows it, but it holds a slot). The rows this role
+// recorded in earlier runs count as room (this run records the same keys); 80 covers the fixed
+// texts of a run (about 60 for a role's first). ok is false when the cap bites.
+func TextBudget(st model.Statements, track string, texts int) (limit int, ok bool) {
+	if st.Untracked || track != "all" || st.Max <= 0 || st.Entries <= 0 {
+		return 0, true
+	}
+	room := (int(0.90*float64(st.Max)) - int(st.Entries-st.OwnRole) - 80) / 2
+	room = max(room, 0)
+	if texts <= room {
+		return 0, true
+	}
+	return max(room, 1), false
 }
 
 // Effect is what an index does to one statement.
@@ -85,6 +114,29 @@ type Result struct {
 	FinalCost     float64 `json:"final_cost"`
 	// Explains counts planner calls; Candidates how many were considered.
 	Candidates int `json:"candidates"`
+	// Denied lists the statements the planner refused to plan for lack of privilege (EXPLAIN
+	// needs SELECT on the tables), DeniedTables the tables they read: no advice covers them.
+	Denied       []string `json:"denied,omitempty"`
+	DeniedTables []string `json:"denied_tables,omitempty"`
+	// Unplanned counts the statements left out by MaxTexts.
+	Unplanned int `json:"unplanned,omitempty"`
+}
+
+// DeniedError is the index engine refused by the planner on every statement that reads a table:
+// the role may not SELECT from the workload's tables, which EXPLAIN requires.
+type DeniedError struct {
+	Statements int
+	Tables     []string
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("the planner refused all %d statements that read tables: permission denied for %s (EXPLAIN needs SELECT on the tables)", e.Statements, strings.Join(e.Tables, ", "))
+}
+
+// isDenied reports a permission error from the server.
+func isDenied(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42501"
 }
 
 // Write-overhead model, in planner cost units per row written: an index entry costs about a
@@ -96,14 +148,16 @@ const (
 )
 
 type stmt struct {
-	ws     *model.WorkloadStatement
-	est    *Estimator // prices what the coster cannot (trigram GIN)
-	texts  []string
-	params [][]string // representative values per text (nil: none)
-	tables []string
-	reads  map[string]bool // "table.column" the statement uses in conditions, joins, sorts
-	base   float64
-	cur    float64
+	ws    *model.WorkloadStatement
+	est   *Estimator // prices what the coster cannot (trigram GIN)
+	texts []string
+	// readTexts are the texts' read forms, used once the planner refuses a text to this role.
+	readTexts []string
+	params    [][]string // representative values per text (nil: none)
+	tables    []string
+	reads     map[string]bool // "table.column" the statement uses in conditions, joins, sorts
+	base      float64
+	cur       float64
 }
 
 // buildStmts are the workload's statements an index can serve (reads, and the reads of UPDATE
@@ -121,7 +175,7 @@ func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
 		default:
 			continue
 		}
-		s := &stmt{ws: ws, est: est, texts: ws.Texts, tables: st.TableKeys(), reads: map[string]bool{}}
+		s := &stmt{ws: ws, est: est, texts: slices.Clone(ws.Texts), readTexts: slices.Clone(ws.ReadTexts), tables: st.TableKeys(), reads: map[string]bool{}}
 		if len(s.texts) == 0 {
 			s.texts = []string{ws.Query}
 		}
@@ -165,6 +219,18 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(w.TotalCalls) }
 	stmts := buildStmts(w, cat)
 	res := &Result{Candidates: len(cands)}
+	if o.MaxTexts > 0 {
+		// The workload is ordered by total time: keep the costliest statements' texts.
+		texts := 0
+		for i, s := range stmts {
+			if texts+len(s.texts) > o.MaxTexts {
+				res.Unplanned = len(stmts) - i
+				stmts = stmts[:i]
+				break
+			}
+			texts += len(s.texts)
+		}
+	}
 	planned := map[string]bool{}
 	for _, p := range o.Planned {
 		planned[p.Signature()] = true
@@ -174,11 +240,18 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	// proposed or planned, so a second run (with the first run's migrations planned) judges by
 	// the same yardstick as the first.
 	reference := 0.0
+	deniedTables := map[string]bool{}
 	for _, s := range stmts {
 		c, err := s.cost(ctx, coster, nil)
 		if err != nil {
 			// A statement the planner cannot plan (a temporary table since dropped, a text
-			// cut short) is left out, not fatal.
+			// cut short) is left out, not fatal. One it may not plan is said.
+			if isDenied(err) {
+				res.Denied = append(res.Denied, s.ws.Fingerprint)
+				for _, t := range s.tables {
+					deniedTables[t] = true
+				}
+			}
 			s.base = math.NaN()
 			continue
 		}
@@ -193,6 +266,11 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		res.BaseCost += float64(s.ws.Calls) * c
 	}
 	stmts = slices.DeleteFunc(stmts, func(s *stmt) bool { return math.IsNaN(s.base) })
+	res.DeniedTables = slices.Sorted(maps.Keys(deniedTables))
+	// Refused on every statement that reads a table (what remains reads none: SELECT now()).
+	if len(res.Denied) > 0 && !slices.ContainsFunc(stmts, func(s *stmt) bool { return len(s.tables) > 0 }) {
+		return nil, &DeniedError{Statements: len(res.Denied), Tables: res.DeniedTables}
+	}
 	res.ReferenceCost = reference
 	threshold := o.MinImprovement * reference
 
@@ -408,6 +486,13 @@ func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidat
 	for i, text := range s.texts {
 		fp := fmt.Sprintf("%s/%d", s.ws.Fingerprint, i)
 		p, err := coster.Cost(ctx, config, hide, fp, text, s.params[i], s.tables)
+		if err != nil && isDenied(err) && i < len(s.readTexts) && s.readTexts[i] != "" {
+			// The role may read but not write: from now on the statement is planned as the
+			// query that finds its rows (query.ReadForm), which is what indexes change.
+			s.texts[i], s.readTexts[i] = s.readTexts[i], ""
+			text = s.texts[i]
+			p, err = coster.Cost(ctx, config, hide, fp, text, s.params[i], s.tables)
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
@@ -157,4 +158,26 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestTextBudget(t *testing.T) {
+	st := model.Statements{Max: 1000, Entries: 800, OwnRole: 40}
+	for _, c := range []struct {
+		st        model.Statements
+		track     string
+		texts     int
+		wantLimit int
+		wantOK    bool
+	}{
+		{st, "all", 20, 0, true},
+		{st, "all", 200, 30, false}, // (900 - 760 - 80) / 2
+		{st, "top", 5000, 0, true},
+		{model.Statements{Max: 1000, Entries: 990, Untracked: true}, "all", 5000, 0, true},
+		{model.Statements{Max: 1000, Entries: 990}, "all", 5000, 1, false},
+	} {
+		limit, ok := TextBudget(c.st, c.track, c.texts)
+		if limit != c.wantLimit || ok != c.wantOK {
+			t.Errorf("TextBudget(%+v, %s, %d) = %d, %v; want %d, %v", c.st, c.track, c.texts, limit, ok, c.wantLimit, c.wantOK)
+		}
+	}
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // ErrNoHide means HypoPG is older than 1.4, which added hypopg_hide_index: dropping an existing
@@ -39,7 +41,6 @@ type WhatIf struct {
 
 	// Explains counts the EXPLAINs actually run (cache misses).
 	Explains int
-	prepared int
 }
 
 type hypo struct {
@@ -64,7 +65,8 @@ const (
 	hypoUnhide   = connect.Marker + `SELECT %s.hypopg_unhide_index($1)`
 	hypoReset    = connect.Marker + `SELECT %s.hypopg_reset()`
 	indexOID     = connect.Marker + `SELECT $1::regclass::oid`
-	paramCount   = connect.Marker + `SELECT coalesce(pg_catalog.array_length(parameter_types, 1), 0) FROM pg_catalog.pg_prepared_statements WHERE name = $1`
+	paramTypes   = connect.Marker + `SELECT coalesce(parameter_types::text[], '{}') FROM pg_catalog.pg_prepared_statements WHERE name = $1`
+	setParam     = connect.Marker + `SELECT pg_catalog.set_config($1, $2, true)`
 	preparedName = "pgtune_whatif"
 )
 
@@ -85,6 +87,17 @@ func NewWhatIf(ctx context.Context, conn *pgx.Conn, versionNum int) (*WhatIf, er
 	if _, err := conn.Exec(ctx, connect.Marker+"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"); err != nil {
 		return nil, fmt.Errorf("make the what-if session read-only: %w", err)
 	}
+	// Costing a merge join makes the planner read both join keys' actual minimum and maximum
+	// from their indexes (selfuncs.c, get_actual_variable_range), and each such probe counts in
+	// pg_stat_user_indexes.idx_scan: planning the workload's joins added 200-300 scans a run to
+	// the primary keys, and the unused-index audit would read pgtune's own planning as use. Merge
+	// joins are left out of what-if plans, with and without the candidates alike, so the
+	// comparison stays like for like; OLTP plans seldom use them.
+	if _, err := conn.Exec(ctx, connect.Marker+"SET enable_mergejoin = off"); err != nil {
+		return nil, fmt.Errorf("what-if session: %w", err)
+	}
+	// Its EXPLAINs leave no row in pg_stat_statements where the role may ask for that.
+	connect.Untrack(ctx, conn)
 	if _, err := conn.Exec(ctx, fmt.Sprintf(hypoReset, schema)); err != nil {
 		return nil, fmt.Errorf("reset HypoPG: %w", err)
 	}
@@ -238,30 +251,29 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 }
 
 // explain runs EXPLAIN (FORMAT JSON) on the generic plan of text: the plan PostgreSQL uses for
-// any parameter values. PostgreSQL 16+ has EXPLAIN (GENERIC_PLAN); before it, the statement is
-// prepared and executed with NULLs under plan_cache_mode = force_generic_plan (a custom plan
-// would fold the NULLs into a plan that reads nothing). With representative params (see
-// Representative) it also plans the statement with them (a custom plan, which sees the real
-// selectivity of its ranges) and returns the mean of the two: a prepared statement runs custom
-// plans first and the generic one once it is not dearer.
+// any parameter values. The statement is prepared under one fixed name and executed with NULLs
+// under plan_cache_mode = force_generic_plan (a custom plan would fold the NULLs into a plan that
+// reads nothing). With representative params (see Representative) it also plans the statement
+// with them (a custom plan, which sees the real selectivity of its ranges) and returns the mean
+// of the two: a prepared statement runs custom plans first and the generic one once it is not
+// dearer.
+//
+// Every text sent here is one of a few fixed shapes, whatever the statement and its values, so
+// that pg_stat_statements (which keys utility statements by their text before 16) gains a
+// handful of rows per run, not one per EXPLAIN: PREPARE is not tracked, the prepared name never
+// changes, and the representative values travel as bound parameters of set_config, read back by
+// current_setting in the EXECUTE (whose text then depends only on the parameters' types).
 func (w *WhatIf) explain(ctx context.Context, text string, params []string) (Plan, error) {
 	text = strings.TrimRight(strings.TrimSpace(text), ";")
-	if w.version >= 160000 && len(params) == 0 {
-		return w.explainJSON(ctx, connect.Marker+"EXPLAIN (GENERIC_PLAN, FORMAT JSON) "+text)
-	}
-	if !strings.Contains(text, "$") {
-		return w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+text)
-	}
-	w.prepared++
-	name := fmt.Sprintf("%s_%d", preparedName, w.prepared)
-	if _, err := w.conn.Exec(ctx, connect.Marker+"PREPARE "+name+" AS "+text); err != nil {
+	if _, err := w.conn.Exec(ctx, connect.Marker+"PREPARE "+preparedName+" AS "+text); err != nil {
 		return Plan{}, fmt.Errorf("prepare: %w", err)
 	}
-	defer w.conn.Exec(context.Background(), connect.Marker+"DEALLOCATE "+name) //nolint:errcheck // best effort
-	var n int
-	if err := w.conn.QueryRow(ctx, paramCount, name).Scan(&n); err != nil {
+	defer w.conn.Exec(context.Background(), connect.Marker+"DEALLOCATE "+preparedName) //nolint:errcheck // best effort
+	var types []string
+	if err := w.conn.QueryRow(ctx, paramTypes, preparedName).Scan(&types); err != nil {
 		return Plan{}, fmt.Errorf("parameters of the prepared statement: %w", err)
 	}
+	n := len(types)
 	if _, err := w.conn.Exec(ctx, connect.Marker+"BEGIN"); err != nil {
 		return Plan{}, err
 	}
@@ -269,8 +281,8 @@ func (w *WhatIf) explain(ctx context.Context, text string, params []string) (Pla
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_generic_plan"); err != nil {
 		return Plan{}, err
 	}
-	generic, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(name, slices.Repeat([]string{"NULL"}, n)))
-	if err != nil || len(params) != n {
+	generic, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(preparedName, slices.Repeat([]string{"NULL"}, n)))
+	if err != nil || len(params) != n || n == 0 {
 		return generic, err
 	}
 	// A representative value of the wrong type (rare: pg_stats holds text) only loses the custom
@@ -278,14 +290,19 @@ func (w *WhatIf) explain(ctx context.Context, text string, params []string) (Pla
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SAVEPOINT custom"); err != nil {
 		return generic, nil
 	}
-	quoted := make([]string, n)
+	args := make([]string, n)
 	for i, v := range params {
-		quoted[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		name := fmt.Sprintf("pgtune.p%d", i+1)
+		if _, err := w.conn.Exec(ctx, setParam, name, v); err != nil {
+			w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
+			return generic, nil
+		}
+		args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(name), types[i])
 	}
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
 		return generic, nil
 	}
-	custom, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(name, quoted))
+	custom, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(preparedName, args))
 	if err != nil {
 		w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
 		return generic, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // ErrBusy means another `pgtune maintain run` holds this database's maintenance lock.
@@ -164,9 +165,9 @@ func Statement(a *Action, version int, o RunOptions) string {
 func quoteQualified(table string) string {
 	schema, name, ok := strings.Cut(table, ".")
 	if !ok {
-		return pgx.Identifier{table}.Sanitize()
+		return quote.Ident(table)
 	}
-	return pgx.Identifier{schema, name}.Sanitize()
+	return quote.Qualified(schema, name)
 }
 
 // Connector opens a new session to the database.

@@ -19,16 +19,16 @@ func TestStatementByVersion(t *testing.T) {
 		o       RunOptions
 		want    string
 	}{
-		{vac, 130000, o, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PARALLEL 2) "public"."appointments"`},
-		{vac, 140000, o, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PROCESS_TOAST true, PARALLEL 2) "public"."appointments"`},
-		{vac, 160000, o, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PROCESS_TOAST true, PARALLEL 2, BUFFER_USAGE_LIMIT '256MB') "public"."appointments"`},
-		{vac, 160000, RunOptions{Truncate: true}, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, PROCESS_TOAST true) "public"."appointments"`},
-		{freeze, 150000, o, `VACUUM (FREEZE, SKIP_LOCKED, VERBOSE, TRUNCATE false, PROCESS_TOAST true) "billing"."Payments"`}, // one index: no PARALLEL
-		{parent, 170000, o, `ANALYZE (SKIP_LOCKED, VERBOSE, BUFFER_USAGE_LIMIT '256MB') "public"."events"`},
-		{&Action{Table: "public.t", Ops: []Operation{OpFreeze}, Emergency: true}, 150000, RunOptions{IndexCleanup: "on"}, `VACUUM (FREEZE, SKIP_LOCKED, VERBOSE, TRUNCATE false, INDEX_CLEANUP false, PROCESS_TOAST true) "public"."t"`},
-		{vac, 150000, RunOptions{IndexCleanup: "auto"}, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, INDEX_CLEANUP AUTO, PROCESS_TOAST true) "public"."appointments"`},
-		{vac, 130000, RunOptions{IndexCleanup: "off"}, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, INDEX_CLEANUP false) "public"."appointments"`},
-		{parent, 180000, o, `ANALYZE (SKIP_LOCKED, VERBOSE, BUFFER_USAGE_LIMIT '256MB') ONLY "public"."events"`},
+		{vac, 130000, o, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PARALLEL 2) public.appointments`},
+		{vac, 140000, o, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PROCESS_TOAST true, PARALLEL 2) public.appointments`},
+		{vac, 160000, o, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, PROCESS_TOAST true, PARALLEL 2, BUFFER_USAGE_LIMIT '256MB') public.appointments`},
+		{vac, 160000, RunOptions{Truncate: true}, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, PROCESS_TOAST true) public.appointments`},
+		{freeze, 150000, o, `VACUUM (FREEZE, SKIP_LOCKED, VERBOSE, TRUNCATE false, PROCESS_TOAST true) billing."Payments"`}, // one index: no PARALLEL
+		{parent, 170000, o, `ANALYZE (SKIP_LOCKED, VERBOSE, BUFFER_USAGE_LIMIT '256MB') public.events`},
+		{&Action{Table: "public.t", Ops: []Operation{OpFreeze}, Emergency: true}, 150000, RunOptions{IndexCleanup: "on"}, `VACUUM (FREEZE, SKIP_LOCKED, VERBOSE, TRUNCATE false, INDEX_CLEANUP false, PROCESS_TOAST true) public.t`},
+		{vac, 150000, RunOptions{IndexCleanup: "auto"}, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, INDEX_CLEANUP AUTO, PROCESS_TOAST true) public.appointments`},
+		{vac, 130000, RunOptions{IndexCleanup: "off"}, `VACUUM (SKIP_LOCKED, VERBOSE, ANALYZE, TRUNCATE false, INDEX_CLEANUP false) public.appointments`},
+		{parent, 180000, o, `ANALYZE (SKIP_LOCKED, VERBOSE, BUFFER_USAGE_LIMIT '256MB') ONLY public.events`},
 	}
 	for _, tt := range tests {
 		if got := Statement(tt.a, tt.version, tt.o); got != tt.want {

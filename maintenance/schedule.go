@@ -2,10 +2,16 @@ package maintenance
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bookedbarber/pgtune/internal/connect"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // ScheduleOptions describe the nightly run to schedule.
@@ -37,8 +43,87 @@ type ScheduleOptions struct {
 	Command []string
 }
 
+// The shapes of the values the emitters write into crontab lines, unit files and YAML.
+var (
+	// jobName names files (/etc/cron.d allows no dot), units and a CronJob (a DNS label, at most
+	// 52 characters so the Jobs' names fit).
+	jobName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$`)
+	osUser  = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	// imageRef, secretName, secretKey and timeZone are Kubernetes' own shapes.
+	imageRef   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$`)
+	secretName = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$`)
+	secretKey  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,253}$`)
+	timeZone   = regexp.MustCompile(`^[A-Za-z0-9_+/-]{1,64}$`)
+)
+
+// validate refuses what would not stay one value in the emitted file, and any password: the
+// files say passwords never come from them, and they are often world-readable.
+func (o ScheduleOptions) validate() error {
+	if !jobName.MatchString(o.Name) {
+		return fmt.Errorf("job name %q: want lower-case letters, digits and -, at most 52 (it names files, units and a CronJob)", o.Name)
+	}
+	if o.User != "" && !osUser.MatchString(o.User) {
+		return fmt.Errorf("user %q: want an OS user name (lower-case letters, digits, _ and -)", o.User)
+	}
+	for what, p := range map[string]string{"binary": o.Binary, "history file": o.History} {
+		if p != "" && (!strings.HasPrefix(p, "/") || quote.HasControl(p)) {
+			return fmt.Errorf("%s %q: want an absolute path", what, p)
+		}
+	}
+	checks := []struct {
+		what, value string
+		re          *regexp.Regexp
+	}{{"image", o.Image, imageRef}, {"secret", o.Secret, secretName}, {"secret key", o.SecretKey, secretKey}, {"time zone", o.TimeZone, timeZone}}
+	for _, c := range checks {
+		if c.value != "" && !c.re.MatchString(c.value) {
+			return fmt.Errorf("%s %q: not a valid Kubernetes %s", c.what, c.value, c.what)
+		}
+	}
+	for _, v := range []string{o.Database, o.Role, o.Owner} {
+		if quote.HasControl(v) {
+			return fmt.Errorf("%q holds a control character", v)
+		}
+	}
+	for k, v := range o.Env {
+		if quote.HasControl(v) {
+			return fmt.Errorf("%s holds a control character", k)
+		}
+		if connect.HasPassword(v) {
+			return fmt.Errorf("%s holds a password: leave it out; the job reads it from ~/.pgpass (crontab, systemd) or the Secret (Kubernetes)", k)
+		}
+	}
+	args := append(append([]string{}, o.Args...), o.Command...)
+	for _, a := range args {
+		if quote.HasControl(a) {
+			return fmt.Errorf("argument %q holds a control character", a)
+		}
+	}
+	if a, ok := PasswordArg(args); ok {
+		return fmt.Errorf("the job's arguments hold a password (%s): %s", connect.RedactString(a), PasswordFix)
+	}
+	return nil
+}
+
+// PasswordFix is what to do instead of writing a password into a scheduled job.
+const PasswordFix = "a scheduled command line is readable by every local user and kept in the file; give DSNs without it and put the password in ~/.pgpass of the job's user (crontab, systemd: PGPASSFILE for another file) or in the Kubernetes Secret"
+
+// PasswordArg returns the first argument that carries a password: a DSN with one, a password=
+// pair, or the value of a flag whose name says password.
+func PasswordArg(args []string) (string, bool) {
+	for i, a := range args {
+		flagged := i > 0 && strings.HasPrefix(args[i-1], "-") && strings.Contains(strings.ToLower(args[i-1]), "password")
+		if connect.HasPassword(a) || flagged || strings.Contains(strings.ToLower(a), "password=") {
+			return a, true
+		}
+	}
+	return "", false
+}
+
 // window returns the start's minute and hour and the window's length.
 func (o ScheduleOptions) window() (minute, hour int, length time.Duration, err error) {
+	if err := o.validate(); err != nil {
+		return 0, 0, 0, err
+	}
 	at, err := time.Parse("15:04", o.At)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("start %q: want HH:MM", o.At)
@@ -75,15 +160,6 @@ func (o ScheduleOptions) runArgs(windowFlag []string) []string {
 	return append(args, o.Args...)
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 func sortedEnv(env map[string]string) []string {
 	keys := make([]string, 0, len(env))
 	for k := range env {
@@ -106,9 +182,9 @@ func Crontab(o ScheduleOptions) (string, error) {
 	for _, k := range sortedEnv(o.Env) {
 		fmt.Fprintf(&b, "%s=%s\n", k, o.Env[k])
 	}
-	cmd := []string{"flock", "-n", "/var/lock/" + o.Name + ".lock", o.Binary}
+	cmd := []string{"flock", "-n", "/var/lock/" + o.Name + ".lock", quote.Crontab(o.Binary)}
 	for _, a := range o.runArgs([]string{"--until", o.Until}) {
-		cmd = append(cmd, shellQuote(a))
+		cmd = append(cmd, quote.Crontab(a))
 	}
 	fmt.Fprintf(&b, "%d %d * * * %s %s >> /var/log/%s.log 2>&1\n", minute, hour, o.User, strings.Join(cmd, " "), o.Name)
 	return b.String(), nil
@@ -125,14 +201,14 @@ func Systemd(o ScheduleOptions) (service, timer string, err error) {
 	s.WriteString("After=network-online.target\nWants=network-online.target\n\n[Service]\nType=oneshot\n")
 	fmt.Fprintf(&s, "User=%s\n", o.User)
 	for _, k := range sortedEnv(o.Env) {
-		fmt.Fprintf(&s, "Environment=%s=%s\n", k, o.Env[k])
+		fmt.Fprintf(&s, "Environment=%s\n", quote.Systemd(k+"="+o.Env[k]))
 	}
 	args := o.runArgs([]string{"--max-duration", durationFlag(length)})
 	quoted := make([]string, len(args))
 	for i, a := range args {
-		quoted[i] = shellQuote(a)
+		quoted[i] = quote.Systemd(a)
 	}
-	fmt.Fprintf(&s, "ExecStart=%s %s\n", o.Binary, strings.Join(quoted, " "))
+	fmt.Fprintf(&s, "ExecStart=%s %s\n", quote.Systemd(o.Binary), strings.Join(quoted, " "))
 	s.WriteString("# SIGTERM makes pgtune cancel the running VACUUM on the server and print its summary.\nKillSignal=SIGTERM\nTimeoutStopSec=60\n")
 	fmt.Fprintf(&s, "# A oneshot service's whole run counts as its start: a hard stop a little after the window.\nTimeoutStartSec=%d\n", int((length + 10*time.Minute).Seconds()))
 	s.WriteString("Nice=10\nIOSchedulingClass=best-effort\nIOSchedulingPriority=7\n")
@@ -155,63 +231,79 @@ func durationFlag(d time.Duration) string {
 }
 
 // Kubernetes is a CronJob that never overlaps itself (concurrencyPolicy: Forbid), runs in the
-// given time zone, and is stopped a little after the window.
+// given time zone, and is stopped a little after the window. yaml.v3 writes it, so every value is
+// quoted as YAML needs.
 func Kubernetes(o ScheduleOptions) (string, error) {
 	minute, hour, length, err := o.window()
 	if err != nil {
 		return "", err
 	}
-	args := o.runArgs([]string{"--max-duration", durationFlag(length)})
-	var b strings.Builder
-	fmt.Fprintf(&b, `# pgtune nightly %s: kubectl apply -f this file. DATABASE_URL comes from the Secret
-# %s (key %s), never from this file.
-apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: %s
-  labels:
-    app.kubernetes.io/name: pgtune
-    app.kubernetes.io/component: maintenance
-spec:
-  schedule: "%d %d * * *"
-  timeZone: %s
-  concurrencyPolicy: Forbid
-  startingDeadlineSeconds: 900
-  successfulJobsHistoryLimit: 3
-  failedJobsHistoryLimit: 5
-  jobTemplate:
-    spec:
-      backoffLimit: 0
-      activeDeadlineSeconds: %d
-      template:
-        metadata:
-          labels:
-            app.kubernetes.io/name: pgtune
-        spec:
-          restartPolicy: Never
-          terminationGracePeriodSeconds: 60
-          containers:
-            - name: pgtune
-              image: %s
-              args:
-`, o.what(), o.Secret, o.SecretKey, o.Name, minute, hour, strconv.Quote(o.TimeZone), int((length + 10*time.Minute).Seconds()), o.Image)
-	for _, a := range args {
-		fmt.Fprintf(&b, "                - %s\n", strconv.Quote(a))
+	type m = map[string]any
+	labels := m{"app.kubernetes.io/name": "pgtune", "app.kubernetes.io/component": "maintenance"}
+	if len(o.Command) > 0 {
+		labels["app.kubernetes.io/component"] = "restore-drill"
 	}
-	fmt.Fprintf(&b, `              env:
-                - name: DATABASE_URL
-                  valueFrom:
-                    secretKeyRef:
-                      name: %s
-                      key: %s
-              resources:
-                requests:
-                  cpu: 50m
-                  memory: 64Mi
-                limits:
-                  memory: 256Mi
-`, o.Secret, o.SecretKey)
+	container := m{
+		"name":      "pgtune",
+		"image":     o.Image,
+		"args":      o.runArgs([]string{"--max-duration", durationFlag(length)}),
+		"env":       []m{{"name": "DATABASE_URL", "valueFrom": m{"secretKeyRef": m{"name": o.Secret, "key": o.SecretKey}}}},
+		"resources": m{"requests": m{"cpu": "50m", "memory": "64Mi"}, "limits": m{"memory": "256Mi"}},
+	}
+	doc := yamlDoc{
+		{"apiVersion", "batch/v1"}, {"kind", "CronJob"},
+		{"metadata", yamlDoc{{"name", o.Name}, {"labels", labels}}},
+		{"spec", yamlDoc{
+			{"schedule", fmt.Sprintf("%d %d * * *", minute, hour)},
+			{"timeZone", o.TimeZone},
+			{"concurrencyPolicy", "Forbid"},
+			{"startingDeadlineSeconds", 900},
+			{"successfulJobsHistoryLimit", 3},
+			{"failedJobsHistoryLimit", 5},
+			{"jobTemplate", m{"spec": yamlDoc{
+				{"backoffLimit", 0},
+				{"activeDeadlineSeconds", int((length + 10*time.Minute).Seconds())},
+				{"template", m{
+					"metadata": m{"labels": m{"app.kubernetes.io/name": "pgtune"}},
+					"spec": yamlDoc{
+						{"restartPolicy", "Never"},
+						{"terminationGracePeriodSeconds", 60},
+						{"containers", []any{container}},
+					},
+				}},
+			}}},
+		}},
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# pgtune nightly %s: kubectl apply -f this file. DATABASE_URL comes from the Secret\n# %s (key %s), never from this file.\n", o.what(), o.Secret, o.SecretKey)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
 	return b.String(), nil
+}
+
+// yamlDoc is a mapping that keeps its keys in the order written (a Go map's are sorted).
+type yamlDoc []struct {
+	Key   string
+	Value any
+}
+
+// MarshalYAML writes the mapping in order.
+func (d yamlDoc) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, kv := range d {
+		var v yaml.Node
+		if err := v.Encode(kv.Value); err != nil {
+			return nil, err
+		}
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: kv.Key}, &v)
+	}
+	return n, nil
 }
 
 // PgCron is the SQL that schedules the nightly work inside the server with pg_cron. pg_cron
@@ -230,15 +322,14 @@ func PgCron(o ScheduleOptions) (string, error) {
 	if o.Version < 17 && o.Owner == "" {
 		return "", fmt.Errorf("before PostgreSQL 17 only a table's owner (or a superuser) may VACUUM it: give --owner, the role that owns the tables")
 	}
-	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	ident := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	lit, ident := quote.Literal, quote.Ident
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- pgtune nightly maintenance with pg_cron for database %s, %s to %s (pg_cron's time zone, UTC by default).\n", o.Database, o.At, o.Until)
 	b.WriteString("-- Run as a superuser in the database pg_cron is installed in (cron.database_name).\n")
 	b.WriteString("-- pg_cron runs SQL, not pgtune: this is one database-wide VACUUM (SKIP_LOCKED, ANALYZE) as a role whose\n")
 	b.WriteString("-- settings give it lock_timeout and the window as statement_timeout (pg_cron has no per-job options).\n\n")
-	fmt.Fprintf(&b, "SELECT 'CREATE ROLE %s LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s)\\gexec\n",
-		strings.ReplaceAll(ident(o.Role), "'", "''"), lit(o.Role))
+	fmt.Fprintf(&b, "SELECT %s WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s)\\gexec\n",
+		lit("CREATE ROLE "+ident(o.Role)+" LOGIN"), lit(o.Role))
 	if o.Version >= 17 {
 		fmt.Fprintf(&b, "GRANT pg_maintain TO %s;  -- 17+: VACUUM and ANALYZE any table, nothing else\n", ident(o.Role))
 	} else {

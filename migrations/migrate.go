@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // GeneratedMark starts every migration pgtune writes; only such migrations are recovered
@@ -287,7 +288,7 @@ func (r *runner) dropInvalid(ctx context.Context, mig *Migration) ([]string, err
 		if !invalid {
 			continue
 		}
-		name := pgx.Identifier{ix[0], ix[1]}.Sanitize()
+		name := quote.Qualified(ix[0], ix[1])
 		if _, err := r.ctrl.Exec(ctx, connect.Marker+"SET lock_timeout = "+strconv.FormatInt(r.o.LockTimeout.Milliseconds(), 10)); err != nil {
 			return dropped, err
 		}

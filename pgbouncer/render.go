@@ -10,6 +10,7 @@ package pgbouncer
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,62 @@ type Options struct {
 	AuthFile string
 	// LogDir holds the log files.
 	LogDir string
+}
+
+// The values pgtune writes into pgbouncer.ini (a line-based file whose parser has no quoting for
+// values) and into auth_setup.sql (a psql script). Anything outside these shapes is refused, not
+// escaped: a newline would start a setting of its own (a later auth_type = trust wins), a ';' or
+// '#' a comment, a '\' a psql command.
+var (
+	// iniName is a database or role name: PgBouncer's lists split on commas and spaces.
+	iniName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$`)
+	// iniHost is a host name, an IP address (v4 or v6) or a Unix socket directory.
+	iniHost = regexp.MustCompile(`^(/[A-Za-z0-9._/@+-]*|[A-Za-z0-9._:-]{1,253})$`)
+	// iniListen is listen_addr: *, or host names and addresses separated by commas.
+	iniListen = regexp.MustCompile(`^(\*|[A-Za-z0-9._:-]{1,253})(,(\*|[A-Za-z0-9._:-]{1,253}))*$`)
+	// iniPath is an absolute path (the pid, log and auth files).
+	iniPath = regexp.MustCompile(`^/[A-Za-z0-9._/@+-]*$`)
+)
+
+// OptionError is an Options value refused because it would not stay one value in the files.
+type OptionError struct {
+	Option string // the Options field: "AuthUser", "Databases", ...
+	Value  string
+	Want   string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("%s %q: want %s (it is written into pgbouncer.ini as is)", e.Option, e.Value, e.Want)
+}
+
+// validate refuses a value that would not stay one value in pgbouncer.ini or auth_setup.sql.
+func (o Options) validate() error {
+	const names = "a name of letters, digits, _ $ . - that starts with a letter or _"
+	const path = "an absolute path of letters, digits and . _ / @ + -"
+	checks := []struct {
+		option string
+		values []string
+		re     *regexp.Regexp
+		want   string
+	}{
+		{"Databases", o.Databases, iniName, names},
+		{"AuthUser", []string{o.AuthUser}, iniName, names},
+		{"AdminUsers", o.AdminUsers, iniName, names},
+		{"StatsUsers", o.StatsUsers, iniName, names},
+		{"ServerHost", []string{o.ServerHost}, iniHost, "a host name, an IP address or a socket directory"},
+		{"ListenAddr", []string{o.ListenAddr}, iniListen, "*, or host names and addresses separated by commas"},
+		{"RuntimeDir", []string{o.RuntimeDir}, iniPath, path},
+		{"LogDir", []string{o.LogDir}, iniPath, path},
+		{"AuthFile", []string{o.AuthFile}, iniPath, path},
+	}
+	for _, c := range checks {
+		for _, v := range c.values {
+			if !c.re.MatchString(v) {
+				return &OptionError{Option: c.option, Value: v, Want: c.want}
+			}
+		}
+	}
+	return nil
 }
 
 // Setting is one PgBouncer parameter with its reason.
@@ -122,6 +179,9 @@ func Render(cfg *pgconf.Config, o Options) (*Config, error) {
 	}
 	if o.AppTimeout < 2*time.Second {
 		return nil, fmt.Errorf("application timeout %v: want at least 2s", o.AppTimeout)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	r := &Config{Options: o, Sizing: *ps, Budget: cfg.Connections, Notes: []string{}}
 	set := func(name, value, reason string) {

@@ -167,8 +167,8 @@ func TestWriteAuthSQL(t *testing.T) {
 	for _, want := range []string{
 		"SECURITY DEFINER", "SET search_path = pg_catalog, pg_temp", "rolvaliduntil", "NOT a.rolsuper",
 		"REVOKE ALL ON FUNCTION pgbouncer.user_lookup(text) FROM PUBLIC;",
-		`GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO "pgbouncer_auth";`,
-		"\\connect \"booking\"", "\\connect \"reports\"",
+		"GRANT EXECUTE ON FUNCTION pgbouncer.user_lookup(text) TO pgbouncer_auth;",
+		"\\connect booking", "\\connect reports",
 	} {
 		if !strings.Contains(sql, want) {
 			t.Errorf("auth_setup.sql lacks %q", want)

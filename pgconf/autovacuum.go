@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 func (p *plan) autovacuumSettings() {
@@ -65,7 +67,7 @@ func (p *plan) tableSettings() []TableSetting {
 		}
 		rows := int64(t.RowEstimate)
 		scale := math.Max(0.001, math.Round(float64(largeTableDeadRows)/t.RowEstimate*1000)/1000)
-		ident := quoteIdent(t.Schema) + "." + quoteIdent(t.Name)
+		ident := quote.Ident(t.Schema) + "." + quote.Ident(t.Name)
 		out = append(out, TableSetting{Table: t.Schema + "." + t.Name, Rows: rows,
 			SQL:    fmt.Sprintf("ALTER TABLE %s SET (autovacuum_vacuum_scale_factor = %g, autovacuum_analyze_scale_factor = %g);", ident, scale, scale),
 			Reason: fmt.Sprintf("%dM rows: vacuum and analyze after about 1M changed rows rather than %dM", rows/1_000_000, int64(float64(rows)*0.05)/1_000_000)})
@@ -80,14 +82,4 @@ func hasAutovacuumOption(opts []string) bool {
 		}
 	}
 	return false
-}
-
-// quoteIdent quotes an SQL identifier when it needs it.
-func quoteIdent(s string) string {
-	for i, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
-			return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-		}
-	}
-	return s
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Thresholds.
@@ -171,7 +173,7 @@ func spec(ix *model.Index) *model.IndexSpec {
 }
 
 func dropSQL(ix *model.Index) string {
-	return fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s;", model.QuoteQualified(ix.Key()))
+	return fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s;", quote.QualifiedKey(ix.Key()))
 }
 
 func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) model.Finding {
@@ -188,7 +190,7 @@ func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) mo
 		SQL:    dropSQL(drop),
 	}
 	if drop.Constraint != "" {
-		f.SQL = fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s;", model.QuoteQualified(t.Key()), model.QuoteIdent(drop.Constraint))
+		f.SQL = fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s;", quote.QualifiedKey(t.Key()), quote.Ident(drop.Constraint))
 		f.Action = "the duplicate backs constraint " + drop.Constraint + ", which " + keep.Name + " enforces as well; dropping the constraint drops its index (check that nothing references it by name)"
 	}
 	return f
@@ -333,7 +335,7 @@ func invalid(t *model.Table, ix *model.Index, building bool) model.Finding {
 	}
 	if ix.Partitioned {
 		f.Detail = "An index on a partitioned table stays invalid until every partition has a matching index attached."
-		f.Action = "create the missing partition indexes and attach them with ALTER INDEX " + model.QuoteQualified(ix.Key()) + " ATTACH PARTITION <partition index>"
+		f.Action = "create the missing partition indexes and attach them with ALTER INDEX " + quote.QualifiedKey(ix.Key()) + " ATTACH PARTITION <partition index>"
 		return f
 	}
 	f.SQL = dropSQL(ix) + "\n" + concurrently(ix.Definition) + ";"

@@ -55,6 +55,10 @@ type Options struct {
 	Log *slog.Logger
 	// Progress, if set, is told which source is being read.
 	Progress func(step string)
+	// Untracked says pgtune's sessions run with pg_stat_statements.track = none
+	// (connect.Untrack), so nothing of this run is recorded there. When it is false, Collect
+	// tries to untrack its own session for the collection (and resets it after).
+	Untracked bool
 }
 
 // MinServerVersion is the oldest server pgtune reads (server_version_num).
@@ -84,6 +88,11 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if !o.Untracked && connect.Untrack(ctx, conn) {
+		// Collection's own statements leave no row; the caller's session tracks again after.
+		o.Untracked = true
+		defer conn.Exec(context.Background(), connect.Marker+"RESET pg_stat_statements.track") //nolint:errcheck // best effort
 	}
 	step := func(s string) {
 		o.Log.Debug("collect", "step", s)

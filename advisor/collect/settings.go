@@ -11,7 +11,12 @@ import (
 
 // settingsQuery reads every setting; a role without pg_read_all_settings sees a few (such as
 // data_directory) as NULL-free but restricted rows, which is all the advisor needs.
-const settingsQuery = connect.Marker + `SELECT name, coalesce(setting, ''), coalesce(unit, ''), coalesce(source, ''), coalesce(context, '')
+//
+// pgtune's own session runs with pg_stat_statements.track = none when it may (connect.Untrack):
+// for that setting the server's value is the session's reset_val, not its current one.
+const settingsQuery = connect.Marker + `SELECT name,
+       coalesce(CASE WHEN name = 'pg_stat_statements.track' THEN reset_val ELSE setting END, ''),
+       coalesce(unit, ''), coalesce(source, ''), coalesce(context, '')
 FROM pg_catalog.pg_settings ORDER BY name`
 
 func collectSettings(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {

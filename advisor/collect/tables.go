@@ -26,7 +26,8 @@ const tablesQueryFormat = connect.Marker + `SELECT c.oid, n.nspname, c.relname, 
        CASE WHEN c.relkind = 'p' THEN 0 ELSE greatest(pg_catalog.mxid_age(c.relminmxid),
             coalesce((SELECT pg_catalog.mxid_age(t.relminmxid) FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0))::int8 END,
        c.relkind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname AND s.inherited),
-       (SELECT count(*) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)::int
+       (SELECT count(*) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)::int,
+       NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember + `
@@ -73,7 +74,7 @@ func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, o Opti
 		var kind, persistence string
 		if err := rows.Scan(&oid, &t.Schema, &t.Name, &kind, &persistence, &t.RowEstimate, &t.Pages,
 			&t.Reloptions, &t.SizeBytes, &t.TotalBytes, &t.Parent, &t.ReplicaIdentityIndex,
-			&t.XIDAge, &t.MXIDAge, &t.InheritedStats, &t.IndexCount); err != nil {
+			&t.XIDAge, &t.MXIDAge, &t.InheritedStats, &t.IndexCount, &t.Unreadable); err != nil {
 			rows.Close()
 			return err
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Thresholds.
@@ -43,7 +45,7 @@ func Analyze(cat *model.Catalog, w *model.Workload) []model.Finding {
 	return out
 }
 
-func analyzeSQL(t *model.Table) string { return "ANALYZE " + model.QuoteQualified(t.Key()) + ";" }
+func analyzeSQL(t *model.Table) string { return "ANALYZE " + quote.QualifiedKey(t.Key()) + ";" }
 
 func neverAnalyzed(cat *model.Catalog, t *model.Table, used map[string]float64) (model.Finding, bool) {
 	snap := cat.Snapshot()
@@ -265,7 +267,7 @@ func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
 			Detail: "Without pg_read_all_stats, pg_stat_statements shows other roles' statements as <insufficient " +
 				"privilege> with no queryid, so pgtune cannot model them and its advice ignores that part of the workload.",
 			Evidence: model.Facts("hidden_rows", st.Hidden, "hidden_calls", st.HiddenCalls, "hidden_total_exec_ms", model.Round(st.HiddenMs, 4), "time_share", model.Round(share, 4)),
-			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;", model.QuoteIdent(snap.Server.User)),
+			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;", quote.Ident(snap.Server.User)),
 			Action:   "or GRANT pg_monitor, which includes it",
 			Impact:   share,
 		})

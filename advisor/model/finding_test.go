@@ -106,18 +106,6 @@ func TestSeverityForShare(t *testing.T) {
 	}
 }
 
-func TestQuoteIdent(t *testing.T) {
-	for in, want := range map[string]string{"appointments": "appointments", "Appointments": `"Appointments"`, "user": `"user"`,
-		"a b": `"a b"`, `we"ird`: `"we""ird"`, "t1": "t1", "1t": `"1t"`, "": `""`} {
-		if got := QuoteIdent(in); got != want {
-			t.Errorf("QuoteIdent(%q) = %s, want %s", in, got, want)
-		}
-	}
-	if got := QuoteQualified("public.order"); got != `public."order"` {
-		t.Errorf("QuoteQualified = %s", got)
-	}
-}
-
 // queryids are 64-bit: JSON carries them as strings so jq and JavaScript do not round them, and
 // reads them back from strings or (older files) numbers.
 func TestQueryIDJSON(t *testing.T) {

@@ -128,6 +128,9 @@ type Table struct {
 	InheritedStats bool `json:"inherited_stats,omitempty"`
 	// IndexCount is how many indexes the table has (VACUUM's index phase, PARALLEL).
 	IndexCount int `json:"index_count,omitempty"`
+	// Unreadable: the role that took the snapshot has no SELECT on the table, so the planner
+	// refuses it EXPLAIN (no planner proofs for the statements that read it).
+	Unreadable bool `json:"unreadable,omitempty"`
 }
 
 // Key is "schema.name".
@@ -333,9 +336,25 @@ type Statements struct {
 	Hidden      int64   `json:"hidden_rows"`
 	HiddenCalls int64   `json:"hidden_calls"`
 	HiddenMs    float64 `json:"hidden_total_exec_ms"`
-	// Own counts pgtune's own statements (the /* pgtune */ marker), which are left out.
-	Own  int64          `json:"own_rows"`
-	Rows []StatementRow `json:"rows"`
+	// Own counts pgtune's own statements, which are left out: those with the /* pgtune */
+	// marker, and the nested statements recorded under pgtune's own role (with track = all its
+	// EXPLAINs record the statements they plan as nested executions).
+	Own int64 `json:"own_rows"`
+	// OwnRole counts the rows of the role that took the snapshot (pgtune's, when it has one).
+	OwnRole int64 `json:"own_role_rows,omitempty"`
+	// Internal counts PostgreSQL's own statements, left out too: the foreign-key checks and
+	// cascades its RI triggers run (SELECT 1 FROM ONLY ... FOR KEY SHARE OF x), recorded as
+	// nested statements under track = all.
+	Internal      int64   `json:"internal_rows,omitempty"`
+	InternalCalls int64   `json:"internal_calls,omitempty"`
+	InternalMs    float64 `json:"internal_total_exec_ms,omitempty"`
+	// Entries counts pg_stat_statements' entries in the whole cluster (its max is cluster-wide),
+	// pgtune's own and other databases' included.
+	Entries int64 `json:"entries,omitempty"`
+	// Untracked: pgtune's sessions ran with pg_stat_statements.track = none (superuser, or
+	// GRANT SET ON PARAMETER on 15+), so the run added nothing to pg_stat_statements.
+	Untracked bool           `json:"untracked,omitempty"`
+	Rows      []StatementRow `json:"rows"`
 	// Samples are distinct statement texts seen in pg_stat_activity, as the application sent
 	// them: unlike pg_stat_statements' normalised texts they keep the literal constants the
 	// application writes into its SQL (status = 'pending'). They are matched to rows by

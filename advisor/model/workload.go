@@ -59,7 +59,10 @@ type WorkloadStatement struct {
 	Variants []*Statement `json:"-"`
 	// Texts are what to plan the statement with: the sampled texts (the model's first, then
 	// the variants'), which carry the application's literal constants, or else Query.
-	Texts         []string    `json:"-"`
+	Texts []string `json:"-"`
+	// ReadTexts are the Texts as statements that only read ("" where a text already does), for
+	// a role the planner refuses the writing form to (query.ReadForm).
+	ReadTexts     []string    `json:"-"`
 	Problem       TextProblem `json:"problem,omitempty"`
 	ProblemDetail string      `json:"problem_detail,omitempty"`
 	// System is set for statements on the system catalogs only (monitoring tools, pg_dump,

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // State is what Collect observed.
@@ -51,6 +52,15 @@ type State struct {
 
 	HypoPGAvailable bool   `json:"hypopg_available"`
 	HypoPGInstalled string `json:"hypopg_installed,omitempty"`
+
+	// Tables counts the user tables; Unreadable those the user has no SELECT on (EXPLAIN, and so
+	// every planner proof, needs it), with up to five of their names.
+	Tables             int      `json:"tables"`
+	Unreadable         int      `json:"unreadable_tables"`
+	UnreadableExamples []string `json:"unreadable_examples,omitempty"`
+	// MayUntrack: the user may SET pg_stat_statements.track (superuser, or GRANT SET ON
+	// PARAMETER on 15+), so pgtune's sessions record nothing there.
+	MayUntrack bool `json:"may_untrack"`
 }
 
 const (
@@ -64,7 +74,7 @@ const (
        pg_catalog.current_setting('pg_stat_statements.max', true) IS NOT NULL,
        pg_catalog.current_setting('track_io_timing'),
        coalesce(pg_catalog.current_setting('compute_query_id', true), ''),
-       coalesce(pg_catalog.current_setting('pg_stat_statements.track', true), ''),
+       coalesce((SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'pg_stat_statements.track'), ''),
        coalesce(pg_catalog.current_setting('pg_stat_statements.max', true), '0')
 FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`
 
@@ -73,6 +83,16 @@ FROM pg_catalog.pg_available_extensions a
 LEFT JOIN pg_catalog.pg_extension e ON e.extname = a.name
 LEFT JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
 WHERE a.name IN ('pg_stat_statements', 'hypopg')`
+
+	// tablesQuery counts the user tables and those the user may not SELECT from.
+	tablesQuery = connect.Marker + `SELECT count(*)::int, count(*) FILTER (WHERE NOT pg_catalog.has_table_privilege(c.oid, 'SELECT'))::int,
+       coalesce((pg_catalog.array_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) ORDER BY c.reltuples DESC)
+                 FILTER (WHERE NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')))[1:5], '{}')
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'`
+
+	// untrackQuery (15+) asks whether the user may set pg_stat_statements.track.
+	untrackQuery = connect.Marker + `SELECT pg_catalog.has_parameter_privilege('pg_stat_statements.track', 'SET')`
 
 	// deallocQuery reads pg_stat_statements_info (extension 1.9+) in the extension's schema.
 	deallocQuery = connect.Marker + `SELECT dealloc FROM %s.pg_stat_statements_info`
@@ -127,8 +147,18 @@ func Collect(ctx context.Context, conn *pgx.Conn) (*State, error) {
 		return nil, fmt.Errorf("read extensions: %w", err)
 	}
 
+	if err := tx.QueryRow(ctx, tablesQuery).Scan(&s.Tables, &s.Unreadable, &s.UnreadableExamples); err != nil {
+		return nil, fmt.Errorf("read table privileges: %w", err)
+	}
+	s.MayUntrack = s.Superuser
+	if !s.Superuser && s.ServerVersionNum >= 150000 && s.PGSSLoaded {
+		if err := tx.QueryRow(ctx, untrackQuery).Scan(&s.MayUntrack); err != nil {
+			return nil, fmt.Errorf("read parameter privileges: %w", err)
+		}
+	}
+
 	if s.PGSSInstalled != "" && versionAtLeast(s.PGSSInstalled, 1, 9) && s.PGSSLoaded {
-		q := fmt.Sprintf(deallocQuery, pgx.Identifier{s.PGSSSchema}.Sanitize())
+		q := fmt.Sprintf(deallocQuery, quote.Ident(s.PGSSSchema))
 		if err := tx.QueryRow(ctx, q).Scan(&s.PGSSDealloc); err != nil {
 			// Readable only with pg_read_all_stats on some versions; the other checks still stand.
 			s.PGSSDealloc = -1

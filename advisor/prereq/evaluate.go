@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // MinServerVersion is the oldest PostgreSQL pgtune supports (13).
@@ -133,9 +135,38 @@ func Evaluate(s *State) []Check {
 			Title:    "user " + s.User + " cannot read other roles' statements",
 			Detail:   "Without pg_read_all_stats, pg_stat_statements hides the text and queryid of every statement run by another role, so the advice would rest on this user's own statements only.",
 			Evidence: ev("user", s.User),
-			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;  -- or GRANT pg_monitor", quoteIdent(s.User))}
+			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;  -- or GRANT pg_monitor", quote.Ident(s.User))}
 	}
 	add("may read all roles' statistics", who, f)
+
+	// SELECT on the tables: EXPLAIN needs it, and every planner proof is an EXPLAIN.
+	f = nil
+	observed = fmt.Sprintf("all %d tables", s.Tables)
+	if s.Unreadable > 0 {
+		observed = fmt.Sprintf("no SELECT on %d of %d tables", s.Unreadable, s.Tables)
+		f = &model.Finding{Rule: "check.privileges.planner_proofs", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
+			Title:    fmt.Sprintf("user %s cannot EXPLAIN statements on %d of %d tables, so no index advice can be proven there", s.User, s.Unreadable, s.Tables),
+			Detail:   "pgtune proves each index with EXPLAIN, which PostgreSQL allows only to a role that may SELECT from the tables (pg_monitor alone does not). EXPLAIN reads no rows; the privilege is what the planner checks.",
+			Evidence: ev("tables without SELECT", strings.Join(s.UnreadableExamples, ", ")),
+			SQL:      PlannerGrant(s.User, s.ServerVersionNum)}
+	}
+	add("may plan the workload (SELECT on its tables)", observed, f)
+
+	// pgtune's own footprint in pg_stat_statements.
+	f = nil
+	observed = "yes: pgtune's sessions run with pg_stat_statements.track = none"
+	if !s.MayUntrack && s.PGSSLoaded {
+		observed = "no: pgtune's statements are recorded (marked, and left out of the workload)"
+		if s.ServerVersionNum >= 150000 {
+			f = &model.Finding{Rule: "check.privileges.untrack", Kind: model.KindPrerequisite, Severity: model.SeverityInfo,
+				Title:  "pgtune's own statements are recorded in pg_stat_statements",
+				Detail: "pgtune marks its statements and leaves them (and the nested statements its EXPLAINs record under track = all) out of the workload. They still take pg_stat_statements rows: about a hundred on a first run, none on later runs. With the privilege below its sessions record nothing.",
+				SQL:    fmt.Sprintf("GRANT SET ON PARAMETER pg_stat_statements.track TO %s;", quote.Ident(s.User))}
+		} else {
+			observed += "; only a superuser may stop that before PostgreSQL 15"
+		}
+	}
+	add("leaves pg_stat_statements untouched", observed, f)
 
 	// Evictions.
 	if s.PGSSDealloc >= 0 {
@@ -183,6 +214,15 @@ func Evaluate(s *State) []Check {
 	return checks
 }
 
+// PlannerGrant is the grant that lets user EXPLAIN the workload: pg_read_all_data on 14+ (all
+// tables, now and later), else SELECT on each schema's tables.
+func PlannerGrant(user string, versionNum int) string {
+	if versionNum >= 140000 {
+		return fmt.Sprintf("GRANT pg_read_all_data TO %s;  -- or, per schema: GRANT SELECT ON ALL TABLES IN SCHEMA <schema> TO %s;", quote.Ident(user), quote.Ident(user))
+	}
+	return fmt.Sprintf("GRANT SELECT ON ALL TABLES IN SCHEMA <schema> TO %s;  -- for each schema the workload reads", quote.Ident(user))
+}
+
 // Findings returns the failed checks' findings.
 func Findings(checks []Check) []model.Finding {
 	var out []model.Finding
@@ -205,14 +245,4 @@ func quoteOrEmpty(s string) string {
 		return "(empty)"
 	}
 	return s
-}
-
-// quoteIdent quotes a role name for the fix's GRANT when it needs quoting.
-func quoteIdent(name string) string {
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
-			return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-		}
-	}
-	return name
 }

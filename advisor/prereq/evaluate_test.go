@@ -13,7 +13,7 @@ func ready() *State {
 		ServerVersion: "15.18", ServerVersionNum: 150018, Database: "booking", User: "dba", ReadAllStats: true,
 		SharedPreloadLibraries: "pg_stat_statements", PGSSLoaded: true, TrackIOTiming: "on", ComputeQueryID: "on",
 		PGSSTrack: "all", PGSSMax: 5000, PGSSInstalled: "1.10", PGSSSchema: "public", PGSSDefault: "1.10",
-		PGSSDealloc: 0, HypoPGAvailable: true, HypoPGInstalled: "1.3.1",
+		PGSSDealloc: 0, HypoPGAvailable: true, HypoPGInstalled: "1.3.1", Tables: 12, MayUntrack: true,
 	}
 }
 
@@ -35,6 +35,10 @@ func TestEvaluateMatrix(t *testing.T) {
 		severity model.Severity
 		fix      string
 	}{
+		{"pg_monitor cannot EXPLAIN", func(s *State) { s.Unreadable, s.UnreadableExamples = 12, []string{"public.appointments"} },
+			"check.privileges.planner_proofs", model.SeverityHigh, "GRANT pg_read_all_data TO dba"},
+		{"pgtune's statements recorded", func(s *State) { s.MayUntrack = false },
+			"check.privileges.untrack", model.SeverityInfo, "GRANT SET ON PARAMETER pg_stat_statements.track TO dba"},
 		{"old server", func(s *State) { s.ServerVersion, s.ServerVersionNum = "12.20", 120020 },
 			"check.server.unsupported_version", model.SeverityCritical, "upgrade"},
 		{"not preloaded, other libraries kept", func(s *State) { s.SharedPreloadLibraries, s.PGSSLoaded = "auto_explain", false },

@@ -6,7 +6,7 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // exprText renders an expression as SQL for evidence and rewrite hints. It covers the node types
@@ -34,7 +34,7 @@ func writeExpr(b *strings.Builder, n *pg_query.Node, depth int) {
 			if f.GetAStar() != nil {
 				b.WriteByte('*')
 			} else {
-				b.WriteString(model.QuoteIdent(f.GetString_().GetSval()))
+				b.WriteString(quote.Ident(f.GetString_().GetSval()))
 			}
 		}
 	case n.GetParamRef() != nil:
@@ -270,12 +270,10 @@ func constSQL(c *pg_query.A_Const) string {
 	}
 	s, _ := constValue(c)
 	if _, ok := c.Val.(*pg_query.A_Const_Sval); ok {
-		return quoteLiteral(s)
+		return quote.Literal(s)
 	}
 	return s
 }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func sqlValueFunction(op pg_query.SQLValueFunctionOp) string {
 	switch op {

@@ -10,6 +10,8 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Schema is what a schema file defines, in the snapshot's terms.
@@ -368,10 +370,10 @@ func (b *schemaBuilder) createIndex(n *pg_query.Node, is *pg_query.IndexStmt) {
 			k.Expr = exprText(e.Expr)
 		}
 		if len(e.Opclass) > 0 {
-			k.Opclass = model.QuoteQualified(funcName(e.Opclass))
+			k.Opclass = quote.QualifiedKey(funcName(e.Opclass))
 		}
 		if len(e.Collation) > 0 && k.Expr == "" {
-			k.Collation = model.QuoteIdent(funcName(e.Collation))
+			k.Collation = quote.Ident(funcName(e.Collation))
 		}
 		k.Desc = e.Ordering == pg_query.SortByDir_SORTBY_DESC
 		switch e.NullsOrdering {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Thresholds, named so the tests and the documentation can cite them.
@@ -173,7 +175,7 @@ func conditionText(p model.Predicate) string {
 // rewriteFor returns the rewritten condition, and whether it is exactly equivalent; "" when
 // pgtune knows no rewrite.
 func rewriteFor(p model.Predicate, colType string) (string, bool) {
-	wr, col, v := p.Wrapper, model.QuoteIdent(p.Column.Column), p.Value.Text
+	wr, col, v := p.Wrapper, quote.Ident(p.Column.Column), p.Value.Text
 	timestamp := strings.HasPrefix(colType, "timestamp") || colType == ""
 	dateCast := (wr.Kind == model.WrapFunction && wr.Name == "date") || (wr.Kind == model.WrapCast && wr.Name == "date")
 	switch {
@@ -290,7 +292,7 @@ func likeHints(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat
 			continue
 		}
 		col := p.Column.String()
-		table := model.QuoteQualified(p.Column.Table)
+		table := quote.QualifiedKey(p.Column.Table)
 		short := shortName(p.Column.Table)
 		switch {
 		case p.Op == model.OpLikeWildcard:
@@ -308,16 +310,16 @@ func likeHints(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat
 						"the scan and every candidate row is read and matched. A trigram GIN index serves any " +
 						"LIKE/ILIKE pattern; for a pure suffix search an index on reverse() is smaller.",
 					Evidence: model.Facts("condition", conditionText(p), "column", col),
-					SQL:      fmt.Sprintf("%sCREATE INDEX CONCURRENTLY %s ON %s USING gin (%s gin_trgm_ops);", trgm, idx, table, model.QuoteIdent(p.Column.Column)),
+					SQL:      fmt.Sprintf("%sCREATE INDEX CONCURRENTLY %s ON %s USING gin (%s gin_trgm_ops);", trgm, idx, table, quote.Ident(p.Column.Column)),
 					Action: fmt.Sprintf("or, for suffix searches (the pattern only starts with %%): WHERE reverse(%[1]s) LIKE reverse(<suffix>) || '%%' "+
 						"with CREATE INDEX CONCURRENTLY %[2]s ON %[3]s (reverse(%[1]s) text_pattern_ops);",
-						model.QuoteIdent(p.Column.Column), indexName(short, p.Column.Column, "reverse"), table),
+						quote.Ident(p.Column.Column), indexName(short, p.Column.Column, "reverse"), table),
 				}
 			})
 		case p.CaseInsensitive && (p.Op == model.OpLikePrefix || p.Op == model.OpLikeParam):
 			key := "ilike|" + col
 			g.add(key, ws, func() model.Finding {
-				c := model.QuoteIdent(p.Column.Column)
+				c := quote.Ident(p.Column.Column)
 				return model.Finding{
 					Rule: "rewrite.ilike", Kind: model.KindRewrite, Table: p.Column.Table,
 					Title: fmt.Sprintf("%s: ILIKE cannot use a B-tree index", conditionText(p)),
@@ -450,7 +452,7 @@ func keysetHint(st *model.Statement, cat *model.Catalog) string {
 	for _, k := range st.OrderBy {
 		name := k.Expr
 		if k.Column != nil {
-			name = model.QuoteIdent(k.Column.Column)
+			name = quote.Ident(k.Column.Column)
 		}
 		cols = append(cols, name)
 		lasts = append(lasts, "$last_"+strings.Trim(lastPart(name), `"`))
@@ -536,7 +538,7 @@ func nPlusOne(g *grouper, ws *model.WorkloadStatement, w *model.Workload, cat *m
 			Evidence: model.Facts("calls", ws.Calls, "call_share", model.Round(share, 4), "rows_per_call", model.Round(ws.RowsPerCall(), 4),
 				"mean_exec_ms", model.Round(ws.MeanExecMs, 4), "key", cols),
 			Action: fmt.Sprintf("send the keys of one batch together: WHERE %s = ANY($1) with an array parameter "+
-				"(or join this statement into the query that produced the keys)", model.QuoteIdent(key[0])),
+				"(or join this statement into the query that produced the keys)", quote.Ident(key[0])),
 		}
 	})
 }
@@ -605,9 +607,5 @@ func shortName(key string) string { return lastPart(key) }
 
 // indexName builds a deterministic index name of at most 63 bytes (PostgreSQL's limit).
 func indexName(table, column, suffix string) string {
-	name := table + "_" + column + "_" + suffix + "_idx"
-	if len(name) > 63 {
-		name = name[:63]
-	}
-	return model.QuoteIdent(name)
+	return quote.Ident(quote.Name("idx", table, column, suffix))
 }

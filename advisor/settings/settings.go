@@ -13,6 +13,8 @@ import (
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/pgconf"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Analyze returns the settings findings for snap. in is the instance's size (nil: unknown, so
@@ -79,7 +81,7 @@ func differences(cfg *pgconf.Config, snap *model.Snapshot) []model.Finding {
 		var sql, names, restart []string
 		for _, c := range changes {
 			ev = append(ev, model.Fact{Name: c.Name, Value: fmt.Sprintf("%s -> %s: %s", c.Live, c.Pgtune, reasons[c.Name].Reason)})
-			sql = append(sql, fmt.Sprintf("ALTER SYSTEM SET %s = %s;", c.Name, quote(c.Pgtune)))
+			sql = append(sql, fmt.Sprintf("ALTER SYSTEM SET %s = %s;", c.Name, quote.Literal(c.Pgtune)))
 			names = append(names, c.Name)
 			if c.Restart {
 				restart = append(restart, c.Name)
@@ -99,8 +101,6 @@ func differences(cfg *pgconf.Config, snap *model.Snapshot) []model.Finding {
 	}
 	return out
 }
-
-func quote(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
 // far reports a change of at least 2× for numbers, or any change of a non-number.
 func far(c pgconf.Change) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // ErrNotEmpty means the target database already holds booking tables.
@@ -85,7 +86,7 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadResult, erro
 		}
 	}
 	for _, t := range Tables {
-		if _, err := conn.Exec(ctx, connect.Marker+"VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize()); err != nil {
+		if _, err := conn.Exec(ctx, connect.Marker+"VACUUM (ANALYZE) "+quote.Ident(t)); err != nil {
 			return nil, fmt.Errorf("vacuum %s: %w", t, err)
 		}
 	}
@@ -113,7 +114,7 @@ func prepare(ctx context.Context, conn *pgx.Conn, replace bool) error {
 	}
 	ids := make([]string, len(existing))
 	for i, t := range existing {
-		ids[i] = pgx.Identifier{t}.Sanitize()
+		ids[i] = quote.Ident(t)
 	}
 	if _, err := conn.Exec(ctx, connect.Marker+"DROP TABLE "+strings.Join(ids, ", ")+" CASCADE"); err != nil {
 		return fmt.Errorf("drop existing booking tables: %w", err)

@@ -131,10 +131,10 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 	p := newProgress(e.stderr)
 	p.update("analysing %d statements", len(snap.Statements.Rows))
 	began := time.Now()
-	rep, err := advisor.Advise(ctx, snap, opts)
+	rep, engineErr := advisor.Advise(ctx, snap, opts)
 	p.done()
-	if err != nil {
-		return fmt.Errorf("advise: %w", err)
+	if engineErr != nil && rep == nil {
+		return fmt.Errorf("advise: %w", engineErr)
 	}
 	if engineNote != nil {
 		rep.Findings = append(rep.Findings, *engineNote)
@@ -145,6 +145,11 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 
 	if err := fs.write(rep, adviseTables(rep)...); err != nil {
 		return err
+	}
+	if engineErr != nil {
+		// The report stands, with the gap named under "Not collected"; the exit says it is
+		// incomplete.
+		return fmt.Errorf("advise: %w (the rest of the report was printed)", engineErr)
 	}
 	if fs.failOnThreshold().Trips(rep.Findings) {
 		return errFindings
@@ -208,7 +213,8 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 	p := newProgress(fs.e.stderr)
 	snap, err := collect.Collect(ctx, conn, collect.Options{
 		StatementTimeout: s.timeout, SampleFor: s.sample, NoValues: s.noValues, PgtuneVersion: Version(), Log: log, Redact: query.Redact,
-		Progress: func(step string) { p.update("reading %s", step) },
+		Untracked: fs.untracked,
+		Progress:  func(step string) { p.update("reading %s", step) },
 	})
 	p.done()
 	if err != nil {
@@ -263,6 +269,9 @@ func adviseTables(r *advisor.Report) []report.Table {
 	note := fmt.Sprintf("%d statements, %s calls, %s of execution time", w.Statements, thousands(w.Calls), duration(w.TotalExecMs))
 	if src.StatementsReset != nil {
 		note += " since " + src.StatementsReset.Format("2006-01-02 15:04 UTC")
+	}
+	if w.OwnRows+w.InternalRows > 0 {
+		note += fmt.Sprintf("; left out: %d rows of pgtune's own, %d of PostgreSQL's foreign-key checks", w.OwnRows, w.InternalRows)
 	}
 	if w.HiddenRows > 0 {
 		note += fmt.Sprintf("; %d rows hidden (see findings)", w.HiddenRows)

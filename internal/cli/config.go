@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/collect"
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/atomicfile"
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/pgconf"
 	"github.com/bookedbarber/pgtune/pgconf/conffile"
@@ -166,7 +168,7 @@ func writeOut(e *env, out string, fill func(io.Writer) error) error {
 }
 
 func renderConfig(w io.Writer, fs *flagSet, format string, res configResult, args []string) error {
-	h := conffile.Header{Tool: "pgtune " + Version(), Command: "pgtune config " + strings.Join(args, " ")}
+	h := conffile.Header{Tool: "pgtune " + Version(), Command: commandLine("config", args)}
 	switch format {
 	case "conf":
 		if err := writeDetected(w, "# ", res.Detected); err != nil {
@@ -204,20 +206,20 @@ func writeLive(w io.Writer, prefix string, live *liveConfig) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "%sLive server: %s. This file changes %d of its settings (%d need a restart):\n", prefix, live.Server, changed, restart)
+	fmt.Fprintf(&b, "%sLive server: %s. This file changes %d of its settings (%d need a restart):\n", prefix, oneLine(live.Server), changed, restart)
 	for _, c := range live.Changes {
 		if c.Differs {
 			r := ""
 			if c.Restart {
 				r = "  [restart]"
 			}
-			fmt.Fprintf(&b, "%s  %-36s %s -> %s%s\n", prefix, c.Name, c.Live, c.Pgtune, r)
+			fmt.Fprintf(&b, "%s  %-36s %s -> %s%s\n", prefix, oneLine(c.Name), oneLine(c.Live), oneLine(c.Pgtune), r)
 		}
 	}
 	if len(live.Signals) > 0 {
 		fmt.Fprintf(&b, "%sThe server's evidence:\n", prefix)
 		for _, s := range live.Signals {
-			fmt.Fprintf(&b, "%s  - [%s] %s\n", prefix, s.Severity, s.Title)
+			fmt.Fprintf(&b, "%s  - [%s] %s\n", prefix, s.Severity, oneLine(s.Title))
 		}
 	}
 	b.WriteString(strings.TrimRight(prefix, " ") + "\n")
@@ -225,9 +227,19 @@ func writeLive(w io.Writer, prefix string, live *liveConfig) error {
 	return err
 }
 
+// oneLine keeps text read from a server or a machine on one comment line: a control character
+// (a newline in a database's name, say) would otherwise start a setting of its own.
+func oneLine(s string) string {
+	if !quote.HasControl(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
 func writeDetected(w io.Writer, prefix string, detected []string) error {
 	for _, d := range detected {
-		if _, err := fmt.Fprintf(w, "%sdetected: %s\n", prefix, d); err != nil {
+		if _, err := fmt.Fprintf(w, "%sdetected: %s\n", prefix, oneLine(d)); err != nil {
 			return err
 		}
 	}

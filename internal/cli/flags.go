@@ -13,6 +13,7 @@ import (
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
 )
 
@@ -26,6 +27,10 @@ type flagSet struct {
 
 	hasConn bool
 	dsn     string
+	// connections counts the sessions opened; untracked says whether every one of them runs
+	// with pg_stat_statements.track = none.
+	connections int
+	untracked   bool
 
 	hasOutput bool
 	format    string
@@ -146,6 +151,12 @@ func (fs *flagSet) connect(ctx context.Context, log *slog.Logger) (*pgx.Conn, *p
 	if err != nil {
 		return nil, nil, err
 	}
+	// Every session of pgtune's asks pg_stat_statements to leave it out (see connect.Untrack).
+	ok := connect.Untrack(ctx, conn)
+	if fs.connections == 0 || !ok {
+		fs.untracked = ok
+	}
+	fs.connections++
 	return conn, cfg, nil
 }
 
@@ -168,4 +179,21 @@ func (fs *flagSet) write(data any, tables ...report.Table) error {
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil
+}
+
+// commandLine is a command as the header of a file pgtune writes shows it: every argument
+// shell-quoted (on one line, whatever it holds) and every password out, whether in a URL, a
+// key=value DSN or the value of a flag that names one.
+func commandLine(name string, args []string) string {
+	out := []string{"pgtune", name}
+	for i, a := range args {
+		if i > 0 && strings.Contains(strings.ToLower(args[i-1]), "password") && strings.HasPrefix(args[i-1], "-") && !strings.Contains(args[i-1], "=") {
+			a = connect.Redacted
+		}
+		if k, _, ok := strings.Cut(a, "="); ok && strings.HasPrefix(k, "-") && strings.Contains(strings.ToLower(k), "password") {
+			a = k + "=" + connect.Redacted
+		}
+		out = append(out, quote.Shell(connect.RedactString(a)))
+	}
+	return strings.Join(out, " ")
 }

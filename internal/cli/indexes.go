@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/prereq"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
@@ -142,11 +144,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		coster, explains = est, func() int { return est.Estimates }
 		log.Warn("no HypoPG to ask the planner: index costs are estimated from pg_stats", "source", kind)
 	} else {
-		cfg, err := fs.connConfig(log)
-		if err != nil {
-			return err
-		}
-		conn, err := connect.Connect(ctx, cfg)
+		conn, cfg, err := fs.connect(ctx, log)
 		if err != nil {
 			return err
 		}
@@ -160,10 +158,24 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	p := newProgress(e.stderr)
 	p.update("pricing %d candidates", len(cands))
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned})
+	maxTexts := 0
+	if !estimated {
+		maxTexts = advisor.PlannerTextCap(snap, rep.Model)
+	}
+	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned, MaxTexts: maxTexts})
 	p.done()
 	if err != nil {
+		if _, denied := errors.AsType[*indexes.DeniedError](err); denied {
+			return fmt.Errorf("indexes generate: %w; nothing written; fix: %s", err, prereq.PlannerGrant(snap.Server.User, snap.Server.VersionNum))
+		}
 		return fmt.Errorf("indexes generate: %w", err)
+	}
+	if res.Unplanned > 0 {
+		log.Warn("not every statement was planned", "why", advisor.UnplannedGap(snap, res.Unplanned).Reason)
+	}
+	if len(res.Denied) > 0 {
+		log.Warn("the planner refused some statements: no migration covers them", "statements", len(res.Denied),
+			"tables", strings.Join(res.DeniedTables, ", "), "fix", prereq.PlannerGrant(snap.Server.User, snap.Server.VersionNum))
 	}
 
 	var dropList []indexes.Drop

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/maintenance"
 )
 
@@ -65,6 +66,12 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 	}
 	if !slices.Contains(scheduleEmits, *emit) {
 		return usageErrorf("maintain schedule: --emit %q: want crontab, systemd, k8s or pg_cron", *emit)
+	}
+	for flag, v := range map[string]string{"--run-args": *extra, "--drill-args": *drillArgs} {
+		if a, ok := maintenance.PasswordArg(strings.Fields(v)); ok {
+			e.redactor.Add(a)
+			return usageErrorf("maintain schedule: %s holds a password (%s): %s", flag, connect.RedactString(a), maintenance.PasswordFix)
+		}
 	}
 	var command []string
 	switch *job {

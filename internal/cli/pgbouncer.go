@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -146,9 +147,9 @@ func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) erro
 	}
 	rendered, err := pgbouncer.Render(cfg, pgbouncerOptions(&pf, dbs))
 	if err != nil {
-		return usageErrorf("pgbouncer: %v", err)
+		return pgbouncerUsage(err)
 	}
-	tool, command := "pgtune "+Version(), "pgtune pgbouncer "+strings.Join(args, " ")
+	tool, command := "pgtune "+Version(), commandLine("pgbouncer", args)
 	res := pgbouncerResult{Config: rendered, Detected: detected}
 	if pf.outDir != "" {
 		files := map[string]func(io.Writer) error{
@@ -240,7 +241,7 @@ func runPgbouncerAdmin(ctx context.Context, fs *flagSet, inf *instanceFlags, pf 
 			return usageFromModel("pgbouncer", err)
 		}
 		if rendered, err = pgbouncer.Render(cfg, pgbouncerOptions(pf, splitList(pf.databases))); err != nil {
-			return usageErrorf("pgbouncer: %v", err)
+			return pgbouncerUsage(err)
 		}
 	}
 	fs.e.redactor.Add(pf.adminDSN)
@@ -292,6 +293,20 @@ func runPgbouncerAdmin(ctx context.Context, fs *flagSet, inf *instanceFlags, pf 
 		return errFindings
 	}
 	return nil
+}
+
+// optionFlags are the flags that set pgbouncer.Options' fields, to name them in errors.
+var optionFlags = map[string]string{
+	"Databases": "--database", "AuthUser": "--auth-user", "AdminUsers": "--admin-users", "StatsUsers": "--stats-users",
+	"ServerHost": "--server-host", "ListenAddr": "--listen-addr", "RuntimeDir": "--runtime-dir", "LogDir": "--log-dir", "AuthFile": "--auth-file",
+}
+
+// pgbouncerUsage turns a refused rendering into a usage error naming the flag.
+func pgbouncerUsage(err error) error {
+	if oe, ok := errors.AsType[*pgbouncer.OptionError](err); ok {
+		return usageErrorf("pgbouncer: %s %q: want %s (it is written into pgbouncer.ini and auth_setup.sql as is)", optionFlags[oe.Option], oe.Value, oe.Want)
+	}
+	return usageErrorf("pgbouncer: %v", err)
 }
 
 func pgbouncerOptions(pf *pgbouncerFlags, dbs []string) pgbouncer.Options {

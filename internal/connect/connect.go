@@ -112,3 +112,25 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// untrackSQL turns pg_stat_statements off for this session: pgtune's own statements (and the
+// nested executions its EXPLAINs record under track = all) then leave no row behind. The setting
+// is PGC_SUSET: a superuser may, and on 15+ a role granted SET ON PARAMETER
+// pg_stat_statements.track.
+const untrackSQL = Marker + "SET pg_stat_statements.track = 'none'"
+
+// UntrackFix is how to let pgtune's sessions turn pg_stat_statements off.
+const UntrackFix = "GRANT SET ON PARAMETER pg_stat_statements.track TO %s; (PostgreSQL 15+) lets pgtune's sessions record nothing in pg_stat_statements"
+
+// Untrack asks the server not to record this session's statements in pg_stat_statements, and
+// reports whether it agreed. A refusal (no privilege; the SET itself is then recorded once) or
+// a server without pg_stat_statements loaded is not an error: pgtune's statements then carry
+// the marker and are left out of the workload.
+func Untrack(ctx context.Context, conn *pgx.Conn) bool {
+	var loaded bool
+	if err := conn.QueryRow(ctx, Marker+"SELECT pg_catalog.current_setting('shared_preload_libraries') ~ 'pg_stat_statements'").Scan(&loaded); err != nil || !loaded {
+		return false
+	}
+	_, err := conn.Exec(ctx, untrackSQL)
+	return err == nil
+}

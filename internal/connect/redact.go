@@ -116,3 +116,17 @@ func (r *Redactor) String(s string) string {
 	defer r.mu.RUnlock()
 	return RedactString(s, r.secrets...)
 }
+
+// HasPassword reports whether s carries a password: a URL's userinfo password, a password= (or
+// sslpassword=) keyword with a value, or a PGPASSWORD= assignment.
+func HasPassword(s string) bool {
+	if m := urlPassword.FindStringSubmatch(s); m != nil && m[2] != "" {
+		return true
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(s, -1) {
+		if strings.Trim(m[2], "'") != "" {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToUpper(s), "PGPASSWORD=")
+}

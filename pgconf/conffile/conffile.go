@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/bookedbarber/pgtune/pgconf"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Header describes what produced the file.
@@ -28,13 +30,21 @@ func Describe(in pgconf.Instance) string {
 	return s
 }
 
-// Quote renders a value for postgresql.conf and ALTER SYSTEM: numbers bare, anything else in
-// single quotes (with quotes doubled).
+// Quote renders a value for postgresql.conf: numbers bare, anything else in single quotes, with
+// quotes doubled and backslashes too (the file's parser reads backslash escapes inside quotes).
 func Quote(v string) string {
 	if _, err := strconv.ParseFloat(v, 64); err == nil {
 		return v
 	}
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	return "'" + strings.NewReplacer("'", "''", `\`, `\\`).Replace(v) + "'"
+}
+
+// sqlValue renders a value for ALTER SYSTEM: numbers bare, anything else an SQL literal.
+func sqlValue(v string) string {
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return v
+	}
+	return quote.Literal(v)
 }
 
 // WriteConf writes a postgresql.conf include file.
@@ -72,7 +82,7 @@ func WriteSQL(w io.Writer, cfg *pgconf.Config, h Header) error {
 		"Run as a superuser with psql; ALTER SYSTEM cannot run inside a transaction block.")
 	var restart []string
 	for _, s := range cfg.Settings {
-		fmt.Fprintf(&b, "\n-- %s\nALTER SYSTEM SET %s = %s;\n", s.Reason, quoteIdent(s.Name), Quote(s.Value))
+		fmt.Fprintf(&b, "\n-- %s\nALTER SYSTEM SET %s = %s;\n", s.Reason, quoteParam(s.Name), sqlValue(s.Value))
 		if s.Restart {
 			restart = append(restart, s.Name)
 		}
@@ -106,15 +116,14 @@ func writeHead(b *strings.Builder, prefix, what string, cfg *pgconf.Config, h He
 	}
 }
 
-// quoteIdent quotes a parameter name for ALTER SYSTEM when it needs it (pg_stat_statements.max
-// does not: a dotted custom name is accepted as is).
-func quoteIdent(name string) string {
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
-			return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
-		}
+// quoteParam quotes a parameter name for ALTER SYSTEM part by part (pg_stat_statements.max is
+// two identifiers with a dot, and stays bare).
+func quoteParam(name string) string {
+	parts := strings.Split(name, ".")
+	for i, p := range parts {
+		parts[i] = quote.Ident(p)
 	}
-	return name
+	return strings.Join(parts, ".")
 }
 
 // BudgetLines is the connection budget, the memory budget and the notes as plain text lines,
