@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,6 +83,18 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 	}
 	if !allowArgs && fs.NArg() > 0 {
 		return usageErrorf("%s: unexpected argument %q (flags go before arguments; see 'pgtune help %s')", fs.cmd.name, fs.Arg(0), fs.cmd.name)
+	}
+	// No duration flag means anything negative: refuse it rather than fall back to a default.
+	var negative error
+	fs.Visit(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok && negative == nil {
+			if d, ok := g.Get().(time.Duration); ok && d < 0 {
+				negative = usageErrorf("%s: --%s %s: a duration cannot be negative (0 where the flag allows it means off or the default; see 'pgtune help %s')", fs.cmd.name, f.Name, f.Value, fs.cmd.name)
+			}
+		}
+	})
+	if negative != nil {
+		return negative
 	}
 	// Validate the shared values now, so a typo is a usage error before any work starts.
 	if _, err := fs.logger(); err != nil {

@@ -86,3 +86,30 @@ func TestScheduleRefusesSecretsAndInjection(t *testing.T) {
 		t.Errorf("systemd %%: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A negative duration is a usage error naming the flag, for every command's duration flags.
+func TestNegativeDurations(t *testing.T) {
+	for _, args := range [][]string{
+		{"advise", "--demo", "--sample", "-5s"},
+		{"advise", "--demo", "--statement-timeout", "-1s"},
+		{"snapshot", "--out", "-", "--statement-timeout=-1s"},
+		{"migrate", "up", "--dir", ".", "--wait", "-1s"},
+		{"maintain", "run", "--lock-timeout", "-1s"},
+		{"maintain", "run", "--cost-delay", "-2ms"},
+		{"maintain", "run", "--max-duration", "-1h"},
+		{"maintain", "schedule", "--emit", "pg_cron", "--lock-timeout", "-1s"},
+		{"pgbouncer", "--database", "booking", "--memory", "8GB", "--cpus", "4", "--app-timeout", "-3s"},
+		{"backup", "verify", "--max-age", "-26h"},
+	} {
+		// The negative value is the last argument, or the last one's after "=".
+		last := args[len(args)-1]
+		flagName, _, ok := strings.Cut(last, "=")
+		if !ok {
+			flagName = args[len(args)-2]
+		}
+		r := run(t, args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "cannot be negative") || !strings.Contains(r.stderr, flagName) || r.stdout != "" {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 naming %s", args, r.code, r.stderr, flagName)
+		}
+	}
+}
