@@ -281,12 +281,17 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*S
 			n := &notices{}
 			wcfg := cfg.Copy()
 			wcfg.OnNotice = n.add
+			// A worker that cannot start still takes its share of the queue, marking each action
+			// not started: otherwise the feeder would wait on it for ever.
+			drain := func(why string) {
+				for i := range queue {
+					results[i] = Result{Table: plan.Actions[i].Table, Ops: plan.Actions[i].Ops, Status: StatusNotStarted, Reason: why}
+				}
+			}
 			conn, err := pgx.ConnectConfig(ctx, wcfg)
 			if err != nil {
 				workerErr <- connect.ConnectError(cfg, err)
-				for i := range queue {
-					results[i] = Result{Table: plan.Actions[i].Table, Ops: plan.Actions[i].Ops, Status: StatusNotStarted, Reason: "no session: " + err.Error()}
-				}
+				drain("no session: " + err.Error())
 				return
 			}
 			defer conn.Close(context.Background())
@@ -300,6 +305,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*S
 			for _, s := range setup {
 				if _, err := conn.Exec(ctx, connect.Marker+s); err != nil {
 					workerErr <- fmt.Errorf("%s: %w", s, err)
+					drain(s + " failed: " + err.Error())
 					return
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -67,6 +68,18 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	}
 	if *maxDuration < 0 || *jobs < 1 || *jobs > 64 || *lockTimeout <= 0 || *parallel < 0 || *costLimit < 0 || *costDelay < 0 {
 		return usageErrorf("maintain run: --max-duration, --lock-timeout, --cost-delay must be positive durations, --jobs 1 to 64, --parallel and --cost-limit not negative")
+	}
+	// PostgreSQL's own ranges, checked before connecting: a session that refuses a SET would
+	// otherwise fail every table of the night.
+	switch {
+	case *costDelay > 100*time.Millisecond:
+		return usageErrorf("maintain run: --cost-delay %v: PostgreSQL's vacuum_cost_delay is 0 to 100ms", *costDelay)
+	case *costLimit > 10000:
+		return usageErrorf("maintain run: --cost-limit %d: PostgreSQL's vacuum_cost_limit is 1 to 10000", *costLimit)
+	case *parallel > 1024:
+		return usageErrorf("maintain run: --parallel %d: VACUUM's PARALLEL is 0 to 1024", *parallel)
+	case *lockTimeout > time.Duration(math.MaxInt32)*time.Millisecond:
+		return usageErrorf("maintain run: --lock-timeout %v: PostgreSQL's lock_timeout is at most %v", *lockTimeout, time.Duration(math.MaxInt32)*time.Millisecond)
 	}
 	if !slices.Contains([]string{"", "auto", "on", "off"}, *indexCleanup) {
 		return usageErrorf("maintain run: --index-cleanup %q: want auto, on or off", *indexCleanup)

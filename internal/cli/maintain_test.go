@@ -360,3 +360,41 @@ func TestMaintainBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose session refuses a SET drains its share of the queue: the run ends (it used to
+// wait for ever), every action not started with the reason, and the error names the SET. The
+// CLI refuses such a value before connecting.
+func TestMaintainRunWorkerSetupFails(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t)
+		conn := db.Connect(t)
+		exec1(t, conn, "CREATE TABLE a (id int)", "CREATE TABLE b (id int)", "CREATE TABLE c (id int)")
+		var version int
+		if err := conn.QueryRow(t.Context(), "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := pgx.ParseConfig(db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := &maintenance.Plan{ServerVersion: version}
+		for _, name := range []string{"public.a", "public.b", "public.c"} {
+			plan.Actions = append(plan.Actions, maintenance.Action{Table: name, Ops: []maintenance.Operation{maintenance.OpAnalyze}})
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		sum, err := maintenance.Run(ctx, cfg, plan, maintenance.RunOptions{Jobs: 2, LockTimeout: time.Second, CostDelay: 200 * time.Millisecond})
+		if ctx.Err() != nil {
+			t.Fatal("the run hung until the test's deadline")
+		}
+		if err == nil || !strings.Contains(err.Error(), "vacuum_cost_delay") {
+			t.Errorf("error %v, want one naming the SET", err)
+		}
+		if sum != nil && sum.NotStarted != len(plan.Actions) {
+			t.Errorf("%d of %d actions not started", sum.NotStarted, len(plan.Actions))
+		}
+		if r := run(t, "maintain", "run", "--dsn", db.DSN, "--cost-delay", "200ms"); r.code != ExitUsage || !strings.Contains(r.stderr, "0 to 100ms") {
+			t.Errorf("maintain run --cost-delay 200ms: exit %d, %s", r.code, r.stderr)
+		}
+	})
+}
