@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/collect"
@@ -206,20 +205,20 @@ func writeLive(w io.Writer, prefix string, live *liveConfig) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "%sLive server: %s. This file changes %d of its settings (%d need a restart):\n", prefix, oneLine(live.Server), changed, restart)
+	fmt.Fprintf(&b, "%sLive server: %s. This file changes %d of its settings (%d need a restart):\n", prefix, quote.OneLine(live.Server), changed, restart)
 	for _, c := range live.Changes {
 		if c.Differs {
 			r := ""
 			if c.Restart {
 				r = "  [restart]"
 			}
-			fmt.Fprintf(&b, "%s  %-36s %s -> %s%s\n", prefix, oneLine(c.Name), oneLine(c.Live), oneLine(c.Pgtune), r)
+			fmt.Fprintf(&b, "%s  %-36s %s -> %s%s\n", prefix, quote.OneLine(c.Name), quote.OneLine(c.Live), quote.OneLine(c.Pgtune), r)
 		}
 	}
 	if len(live.Signals) > 0 {
 		fmt.Fprintf(&b, "%sThe server's evidence:\n", prefix)
 		for _, s := range live.Signals {
-			fmt.Fprintf(&b, "%s  - [%s] %s\n", prefix, s.Severity, oneLine(s.Title))
+			fmt.Fprintf(&b, "%s  - [%s] %s\n", prefix, s.Severity, quote.OneLine(s.Title))
 		}
 	}
 	b.WriteString(strings.TrimRight(prefix, " ") + "\n")
@@ -227,19 +226,9 @@ func writeLive(w io.Writer, prefix string, live *liveConfig) error {
 	return err
 }
 
-// oneLine keeps text read from a server or a machine on one comment line: a control character
-// (a newline in a database's name, say) would otherwise start a setting of its own.
-func oneLine(s string) string {
-	if !quote.HasControl(s) {
-		return s
-	}
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
-}
-
 func writeDetected(w io.Writer, prefix string, detected []string) error {
 	for _, d := range detected {
-		if _, err := fmt.Fprintf(w, "%sdetected: %s\n", prefix, oneLine(d)); err != nil {
+		if _, err := fmt.Fprintf(w, "%sdetected: %s\n", prefix, quote.OneLine(d)); err != nil {
 			return err
 		}
 	}

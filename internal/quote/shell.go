@@ -2,6 +2,7 @@ package quote
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -59,4 +60,15 @@ func Systemd(s string) string {
 // /bin/sh may not read $'...' escapes: callers refuse control characters first.
 func Crontab(s string) string {
 	return strings.ReplaceAll(Shell(s), "%", `\%`)
+}
+
+// OneLine keeps text on one line of a comment in any file pgtune writes: control characters
+// (a newline in a name read from the catalog) become Go escapes, which would otherwise end the
+// comment and start a setting or a statement of their own.
+func OneLine(s string) string {
+	if !HasControl(s) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
