@@ -25,7 +25,7 @@ var day = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 
 func TestMigrationsAreOneStatementEach(t *testing.T) {
 	drop := Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "t_old", Definition: "CREATE INDEX t_old ON public.t USING btree (a)"}, Reason: "Drops t_old."}
-	ms := Migrations([]*Proposal{proposal("public.t", "a", "b"), proposal("public.u", "c")}, []Drop{drop}, 7, map[string]bool{}, day)
+	ms := Migrations([]*Proposal{proposal("public.t", "a", "b"), proposal("public.u", "c")}, []Drop{drop}, nil, 7, map[string]bool{}, day)
 	if len(ms) != 3 || ms[0].Version != 8 || ms[2].Version != 10 {
 		t.Fatalf("%+v", ms)
 	}
@@ -63,7 +63,7 @@ func TestWriteNeverOverwritesAndGeneratingTwiceAddsNothing(t *testing.T) {
 	if err != nil || last != 0 || len(known) != 0 {
 		t.Fatalf("empty dir: %v %v %v", last, known, err)
 	}
-	files, err := Write(dir, Migrations(props, nil, last, known, day))
+	files, err := Write(dir, Migrations(props, nil, nil, last, known, day))
 	if err != nil || len(files) != 2 {
 		t.Fatalf("%v %v", files, err)
 	}
@@ -74,7 +74,7 @@ func TestWriteNeverOverwritesAndGeneratingTwiceAddsNothing(t *testing.T) {
 		t.Fatalf("existing: %v %v %v", last, known, err)
 	}
 	more := append(props, proposal("public.t", "b"))
-	ms := Migrations(more, nil, last, known, day)
+	ms := Migrations(more, nil, nil, last, known, day)
 	if len(ms) != 1 || ms[0].Version != 42 || ms[0].Name != "create_t_b_idx" {
 		t.Fatalf("second run: %+v", ms)
 	}
@@ -96,7 +96,7 @@ func TestHostileNamesStayInTheDirectory(t *testing.T) {
 	evil := proposal("public.t", "../../../tmp/pwn", strings.Repeat("ü", 40))
 	evil.Candidate.Why = []string{"equality on x\nDROP TABLE t; --"}
 	drop := Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "../../escape", Definition: "CREATE INDEX x ON public.t USING btree (a)"}, Reason: "unused"}
-	files, err := Write(dir, Migrations([]*Proposal{evil}, []Drop{drop}, 0, map[string]bool{}, day))
+	files, err := Write(dir, Migrations([]*Proposal{evil}, []Drop{drop}, nil, 0, map[string]bool{}, day))
 	if err != nil {
 		t.Fatal(err)
 	}

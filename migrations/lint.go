@@ -34,13 +34,31 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 	var out []model.Finding
 	created := map[string]bool{}      // tables the migrations themselves create
 	createdIndex := map[string]bool{} // indexes they create ("schema.name")
+	partitioned := map[string]bool{}  // partitioned tables, and indexes on them
 	for _, f := range files {
 		for _, st := range f.Statements {
 			if st.Kind == "create_table" {
 				created[st.Table] = true
+				partitioned[st.Table] = partitioned[st.Table] || st.Partitioned
 			}
 			if st.Kind == "create_index" && st.Index != nil {
 				createdIndex[st.Index.Key()] = true
+				if st.Only {
+					partitioned[st.Index.TableKey()] = true
+					partitioned[st.Index.Key()] = true
+				}
+			}
+		}
+	}
+	if cat != nil {
+		for _, t := range cat.Snapshot().Tables {
+			if t.Kind == "partitioned" && !created[t.Key()] {
+				partitioned[t.Key()] = true
+			}
+		}
+		for _, ix := range cat.Snapshot().Indexes {
+			if ix.Partitioned {
+				partitioned[ix.Key()] = true
 			}
 		}
 	}
@@ -70,7 +88,24 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 				}
 				table := ix.TableKey()
 				existing := !created[table] && (cat == nil || cat.Table(table) != nil)
-				if !st.Concurrent && existing {
+				switch {
+				case partitioned[table] && st.Concurrent:
+					out = append(out, finding(f, st, "lint.concurrently_on_partitioned", model.SeverityHigh,
+						fmt.Sprintf("CREATE INDEX CONCURRENTLY %s on the partitioned table %s: PostgreSQL refuses it", ix.Name, table),
+						"PostgreSQL cannot build an index on a partitioned table CONCURRENTLY: the migration fails on every run and "+
+							"blocks every later one. Build it online in steps: CREATE INDEX ... ON ONLY the parent (no build), CREATE INDEX "+
+							"CONCURRENTLY on each partition (a migration each), then ALTER INDEX parent_index ATTACH PARTITION each "+
+							"partition's index ('pgtune indexes generate' writes these steps).",
+						"", "create it ON ONLY the parent, build each partition's index CONCURRENTLY, and attach them"))
+				case partitioned[table] && !st.Only && existing:
+					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
+						fmt.Sprintf("CREATE INDEX %s on the partitioned table %s builds every partition's index with writes locked out", ix.Name, table),
+						"A plain CREATE INDEX on a partitioned table holds a SHARE lock on each partition while it builds; and CONCURRENTLY "+
+							"is refused on a partitioned table.",
+						"", "create it ON ONLY the parent, build each partition's index CONCURRENTLY, and attach them"))
+				case partitioned[table]:
+					// ON ONLY the parent: a catalog entry, no build.
+				case !st.Concurrent && existing:
 					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
 						fmt.Sprintf("CREATE INDEX %s without CONCURRENTLY locks %s against writes while it builds", ix.Name, table),
 						"A plain CREATE INDEX holds a SHARE lock on the table for the whole build: every INSERT, UPDATE and DELETE waits.",
@@ -114,7 +149,16 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 					built = append(built, seenIndex{f.Path, ix})
 				}
 			case "drop_index":
-				if !st.Concurrent {
+				allPartitioned := len(st.Drops) > 0
+				for _, d := range st.Drops {
+					allPartitioned = allPartitioned && partitioned[d]
+				}
+				if st.Concurrent && allPartitioned {
+					out = append(out, finding(f, st, "lint.concurrently_on_partitioned", model.SeverityHigh,
+						"DROP INDEX CONCURRENTLY "+strings.Join(st.Drops, ", ")+": an index of a partitioned table cannot be dropped concurrently",
+						"PostgreSQL refuses it: the migration fails on every run.", "", "drop it without CONCURRENTLY (quick: its partitions' indexes go with it)"))
+				}
+				if !st.Concurrent && !allPartitioned {
 					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
 						"DROP INDEX "+strings.Join(st.Drops, ", ")+" without CONCURRENTLY locks the table",
 						"A plain DROP INDEX takes an ACCESS EXCLUSIVE lock on the table: even reads wait behind it.",

@@ -88,7 +88,7 @@ func TestGeneratedMigrationsPassLint(t *testing.T) {
 		Where: "status = 'open'", Name: "t_y_created_at_desc_open_idx", Why: []string{"test"}}
 	drop := indexes.Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "t_x", Definition: "CREATE INDEX t_x ON public.t USING btree (x)"}, Reason: "test"}
 	var files []File
-	for _, m := range indexes.Migrations([]*indexes.Proposal{{Candidate: c}}, []indexes.Drop{drop}, 0, map[string]bool{}, time.Now()) {
+	for _, m := range indexes.Migrations([]*indexes.Proposal{{Candidate: c}}, []indexes.Drop{drop}, nil, 0, map[string]bool{}, time.Now()) {
 		up, down := m.Files()
 		files = append(files, parse(t, up, m.Up), parse(t, down, m.Down))
 	}

@@ -1,9 +1,11 @@
 // Package migrations applies golang-migrate migration directories to a live database the way
 // index migrations need: one runner at a time through a polled advisory lock of pgtune's own
 // (golang-migrate's blocking lock deadlocks against a concurrent CREATE INDEX CONCURRENTLY: its
-// issue #960), INVALID leftovers of the same index dropped before each build, a lock_timeout and
-// no statement timeout, and a failed or interrupted pgtune migration recovered (its invalid index
-// dropped, its dirty version forced back) instead of left for a human. It also reports status.
+// issue #960), INVALID leftovers of the same index dropped before each build, pgtune's own
+// migrations run on a session whose lock wait and snapshot wait are bounded apart (build.go), no
+// statement timeout, builds left running by a killed run named, and a failed or interrupted
+// pgtune migration recovered (its invalid index dropped, its dirty version forced back) instead
+// of left for a human. It also reports status, and lints migration files (lint.go).
 package migrations
 
 import (
@@ -15,14 +17,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
 	pgx5 "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
@@ -30,7 +30,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
-	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // GeneratedMark starts every migration pgtune writes; only such migrations are recovered
@@ -49,6 +48,16 @@ type Options struct {
 	// CleanupWait is how long to keep trying to drop the invalid index a failed build left
 	// (default 30 s): whatever made the build fail (an old transaction) blocks the drop too.
 	CleanupWait time.Duration
+	// MaxWait bounds how long a CREATE INDEX CONCURRENTLY may wait for older transactions to end
+	// (it must wait for each; a nightly pg_dump can take hours). Default 1 h; the wait is not a
+	// lock the application queues behind, so LockTimeout does not apply to it.
+	MaxWait time.Duration
+	// Poll is how often the build's watcher looks (default 1 s); ReportEvery how often it logs
+	// who the build waits for (default 30 s).
+	Poll, ReportEvery time.Duration
+
+	// started, in tests, is called as a migration's statement is sent (to kill the run there).
+	started func(*Migration)
 	// Log receives what happens (nil: discarded).
 	Log *slog.Logger
 	// Progress, if set, is told about a running index build now and then.
@@ -58,74 +67,23 @@ type Options struct {
 // ErrBusy means another runner holds the lock.
 var ErrBusy = errors.New("another 'pgtune migrate' is running on this database")
 
-// Migration is one file pair of the directory.
-type Migration struct {
-	Version uint   `json:"version"`
-	Name    string `json:"name"`
-	Up      string `json:"-"`
-	Down    string `json:"-"`
-	// Generated marks pgtune's own migrations.
-	Generated bool `json:"generated"`
-}
-
-var fileName = regexp.MustCompile(`^([0-9]+)_(.*)\.(down|up)\.sql$`)
-
-// Read lists the directory's migrations in order. A .sql file that is not named like a migration
-// is an error (golang-migrate would silently skip it); other files are ignored.
-func Read(dir string) ([]Migration, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	byVersion := map[uint]*Migration{}
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".sql") {
-			continue
-		}
-		m := fileName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("%s is not a migration file: name it NNNNNN_name.up.sql / .down.sql, or move it out of %s", e.Name(), dir)
-		}
-		v, err := strconv.ParseUint(m[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: version %q is not a number", e.Name(), m[1])
-		}
-		body, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		mig := byVersion[uint(v)]
-		if mig == nil {
-			mig = &Migration{Version: uint(v), Name: m[2]}
-			byVersion[uint(v)] = mig
-		} else if mig.Name != m[2] {
-			return nil, fmt.Errorf("version %d is used twice (%s and %s): renumber one", v, mig.Name, m[2])
-		}
-		if m[3] == "up" {
-			mig.Up = string(body)
-			mig.Generated = strings.HasPrefix(mig.Up, GeneratedMark)
-		} else {
-			mig.Down = string(body)
-		}
-	}
-	out := make([]Migration, 0, len(byVersion))
-	for _, m := range byVersion {
-		out = append(out, *m)
-	}
-	slices.SortFunc(out, func(a, b Migration) int { return int(a.Version) - int(b.Version) })
-	return out, nil
-}
-
 // runner is one run: the lock connection, golang-migrate and what it applies.
 type runner struct {
-	o     Options
-	cfg   *pgx.ConnConfig
-	ctrl  *pgx.Conn
-	db    *sql.DB
-	m     *migrate.Migrate
-	migs  []Migration
-	log   *slog.Logger
-	lockK int64
+	o    Options
+	cfg  *pgx.ConnConfig
+	ctrl *pgx.Conn
+	// buildConn runs pgtune's own migrations (application_name BuildApplication); buildPID is
+	// its backend.
+	buildConn *pgx.Conn
+	buildPID  uint32
+	db        *sql.DB
+	drv       database.Driver
+	m         *migrate.Migrate
+	migs      []Migration
+	log       *slog.Logger
+	lockK     int64
+	// migrateLockID is golang-migrate's advisory lock key for this database.
+	migrateLockID string
 }
 
 // Result says what a run did.
@@ -147,6 +105,15 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*runner, error) 
 	if o.CleanupWait <= 0 {
 		o.CleanupWait = 30 * time.Second
 	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = time.Hour
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.ReportEvery <= 0 {
+		o.ReportEvery = 30 * time.Second
+	}
 	migs, err := Read(o.Dir)
 	if err != nil {
 		return nil, err
@@ -159,23 +126,43 @@ func open(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*runner, error) 
 		r.ctrl.Close(context.Background())
 		return nil, err
 	}
+	if err := r.waitForOrphan(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	bcfg := cfg.Copy()
+	bcfg.RuntimeParams["application_name"] = BuildApplication
+	bcfg.RuntimeParams["statement_timeout"] = "0"
+	if r.buildConn, err = connect.Connect(ctx, bcfg); err != nil {
+		r.close()
+		return nil, err
+	}
+	r.buildPID = r.buildConn.PgConn().PID()
 	// golang-migrate's connection: no statement timeout (an index build takes as long as it
 	// takes), a lock timeout (it must not queue the application behind it).
 	mcfg := cfg.Copy()
 	mcfg.RuntimeParams["lock_timeout"] = strconv.FormatInt(o.LockTimeout.Milliseconds(), 10)
 	mcfg.RuntimeParams["statement_timeout"] = "0"
 	r.db = stdlib.OpenDB(*mcfg)
-	drv, err := pgx5.WithInstance(r.db, &pgx5.Config{})
+	pcfg := &pgx5.Config{}
+	drv, err := pgx5.WithInstance(r.db, pcfg)
 	if err != nil {
+		r.db.Close()
+		r.db = nil
 		r.close()
 		return nil, fmt.Errorf("open golang-migrate's connection: %w", err)
 	}
+	r.drv = drv
+	// The key golang-migrate's pgx5 driver locks (its Lock).
+	r.migrateLockID, _ = database.GenerateAdvisoryLockId(pcfg.DatabaseName, pcfg.SchemaName, pgx5.DefaultMigrationsTable)
 	src, err := iofs.New(os.DirFS(o.Dir), ".")
 	if err != nil {
 		r.close()
 		return nil, fmt.Errorf("read %s: %w", o.Dir, err)
 	}
 	if r.m, err = migrate.NewWithInstance("iofs", src, "pgx5", drv); err != nil {
+		drv.Close()
+		r.db = nil
 		r.close()
 		return nil, err
 	}
@@ -188,6 +175,9 @@ func (r *runner) close() {
 		r.m.Close()
 	} else if r.db != nil {
 		r.db.Close()
+	}
+	if r.buildConn != nil {
+		r.buildConn.Close(context.Background())
 	}
 	if r.ctrl != nil {
 		r.ctrl.Exec(context.Background(), connect.Marker+"SELECT pg_advisory_unlock($1)", r.lockK) //nolint:errcheck // the session ends anyway
@@ -260,89 +250,6 @@ func (r *runner) current() (int, bool, error) {
 	return int(v), dirty, err
 }
 
-var indexName = regexp.MustCompile(`(?i)(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?)("?[A-Za-z0-9_]+"?)\s+ON\s+(?:ONLY\s+)?("?[A-Za-z0-9_]+"?\.)?`)
-
-// builtIndexes names the indexes an up migration creates ("schema.name"; unqualified ones are
-// looked up through the table's schema or public).
-func builtIndexes(sql string) [][2]string {
-	var out [][2]string
-	for _, m := range indexName.FindAllStringSubmatch(sql, -1) {
-		schema := strings.Trim(strings.TrimSuffix(m[2], "."), `"`)
-		if schema == "" {
-			schema = "public"
-		}
-		out = append(out, [2]string{schema, strings.Trim(m[1], `"`)})
-	}
-	return out
-}
-
-// dropInvalid drops INVALID indexes a migration would build (the leftovers of a failed build),
-// concurrently, so CREATE INDEX ... IF NOT EXISTS does not skip over them.
-func (r *runner) dropInvalid(ctx context.Context, mig *Migration) ([]string, error) {
-	var dropped []string
-	for _, ix := range builtIndexes(mig.Up) {
-		invalid, err := isInvalid(ctx, r.ctrl, ix[0], ix[1])
-		if err != nil {
-			return dropped, err
-		}
-		if !invalid {
-			continue
-		}
-		name := quote.Qualified(ix[0], ix[1])
-		if _, err := r.ctrl.Exec(ctx, connect.Marker+"SET lock_timeout = "+strconv.FormatInt(r.o.LockTimeout.Milliseconds(), 10)); err != nil {
-			return dropped, err
-		}
-		// Whatever blocked the build (an old transaction) blocks the drop too: keep trying
-		// for a while, each try bounded by lock_timeout so the application never queues.
-		deadline := time.Now().Add(r.o.CleanupWait)
-		for {
-			_, err := r.ctrl.Exec(ctx, connect.Marker+"DROP INDEX CONCURRENTLY IF EXISTS "+name)
-			if err == nil {
-				break
-			}
-			if !isLockTimeout(err) || !time.Now().Before(deadline) {
-				return dropped, &LeftoverError{Index: ix[0] + "." + ix[1], Err: err}
-			}
-			r.log.Info("the invalid leftover index is still in use; retrying", "index", ix[0]+"."+ix[1])
-			select {
-			case <-ctx.Done():
-				return dropped, ctx.Err()
-			case <-time.After(time.Second):
-			}
-		}
-		r.log.Info("dropped an invalid leftover index", "index", ix[0]+"."+ix[1])
-		dropped = append(dropped, ix[0]+"."+ix[1])
-	}
-	return dropped, nil
-}
-
-// invalidIndexQuery tells whether an index exists and is INVALID.
-const invalidIndexQuery = connect.Marker + `SELECT NOT x.indisvalid FROM pg_catalog.pg_index x
-JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-WHERE n.nspname = $1 AND i.relname = $2`
-
-// isInvalid reports whether schema.name is an INVALID index (false when there is no such index).
-func isInvalid(ctx context.Context, conn *pgx.Conn, schema, name string) (bool, error) {
-	var invalid bool
-	err := conn.QueryRow(ctx, invalidIndexQuery, schema, name).Scan(&invalid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return invalid, err
-}
-
-// LeftoverError is an invalid index that could not be dropped yet.
-type LeftoverError struct {
-	Index string
-	Err   error
-}
-
-func (e *LeftoverError) Error() string {
-	return fmt.Sprintf("could not drop the invalid leftover %s yet (%v)", e.Index, e.Err)
-}
-
-func (e *LeftoverError) Unwrap() error { return e.Err }
-
 func isLockTimeout(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
@@ -403,9 +310,16 @@ func Up(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*Result, error) {
 		if err != nil {
 			return res, err
 		}
-		stop := r.watch(ctx, mig)
-		err = r.m.Steps(1)
-		stop()
+		if mig.Generated {
+			err = r.apply(ctx, mig)
+		} else {
+			stop := r.watch(ctx, mig)
+			err = r.m.Steps(1)
+			stop()
+			if isMigrateLockError(err) {
+				err = r.migrateLockError(ctx, err)
+			}
+		}
 		if err != nil {
 			return res, r.failed(ctx, mig, err, res)
 		}
@@ -419,36 +333,102 @@ func Up(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*Result, error) {
 // failed cleans up after a migration that failed: for pgtune's own, the invalid index it left is
 // dropped and the version forced back, so the database is as before and the next run retries.
 func (r *runner) failed(ctx context.Context, mig *Migration, err error, res *Result) error {
-	msg := migrateError(err)
+	err = serverError(err)
+	msg := errorText(err)
+	label := fmt.Sprintf("%06d_%s", mig.Version, mig.Name)
 	if !mig.Generated {
-		return fmt.Errorf("%06d_%s failed: %s; the database is at dirty version %d: fix it, then force the version back", mig.Version, mig.Name, msg, mig.Version)
+		return &failure{fmt.Sprintf("%s failed: %s; the database is at dirty version %d: fix it, then force the version back", label, msg, mig.Version), errors.Join(err, errDirty)}
 	}
 	if rerr := r.recover(ctx, res); rerr != nil {
 		var leftover *LeftoverError
 		if errors.As(rerr, &leftover) {
-			return fmt.Errorf("%06d_%s failed: %s; the database is back at version %d, but the invalid index %s it left is still in use by an old transaction: the next 'pgtune migrate up' drops it before building again",
-				mig.Version, mig.Name, msg, r.previous(mig.Version), leftover.Index)
+			return &failure{fmt.Sprintf("%s failed: %s; the database is back at version %s, but the invalid index %s it left is still in use by an old transaction: the next 'pgtune migrate up' drops it before building again",
+				label, msg, versionName(r.previous(mig.Version)), leftover.Index), err}
 		}
-		return fmt.Errorf("%06d_%s failed: %s; and cleaning up failed too: %v", mig.Version, mig.Name, msg, rerr)
+		return &failure{fmt.Sprintf("%s failed: %s; and cleaning up failed too: %v", label, msg, rerr), errors.Join(err, rerr)}
 	}
-	hint := "run 'pgtune migrate up' again"
-	if strings.Contains(msg, "lock timeout") {
-		hint = "it waited longer than --lock-timeout for a lock (a long transaction or DDL on the table); run it again when the table is quieter"
-	}
-	return fmt.Errorf("%06d_%s failed: %s; the database is back at version %d with no invalid index left; %s", mig.Version, mig.Name, msg, r.previous(mig.Version), hint)
+	return &failure{fmt.Sprintf("%s failed: %s; the database is back at version %s with no invalid index left; %s",
+		label, msg, versionName(r.previous(mig.Version)), nextStep(err, mig)), err}
 }
 
-// migrateError unwraps golang-migrate's error (a value type without Unwrap) to the server's
-// message.
-func migrateError(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "migration failed: "); i >= 0 {
-		msg = msg[i+len("migration failed: "):]
+// failure is a failed migration: a message for the DBA, and the server's error for errors.As.
+type failure struct {
+	msg string
+	err error
+}
+
+func (f *failure) Error() string { return f.msg }
+func (f *failure) Unwrap() error { return f.err }
+
+// errDirty marks a failure that left a dirty version for a human.
+var errDirty = errors.New("dirty version")
+
+// nextStep says what to do after a failed pgtune migration: run again only when the failure was
+// of the moment; an error that will recur names what to change instead.
+func nextStep(err error, mig *Migration) string {
+	if we, ok := errors.AsType[*WaitError](err); ok {
+		if we.Snapshots {
+			return "run it again when those transactions are over, or give it longer with --max-wait"
+		}
+		return "run it again when the table is quieter (something held a lock that conflicts with the build), or raise --lock-timeout"
 	}
-	if i := strings.Index(msg, " in line "); i >= 0 {
-		msg = msg[:i]
+	if isLockTimeout(err) {
+		return "it waited longer than --lock-timeout for a lock (a long transaction or DDL on the table); run it again when the table is quieter"
 	}
-	return strings.TrimSpace(msg)
+	if !Recurs(err) {
+		return "run 'pgtune migrate up' again"
+	}
+	pgErr, _ := errors.AsType[*pgconn.PgError](err)
+	switch {
+	case pgErr.Code == "0A000" && strings.Contains(pgErr.Message, "partitioned"):
+		return fmt.Sprintf("this fails the same way every run: PostgreSQL cannot build an index on a partitioned table CONCURRENTLY. Delete %s and %s and regenerate them with 'pgtune indexes generate' (it writes CREATE INDEX ... ON ONLY the parent, one CREATE INDEX CONCURRENTLY per partition, and ALTER INDEX ... ATTACH PARTITION), then run 'pgtune migrate up' again",
+			mig.UpFile, firstOf(mig.DownFile, "its .down.sql"))
+	case pgErr.Code == "23505":
+		return "this fails the same way every run: the table holds duplicate values for a unique index; remove the duplicates (or make the index non-unique), then run 'pgtune migrate up' again"
+	case pgErr.Code == "42P01", pgErr.Code == "42703", pgErr.Code == "42704", pgErr.Code == "3F000":
+		return "this fails the same way every run: the migration names an object this database does not have; fix the migration (or regenerate it against this database), then run 'pgtune migrate up' again"
+	case pgErr.Code == "42501":
+		return "this fails the same way every run: the role lacks a privilege (building an index needs ownership of the table); run it as the table's owner"
+	}
+	return "this fails the same way every run: fix the migration (or the database) first, then run 'pgtune migrate up' again"
+}
+
+// serverError digs the server's error out of golang-migrate's (a value type without Unwrap).
+func serverError(err error) error {
+	var de database.Error
+	if errors.As(err, &de) && de.OrigErr != nil {
+		return de.OrigErr
+	}
+	var dp *database.Error
+	if errors.As(err, &dp) && dp.OrigErr != nil {
+		return dp.OrigErr
+	}
+	return err
+}
+
+// errorText is the server's message (and detail) without pgx's decoration.
+func errorText(err error) string {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		if pgErr.Detail != "" {
+			return pgErr.Message + " (" + pgErr.Detail + ")"
+		}
+		return pgErr.Message
+	}
+	return err.Error()
+}
+
+// isMigrateLockError: golang-migrate could not take its advisory lock.
+func isMigrateLockError(err error) bool {
+	var dp *database.Error
+	return errors.As(err, &dp) && dp.Err == "try lock failed"
+}
+
+// versionName is a version as a DBA reads it: "none" before the first migration.
+func versionName(v int) string {
+	if v < 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%06d", v)
 }
 
 // Down rolls back n migrations (all when n <= 0).
@@ -476,7 +456,8 @@ func Down(ctx context.Context, cfg *pgx.ConnConfig, o Options, n int) (*Result, 
 			if errors.Is(err, migrate.ErrNoChange) || errors.Is(err, fs.ErrNotExist) {
 				break
 			}
-			return res, fmt.Errorf("roll back version %d: %s", v, migrateError(err))
+			err = serverError(err)
+			return res, fmt.Errorf("roll back version %d: %s: %w", v, errorText(err), err)
 		}
 		res.To = r.previous(uint(v))
 		if mig != nil {
@@ -532,8 +513,12 @@ type Status struct {
 	Version int         `json:"version"` // -1: nothing applied
 	Dirty   bool        `json:"dirty"`
 	Pending []Migration `json:"pending"`
-	// Invalid lists INVALID indexes the directory's migrations build.
+	// Invalid lists INVALID indexes the directory's migrations build (leftovers of a failed
+	// build, which the next 'migrate up' drops and rebuilds).
 	Invalid []string `json:"invalid_indexes,omitempty"`
+	// Incomplete lists indexes on partitioned tables that are not valid yet: a partition's index
+	// is still to be built or attached (the migrations in between are pending).
+	Incomplete []string `json:"incomplete_partitioned_indexes,omitempty"`
 }
 
 // GetStatus reads the applied version from golang-migrate's table without writing anything (not
@@ -558,13 +543,17 @@ func GetStatus(ctx context.Context, conn *pgx.Conn, dir string) (*Status, error)
 		if int(m.Version) > st.Version {
 			st.Pending = append(st.Pending, m)
 		}
-		for _, ix := range builtIndexes(m.Up) {
-			invalid, err := isInvalid(ctx, conn, ix[0], ix[1])
+		for _, b := range builtIndexes(m.Up) {
+			f, err := findIndex(ctx, conn, b)
 			if err != nil {
 				return nil, err
 			}
-			if invalid {
-				st.Invalid = append(st.Invalid, ix[0]+"."+ix[1])
+			switch {
+			case f == nil || !f.invalid:
+			case f.partitioned:
+				st.Incomplete = append(st.Incomplete, f.key())
+			default:
+				st.Invalid = append(st.Invalid, f.key())
 			}
 		}
 	}

@@ -3,8 +3,10 @@ package migrations
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,7 +40,7 @@ func setup(t *testing.T, rows int, cols ...string) (*pgtest.DB, *pgx.ConnConfig,
 		props = append(props, &indexes.Proposal{Candidate: c})
 	}
 	dir := filepath.Join(t.TempDir(), "m")
-	if _, err := indexes.Write(dir, indexes.Migrations(props, nil, 0, map[string]bool{}, time.Now())); err != nil {
+	if _, err := indexes.Write(dir, indexes.Migrations(props, nil, nil, 0, map[string]bool{}, time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := pgx.ParseConfig(db.DSN)
@@ -150,31 +152,61 @@ func TestConcurrentRunsDoNotDeadlock(t *testing.T) {
 	})
 }
 
-// A build that fails midway (here: it waits for an old snapshot longer than lock_timeout) leaves
-// the database without an invalid index and at the previous version; the next run succeeds.
-func TestFailedBuildIsCleanedUpAndRetried(t *testing.T) {
+// A transaction older than --lock-timeout (a nightly pg_dump) no longer cancels a build:
+// CREATE INDEX CONCURRENTLY waits for it, the wait is logged with the blocker's pid and
+// application, and the build finishes once the transaction ends.
+func TestLongTransactionDoesNotCancelTheBuild(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		db, cfg, dir := setup(t, 50000, "a")
 		ctx := t.Context()
-		blocker := db.Connect(t)
-		if _, err := blocker.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := blocker.Exec(ctx, "SELECT count(*) FROM t"); err != nil {
-			t.Fatal(err)
-		}
-		// The old transaction ends a little after the build gave up, as a report query would.
+		blocker := holdSnapshot(t, db, "nightly pg_dump")
 		go func() {
-			time.Sleep(3 * time.Second)
+			time.Sleep(4 * time.Second)
 			blocker.Exec(context.Background(), "COMMIT")
 		}()
-		_, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: time.Second})
-		if err == nil || !strings.Contains(err.Error(), "lock timeout") || !strings.Contains(err.Error(), "no invalid index left") {
+		var logs strings.Builder
+		var mu sync.Mutex
+		log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+		res, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: time.Second, ReportEvery: time.Second, Log: log})
+		if err != nil || len(res.Applied) != 1 {
+			t.Fatalf("up: %+v %v", res, err)
+		}
+		if s := indexState(t, db.Connect(t), "t_a_idx"); s != "valid" {
+			t.Errorf("index is %s", s)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		pid := strconv.Itoa(int(blocker.PgConn().PID()))
+		if !strings.Contains(logs.String(), "waits for older transactions") || !strings.Contains(logs.String(), "pid "+pid) ||
+			!strings.Contains(logs.String(), "nightly pg_dump") {
+			t.Errorf("the wait was not reported with pid %s and the application:\n%s", pid, logs.String())
+		}
+	})
+}
+
+// --max-wait bounds the wait for older transactions: the build is cancelled, the message names
+// the blocker and --max-wait, nothing invalid is left, and running again is the advice.
+func TestMaxWaitStopsTheBuildAndNamesTheBlocker(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db, cfg, dir := setup(t, 50000, "a")
+		ctx := t.Context()
+		blocker := holdSnapshot(t, db, "report")
+		_, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: 500 * time.Millisecond, MaxWait: 2 * time.Second, CleanupWait: time.Second})
+		pid := strconv.Itoa(int(blocker.PgConn().PID()))
+		if err == nil || !strings.Contains(err.Error(), "--max-wait") || !strings.Contains(err.Error(), "pid "+pid) ||
+			!strings.Contains(err.Error(), `application "report"`) || strings.Count(err.Error(), "--max-wait") != 1 {
 			t.Fatalf("err = %v", err)
 		}
+		if _, ok := errors.AsType[*WaitError](err); !ok {
+			t.Errorf("not a WaitError: %v", err)
+		}
 		conn := db.Connect(t)
-		if s := indexState(t, conn, "t_a_idx"); s != "missing" {
-			t.Errorf("after the failure the index is %s", s)
+		if _, err := blocker.Exec(ctx, "COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+		// Once the blocker is gone, the advice is to run again (the wait was of the moment).
+		if got := nextStep(err, &Migration{}); !strings.Contains(got, "run it again when those transactions are over") {
+			t.Errorf("next step = %q", got)
 		}
 		st, err := GetStatus(ctx, conn, dir)
 		if err != nil || st.Dirty || st.Version != -1 {
@@ -184,6 +216,59 @@ func TestFailedBuildIsCleanedUpAndRetried(t *testing.T) {
 			t.Errorf("retry: %+v %v", res, err)
 		}
 	})
+}
+
+// --lock-timeout still bounds the wait for the table's own lock (here: a session holding SHARE
+// UPDATE EXCLUSIVE, as a VACUUM or another build does), named in the message.
+func TestLockTimeoutBoundsTheTableLock(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db, cfg, dir := setup(t, 1000, "a")
+		ctx := t.Context()
+		holder := db.Connect(t)
+		for _, sql := range []string{"SET application_name = 'ddl holder'", "BEGIN", "LOCK TABLE t IN SHARE UPDATE EXCLUSIVE MODE"} {
+			if _, err := holder.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		began := time.Now()
+		_, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: 2 * time.Second, CleanupWait: time.Second})
+		took := time.Since(began)
+		if err == nil || !strings.Contains(err.Error(), "--lock-timeout") || !strings.Contains(err.Error(), "ddl holder") ||
+			!strings.Contains(err.Error(), "when the table is quieter") {
+			t.Fatalf("err = %v", err)
+		}
+		if took > 20*time.Second {
+			t.Errorf("the lock wait took %v with --lock-timeout 2s", took)
+		}
+		holder.Exec(ctx, "COMMIT")
+		if res, err := Up(ctx, cfg, Options{Dir: dir}); err != nil || len(res.Applied) != 1 {
+			t.Errorf("retry: %+v %v", res, err)
+		}
+	})
+}
+
+// holdSnapshot opens a REPEATABLE READ transaction that has read t, as pg_dump holds one, under
+// the given application_name.
+func holdSnapshot(t *testing.T, db *pgtest.DB, app string) *pgx.Conn {
+	t.Helper()
+	c := db.Connect(t)
+	for _, sql := range []string{"SET application_name = '" + app + "'", "BEGIN ISOLATION LEVEL REPEATABLE READ", "SELECT count(*) FROM t"} {
+		if _, err := c.Exec(t.Context(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
 }
 
 // When the old transaction outlasts the cleanup, the version still goes back, the message says
@@ -198,7 +283,7 @@ func TestLeftoverOutlastingTheCleanupIsDroppedNextRun(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: 500 * time.Millisecond, CleanupWait: time.Second})
+		_, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: 500 * time.Millisecond, MaxWait: time.Second, CleanupWait: time.Second})
 		if err == nil || !strings.Contains(err.Error(), "still in use by an old transaction") {
 			t.Fatalf("err = %v", err)
 		}
@@ -278,4 +363,99 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("foreign dirty: %v", err)
 		}
 	})
+}
+
+// Leftovers are found by the names the parser reads, on the table the statement names: a quoted
+// name with spaces, an accent and "" in a quoted schema; an unquoted name folded to lower case;
+// and never a same-named index in another schema.
+func TestLeftoverNamesFromTheParser(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db, cfg, _ := setup(t, 1000)
+		ctx := t.Context()
+		conn := db.Connect(t)
+		for _, sql := range []string{
+			`CREATE SCHEMA "My Schema"`,
+			`CREATE TABLE "My Schema".t (id bigint PRIMARY KEY, a int, b int)`,
+			// The same name in public, valid: it must survive.
+			`CREATE INDEX "Idx ""Ä"" b" ON public.t (a)`,
+			// Leftovers of failed builds.
+			`CREATE INDEX "Idx ""Ä"" b" ON "My Schema".t (a)`,
+			`UPDATE pg_index SET indisvalid = false WHERE indexrelid = '"My Schema"."Idx ""Ä"" b"'::regclass`,
+			`CREATE INDEX mixedcase_idx ON public.t (b)`,
+			`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.mixedcase_idx'::regclass`,
+		} {
+			if _, err := conn.Exec(ctx, sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		}
+		dir := t.TempDir()
+		files := map[string]string{
+			"000001_quoted.up.sql":   GeneratedMark + ".\nCREATE INDEX CONCURRENTLY IF NOT EXISTS \"Idx \"\"Ä\"\" b\" ON \"My Schema\".t (a);\n",
+			"000001_quoted.down.sql": "DROP INDEX CONCURRENTLY IF EXISTS \"My Schema\".\"Idx \"\"Ä\"\" b\";\n",
+			"000002_folded.up.sql":   GeneratedMark + ".\nCREATE INDEX CONCURRENTLY IF NOT EXISTS MixedCase_Idx ON t (b);\n",
+			"000002_folded.down.sql": "DROP INDEX CONCURRENTLY IF EXISTS MixedCase_Idx;\n",
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, err := GetStatus(ctx, conn, dir)
+		if err != nil || strings.Join(st.Invalid, ",") != `My Schema.Idx "Ä" b,public.mixedcase_idx` {
+			t.Fatalf("status: %+v %v", st, err)
+		}
+		res, err := Up(ctx, cfg, Options{Dir: dir})
+		if err != nil || len(res.Dropped) != 2 || len(res.Applied) != 2 {
+			t.Fatalf("up: %+v %v", res, err)
+		}
+		var valid, n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE x.indisvalid), count(*) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE i.relname IN ('Idx "Ä" b', 'mixedcase_idx')`).Scan(&valid, &n); err != nil {
+			t.Fatal(err)
+		}
+		if valid != 3 || n != 3 {
+			t.Errorf("%d of %d indexes valid, want 3 of 3 (public's untouched, both leftovers rebuilt)", valid, n)
+		}
+	})
+}
+
+// One directory reader: what 'migrate up' refuses, ReadDir lists as problems for lint.
+func TestDirectoryProblems(t *testing.T) {
+	for _, tc := range []struct {
+		files []string
+		want  string
+	}{
+		{[]string{"000001_a.up.sql", "000001_b.up.sql"}, "version 1 is used twice"},
+		{[]string{"000001_a.up.sql", "1_a.up.sql"}, "version 1 is used twice"},
+		{[]string{"abc_x.up.sql"}, "abc_x.up.sql is not a migration file"},
+		{[]string{"000002_x.up.txt"}, "golang-migrate applies it as migration 000002"},
+		{[]string{"000003_x.down.sql"}, "has no up file"},
+		{[]string{"99999999999999999999999_x.up.sql"}, "not a number golang-migrate can store"},
+		{[]string{"20260101120000_ts.up.sql", "20260101120000_ts.down.sql"}, ""},
+	} {
+		dir := t.TempDir()
+		for _, f := range tc.files {
+			os.WriteFile(filepath.Join(dir, f), []byte("SELECT 1;"), 0o644)
+		}
+		d, err := ReadDir(dir)
+		if tc.want == "" {
+			if err != nil || len(d.Problems) != 0 || len(d.Migrations) != 1 {
+				t.Errorf("%v: %+v %v", tc.files, d, err)
+			}
+			continue
+		}
+		if err != nil || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], tc.want) {
+			t.Errorf("%v: problems %q, %v; want one with %q", tc.files, d.Problems, err, tc.want)
+		}
+		if _, err := Read(dir); err == nil || !IsDirError(err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: Read = %v", tc.files, err)
+		}
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"000001_a.up.sql", "000001_a.down.sql", "README.md", "000002_b.up.sql"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("SELECT 1;"), 0o644)
+	}
+	if d, err := ReadDir(dir); err != nil || len(d.Problems) != 0 || len(d.Migrations) != 2 || len(d.Files) != 3 {
+		t.Errorf("a good directory: %+v %v", d, err)
+	}
 }

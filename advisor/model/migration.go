@@ -4,7 +4,8 @@ package model
 type MigrationStatement struct {
 	// Line is the 1-based line the statement starts on.
 	Line int
-	// Kind is "create_index", "drop_index", "reindex", "create_table", "vacuum" or "other".
+	// Kind is "create_index", "drop_index", "attach_index" (ALTER INDEX ... ATTACH PARTITION),
+	// "reindex", "create_table", "vacuum" or "other".
 	Kind string
 	// Concurrent is set for CREATE/DROP/REINDEX ... CONCURRENTLY.
 	Concurrent bool
@@ -14,8 +15,20 @@ type MigrationStatement struct {
 	// Drops names what DROP INDEX removes.
 	Index *Index
 	Drops []string
-	// Table is the table CREATE TABLE creates.
-	Table string
+	// Only is CREATE INDEX ... ON ONLY: on a partitioned table, the parent's index alone (no build;
+	// it stays invalid until an index of every partition is attached).
+	Only bool
+	// Unqualified: the statement names its table without a schema, so the session's search_path
+	// decides which table (and the index's schema) it is; Index.Schema then says public.
+	Unqualified bool
+	// Unnamed: CREATE INDEX without a name (the server chooses one); Index.Name is then a guess.
+	Unnamed bool
+	// Attach is what ALTER INDEX parent ATTACH PARTITION child names: {parent, child}, each
+	// "schema.name" (public for an unqualified name).
+	Attach [2]string
+	// Table is the table CREATE TABLE creates; Partitioned is set when it is PARTITION BY.
+	Table       string
+	Partitioned bool
 	// Functions are the functions the index's expressions and predicate call (lower-cased, without
 	// schema); SQLValueFunctions such as CURRENT_DATE count as functions.
 	Functions []string

@@ -33,6 +33,9 @@ func ParseMigration(sql string) ([]model.MigrationStatement, error) {
 		case n.GetIndexStmt() != nil:
 			is := n.GetIndexStmt()
 			ms.Kind, ms.Concurrent, ms.IfExists = "create_index", is.Concurrent, is.IfNotExists
+			ms.Only = is.Relation != nil && !is.Relation.Inh
+			ms.Unqualified = is.Relation != nil && is.Relation.Schemaname == ""
+			ms.Unnamed = is.Idxname == ""
 			before := len(b.s.Indexes)
 			b.createIndex(n, is)
 			if len(b.s.Indexes) > before {
@@ -58,6 +61,19 @@ func ParseMigration(sql string) ([]model.MigrationStatement, error) {
 				}
 				ms.Drops = append(ms.Drops, strings.Join(parts, "."))
 			}
+		case n.GetAlterTableStmt() != nil && n.GetAlterTableStmt().Objtype == pg_query.ObjectType_OBJECT_INDEX:
+			at := n.GetAlterTableStmt()
+			for _, c := range at.Cmds {
+				cmd := c.GetAlterTableCmd()
+				if cmd == nil || cmd.Subtype != pg_query.AlterTableType_AT_AttachPartition {
+					continue
+				}
+				if pc := cmd.Def.GetPartitionCmd(); pc != nil && pc.Name != nil && at.Relation != nil {
+					ps, pn := qualified(at.Relation)
+					cs, cn := qualified(pc.Name)
+					ms.Kind, ms.Attach = "attach_index", [2]string{ps + "." + pn, cs + "." + cn}
+				}
+			}
 		case n.GetReindexStmt() != nil:
 			ms.Kind = "reindex"
 			for _, p := range n.GetReindexStmt().Params {
@@ -68,6 +84,7 @@ func ParseMigration(sql string) ([]model.MigrationStatement, error) {
 		case n.GetCreateStmt() != nil:
 			schema, name := qualified(n.GetCreateStmt().Relation)
 			ms.Kind, ms.Table = "create_table", schema+"."+name
+			ms.Partitioned = n.GetCreateStmt().Partspec != nil
 		case n.GetVacuumStmt() != nil:
 			ms.Kind = "vacuum"
 		}

@@ -22,6 +22,9 @@ type LoadOptions struct {
 	Options
 	// Replace drops existing booking tables first instead of refusing to load.
 	Replace bool
+	// PartitionNotifications makes notifications a hash-partitioned table (see
+	// NotificationPartitions), as a platform that partitions its outbox has it.
+	PartitionNotifications bool
 	// Progress, if set, is told after every table (and every 50,000 rows of a big one).
 	Progress func(table string, rows int64, done bool)
 }
@@ -57,6 +60,9 @@ func Load(ctx context.Context, conn *pgx.Conn, o LoadOptions) (*LoadResult, erro
 		return nil, err
 	}
 	tables, constraints := Schema()
+	if o.PartitionNotifications {
+		tables = partitionNotifications(tables)
+	}
 	if _, err := conn.Exec(ctx, connect.Marker+tables); err != nil {
 		return nil, fmt.Errorf("create booking tables: %w", err)
 	}

@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/bookedbarber/pgtune"
@@ -19,6 +20,30 @@ func Schema() (tables, constraints string) {
 	}
 	_, constraints, _ = strings.Cut(rest, "\n") // the rest of the marker's comment line
 	return tables, constraints
+}
+
+// NotificationPartitions is how many hash partitions the partitioned variant gives notifications.
+const NotificationPartitions = 4
+
+// partitionNotifications turns the tables' DDL into the variant where notifications is a
+// partitioned table (hash on id, so its primary key and every statement stay as they are) with
+// NotificationPartitions partitions, notifications_p0 and on: the shape that makes index
+// migrations take the ON ONLY / per-partition / ATTACH path.
+func partitionNotifications(tables string) string {
+	head, rest, ok := strings.Cut(tables, "CREATE TABLE notifications (")
+	if !ok {
+		panic("booking: schema.sql lost its notifications table")
+	}
+	body, tail, ok := strings.Cut(rest, "\n);\n")
+	if !ok {
+		panic("booking: schema.sql's notifications table does not end with ');'")
+	}
+	var b strings.Builder
+	b.WriteString(head + "CREATE TABLE notifications (" + body + "\n) PARTITION BY HASH (id);\n")
+	for i := range NotificationPartitions {
+		fmt.Fprintf(&b, "CREATE TABLE notifications_p%d PARTITION OF notifications FOR VALUES WITH (MODULUS %d, REMAINDER %d);\n", i, NotificationPartitions, i)
+	}
+	return b.String() + tail
 }
 
 // Tables lists the schema's tables in load order (parents before children).

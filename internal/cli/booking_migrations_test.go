@@ -93,7 +93,7 @@ func regenerateBookingMigrations(t *testing.T) {
 	if err := os.RemoveAll(bookingMigrations); err != nil {
 		t.Fatal(err)
 	}
-	files, err := indexes.Write(bookingMigrations, indexes.Migrations(res.Proposals, nil, 0, map[string]bool{}, time.Now().UTC()))
+	files, err := indexes.Write(bookingMigrations, indexes.Migrations(res.Proposals, nil, nil, 0, map[string]bool{}, time.Now().UTC()))
 	if err != nil {
 		t.Fatal(err)
 	}

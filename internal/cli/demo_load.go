@@ -20,12 +20,17 @@ deterministic generated data: the same --scale, --seed and --reference always gi
 rows. Scale 1 is about 100,000 appointments, 20,000 clients and 550,000 rows in all; data
 spans 365 days before the reference day and 42 days after it.
 
+--partition-notifications makes notifications a partitioned table (hash on id, partitions
+notifications_p0 to _p3; the same rows and statements), the shape on which index migrations
+take the per-partition path.
+
 It writes to the database: point it at a scratch database. It refuses to touch existing
 booking tables unless --replace is given, and then drops only those.
 
 Examples:
   createdb booking && pgtune demo load --dsn postgres:///booking
   pgtune demo load --scale 10 --replace
+  pgtune demo load --partition-notifications --replace
 `,
 	run: runDemoLoad,
 }
@@ -36,10 +41,11 @@ func runDemoLoad(ctx context.Context, cmd *command, e *env, args []string) error
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	ref := fs.String("reference", "", "the data's 'today' as YYYY-MM-DD (default: today, so the app's upcoming screens find rows)")
 	replace := fs.Bool("replace", false, "drop existing booking tables first")
+	partitioned := fs.Bool("partition-notifications", false, fmt.Sprintf("make notifications a partitioned table (hash on id, %d partitions)", booking.NotificationPartitions))
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
-	opts := booking.LoadOptions{Options: booking.Options{Scale: *scale, Seed: *seed}, Replace: *replace}
+	opts := booking.LoadOptions{Options: booking.Options{Scale: *scale, Seed: *seed}, Replace: *replace, PartitionNotifications: *partitioned}
 	if *ref != "" {
 		t, err := time.Parse("2006-01-02", *ref)
 		if err != nil {

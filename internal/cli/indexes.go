@@ -204,7 +204,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 			log.Info("drops not priced with the planner (HypoPG 1.4+ hides indexes; this server's cannot, or the run is offline): they rest on the audit's rules")
 		}
 	}
-	migs := indexes.Migrations(res.Proposals, dropList, last, known, time.Now().UTC())
+	migs := indexes.Migrations(res.Proposals, dropList, indexes.PartitionsOf(snap.Tables), last, known, time.Now().UTC())
 	files, err := indexes.Write(*dir, migs)
 	if err != nil {
 		return err

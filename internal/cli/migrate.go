@@ -25,10 +25,20 @@ index migrations need on a live database:
     CREATE INDEX CONCURRENTLY (golang-migrate's own blocking lock does: its issue #960);
   - before each build, an INVALID leftover of the same index (from a failed or cancelled
     build, which CREATE INDEX ... IF NOT EXISTS would silently skip) is dropped concurrently;
-  - every statement runs with lock_timeout (--lock-timeout) and no statement timeout: a build
-    takes as long as it takes, but never queues the application behind a lock;
+  - every statement waits at most --lock-timeout for a lock on its table, and has no statement
+    timeout: a build takes as long as it takes, but never queues the application behind a lock;
+  - CREATE INDEX CONCURRENTLY must also wait for every older transaction to end (a nightly
+    pg_dump, a long report): that wait blocks nobody, so it is not cut by --lock-timeout but by
+    --max-wait (default 1h), and who the build waits for (pid, application, age, query) is
+    logged every 30 s;
+  - an index on a partitioned table is built in the steps 'pgtune indexes generate' writes
+    (ON ONLY the parent, each partition CONCURRENTLY, then ATTACH PARTITION); each step can
+    run again, so a run killed at any point resumes;
+  - a build a killed run left running (its backend goes on) is named with its pid, and the
+    run waits for it (--wait) or stops, instead of fighting it for the lock;
   - if a pgtune migration fails, the index it left is dropped and its version forced back, so
-    the database is as before and the next run retries; a dirty pgtune migration found at the
+    the database is as before; the message says whether running again can help (a lock, a wait)
+    or what to change first (an error that recurs). A dirty pgtune migration found at the
     start (a run that was killed) is recovered the same way. Other migrations are left to you.
 
 It writes to the database: up and down change its indexes.
@@ -70,7 +80,8 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	fs := newFlagSet(cmd, e).withConnection().withOutput()
 	dir := fs.String("dir", "", "migration directory (required)")
-	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "lock_timeout of every statement: a build that cannot get its lock in time fails instead of queueing the application")
+	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "how long a statement may wait for a lock on its table: one that cannot get it in time fails instead of queueing the application")
+	maxWait := fs.Duration("max-wait", time.Hour, "how long a CREATE INDEX CONCURRENTLY may wait for older transactions (a pg_dump, a report) to end (0: no limit); who it waits for is logged meanwhile")
 	wait := fs.Duration("wait", 0, "how long to wait for another 'pgtune migrate' on the same database to finish")
 	steps := fs.Int("steps", 1, "down: how many migrations to roll back")
 	all := fs.Bool("all", false, "down: roll back every migration")
@@ -87,6 +98,9 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 		return usageErrorf("migrate down: --steps must be at least 1")
 	}
 	if _, err := migrations.Read(*dir); err != nil {
+		if migrations.IsDirError(err) {
+			return usageErrorf("migrate %s: %v", action, err)
+		}
 		return fmt.Errorf("migrate %s: %w", action, err)
 	}
 	log, _ := fs.logger()
@@ -114,12 +128,18 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 		if len(st.Invalid) > 0 {
 			note += " INVALID indexes the next 'pgtune migrate up' drops and rebuilds: " + strings.Join(st.Invalid, ", ")
 		}
+		if len(st.Incomplete) > 0 {
+			note += " Indexes of partitioned tables not valid until their pending steps attach every partition's index: " + strings.Join(st.Incomplete, ", ")
+		}
 		return fs.write(out, report.Table{Title: "Migrations in " + *dir + " against " + connect.Describe(cfg),
 			Columns: []string{"version", "pending migration", "by pgtune"}, Rows: rows, Note: note})
 	}
 
+	if *maxWait == 0 {
+		*maxWait = 100 * 365 * 24 * time.Hour // no limit
+	}
 	p := newProgress(e.stderr)
-	o := migrations.Options{Dir: *dir, LockTimeout: *lockTimeout, Wait: *wait, Log: log, Progress: func(s string) { p.update("%s", s) }}
+	o := migrations.Options{Dir: *dir, LockTimeout: *lockTimeout, MaxWait: *maxWait, Wait: *wait, Log: log, Progress: func(s string) { p.update("%s", s) }}
 	var res *migrations.Result
 	if action == "up" {
 		res, err = migrations.Up(ctx, cfg, o)

@@ -32,6 +32,10 @@ Checks index migrations before they reach a live database (for pull requests):
            duplicates an existing one (or one created by another file linted)
   warning  CREATE INDEX without IF NOT EXISTS, DROP INDEX without IF EXISTS
   error    a file that does not parse
+  error    a directory 'pgtune migrate up' refuses: a version used twice, a .sql file not
+           named like a migration, a file golang-migrate would apply whatever its extension
+  error    CREATE / DROP INDEX CONCURRENTLY on a partitioned table (PostgreSQL refuses it:
+           build ON ONLY the parent, each partition CONCURRENTLY, then ATTACH PARTITION)
 
 It exits with 1 when any error is found (--fail-on high; --fail-on low includes warnings). With
 --dsn it only reads the catalog; it needs no extension. Without --dsn or --schema, every table
@@ -62,6 +66,7 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 		return usageErrorf("migrate lint: choose one of --dsn and --schema")
 	}
 	var paths []string
+	var findings []model.Finding
 	for _, a := range fs.Args() {
 		st, err := os.Stat(a)
 		if err != nil {
@@ -71,19 +76,22 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 			paths = append(paths, a)
 			continue
 		}
-		entries, err := os.ReadDir(a)
+		// The directory as 'migrate up' reads it: what up would refuse, lint reports.
+		d, err := migrations.ReadDir(a)
 		if err != nil {
-			return err
+			return fmt.Errorf("migrate lint: %w", err)
 		}
-		for _, en := range entries {
-			if !en.IsDir() && strings.HasSuffix(en.Name(), ".sql") {
-				paths = append(paths, filepath.Join(a, en.Name()))
-			}
+		for _, f := range d.Files {
+			paths = append(paths, filepath.Join(a, f))
+		}
+		for _, p := range d.Problems {
+			findings = append(findings, model.Finding{Rule: "lint.directory", Kind: model.KindIndex, Severity: model.SeverityHigh,
+				Title: a + ": " + p, Evidence: model.Facts("dir", a),
+				Action: "fix the directory: 'pgtune migrate up' refuses it as it is"})
 		}
 	}
 	slices.Sort(paths)
 	var files []migrations.File
-	var findings []model.Finding
 	for _, p := range paths {
 		body, err := os.ReadFile(p)
 		if err != nil {

@@ -103,7 +103,7 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 	t1 := time.Now()
 	res, cands, w := runEngine(b, db, conn, samples)
 	dir := b.TempDir()
-	if _, err := indexes.Write(dir, indexes.Migrations(res.Proposals, nil, 0, map[string]bool{}, time.Now())); err != nil {
+	if _, err := indexes.Write(dir, indexes.Migrations(res.Proposals, nil, nil, 0, map[string]bool{}, time.Now())); err != nil {
 		b.Fatal(err)
 	}
 	fmt.Printf("\nindex engine: %d candidates, %d EXPLAINs, %d indexes, %v\n", len(cands), w.Explains, len(res.Proposals), time.Since(t1).Round(time.Millisecond))
