@@ -106,7 +106,7 @@ func keepRank(ix *model.Index) int {
 	switch {
 	case ix.Primary:
 		return 4
-	case ix.Constraint != "" || ix.Attached:
+	case ix.Constraint != "" || ix.Attached || len(ix.ReferencedBy) > 0:
 		return 3
 	case ix.Unique:
 		return 2
@@ -189,7 +189,14 @@ func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) mo
 		Impact: share(drop.SizeBytes, dbBytes),
 		SQL:    dropSQL(drop),
 	}
-	if drop.Constraint != "" {
+	switch {
+	case len(drop.ReferencedBy) > 0:
+		// Both twins are depended on: dropping this one fails while the foreign key uses it.
+		f.SQL = ""
+		f.Evidence = append(f.Evidence, model.Fact{Name: "referenced_by", Value: strings.Join(drop.ReferencedBy, ", ")})
+		f.Action = "foreign key " + strings.Join(drop.ReferencedBy, ", ") + " checks through " + drop.Name + " (PostgreSQL refuses to drop it): " +
+			"drop and re-add that foreign key (NOT VALID, then VALIDATE CONSTRAINT) so it uses " + keep.Name + ", then drop " + drop.Name
+	case drop.Constraint != "":
 		f.SQL = fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s;", quote.QualifiedKey(t.Key()), quote.Ident(drop.Constraint))
 		f.Action = "the duplicate backs constraint " + drop.Constraint + ", which " + keep.Name + " enforces as well; dropping the constraint drops its index (check that nothing references it by name)"
 	}
@@ -202,6 +209,8 @@ func keepReason(ix *model.Index) string {
 		return "it backs the primary key"
 	case ix.Constraint != "":
 		return "it backs constraint " + ix.Constraint
+	case len(ix.ReferencedBy) > 0:
+		return "foreign key " + strings.Join(ix.ReferencedBy, ", ") + " checks through it"
 	case ix.Attached:
 		return "it is attached to its partitioned table's index"
 	case ix.Unique:
@@ -271,7 +280,7 @@ func skipScanCovered(cat *model.Catalog, t *model.Table, idx []*model.Index, dbB
 					"Price the drop with the planner before making it: pgtune indexes generate --include-drops writes it only when HypoPG 1.4+ shows no statement gets dearer.",
 					b.Name, strings.Join(keyNames(a.Keys), ", "), strings.Join(skipped, ", "), a.Name),
 				Evidence: model.Facts("index", a.Definition, "served_by", b.Definition, "skipped_keys", strings.Join(skipped, ", "),
-					"skipped_values", values, "size_bytes", a.SizeBytes, "idx_scan", a.Scans, "covering_idx_scan", b.Scans),
+					"skipped_values", values, "size_bytes", a.SizeBytes, "idx_scan", a.Scans, "covering_idx_scan", b.Scans, "kept_index", b.Name),
 				Index:  spec(a),
 				Impact: share(a.SizeBytes, dbBytes),
 				SQL:    dropSQL(a),
@@ -392,15 +401,20 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		ageText := "unknown"
 		if age >= 0 {
 			ageText = fmt.Sprintf("%.1f days", age.Hours()/24)
-			if age < UnusedMinAge {
-				sev = model.SeverityInfo
-			}
+		}
+		if age < UnusedMinAge { // an unknown age (-1) counts as too young
+			sev = model.SeverityInfo
 		}
 		detail := fmt.Sprintf("No statement has scanned this index %s (%s). It still costs a write on every insert and "+
 			"non-HOT update (%d inserts, %d updates, %d deletes on the table in that time) and space in the cache. "+
 			"The counters are this server's only: check that no replica's queries use it before dropping it, and keep "+
 			"its definition to build it again.", since, ageText, t.Stats.Inserts, t.Stats.Updates, t.Stats.Deletes)
-		if age >= 0 && age < UnusedMinAge {
+		switch {
+		case age < 0:
+			detail += " How long the counters have been counting is unknown (pg_stat_database.stats_reset is empty: " +
+				"they were never reset, so they date from the cluster's creation, or a restore): pgtune does not call it " +
+				"unused on that. Run SELECT pg_stat_reset() (counters of this database only) and look again in a week."
+		case age < UnusedMinAge:
 			detail += " The statistics are younger than a week: too early to be sure."
 		}
 		evidence := model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText)

@@ -136,6 +136,7 @@ func TestUnusedSeverity(t *testing.T) {
 
 func TestUnusedNeedsOldEnoughStatistics(t *testing.T) {
 	young := now.Add(-2 * 24 * time.Hour)
+	old := now.Add(-30 * 24 * time.Hour)
 	started := now.Add(-time.Hour)
 	for _, c := range []struct {
 		name    string
@@ -145,7 +146,10 @@ func TestUnusedNeedsOldEnoughStatistics(t *testing.T) {
 	}{
 		{"reset two days ago", model.Server{VersionNum: 160000, StatsReset: &young}, model.SeverityInfo, "since the statistics reset"},
 		{"PG 14 restarted an hour ago", model.Server{VersionNum: 140000, StartedAt: &started}, model.SeverityInfo, "since the server started"},
-		{"PG 15 keeps counters over a restart", model.Server{VersionNum: 150000, StartedAt: &started}, model.SeverityLow, "since the cluster was created"},
+		// stats_reset NULL: how long the counters have counted is unknown, which counts as too
+		// young (no drop is generated from an info finding).
+		{"PG 15, statistics never reset", model.Server{VersionNum: 150000, StartedAt: &started}, model.SeverityInfo, "since the cluster was created"},
+		{"PG 15 keeps counters over a restart", model.Server{VersionNum: 150000, StartedAt: &started, StatsReset: &old}, model.SeverityLow, "since the statistics reset"},
 	} {
 		snap := &model.Snapshot{Server: c.server,
 			Tables:  []model.Table{{Schema: "public", Name: "t", Kind: "table", Stats: &model.TableStats{}}},

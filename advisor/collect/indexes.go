@@ -36,7 +36,8 @@ const indexesQuery = connect.Marker + `SELECT n.nspname, t.relname, i.relname, a
                          ELSE coalesce((SELECT pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co WHERE co.oid = x.indcollation[k - 1]), '') END
              FROM pg_catalog.generate_series(1, x.indnkeyatts) k
              LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[k - 1] AND x.indkey[k - 1] <> 0
-             ORDER BY k)
+             ORDER BY k),
+       ARRAY(SELECT f.conname::text FROM pg_catalog.pg_constraint f WHERE f.conindid = x.indexrelid AND f.contype = 'f' ORDER BY 1)
 FROM pg_catalog.pg_index x
 JOIN pg_catalog.pg_class i ON i.oid = x.indexrelid
 JOIN pg_catalog.pg_class t ON t.oid = x.indrelid
@@ -66,7 +67,7 @@ func collectIndexes(ctx context.Context, tx querier, snap *model.Snapshot, _ Opt
 		if err := rows.Scan(&ix.Schema, &ix.Table, &ix.Name, &ix.Method, &ix.Unique, &ix.Primary, &ix.Valid,
 			&ix.Partitioned, &ix.Attached, &ix.Constraint, &ix.Definition, &ix.Predicate, &ix.SizeBytes,
 			&ix.Scans, &ix.TupRead, &ix.TupFetch, &ix.LastScan,
-			&attnames, &defs, &nkey, &options, &opclasses, &collations); err != nil {
+			&attnames, &defs, &nkey, &options, &opclasses, &collations, &ix.ReferencedBy); err != nil {
 			return err
 		}
 		utc(ix.LastScan)

@@ -71,8 +71,9 @@ type Server struct {
 	User       string `json:"user"`
 	// ReadAllStats: the user may see every role's statements (superuser or pg_read_all_stats).
 	ReadAllStats bool `json:"read_all_stats"`
-	// StatsReset is pg_stat_database.stats_reset for the database (nil: never reset since the
-	// cluster was created, in which case StartedAt bounds the statistics' age).
+	// StatsReset is pg_stat_database.stats_reset for the database. nil: never reset, so the
+	// counters' age is unknown on 15+ (they outlive restarts), and the audit counts it as too
+	// young to call an index unused; before 15 StartedAt bounds it (a restart zeroes them).
 	StatsReset *time.Time `json:"stats_reset,omitempty"`
 	StartedAt  *time.Time `json:"started_at,omitempty"` // pg_postmaster_start_time()
 	InRecovery bool       `json:"in_recovery,omitempty"`
@@ -216,6 +217,11 @@ type Index struct {
 	Valid bool `json:"valid"`
 	// Constraint names the constraint the index backs (primary key, unique, exclusion), if any.
 	Constraint string `json:"constraint,omitempty"`
+	// ReferencedBy names the foreign keys that depend on this (unique) index: a foreign key
+	// records, at creation, the referenced table's unique index it checks through
+	// (pg_constraint.conindid), and the index cannot be dropped while it does. From a schema file
+	// every unique index matching a foreign key's referenced columns is taken to be depended on.
+	ReferencedBy []string `json:"referenced_by,omitempty"`
 	// Partitioned marks an index on a partitioned parent (it has no storage of its own);
 	// Attached one of a partition, attached to its parent's index (it cannot be dropped alone).
 	Partitioned bool   `json:"partitioned,omitempty"`

@@ -417,6 +417,7 @@ func cmpOr(a, b string) string {
 func (b *schemaBuilder) finish() {
 	s := b.s
 	s.Indexes = slices.DeleteFunc(s.Indexes, func(ix model.Index) bool { return b.table(ix.Schema, ix.Table) == nil })
+	b.markReferenced()
 	slices.SortStableFunc(s.Tables, func(a, c model.Table) int { return strings.Compare(a.Key(), c.Key()) })
 	slices.SortStableFunc(s.Indexes, func(a, c model.Index) int {
 		return strings.Compare(a.Schema+"."+a.Table+"."+a.Name, c.Schema+"."+c.Table+"."+c.Name)
@@ -424,6 +425,41 @@ func (b *schemaBuilder) finish() {
 	slices.SortStableFunc(s.Constraints, func(a, c model.Constraint) int {
 		return strings.Compare(a.Schema+"."+a.Table+"."+a.Name, c.Schema+"."+c.Table+"."+c.Name)
 	})
+}
+
+// markReferenced marks the unique indexes foreign keys may depend on. A dump does not say which
+// one a foreign key checks through (pg_constraint.conindid), so every unique, non-partial index
+// whose plain keys are the referenced columns (the primary key's when none are named) counts.
+func (b *schemaBuilder) markReferenced() {
+	s := b.s
+	for _, fk := range s.Constraints {
+		if fk.Type != "foreign_key" || fk.References == "" {
+			continue
+		}
+		ref := fk.RefColumns
+		if len(ref) == 0 {
+			for _, ix := range s.Indexes {
+				if ix.Primary && ix.TableKey() == fk.References {
+					for _, k := range ix.Keys {
+						ref = append(ref, k.Column)
+					}
+				}
+			}
+		}
+		for i := range s.Indexes {
+			ix := &s.Indexes[i]
+			if !ix.Unique || ix.Predicate != "" || ix.TableKey() != fk.References || len(ix.Keys) != len(ref) {
+				continue
+			}
+			match := true
+			for _, k := range ix.Keys {
+				match = match && k.Column != "" && slices.Contains(ref, k.Column)
+			}
+			if match && !slices.Contains(ix.ReferencedBy, fk.Name) {
+				ix.ReferencedBy = append(ix.ReferencedBy, fk.Name)
+			}
+		}
+	}
 }
 
 func (b *schemaBuilder) deparse(n *pg_query.Node) string {

@@ -175,3 +175,28 @@ func FuzzParseSchema(f *testing.F) {
 		}
 	})
 }
+
+// A dump does not say which unique index a foreign key checks through, so every unique index on
+// the referenced columns counts as depended on (and is never a generated drop); the primary key
+// when the foreign key names no columns.
+func TestForeignKeysMarkTheirIndexes(t *testing.T) {
+	s, err := ParseSchema(`CREATE TABLE r (id int PRIMARY KEY, code int NOT NULL, other int);
+CREATE UNIQUE INDEX r_code_z ON r (code);
+CREATE UNIQUE INDEX r_code_a ON r (code);
+CREATE UNIQUE INDEX r_code_part ON r (code) WHERE other > 0;
+CREATE INDEX r_code_plain ON r (code);
+CREATE TABLE c (id int, code int REFERENCES r (code), rid int REFERENCES r);`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, ix := range s.Indexes {
+		got[ix.Name] = strings.Join(ix.ReferencedBy, ",")
+	}
+	want := map[string]string{"r_code_z": "c_code_fkey", "r_code_a": "c_code_fkey", "r_code_part": "", "r_code_plain": "", "r_pkey": "c_rid_fkey"}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s referenced by %q, want %q", name, got[name], w)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"slices"
@@ -35,9 +37,17 @@ adds (and the HOT updates it breaks).
 
 It writes golang-migrate files into DIR: NNNNNN_create_<index>.up.sql with exactly one
 CREATE INDEX CONCURRENTLY IF NOT EXISTS (and a header saying why, with the numbers), and a
-.down.sql that drops it concurrently. Numbering continues what DIR holds; indexes DIR already
-has migrations for are skipped; no file is ever overwritten. Drops of redundant indexes are
-written only with --include-drops (never an unused index that serves a foreign key). Apply them with 'pgtune migrate up'.
+.down.sql that drops it concurrently. An index on a partitioned table is written as steps
+PostgreSQL accepts online: CREATE INDEX ... ON ONLY the parent, one CREATE INDEX CONCURRENTLY
+per partition, then ALTER INDEX ... ATTACH PARTITION. Numbering continues what DIR holds;
+indexes DIR already has migrations for are skipped; no file is ever overwritten.
+
+Drops of redundant indexes are written only with --include-drops, and never: an index a
+constraint uses (primary key, unique, exclusion, or one a foreign key checks through), of twins
+the one a foreign key depends on, both an index and the one its drop relies on, an index of a
+partitioned table, an unused index that serves a foreign key, or an "unused" one when the
+statistics are younger than a week or of unknown age (stats_reset empty).
+Apply them with 'pgtune migrate up'.
 
 It reads only: the planning happens in a read-only session with hypothetical indexes. With
 HypoPG in the database (CREATE EXTENSION hypopg) every index is proven by the planner; without
@@ -185,7 +195,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		// proposals in place; a drop that makes any statement dearer is not written.
 		hc, canProve := coster.(indexes.HidingCoster)
 		canProve = canProve && hc.CanHideIndexes()
-		dropList = redundantIndexes(rep, res, canProve)
+		dropList = redundantIndexes(rep, res, canProve, log)
 		if canProve && len(dropList) > 0 {
 			config := slices.Clone(planned)
 			for _, pr := range res.Proposals {
@@ -243,21 +253,26 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 
 // redundantIndexes are the drops the audit advises plus the indexes the proposals replace. An
 // index a skip scan makes nearly redundant (18) is a drop only where the planner will price it
-// (proven).
-func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool) []indexes.Drop {
-	var out []indexes.Drop
-	seen := map[string]bool{}
+// (proven). Whatever the audit says, a generated file never drops:
+//   - an index a constraint uses: primary key, unique or exclusion constraint, or one a foreign key
+//     checks through (pg_constraint.conindid: the drop would fail and block every later migration);
+//   - an index of a partitioned table (not CONCURRENTLY; an attached one not alone);
+//   - both sides of a pair: a drop that rests on another index staying (a duplicate's twin, the
+//     wider index a prefix is served by) is not written when that index is dropped too. Unused
+//     indexes are taken first, so of a used prefix and an unused wider index, the unused one goes;
+//   - an "unused" index on statistics younger than a week or of unknown age (the audit's info
+//     findings, which are left out).
+func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool, log *slog.Logger) []indexes.Drop {
 	byKey := map[string]*model.Index{}
 	for i := range rep.Catalog.Snapshot().Indexes {
 		ix := &rep.Catalog.Snapshot().Indexes[i]
 		byKey[ix.Key()] = ix
 	}
-	add := func(key, why string) {
-		if ix := byKey[key]; ix != nil && !seen[key] {
-			seen[key] = true
-			out = append(out, indexes.Drop{Index: ix, Reason: why})
-		}
+	type candidate struct {
+		key, why, partner string
+		unused            bool
 	}
+	var cands []candidate
 	for _, f := range rep.Findings {
 		if f.Index == nil || !strings.HasPrefix(f.SQL, "DROP INDEX") || (f.Severity < model.SeverityLow && f.Rule != "audit.index.skip_scan") {
 			continue
@@ -267,18 +282,57 @@ func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool) []i
 			// statement shows: whether they happen is the DBA's call, not a generated file's.
 			continue
 		}
-		switch f.Rule {
-		case "audit.index.duplicate", "audit.index.prefix", "audit.index.unused":
-			add(model.QualifiedName(f.Index.Schema, f.Index.Name), "Drops "+f.Index.Name+": "+f.Title+".")
+		key := model.QualifiedName(f.Index.Schema, f.Index.Name)
+		partner := ""
+		if p, ok := f.Evidence.Get("kept_index"); ok {
+			partner = model.QualifiedName(f.Index.Schema, fmt.Sprint(p))
 		}
-		if f.Rule == "audit.index.skip_scan" && proven {
-			add(model.QualifiedName(f.Index.Schema, f.Index.Name), "Drops "+f.Index.Name+": "+f.Title+".")
+		switch {
+		case f.Rule == "audit.index.duplicate", f.Rule == "audit.index.prefix", f.Rule == "audit.index.unused",
+			f.Rule == "audit.index.skip_scan" && proven:
+			cands = append(cands, candidate{key: key, why: "Drops " + f.Index.Name + ": " + f.Title + ".", partner: partner, unused: f.Rule == "audit.index.unused"})
 		}
 	}
 	for _, p := range res.Proposals {
 		for _, r := range p.Replaces {
-			add(r, "Drops "+r+": "+p.Candidate.Name+" leads with the same keys and serves its statements.")
+			cands = append(cands, candidate{key: r, why: "Drops " + r + ": " + p.Candidate.Name + " leads with the same keys and serves its statements."})
 		}
+	}
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		switch {
+		case a.unused == b.unused:
+			return 0
+		case a.unused:
+			return -1
+		}
+		return 1
+	})
+	var out []indexes.Drop
+	dropping := map[string]bool{}
+	kept := map[string]string{} // index -> the drop that needs it
+	for _, c := range cands {
+		ix := byKey[c.key]
+		switch {
+		case ix == nil || dropping[c.key]:
+			continue
+		case ix.Primary || ix.Constraint != "" || len(ix.ReferencedBy) > 0:
+			log.Info("drop not written: a constraint uses the index", "index", c.key, "constraint", cmp.Or(ix.Constraint, strings.Join(ix.ReferencedBy, ", ")))
+			continue
+		case ix.Partitioned || ix.Attached:
+			log.Info("drop not written: an index of a partitioned table (drop it by hand: not CONCURRENTLY)", "index", c.key)
+			continue
+		case kept[c.key] != "":
+			log.Info("drop not written: the index stays for another drop in this run", "index", c.key, "needed_by", kept[c.key])
+			continue
+		case c.partner != "" && dropping[c.partner]:
+			log.Info("drop not written: it rests on an index this run drops", "index", c.key, "dropped", c.partner)
+			continue
+		}
+		dropping[c.key] = true
+		if c.partner != "" {
+			kept[c.partner] = c.key
+		}
+		out = append(out, indexes.Drop{Index: ix, Reason: c.why})
 	}
 	return out
 }
