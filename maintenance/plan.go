@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // Operation is what an action does to a table.
@@ -66,6 +68,22 @@ type Action struct {
 	// Estimate is the expected duration; EstimateBasis says where it came from.
 	Estimate      time.Duration `json:"estimate_ns"`
 	EstimateBasis string        `json:"estimate_basis"`
+	// NotPermitted says why the role cannot do it (it does not own the table; on 17+ it lacks
+	// MAINTAIN) and the grant that fixes it: PostgreSQL would skip the table with a warning.
+	NotPermitted string `json:"not_permitted,omitempty"`
+}
+
+// MaintainFix is the grant that lets role VACUUM and ANALYZE table (owned by owner).
+func MaintainFix(table, owner, role string, version int) string {
+	t := quoteQualified(table)
+	if version >= 170000 {
+		return fmt.Sprintf("GRANT MAINTAIN ON TABLE %s TO %s; (or GRANT pg_maintain TO %s for every table)", t, quote.Ident(role), quote.Ident(role))
+	}
+	if owner == "" {
+		owner = "<owner>"
+	}
+	return fmt.Sprintf("run it as the table's owner %s, or GRANT %s TO %s; (PostgreSQL 17 adds the MAINTAIN privilege and pg_maintain)",
+		owner, quote.Ident(owner), quote.Ident(role))
 }
 
 // Has reports whether the action includes op.
@@ -181,6 +199,10 @@ func Build(snap *model.Snapshot, o Options) *Plan {
 			continue
 		}
 		if a := planTable(t, st, snap.Server.VersionNum, freezeMax, mxidMax, o); a != nil {
+			if t.NoMaintain {
+				a.NotPermitted = fmt.Sprintf("%s may not vacuum or analyse %s (owner %s): %s", snap.Server.User, t.Key(), t.Owner,
+					MaintainFix(t.Key(), t.Owner, snap.Server.User, snap.Server.VersionNum))
+			}
 			p.Actions = append(p.Actions, *a)
 		}
 	}

@@ -82,6 +82,9 @@ const (
 	StatusNotStarted Status = "not_started" // would not fit the window, or the run was interrupted
 	StatusFailed     Status = "failed"
 	StatusDryRun     Status = "dry_run"
+	// StatusNotPermitted: the role may not vacuum or analyse the table (PostgreSQL skips it with a
+	// warning and no error): not done, and the run fails.
+	StatusNotPermitted Status = "not_permitted"
 )
 
 // Result is one action's outcome.
@@ -104,13 +107,14 @@ type Result struct {
 
 // Summary is a run's outcome.
 type Summary struct {
-	Results     []Result      `json:"results"`
-	Done        int           `json:"done"`
-	Skipped     int           `json:"skipped"`
-	NotStarted  int           `json:"not_started"`
-	Failed      int           `json:"failed"`
-	Interrupted bool          `json:"interrupted"`
-	Elapsed     time.Duration `json:"elapsed_ns"`
+	Results      []Result      `json:"results"`
+	Done         int           `json:"done"`
+	Skipped      int           `json:"skipped"`
+	NotStarted   int           `json:"not_started"`
+	Failed       int           `json:"failed"`
+	NotPermitted int           `json:"not_permitted"`
+	Interrupted  bool          `json:"interrupted"`
+	Elapsed      time.Duration `json:"elapsed_ns"`
 }
 
 // Statement renders the SQL for an action on a server version, with the run's options.
@@ -206,8 +210,12 @@ func (n *notices) take() []string {
 
 var (
 	skippedRe = regexp.MustCompile(`skipping (vacuum|analyze) of .* lock not available`)
-	pagesRe   = regexp.MustCompile(`pages: (\d+) removed, (\d+) remain, (\d+) scanned`)
-	tuplesRe  = regexp.MustCompile(`tuples: (\d+) removed`)
+	// The WARNING (not an error) a VACUUM or ANALYZE the role may not run gives: "skipping "t" ---
+	// only table or database owner can vacuum it" (before 17), "permission denied to vacuum "t",
+	// skipping it" (17+).
+	deniedRe = regexp.MustCompile(`only (table or database owner|superuser) can (vacuum|analyze) it|permission denied to (vacuum|analyze) `)
+	pagesRe  = regexp.MustCompile(`pages: (\d+) removed, (\d+) remain, (\d+) scanned`)
+	tuplesRe = regexp.MustCompile(`tuples: (\d+) removed`)
 	// Before 15, VACUUM VERBOSE said it per table in other words: "found 40000 removable, 20000
 	// nonremovable row versions in 266 out of 266 pages", and "truncated 266 to 100 pages".
 	foundRe     = regexp.MustCompile(`found (\d+) removable, \d+ nonremovable row versions in (\d+) out of \d+ pages`)
@@ -236,7 +244,9 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*S
 		for i := range plan.Actions {
 			a := &plan.Actions[i]
 			r := Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusDryRun, Estimate: a.Estimate, Pages: a.Pages}
-			if !o.Deadline.IsZero() && o.Deadline.Sub(clock) < a.Estimate {
+			if a.NotPermitted != "" {
+				r.Status, r.Reason = StatusNotPermitted, a.NotPermitted
+			} else if !o.Deadline.IsZero() && o.Deadline.Sub(clock) < a.Estimate {
 				r.Status, r.Reason = StatusNotStarted, fmt.Sprintf("estimated %v, %v would be left in the window", a.Estimate.Round(time.Second), o.Deadline.Sub(clock).Round(time.Second))
 			} else {
 				clock = clock.Add(a.Estimate / time.Duration(o.Jobs))
@@ -356,6 +366,12 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*S
 feed:
 	for i := range plan.Actions {
 		a := &plan.Actions[i]
+		if a.NotPermitted != "" {
+			// Checked up front: PostgreSQL would skip it with only a WARNING.
+			results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotPermitted, Estimate: a.Estimate, Pages: a.Pages, Reason: a.NotPermitted}
+			logResult(o.Log, &results[i])
+			continue
+		}
 		if !o.Deadline.IsZero() {
 			if left := time.Until(o.Deadline); a.Estimate > left {
 				results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotStarted, Estimate: a.Estimate, Pages: a.Pages,
@@ -408,6 +424,8 @@ func (s *Summary) add(r Result) {
 		s.NotStarted++
 	case StatusFailed:
 		s.Failed++
+	case StatusNotPermitted:
+		s.NotPermitted++
 	}
 }
 
@@ -438,6 +456,11 @@ func runAction(ctx context.Context, conn *pgx.Conn, n *notices, a *Action, versi
 	for _, m := range msgs {
 		if skippedRe.MatchString(m) {
 			r.Status, r.Reason = StatusSkipped, "locked by another session (SKIP_LOCKED)"
+		}
+		if IsNotPermitted(m) {
+			// The privilege changed since the plan (or the snapshot had no privilege data).
+			r.Status, r.Reason = StatusNotPermitted, "PostgreSQL skipped it: "+strings.TrimSpace(strings.SplitN(m, "\n", 2)[0])+
+				"; make the role the table's owner (or, on 17+, GRANT MAINTAIN ON TABLE ... or GRANT pg_maintain)"
 		}
 		if p := pagesRe.FindStringSubmatch(m); p != nil {
 			removed, _ := strconv.ParseInt(p[1], 10, 64)
@@ -479,6 +502,10 @@ func runAction(ctx context.Context, conn *pgx.Conn, n *notices, a *Action, versi
 	}
 	return r
 }
+
+// IsNotPermitted tells whether a VACUUM or ANALYZE message is PostgreSQL skipping a table the
+// role may not maintain.
+func IsNotPermitted(msg string) bool { return deniedRe.MatchString(msg) }
 
 func logResult(log *slog.Logger, r *Result) {
 	ops := make([]string, len(r.Ops))

@@ -27,7 +27,10 @@ const tablesQueryFormat = connect.Marker + `SELECT c.oid, n.nspname, c.relname, 
             coalesce((SELECT pg_catalog.mxid_age(t.relminmxid) FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0))::int8 END,
        c.relkind = 'p' AND EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname AND s.inherited),
        (SELECT count(*) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid)::int,
-       NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')
+       NOT pg_catalog.has_table_privilege(c.oid, 'SELECT'),
+       pg_catalog.pg_get_userbyid(c.relowner),
+       NOT (%[2]s OR (NOT c.relisshared AND pg_catalog.pg_has_role(
+             (SELECT d.datdba FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()), 'USAGE')))
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember + `
@@ -44,9 +47,12 @@ const (
         + coalesce((SELECT t.relpages FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid), 0)::int8) * pg_catalog.current_setting('block_size')::int8`
 )
 
-var (
-	tablesQuery      = fmt.Sprintf(tablesQueryFormat, exactSizes)
-	tablesQueryLight = fmt.Sprintf(tablesQueryFormat, lockFreeSizes)
+// May the role VACUUM and ANALYZE the table (besides owning the database)? Before 17, only as
+// its owner (membership counts; a superuser is a member of every role); from 17 the MAINTAIN
+// privilege says it (owner, pg_maintain, or GRANT MAINTAIN).
+const (
+	maintainByOwner     = `pg_catalog.pg_has_role(c.relowner, 'USAGE')`
+	maintainByPrivilege = `pg_catalog.has_table_privilege(c.oid, 'MAINTAIN')`
 )
 
 const columnsQuery = connect.Marker + `SELECT a.attrelid, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -59,10 +65,14 @@ WHERE c.relkind IN ('r', 'p', 'm') AND a.attnum > 0 AND NOT a.attisdropped AND `
 ORDER BY a.attrelid, a.attnum`
 
 func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, o Options) error {
-	q := tablesQuery
+	sizes, maintain := exactSizes, maintainByOwner
 	if o.Light {
-		q = tablesQueryLight
+		sizes = lockFreeSizes
 	}
+	if snap.Server.VersionNum >= 170000 {
+		maintain = maintainByPrivilege
+	}
+	q := fmt.Sprintf(tablesQueryFormat, sizes, maintain)
 	rows, err := tx.Query(ctx, q)
 	if err != nil {
 		return err
@@ -74,7 +84,7 @@ func collectTables(ctx context.Context, tx querier, snap *model.Snapshot, o Opti
 		var kind, persistence string
 		if err := rows.Scan(&oid, &t.Schema, &t.Name, &kind, &persistence, &t.RowEstimate, &t.Pages,
 			&t.Reloptions, &t.SizeBytes, &t.TotalBytes, &t.Parent, &t.ReplicaIdentityIndex,
-			&t.XIDAge, &t.MXIDAge, &t.InheritedStats, &t.IndexCount, &t.Unreadable); err != nil {
+			&t.XIDAge, &t.MXIDAge, &t.InheritedStats, &t.IndexCount, &t.Unreadable, &t.Owner, &t.NoMaintain); err != nil {
 			rows.Close()
 			return err
 		}

@@ -132,6 +132,11 @@ type Table struct {
 	// Unreadable: the role that took the snapshot has no SELECT on the table, so the planner
 	// refuses it EXPLAIN (no planner proofs for the statements that read it).
 	Unreadable bool `json:"unreadable,omitempty"`
+	// Owner is the table's owner role. NoMaintain: the role that took the snapshot may not VACUUM
+	// or ANALYZE it (it neither owns the table, through membership, nor the database; on 17+ it
+	// has no MAINTAIN privilege, nor pg_maintain), so PostgreSQL would skip it with a warning.
+	Owner      string `json:"owner,omitempty"`
+	NoMaintain bool   `json:"no_maintain,omitempty"`
 }
 
 // Key is "schema.name".

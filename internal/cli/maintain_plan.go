@@ -49,6 +49,12 @@ func runMaintainPlan(ctx context.Context, cmd *command, e *env, args []string) e
 	if err := fs.write(res, planTables(&res)...); err != nil {
 		return err
 	}
+	for _, a := range plan.Actions {
+		if a.NotPermitted != "" {
+			// A nightly job with this plan would skip the table and stay green: say it now.
+			return &exitError{code: ExitFindings, err: fmt.Errorf("maintain plan: %s", a.NotPermitted)}
+		}
+	}
 	var sevs []model.Finding
 	for _, a := range plan.Actions {
 		sevs = append(sevs, model.Finding{Severity: a.Severity})
@@ -64,6 +70,9 @@ func planTables(res *maintainPlanResult) []report.Table {
 	var rows [][]string
 	for i, a := range plan.Actions {
 		var why []string
+		if a.NotPermitted != "" {
+			why = append(why, "NOT PERMITTED: "+a.NotPermitted)
+		}
 		for _, r := range a.Reasons {
 			why = append(why, r.Text)
 		}

@@ -152,12 +152,26 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	switch {
 	case sum.Interrupted:
 		return fmt.Errorf("maintain run: interrupted: %d done, %d skipped, %d failed, %d not started", sum.Done, sum.Skipped, sum.Failed, sum.NotStarted)
-	case sum.Failed > 0:
-		return &exitError{code: ExitFindings, err: fmt.Errorf("maintain run: %d of %d actions failed (see the summary)", sum.Failed, len(sum.Results))}
+	case sum.Failed > 0 || sum.NotPermitted > 0:
+		msg := fmt.Sprintf("maintain run: %d of %d actions failed", sum.Failed, len(sum.Results))
+		if sum.NotPermitted > 0 {
+			msg += fmt.Sprintf(", %d not permitted (the role does not own the table: %s)", sum.NotPermitted, firstNotPermitted(sum))
+		}
+		return &exitError{code: ExitFindings, err: errors.New(msg + " (see the summary)")}
 	case err != nil:
 		return fmt.Errorf("maintain run: %w", err)
 	}
 	return nil
+}
+
+// firstNotPermitted is the first not-permitted action's reason, which names the grant.
+func firstNotPermitted(sum *maintenance.Summary) string {
+	for _, r := range sum.Results {
+		if r.Status == maintenance.StatusNotPermitted {
+			return r.Reason
+		}
+	}
+	return ""
 }
 
 func bufferLimitRe(s string) bool {
@@ -192,7 +206,7 @@ func runTables(plan *maintenance.Plan, sum *maintenance.Summary, deadline time.T
 	if dry {
 		title = "Dry run on " + plan.Database + " (nothing was executed)"
 	}
-	note := fmt.Sprintf("%d done, %d skipped, %d failed, %d not started, in %s.", sum.Done, sum.Skipped, sum.Failed, sum.NotStarted, durationString(sum.Elapsed))
+	note := fmt.Sprintf("%d done, %d skipped, %d failed, %d not permitted, %d not started, in %s.", sum.Done, sum.Skipped, sum.Failed, sum.NotPermitted, sum.NotStarted, durationString(sum.Elapsed))
 	if !deadline.IsZero() {
 		note += " Window ends " + deadline.Format("2006-01-02 15:04 MST") + "."
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 	"github.com/bookedbarber/pgtune/maintenance"
@@ -396,5 +397,77 @@ func TestMaintainRunWorkerSetupFails(t *testing.T) {
 		if r := run(t, "maintain", "run", "--dsn", db.DSN, "--cost-delay", "200ms"); r.code != ExitUsage || !strings.Contains(r.stderr, "0 to 100ms") {
 			t.Errorf("maintain run --cost-delay 200ms: exit %d, %s", r.code, r.stderr)
 		}
+	})
+}
+
+// A role that owns none of the tables (and, on 17+, has no MAINTAIN nor pg_maintain) is told up
+// front: plan marks every action NOT PERMITTED with the grant that fixes it and exits 1; run does
+// not report "done" for what PostgreSQL would skip with a mere WARNING, and exits 1; the dead
+// rows are still there. The WARNING itself (were the privilege to change after the plan) is
+// recognised on every major.
+func TestMaintainRunAsNonOwner(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		srv, conn := maintenanceServer(t)
+		ctx := t.Context()
+		exec1(t, conn, "CREATE ROLE nightly LOGIN", "GRANT pg_monitor TO nightly", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO nightly")
+		dsn := strings.Replace(srv.AdminDSN, "postgres://postgres@", "postgres://nightly@", 1)
+		grant := "GRANT postgres TO nightly"
+		if srv.Major >= 17 {
+			grant = "GRANT MAINTAIN ON TABLE public.bloated TO nightly"
+		}
+		r := run(t, "maintain", "plan", "--dsn", dsn)
+		if r.code != ExitFindings || !strings.Contains(r.stdout, "NOT PERMITTED") || !strings.Contains(r.stderr, "nightly may not vacuum or analyse") ||
+			!strings.Contains(r.stdout+r.stderr, strings.SplitN(grant, " public.bloated", 2)[0]) {
+			t.Errorf("plan as a non-owner: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		var dead int64
+		conn.QueryRow(ctx, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bloated'").Scan(&dead)
+		r = run(t, "maintain", "run", "--dsn", dsn, "--lock-timeout", "1s", "--format", "json")
+		var sum struct {
+			Result maintenance.Summary `json:"result"`
+		}
+		if r.code != ExitFindings || json.Unmarshal([]byte(r.stdout), &sum) != nil || sum.Result.Done != 0 ||
+			sum.Result.NotPermitted != len(sum.Result.Results) || !strings.Contains(r.stderr, "not permitted") {
+			t.Fatalf("run as a non-owner: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		var after int64
+		conn.QueryRow(ctx, "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'bloated'").Scan(&after)
+		if dead == 0 || after < dead {
+			t.Errorf("dead rows %d before, %d after: the run was not supposed to vacuum", dead, after)
+		}
+		// PostgreSQL's own WARNING for a table the role may not vacuum or analyse.
+		exec1(t, conn, "CREATE TABLE private_t (id int)", "GRANT SELECT ON private_t TO nightly")
+		cfg, err := pgx.ParseConfig(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { msgs = append(msgs, n.Message) }
+		nc, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close(context.Background())
+		for _, sql := range []string{"VACUUM (VERBOSE) public.private_t", "ANALYZE (VERBOSE) public.private_t"} {
+			msgs = nil
+			if _, err := nc.Exec(ctx, sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+			found := false
+			for _, m := range msgs {
+				found = found || maintenance.IsNotPermitted(m)
+			}
+			if !found {
+				t.Errorf("%s: the skip is not recognised in %q", sql, msgs)
+			}
+		}
+		// The grant the message names lets the run do that table.
+		exec1(t, conn, grant)
+		r = run(t, "maintain", "run", "--dsn", dsn, "--table", "public.bloated", "--lock-timeout", "1s", "--format", "json")
+		sum.Result = maintenance.Summary{}
+		if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &sum) != nil || sum.Result.Done != 1 {
+			t.Errorf("after %s: exit %d\n%s\n%s", grant, r.code, r.stdout, r.stderr)
+		}
+
 	})
 }
