@@ -20,6 +20,10 @@ type MemoryBudget struct {
 	MaintenanceSessions int          `json:"maintenance_sessions"`
 	Lines               []BudgetLine `json:"lines"`
 	WorstCase           int64        `json:"worst_case_bytes"`
+	// OverBy is how far the worst case exceeds the available memory (0: it fits): the
+	// configuration is then the tightest pgtune can render, not a proven fit, and the notes say so
+	// first (config --strict-memory refuses it).
+	OverBy int64 `json:"over_by_bytes,omitempty"`
 	// WorkMemReason explains work_mem's value.
 	WorkMemReason      string `json:"-"`
 	MaintenanceLowered bool   `json:"-"`
@@ -41,6 +45,8 @@ const (
 	maintenanceSessions = 2 // an index build and a manual VACUUM (or two pgtune maintain jobs)
 	workMemFloor        = 4 * MB
 	workMemLastResort   = 1 * MB
+	workMemMinimum      = 64 * KB  // PostgreSQL's lowest work_mem
+	sharedBuffersFloor  = 128 * MB // PostgreSQL's default shared_buffers
 )
 
 // nodes is how many sorts and hashes one query is assumed to run at once.
@@ -88,8 +94,10 @@ func (p *plan) workMemFit() int64 {
 
 // fit chooses work_mem and, when the RAM cannot hold the connections, lowers what it may: first
 // maintenance memory, then the connections pgtune chose itself (pool sizes, or the profile's
-// assumed client count). Connections the user fixed are never lowered: if they cannot fit even
-// with a 1MB work_mem, Recommend fails and says what to change.
+// assumed client count), parallel workers, then shared_buffers down to 128MB. Connections the
+// user fixed are never lowered: if they cannot fit even with a 1MB work_mem, the tightest
+// configuration is rendered (work_mem down to 64kB) with MemoryBudget.OverBy and a note saying
+// by how much and what to change.
 func (p *plan) fit() error {
 	if err := p.checkBudget(); err != nil {
 		return err
@@ -121,6 +129,17 @@ func (p *plan) fit() error {
 		p.maxWorkerProcesses = max(8, extensionWorkers)
 		p.note("Parallel query turned off: on %s each parallel worker's sorts would not fit beside %d connections.", HumanBytes(p.in.Memory), p.budget.MaxConnections)
 	}
+	if p.workMemFit() < workMemLastResort && p.sharedBuffers > sharedBuffersFloor {
+		// Backends' own memory matters more than a large cache when they cannot fit: down to
+		// PostgreSQL's default 128MB.
+		before := p.sharedBuffers
+		p.sharedLowered = true
+		for p.sharedBuffers > sharedBuffersFloor && p.workMemFit() < workMemLastResort {
+			p.sharedBuffers = max(sharedBuffersFloor, niceBytes(p.sharedBuffers/2))
+			p.walBuffers = min(max(p.sharedBuffers/32, 64*KB), 16*MB)
+		}
+		p.note("shared_buffers lowered from %s to %s so that %d connections fit %s.", FormatBytes(before), FormatBytes(p.sharedBuffers), p.budget.MaxConnections, HumanBytes(p.in.Memory))
+	}
 	fitted = p.workMemFit()
 	sorts, hashes := p.nodes()
 	backends := p.budget.MaxConnections + p.maxParallelWorkers
@@ -139,13 +158,25 @@ func (p *plan) fit() error {
 		p.memory.WorkMemReason = fmt.Sprintf("lowered below PostgreSQL's 4MB default so that %d backends fit the RAM", backends)
 		p.note("work_mem is only %s: the %d connections given cannot sort in memory safely on %s; put PgBouncer in front (--pooler), lower the application's pool, or add memory.", FormatBytes(p.workMem), p.budget.MaxConnections, HumanBytes(p.in.Memory))
 	default:
-		return invalid("memory", "%s cannot hold %d connections even with a 1MB work_mem (worst case %s); put PgBouncer in front (--pooler), lower --app-pool-size or --max-connections, or give more memory",
-			HumanBytes(p.in.Memory), p.budget.MaxConnections, HumanBytes(p.fixedMemory()+int64(backends)*p.perBackendWork(workMemLastResort)))
+		// No worst case can be proven to fit: the tightest configuration, said loudly (the
+		// budget shows by how much; --strict-memory makes this a failure).
+		p.workMem = max(workMemMinimum, niceBytes(max(fitted, 0)))
+		p.memory.WorkMemReason = fmt.Sprintf("lowered below 1MB so that %d backends fit the RAM: sorts of any size spill to disk", backends)
+		if fitted < workMemMinimum {
+			p.memory.WorkMemReason = fmt.Sprintf("the tightest setting: %d backends cannot all sort at once within the RAM, whatever work_mem is (see the memory budget's WARNING)", backends)
+		}
 	}
 	if p.windowsCapped() {
 		p.workMem = min(p.workMem, windowsMax)
 	}
 	p.buildMemoryBudget()
+	if over := p.memory.WorstCase - p.memory.Available; over > 0 {
+		p.memory.OverBy = over
+		p.notes = append([]string{fmt.Sprintf("THE WORST CASE DOES NOT FIT: %d backends all running their heaviest plan at once would need %s, %s more than the %s available on %s. "+
+			"This is the tightest configuration pgtune can render; under such a peak the server may run out of memory. To fit: put PgBouncer in front (--pooler), "+
+			"lower --max-connections or --app-pool-size, or give the server more memory ('pgtune config --strict-memory' makes this an error, for CI).",
+			backends, HumanBytes(p.memory.WorstCase), HumanBytes(over), HumanBytes(p.memory.Available), HumanBytes(p.in.Memory))}, p.notes...)
+	}
 	return nil
 }
 

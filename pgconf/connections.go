@@ -54,6 +54,9 @@ var profileClients = map[Profile]int{
 
 // directRows are the connections that bypass a pooler, itemised (the default allowance).
 func (p *plan) directRows() []BudgetRow {
+	if p.directLeft != nil {
+		return []BudgetRow{{"direct (what --max-connections leaves)", *p.directLeft, "the default allowance (migrations, maintenance, monitoring, backups) cut to fit the max_connections given"}}
+	}
 	if p.in.DirectConnections > 0 {
 		return []BudgetRow{{"direct (--direct-connections)", p.in.DirectConnections, "your allowance for connections that bypass the pool"}}
 	}
@@ -106,6 +109,47 @@ func (p *plan) sizeClients() {
 		p.poolSize = max(2, int(per))
 	}
 	p.buildBudget()
+	p.fitMaxConnections()
+}
+
+// fitMaxConnections makes the budget's assumptions fit a max_connections the user fixed: an
+// explicit number wins over an assumption. What pgtune assumed shrinks to what it leaves: the
+// application's connections (the profile's customary count), PgBouncer's pool size (pgtune's
+// choice), then the default allowance for direct connections. Only two explicit numbers that
+// cannot both hold (--app-instances × --app-pool-size, or --direct-connections, above
+// --max-connections) are refused, by checkBudget.
+func (p *plan) fitMaxConnections() {
+	limit := p.in.MaxConnections
+	if limit <= 0 || p.budget.Needed <= limit {
+		return
+	}
+	wanted := p.budget.Needed
+	switch {
+	case p.in.Pooler:
+		before := p.poolSize
+		for p.poolSize > 1 && p.budget.Needed > limit {
+			p.poolSize--
+			p.buildBudget()
+		}
+		if p.poolSize < before {
+			p.note("PgBouncer's default_pool_size lowered from %d to %d so that the budget fits the max_connections %d given (it would need %d).", before, p.poolSize, limit, wanted)
+		}
+	case !p.clientsSaid:
+		before := p.clients
+		p.clients = max(1, p.clients-(p.budget.Needed-limit))
+		p.buildBudget()
+		p.note("max_connections %d as given: the application's share is what it leaves, %d connections (not the %d assumed for the %s profile).", limit, p.clients, before, p.in.Profile)
+	}
+	if p.budget.Needed > limit && p.in.DirectConnections == 0 {
+		app := p.budget.Needed - SuperuserReserved
+		for _, r := range p.directRows() {
+			app -= r.Connections
+		}
+		left := max(0, limit-SuperuserReserved-app)
+		p.directLeft = &left
+		p.buildBudget()
+		p.note("max_connections %d as given leaves %d connections for migrations, maintenance, monitoring and backups beside the application: they must take turns.", limit, left)
+	}
 }
 
 // reservePool is PgBouncer's reserve for bursts: a quarter of the pool, at least one.

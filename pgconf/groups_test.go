@@ -2,6 +2,7 @@ package pgconf
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -170,10 +171,31 @@ func TestConnectionBudget(t *testing.T) {
 		in.Pooler, in.AppInstances, in.AppPoolSize, in.MaxConnections = false, 10, 20, 100
 		_, err := Recommend(in)
 		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != "max_connections" || !strings.Contains(err.Error(), "212") {
-			t.Errorf("got %v, want a max_connections error naming the 212 the budget needs", err)
+		// Two explicit numbers that cannot both hold: the default direct allowance (an
+		// assumption) is cut to 0, and the 203 left (200 + the superuser reserve) are refused.
+		if !errors.As(err, &ve) || ve.Field != "max_connections" || !strings.Contains(err.Error(), "203") {
+			t.Errorf("got %v, want a max_connections error naming the 203 the budget needs", err)
 		}
 	})
+	// An explicit number wins over an assumption: the profile's customary application count,
+	// PgBouncer's pool size and the default direct allowance shrink to fit it.
+	for _, tc := range []struct {
+		name   string
+		pooler bool
+		max    int
+	}{{"assumed clients", false, 100}, {"assumed clients, tiny", false, 5}, {"pool size", true, 20}} {
+		t.Run("max_connections given wins over "+tc.name, func(t *testing.T) {
+			in := base()
+			in.Pooler, in.AppInstances, in.AppPoolSize, in.MaxConnections = tc.pooler, 0, 0, tc.max
+			c := mustRecommend(t, in)
+			if c.Get("max_connections") != strconv.Itoa(tc.max) || c.Connections.Needed > tc.max {
+				t.Errorf("max_connections %s, budget needs %d; want %d as given, and a budget within it", c.Get("max_connections"), c.Connections.Needed, tc.max)
+			}
+			if !strings.Contains(strings.Join(c.Notes, " "), "as given") && !strings.Contains(strings.Join(c.Notes, " "), "max_connections "+strconv.Itoa(tc.max)) {
+				t.Errorf("no note says the budget was fitted to it: %q", c.Notes)
+			}
+		})
+	}
 	t.Run("direct connections override", func(t *testing.T) {
 		in := base()
 		in.DirectConnections = 20
@@ -207,10 +229,11 @@ func TestMemoryFit(t *testing.T) {
 	t.Run("impossible", func(t *testing.T) {
 		in := base()
 		in.Pooler, in.Memory, in.AppInstances, in.AppPoolSize = false, GB, 50, 40
-		_, err := Recommend(in)
-		var ve *ValidationError
-		if !errors.As(err, &ve) || ve.Field != "memory" || !strings.Contains(err.Error(), "--pooler") {
-			t.Errorf("got %v, want a memory error that names --pooler", err)
+		// 2,000 explicit connections on 1GB: the tightest config, rendered, and said loudly.
+		c := mustRecommend(t, in)
+		if c.Memory.OverBy <= 0 || c.Get("work_mem") != "64kB" || c.Get("max_connections") != "2010" ||
+			!strings.HasPrefix(c.Notes[0], "THE WORST CASE DOES NOT FIT") || !strings.Contains(c.Notes[0], "--pooler") {
+			t.Errorf("over %d, work_mem %s, max_connections %s, notes %q", c.Memory.OverBy, c.Get("work_mem"), c.Get("max_connections"), c.Notes)
 		}
 	})
 	t.Run("lines add up", func(t *testing.T) {

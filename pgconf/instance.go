@@ -147,6 +147,8 @@ func (in Instance) Validate() error {
 		return invalid("pools", "%d is not a pool count (want 1 to 10000)", in.Pools)
 	case in.MaxConnections < 0 || in.MaxConnections > 262143:
 		return invalid("max_connections", "%d is outside PostgreSQL's range (1 to 262143)", in.MaxConnections)
+	case in.MaxConnections > 0 && in.MaxConnections <= SuperuserReserved:
+		return invalid("max_connections", "%d must be more than superuser_reserved_connections (%d), or the server refuses to start", in.MaxConnections, SuperuserReserved)
 	case in.DirectConnections < -1 || in.DirectConnections > 10000:
 		return invalid("direct_connections", "%d is not a connection count (want 0 to 10000)", in.DirectConnections)
 	case in.HugePageSize != 0 && in.HugePageSize != 2*MB && in.HugePageSize != GB:

@@ -53,6 +53,9 @@ func (p *plan) memorySettings() {
 	if in.Profile == ProfileDesktop {
 		share = "1/16 of the RAM: a desktop shares its memory with other programs"
 	}
+	if p.sharedLowered {
+		share = "lowered from its share of the RAM (down to PostgreSQL's default 128MB at least) so that the connections' own memory fits (see the notes)"
+	}
 	p.setBytes("memory", "shared_buffers", p.sharedBuffers, share)
 	if hp := p.hugePages(); hp != nil {
 		p.set("memory", "huge_pages", "try", fmt.Sprintf("%s of shared memory: reserve %d huge pages (vm.nr_hugepages) so the buffer mapping uses them; try falls back if they are missing", HumanBytes(hp.SharedMemory), hp.Pages))

@@ -51,7 +51,12 @@ type plan struct {
 	clients     int  // the application's connections (or the pooler's clients)
 	clientsSaid bool // clients came from the user, not the profile's default
 	poolSize    int  // PgBouncer default_pool_size (pooler only)
-	budget      ConnectionBudget
+	// directLeft, when set, replaces the default direct allowance: what an explicit
+	// max_connections leaves.
+	directLeft *int
+	// sharedLowered: shared_buffers was lowered from its share of the RAM to fit the connections.
+	sharedLowered bool
+	budget        ConnectionBudget
 
 	// memory
 	sharedBuffers, walBuffers, effectiveCache int64

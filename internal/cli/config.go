@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,7 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 	live := fs.Bool("live", false, "read the server named by DATABASE_URL or the PG* variables (as --dsn does): size with its evidence and show what would change")
 	format := fs.String("format", "conf", "output: conf (postgresql.conf include), sql (ALTER SYSTEM), json, table or markdown")
 	out := fs.String("out", "", "write to FILE (atomically) instead of stdout")
+	strict := fs.Bool("strict-memory", false, "fail (exit 1, nothing written) when the worst-case memory cannot be proven to fit, instead of rendering the tightest configuration with a warning")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
@@ -125,6 +127,16 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 	}
 	if err != nil {
 		return usageFromModel(cmd.name, err)
+	}
+	if over := res.Config.Memory.OverBy; over > 0 {
+		msg := fmt.Sprintf("config: the worst case needs %s more than the %s available (%d backends): %s",
+			pgconf.HumanBytes(over), pgconf.HumanBytes(res.Config.Memory.Available), res.Config.Memory.Backends,
+			"put PgBouncer in front (--pooler), lower --max-connections or --app-pool-size, or give more memory")
+		if *strict {
+			return &exitError{code: ExitFindings, err: errors.New(msg + "; nothing written (--strict-memory)")}
+		}
+		log, _ := fs.logger()
+		log.Warn(msg + "; rendering the tightest configuration pgtune can (see its notes; --strict-memory makes this an error)")
 	}
 	return writeOut(e, *out, func(w io.Writer) error {
 		return renderConfig(w, fs, *format, res, args)

@@ -27,6 +27,10 @@ func TestConfigStartsServer(t *testing.T) {
 			{"4GB oltp behind PgBouncer", []string{"--memory", "4GB", "--cpus", "2", "--profile", "oltp", "--storage", "nvme",
 				"--pooler", "--app-instances", "10", "--app-pool-size", "100"}},
 			{"8GB dw on disks", []string{"--memory", "8GB", "--cpus", "2", "--profile", "dw", "--storage", "hdd"}},
+			// PostgreSQL's own default of 100 connections on 1GB: the explicit number wins.
+			{"1GB with max_connections 100", []string{"--memory", "1GB", "--cpus", "1", "--profile", "web", "--max-connections", "100"}},
+			// No worst case fits: the tightest config still starts a server.
+			{"512MB with 400 connections (tightest)", []string{"--memory", "512MB", "--cpus", "1", "--profile", "oltp", "--max-connections", "400"}},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

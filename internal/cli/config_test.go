@@ -82,8 +82,11 @@ func TestConfigBadInput(t *testing.T) {
 		{[]string{"--memory", "16GB", "--cpus", "4", "--storage", "tape"}, `--storage "tape" is not a storage kind`},
 		{[]string{"--memory", "16GB", "--cpus", "4", "--format", "yaml"}, "unknown --format"},
 		{[]string{"--memory", "16GB", "--cpus", "4", "--huge-page-size", "4MB"}, "--huge-page-size"},
-		{[]string{"--memory", "1GB", "--cpus", "2", "--app-instances", "50", "--app-pool-size", "40"}, "--pooler"},
-		{[]string{"--memory", "16GB", "--cpus", "4", "--max-connections", "50", "--app-instances", "5", "--app-pool-size", "20"}, "--max-connections 50 is below the 112 connections"},
+		// Two explicit numbers that cannot both hold (the default direct allowance, an assumption,
+		// is already cut to 0). Memory that cannot fit is no longer refused: see
+		// TestConfigRendersWhatUsersAsk.
+		{[]string{"--memory", "16GB", "--cpus", "4", "--max-connections", "50", "--app-instances", "5", "--app-pool-size", "20"}, "--max-connections 50 is below the 103 connections"},
+		{[]string{"--memory", "16GB", "--cpus", "4", "--max-connections", "3"}, "--max-connections 3 must be more than superuser_reserved_connections"},
 		{[]string{"--detect", "--host-root", "/nonexistent"}, "cannot read /proc/meminfo"},
 	}
 	for _, c := range cases {

@@ -134,6 +134,10 @@ func BudgetLines(cfg *pgconf.Config) []string {
 	m := cfg.Memory
 	out = append(out, "", fmt.Sprintf("Memory budget: worst case %s of the %s available (%s RAM less the OS's headroom)",
 		pgconf.HumanBytes(m.WorstCase), pgconf.HumanBytes(m.Available), pgconf.HumanBytes(m.RAM)))
+	if m.OverBy > 0 {
+		out = append(out, fmt.Sprintf("  WARNING: %s OVER the available memory: the tightest configuration pgtune can render, not a proven fit (see the notes).",
+			pgconf.HumanBytes(m.OverBy)))
+	}
 	for _, l := range m.Lines {
 		out = append(out, fmt.Sprintf("  %-30s %9s  %s", l.Item, pgconf.HumanBytes(l.Bytes), l.How))
 	}
