@@ -48,9 +48,14 @@ proves the data is there — what pgBackRest's verify, pg_verifybackup and Barma
 Each step is reported with its duration:
 
   pre-flight  the backup (plain or tar pg_basebackup output) has its backup_manifest; it is
-              younger than --max-age; the target is after the backup ended; the archive holds
-              every WAL segment from the backup's start on the timeline path (history files
-              read), each segment's header naming this cluster, its timeline and position
+              younger than --max-age; the target is after the backup ended (its STOP TIME in
+              the backup history file the archive holds, never a file's time); the archive
+              holds every WAL segment from the backup's start on the timeline path (history
+              files read), each segment's header naming this cluster, its timeline and
+              position, and every page header of every archived segment (older ones too)
+              intact: magic, address, timeline (a damaged page is named by segment and offset,
+              even when this target does not read it); the scratch server's OS user can read
+              every archived file (run as root, it is the archive's owner unless --os-user)
   restore     the backup copied or extracted into a scratch directory and checked against its
               manifest with pg_verifybackup (parsing the WAL it needs from the archive); the
               scratch server gets its own port, a socket in the scratch directory and no TCP
@@ -111,6 +116,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	database := fs.String("db-name", "postgres", "the database the checks and the sentinel are in")
 	sentinelDSN := fs.String("sentinel-dsn", "", "the live database the sentinel rows are written to: the drill then knows exactly which row must be present")
 	pgBin := fs.String("pg-bin", "", "the server binaries' directory (default: found for the backup's major)")
+	osUser := fs.String("os-user", "", "run as root: the OS user the scratch server and its restore_command run as (default: the WAL archive's owner, else postgres)")
 	stanza := fs.String("pgbackrest", "", "restore from this pgBackRest stanza instead of --base-backup and --wal-archive")
 	backrestConf := fs.String("pgbackrest-config", "", "pgbackrest.conf (default: pgBackRest's own)")
 	scratch := fs.String("scratch-dir", "", "where the scratch directory is made (default: the system's temporary directory)")
@@ -153,7 +159,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	p.update("restore drill: %s", *base)
 	rep, err := pitr.Drill(ctx, pitr.Options{
 		BaseBackup: *base, Increments: increments, WALArchive: *archive, Target: t, MaxAge: *maxAge, Checks: checks, Amcheck: *amcheck,
-		User: *user, Database: *database, SentinelDSN: *sentinelDSN, PgBackRest: backrest, BinDir: *pgBin, ScratchParent: *scratch, Timeout: *timeout, Log: log,
+		User: *user, Database: *database, SentinelDSN: *sentinelDSN, PgBackRest: backrest, BinDir: *pgBin, OSUser: *osUser, ScratchParent: *scratch, Timeout: *timeout, Log: log,
 	})
 	p.done()
 	if rep != nil {

@@ -31,7 +31,9 @@ type Backup struct {
 	// Version is the PostgreSQL major the backup was taken from (PG_VERSION).
 	Version int
 	// StartLSN, StartTimeline and StartTime come from backup_label; EndLSN from the manifest's
-	// WAL ranges; EndTime is when the manifest was written (the backup's end, to the second).
+	// WAL ranges; EndTime is the STOP TIME of the backup's history file in the WAL archive (to the
+	// second; zero when the archive has none), set by the drill's pre-flight. File times are never
+	// used: a copy without -p changes them.
 	StartLSN      LSN
 	StartTimeline uint32
 	StartTime     time.Time
@@ -163,9 +165,6 @@ func (b *Backup) parseManifest(path string) error {
 		if end, err := ParseLSN(r.End); err == nil && end > b.EndLSN {
 			b.EndLSN = end
 		}
-	}
-	if st, err := os.Stat(path); err == nil {
-		b.EndTime = st.ModTime().UTC()
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ type Options struct {
 	SentinelDSN string
 	// BinDir overrides the server binaries' directory.
 	BinDir string
+	// OSUser is the OS user the scratch server (and so its restore_command) runs as, when pgtune
+	// runs as root; empty: the WAL archive's owner, else postgres.
+	OSUser string
 	// ScratchParent is where the scratch directory is made (os.TempDir() by default).
 	ScratchParent string
 	// Timeout bounds the recovery (default 1 h).
@@ -64,6 +67,8 @@ type Report struct {
 	Target string `json:"target"`
 	Steps  []Step `json:"steps"`
 	Passed bool   `json:"passed"`
+	// OSUser is the OS user the scratch server ran as (when pgtune ran as root).
+	OSUser string `json:"os_user,omitempty"`
 	// BackupStarted is the backup's start; BackupAge its age at the drill.
 	BackupStarted time.Time     `json:"backup_started"`
 	BackupAge     time.Duration `json:"backup_age_ns"`
@@ -139,7 +144,11 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 
 	// a. Pre-flight.
 	began := time.Now()
-	cred, err := runAs()
+	acct, err := runAs(o.OSUser, o.WALArchive)
+	cred := acct.cred()
+	if acct != nil {
+		r.OSUser = acct.Name
+	}
 	if err != nil {
 		r.step("pre-flight", began, err, "")
 		return r, nil
@@ -161,7 +170,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 			r.BackupStarted = set.Start
 		}
 	} else {
-		b, a, binDir, detail, err = preflight(o)
+		b, a, binDir, detail, err = preflight(o, acct)
 		if b != nil {
 			r.BackupStarted = b.StartTime
 		}
@@ -186,7 +195,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 			err = os.Chmod(scratch, 0o755)
 		}
 		if err == nil {
-			err = chownTree(scratch, cred)
+			err = chownTree(scratch, acct)
 		}
 		if err == nil {
 			err = restorePgBackRest(ctx, o.PgBackRest, set, dataDir, o.Target, cred)
@@ -229,7 +238,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		err = os.Chmod(scratch, 0o755)
 	}
 	if err == nil {
-		err = chownTree(scratch, cred)
+		err = chownTree(scratch, acct)
 	}
 	if r.step("restore", began, err, restored+"; socket only, archiving off, no preloaded libraries") != nil {
 		return r, ctx.Err()
@@ -279,7 +288,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 }
 
 // preflight checks the backup and the archive before anything is copied.
-func preflight(o Options) (*Backup, *Archive, string, string, error) {
+func preflight(o Options, acct *osAccount) (*Backup, *Archive, string, string, error) {
 	b, err := InspectBackup(o.BaseBackup)
 	if err != nil {
 		return nil, nil, "", "", err
@@ -307,13 +316,25 @@ func preflight(o Options) (*Backup, *Archive, string, string, error) {
 		if o.Target.Before(b.StartTime) {
 			return b, nil, binDir, "", fmt.Errorf("the target %s is before the backup started (%s): restore from an older backup", o.Target.UTC().Format(time.RFC3339), b.StartTime.Format(time.RFC3339))
 		}
-		if !b.EndTime.IsZero() && o.Target.Before(b.EndTime) {
-			return b, nil, binDir, "", fmt.Errorf("the target %s is before the backup ended (%s): the restored files are not consistent until then; pick a later target or an older backup", o.Target.UTC().Format(time.RFC3339), b.EndTime.Format(time.RFC3339))
-		}
 	}
 	a, err := ReadArchive(o.WALArchive)
 	if err != nil {
 		return b, nil, binDir, "", fmt.Errorf("WAL archive: %w", err)
+	}
+	// The backup's end, from its own record: the history file pg_backup_stop archived.
+	ended := "its end time unknown (no " + BackupHistoryName(b.StartTimeline, b.StartLSN, a.SegmentSize) + " in the archive: a backup taken from a standby writes none; recovery checks consistency itself)"
+	stop, _, histName, ok, err := a.BackupStop(b.StartTimeline, b.StartLSN)
+	if err != nil {
+		return b, a, binDir, "", fmt.Errorf("WAL archive: %w", err)
+	}
+	if ok {
+		b.EndTime = stop
+		ended = "ended " + stop.Format(time.RFC3339) + " (" + histName + ")"
+		// STOP TIME is to the second, rounded down: the end lies within the second after it.
+		if !o.Target.IsZero() && o.Target.Before(stop.Add(time.Second)) {
+			return b, a, binDir, "", fmt.Errorf("the target %s is before the backup ended (%s, to the second, from %s): the restored files are not consistent until then; pick a later target or an older backup",
+				o.Target.UTC().Format(time.RFC3339Nano), stop.Format(time.RFC3339), histName)
+		}
 	}
 	latest := a.Latest()
 	if !a.Descends(latest, b.StartTimeline, b.StartLSN) {
@@ -329,12 +350,20 @@ func preflight(o Options) (*Backup, *Archive, string, string, error) {
 		return b, a, binDir, "", err
 	}
 	first := uint64(b.StartLSN) / uint64(a.SegmentSize)
+	checked := 0
 	for t, nos := range a.Segments {
 		for _, n := range nos {
+			name := Segment{t, n}.Name(a.SegmentSize)
 			if n < first && t == b.StartTimeline {
+				// Older than this backup: the WAL of older backups' restores. Its pages are
+				// checked too (a damaged one breaks those restores); its system identifier is not
+				// (an archive may hold a cluster's WAL from before a pg_upgrade).
+				if err := CheckPages(filepath.Join(a.Dir, name), Segment{t, n}, a.SegmentSize, a.Ancestry(t)); err != nil {
+					return b, a, binDir, "", fmt.Errorf("archive integrity: %w; this backup's restores do not read it, but restores of older backups to any point past that page fail: restore the segment from another copy", err)
+				}
+				checked++
 				continue
 			}
-			name := Segment{t, n}.Name(a.SegmentSize)
 			h, err := ReadSegmentHeader(filepath.Join(a.Dir, name))
 			switch {
 			case err != nil:
@@ -344,12 +373,51 @@ func preflight(o Options) (*Backup, *Archive, string, string, error) {
 			case h.Timeline != t || uint64(h.PageAddr) != n*uint64(a.SegmentSize):
 				return b, a, binDir, "", fmt.Errorf("WAL segment %s's header says timeline %d at %s: a corrupted or renamed file", name, h.Timeline, h.PageAddr)
 			}
+			// Every page, not only the first: a damaged page recovery to this target never
+			// reads still breaks a restore to an earlier point of this range.
+			if err := CheckPages(filepath.Join(a.Dir, name), Segment{t, n}, a.SegmentSize, a.Ancestry(t)); err != nil {
+				return b, a, binDir, "", fmt.Errorf("archive integrity: %w; restores to any point past that page fail: restore the segment from another copy, or take a new base backup after it", err)
+			}
+			checked++
 		}
 	}
-	detail := fmt.Sprintf("PostgreSQL %d %s backup%s started %s on timeline %d at %s; WAL continuous from %s to %s (timeline %d)",
-		b.Version, b.Format, chained, b.StartTime.Format(time.RFC3339), b.StartTimeline, b.StartLSN,
-		Segment{b.StartTimeline, first}.Name(a.SegmentSize), last.Name(a.SegmentSize), latest)
+	// restore_command runs as the scratch server's user: it must read every file recovery may
+	// ask for (checked as root would not see it).
+	if err := archiveReadable(a, acct); err != nil {
+		return b, a, binDir, "", err
+	}
+	detail := fmt.Sprintf("PostgreSQL %d %s backup%s started %s on timeline %d at %s, %s; WAL continuous from %s to %s (timeline %d), every page header of the archive's %d segments checked",
+		b.Version, b.Format, chained, b.StartTime.Format(time.RFC3339), b.StartTimeline, b.StartLSN, ended,
+		Segment{b.StartTimeline, first}.Name(a.SegmentSize), last.Name(a.SegmentSize), latest, checked)
+	if acct != nil {
+		detail += fmt.Sprintf("; the scratch server runs as %s (%s), who can read every archived file", acct.Name, acct.How)
+	}
 	return b, a, binDir, detail, nil
+}
+
+// archiveReadable checks that the account restore_command runs as can read every file of the
+// archive recovery may fetch (segments, timeline histories, backup history files).
+func archiveReadable(a *Archive, acct *osAccount) error {
+	entries, err := os.ReadDir(a.Dir)
+	if err != nil {
+		return err
+	}
+	who := "pgtune's own user"
+	fix := "make the archive readable by it"
+	if acct != nil {
+		who = fmt.Sprintf("OS user %s (%s)", acct.Name, acct.How)
+		fix = "pass --os-user with the archive's owner, or make the archive readable by " + acct.Name + " (a group it is in, with g+r)"
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !(len(n) == 24 || strings.HasSuffix(n, ".history") || strings.HasSuffix(n, ".backup")) {
+			continue
+		}
+		if ok, why := acct.canRead(filepath.Join(a.Dir, n)); !ok {
+			return fmt.Errorf("the scratch server runs as %s, which cannot read %s of the WAL archive (%s): recovery would fail with \"could not locate required checkpoint record\"; %s", who, n, why, fix)
+		}
+	}
+	return nil
 }
 
 // controlSystemID reads the backup's database system identifier with pg_controldata (plain

@@ -130,15 +130,15 @@ func bareRestore(b *testing.B, binDir, backup, archive string, target time.Time)
 	f.WriteString(conf)
 	f.Close()
 	os.WriteFile(filepath.Join(data, "recovery.signal"), nil, 0o600)
-	cred, err := runAs()
+	acct, err := runAs("", archive)
 	if err != nil {
 		b.Fatal(err)
 	}
 	os.Chmod(dir, 0o755)
-	chownTree(dir, cred)
+	chownTree(dir, acct)
 	os.Chmod(data, 0o700)
 	cmd := exec.Command(filepath.Join(binDir, "postgres"), "-D", data)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: acct.cred()}
 	logf, _ := os.Create(filepath.Join(dir, "log"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

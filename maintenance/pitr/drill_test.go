@@ -3,9 +3,11 @@ package pitr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -27,10 +29,14 @@ type fixture struct {
 	target  time.Time
 	before  Heartbeat // the last heartbeat before the target
 	after   Heartbeat // the first after it
+	// damaged is what the page-damage fault expects the drill to name.
+	damaged string
 	// afterSegment is the WAL segment holding the first heartbeat after the target.
 	afterSegment string
-	// ended is the backup's end as the drill reads it.
+	// ended is the backup's end as the drill reads it (its history file's STOP TIME); start its
+	// start (the redo point).
 	ended time.Time
+	start LSN
 }
 
 func sharedDir(t *testing.T) string {
@@ -73,16 +79,20 @@ func newFixture(t *testing.T) *fixture {
 			t.Fatal(err)
 		}
 	}
+	// A segment of WAL just before the backup's (the page-damage fault writes into it).
+	if _, err := conn.Exec(ctx, "SELECT pg_switch_wal(); CREATE TABLE filler AS SELECT g, md5(g::text) FROM generate_series(1, 3000) g"); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := srv.Exec(ctx, "pg_basebackup", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.ServerPort), "-U", "postgres",
 		"-D", f.backup, "-X", "none", "-c", "fast"); err != nil {
 		t.Fatalf("pg_basebackup: %v\n%s", err, out)
 	}
-	if b, err := InspectBackup(f.backup); err == nil {
-		f.ended = b.EndTime
-	} else {
+	b, err := InspectBackup(f.backup)
+	if err != nil {
 		t.Fatalf("read the backup: %v", err)
 	}
-	time.Sleep(1100 * time.Millisecond) // the manifest's time, to the second, is the backup's end
+	f.start = b.StartLSN
+	time.Sleep(1100 * time.Millisecond) // the history file's STOP TIME, to the second, is the backup's end
 	if f.before, err = WriteSentinel(ctx, conn, "just before the target", true); err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +112,15 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	waitArchived(t, conn)
+	a, err := ReadArchive(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, _, name, ok, err := a.BackupStop(b.StartTimeline, b.StartLSN)
+	if err != nil || !ok {
+		t.Fatalf("the backup's history file %s: ok %v, %v", name, ok, err)
+	}
+	f.ended = stop
 	return f
 }
 
@@ -136,8 +155,6 @@ func copyDir(t *testing.T, src string) string {
 		if err := os.WriteFile(filepath.Join(dst, "backup_manifest"), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		st, _ := os.Stat(filepath.Join(src, "backup_manifest"))
-		os.Chtimes(filepath.Join(dst, "backup_manifest"), st.ModTime(), st.ModTime())
 	}
 	// The scratch server's user reads the copy (restore_command runs as it).
 	readableByAll(dst)
@@ -193,6 +210,64 @@ func TestDrill(t *testing.T) {
 			if !strings.Contains(assertStep.Detail, "sentinel: newest row "+strconv.FormatInt(f.before.Counter, 10)) ||
 				!strings.Contains(assertStep.Detail, "row "+strconv.FormatInt(f.after.Counter, 10)+", written just after it, is absent") {
 				t.Errorf("assert step: %s", assertStep.Detail)
+			}
+			checkCleanedUp(t, r)
+		})
+
+		t.Run("file times and a missing history file do not matter", func(t *testing.T) {
+			// A copy without -p gives the manifest a time after the target: the end still comes
+			// from the backup's history file. Without that file the end is unknown, and said so.
+			o := f.options(t)
+			o.BaseBackup = copyDir(t, f.backup)
+			later := time.Now().Add(time.Hour)
+			os.Chtimes(filepath.Join(o.BaseBackup, "backup_manifest"), later, later)
+			o.WALArchive = copyDir(t, f.archive)
+			r, err := Drill(ctx, o)
+			if err != nil || !r.Passed || !strings.Contains(r.Steps[0].Detail, "ended "+f.ended.Format(time.RFC3339)) {
+				t.Fatalf("a manifest touched an hour later: %v %+v", err, r)
+			}
+			hist, _ := filepath.Glob(filepath.Join(o.WALArchive, "*.backup"))
+			for _, h := range hist {
+				os.Remove(h)
+			}
+			r, err = Drill(ctx, o)
+			if err != nil || !r.Passed || !strings.Contains(r.Steps[0].Detail, "end time unknown") {
+				t.Fatalf("no history file: %v %+v", err, r)
+			}
+			checkCleanedUp(t, r)
+		})
+
+		t.Run("an archive only its owner can read", func(t *testing.T) {
+			// The database's own OS user (not postgres) wrote the archive, files 0600: run as
+			// root, the drill runs the scratch server as that owner; told to run it as postgres,
+			// pre-flight names the file it cannot read and --os-user.
+			if os.Geteuid() != 0 {
+				if os.Getenv("CI") == "true" {
+					t.Fatal("CI runs as root: this case needs it")
+				}
+				t.Skip("needs root (it runs the scratch server as another OS user)")
+			}
+			owner := osUserForTest(t, "pgtune_wal")
+			o := f.options(t)
+			o.WALArchive = copyDir(t, f.archive)
+			entries, _ := os.ReadDir(o.WALArchive)
+			for _, e := range entries {
+				p := filepath.Join(o.WALArchive, e.Name())
+				os.Chown(p, owner.uid, owner.gid)
+				os.Chmod(p, 0o600)
+			}
+			os.Chown(o.WALArchive, owner.uid, owner.gid)
+			os.Chmod(o.WALArchive, 0o700)
+			o.OSUser = "postgres"
+			r, err := Drill(ctx, o)
+			if err != nil || r.Passed || r.Failed != "pre-flight" || !strings.Contains(r.Steps[0].Detail, "cannot read") ||
+				!strings.Contains(r.Steps[0].Detail, "--os-user") || !strings.Contains(r.Steps[0].Detail, "owned by pgtune_wal") {
+				t.Fatalf("as postgres: %v %+v", err, r)
+			}
+			o.OSUser = ""
+			r, err = Drill(ctx, o)
+			if err != nil || !r.Passed || r.OSUser != "pgtune_wal" || !strings.Contains(r.Steps[0].Detail, "the WAL archive's owner") {
+				t.Fatalf("as the archive's owner: %v %+v", err, r)
 			}
 			checkCleanedUp(t, r)
 		})
@@ -257,6 +332,32 @@ func TestDrill(t *testing.T) {
 				// the second, rounded down), however slowly the machine ran the fixture.
 				o.Target = f.ended.Add(-time.Millisecond)
 			}, "pre-flight", "before the backup"},
+			{"a target before the backup ended, the manifest copied without -p an hour ago", func(t *testing.T, o *Options) {
+				// The end comes from the backup's history file, not from any file's time.
+				o.BaseBackup = copyDir(t, f.backup)
+				old := time.Now().Add(-time.Hour)
+				os.Chtimes(filepath.Join(o.BaseBackup, "backup_manifest"), old, old)
+				o.Target = f.ended.Add(500 * time.Millisecond)
+			}, "pre-flight", "before the backup ended"},
+			{"a page damaged before the backup's redo point", func(t *testing.T, o *Options) {
+				// The backup starts a new segment (pg_backup_start switches); the page is in the
+				// segment before, which recovery to this target never reads but a restore of an
+				// older backup does. Pre-flight checks every page of every archived segment.
+				o.WALArchive = copyDir(t, f.archive)
+				a, _ := ReadArchive(o.WALArchive)
+				seg := Segment{1, uint64(f.start)/uint64(a.SegmentSize) - 1}
+				fh, err := os.OpenFile(filepath.Join(o.WALArchive, seg.Name(a.SegmentSize)), os.O_RDWR, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				garbage := make([]byte, 8192)
+				for i := range garbage {
+					garbage[i] = byte(i*7 + 13)
+				}
+				fh.WriteAt(garbage, 8192)
+				fh.Close()
+				f.damaged = fmt.Sprintf("WAL segment %s is damaged at offset 8192", seg.Name(a.SegmentSize))
+			}, "pre-flight", "is damaged at offset"},
 			{"a foreign timeline", func(t *testing.T, o *Options) {
 				o.WALArchive = copyDir(t, f.archive)
 				segs := segments(t, o.WALArchive)
@@ -278,6 +379,9 @@ func TestDrill(t *testing.T) {
 				}
 				if r.Passed || r.Failed != fault.step || !strings.Contains(r.Steps[len(r.Steps)-1].Detail, fault.msg) {
 					t.Errorf("want a failure at %s naming %q; got passed=%v failed=%q: %+v", fault.step, fault.msg, r.Passed, r.Failed, r.Steps)
+				}
+				if strings.Contains(fault.name, "page damaged") && !strings.Contains(r.Steps[len(r.Steps)-1].Detail, f.damaged) {
+					t.Errorf("the damage is not named as %q: %s", f.damaged, r.Steps[len(r.Steps)-1].Detail)
 				}
 				checkCleanedUp(t, r)
 			})
@@ -393,4 +497,23 @@ func readableByAll(dir string) {
 		}
 		return nil
 	})
+}
+
+type testOSUser struct{ uid, gid int }
+
+// osUserForTest makes (once) a system user standing for a database's own OS user.
+func osUserForTest(t *testing.T, name string) testOSUser {
+	t.Helper()
+	if _, err := user.Lookup(name); err != nil {
+		if out, err := exec.Command("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+			t.Fatalf("useradd %s: %v\n%s", name, err, out)
+		}
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return testOSUser{uid, gid}
 }

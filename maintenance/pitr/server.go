@@ -36,22 +36,154 @@ func BinDir(major int) (string, error) {
 	return "", fmt.Errorf("no PostgreSQL %d server binaries (postgres, pg_verifybackup) found: install postgresql-%d, or give --pg-bin", major, major)
 }
 
-// runAs is the account the scratch server runs as: PostgreSQL refuses root.
-func runAs() (*syscall.Credential, error) {
+// runAs is the account the scratch server runs as when pgtune runs as root (PostgreSQL refuses
+// root), with its groups; nil when pgtune is not root (the server runs as pgtune's own user).
+// osUser names it; empty means the owner of the WAL archive's segments (the database's own OS
+// user wrote them, and may have kept them 0600), else postgres.
+func runAs(osUser, archive string) (*osAccount, error) {
 	if os.Geteuid() != 0 {
+		if osUser != "" {
+			if u, err := user.Current(); err != nil || u.Username != osUser {
+				return nil, fmt.Errorf("--os-user %s needs pgtune to run as root (it runs the scratch server as that user); run it as %s, or as root", osUser, osUser)
+			}
+		}
 		return nil, nil
 	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, errors.New("running as root and no postgres user to run the scratch server as: create one, or run pgtune as an unprivileged user")
+	var u *user.User
+	var err error
+	how := "--os-user"
+	switch {
+	case osUser != "":
+		if u, err = user.Lookup(osUser); err != nil {
+			return nil, fmt.Errorf("--os-user %s: no such OS user", osUser)
+		}
+	default:
+		if uid, ok := archiveOwner(archive); ok && uid != 0 {
+			if u, err = user.LookupId(strconv.Itoa(int(uid))); err != nil {
+				return nil, fmt.Errorf("the WAL archive's files belong to uid %d, which has no user name (PostgreSQL needs one to run as): pass --os-user", uid)
+			}
+			how = "the WAL archive's owner"
+			break
+		}
+		if u, err = user.Lookup("postgres"); err != nil {
+			return nil, errors.New("running as root and no postgres user to run the scratch server as: pass --os-user, create one, or run pgtune as an unprivileged user")
+		}
+		how = "the default"
+	}
+	if u.Uid == "0" {
+		return nil, fmt.Errorf("--os-user %s is root, which PostgreSQL refuses to run as: name another user", u.Username)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	acct := &osAccount{Name: u.Username, How: how, Cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, groups: map[uint32]bool{uint32(gid): true}}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, g := range ids {
+			if n, err := strconv.Atoi(g); err == nil {
+				acct.groups[uint32(n)] = true
+			}
+		}
+	}
+	return acct, nil
+}
+
+// osAccount is the OS user the scratch server (and its restore_command) runs as.
+type osAccount struct {
+	Name string
+	// How says why this user: --os-user, the WAL archive's owner, or the default.
+	How    string
+	Cred   *syscall.Credential
+	groups map[uint32]bool
+}
+
+// cred is nil-safe: no account, no credential (pgtune's own user).
+func (a *osAccount) cred() *syscall.Credential {
+	if a == nil {
+		return nil
+	}
+	return a.Cred
+}
+
+// archiveOwner is the owner of the archive's first WAL segment.
+func archiveOwner(dir string) (uint32, bool) {
+	if dir == "" {
+		return 0, false
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, false
+	}
+	for _, e := range entries {
+		if len(e.Name()) != 24 {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				return st.Uid, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// canRead tells whether the account may read path (and search every directory above it), from
+// the files' owners and modes: the check the kernel makes (ACLs aside).
+func (a *osAccount) canRead(path string) (bool, string) {
+	if a == nil {
+		f, err := os.Open(path)
+		if err != nil {
+			return false, err.Error()
+		}
+		f.Close()
+		return true, ""
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false, err.Error()
+	}
+	may := func(p string, bits os.FileMode) (bool, string) {
+		info, err := os.Stat(p)
+		if err != nil {
+			return false, err.Error()
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return true, ""
+		}
+		m := info.Mode().Perm()
+		switch {
+		case st.Uid == a.Cred.Uid:
+			if m&(bits<<6) != 0 {
+				return true, ""
+			}
+		case a.groups[st.Gid]:
+			if m&(bits<<3) != 0 {
+				return true, ""
+			}
+		default:
+			if m&bits != 0 {
+				return true, ""
+			}
+		}
+		owner := strconv.Itoa(int(st.Uid))
+		if u, err := user.LookupId(owner); err == nil {
+			owner = u.Username
+		}
+		return false, fmt.Sprintf("%s is owned by %s, mode %04o", p, owner, m)
+	}
+	for dir := filepath.Dir(abs); ; dir = filepath.Dir(dir) {
+		if ok, why := may(dir, 0o1); !ok {
+			return false, why
+		}
+		if dir == "/" || dir == "." {
+			break
+		}
+	}
+	return may(abs, 0o4)
 }
 
 // chownTree hands a directory tree to cred's user.
-func chownTree(dir string, cred *syscall.Credential) error {
+func chownTree(dir string, acct *osAccount) error {
+	cred := acct.cred()
 	if cred == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package pitr
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // LSN is a WAL location.
@@ -270,4 +272,144 @@ func ReadSegmentHeader(path string) (SegmentHeader, error) {
 		return h, fmt.Errorf("%w: no long header flag", ErrBadHeader)
 	}
 	return h, nil
+}
+
+// PageError is a damaged page of a WAL segment: where, and what is wrong with its header.
+type PageError struct {
+	Segment  string
+	Offset   int64
+	PageSize int64
+	What     string
+}
+
+func (e *PageError) Error() string {
+	return fmt.Sprintf("WAL segment %s is damaged at offset %d (page %d): %s", e.Segment, e.Offset, e.Offset/walPageSize(uint32(e.PageSize)), e.What)
+}
+
+// walPageSize is XLOG_BLCKSZ as the long header gives it (8kB, PostgreSQL's default, when 0).
+func walPageSize(fromHeader uint32) int64 {
+	if fromHeader == 0 {
+		return 8192
+	}
+	return int64(fromHeader)
+}
+
+// CheckPages reads a whole segment and checks every page's header: the magic of the segment's
+// first page (one server version wrote it), flags PostgreSQL knows, the page's own address, and a
+// timeline among allowed (the segment's and its ancestors': a new timeline's first segment is a
+// copy of its parent's up to the switch), never going back. Pages of zeros may only end a
+// segment (the rest of a segment closed early by a switch or archive_timeout). Recovery reads
+// only the pages it needs, so a page damaged before a backup's redo point goes unseen by any
+// drill of that backup, yet breaks every restore to an earlier point: this finds it.
+func CheckPages(path string, seg Segment, segSize int64, allowed map[uint32]bool) error {
+	name := seg.Name(segSize)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h, err := ReadSegmentHeader(path)
+	if err != nil {
+		return &PageError{Segment: name, What: err.Error()}
+	}
+	var b [40]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return &PageError{Segment: name, What: err.Error()}
+	}
+	pageSize := walPageSize(binary.LittleEndian.Uint32(b[36:]))
+	if pageSize < 1024 || pageSize > 65536 || pageSize&(pageSize-1) != 0 || segSize%pageSize != 0 {
+		return &PageError{Segment: name, What: fmt.Sprintf("the long header's page size %d is not one PostgreSQL builds", pageSize)}
+	}
+	page := make([]byte, pageSize)
+	start := seg.No * uint64(segSize)
+	le := binary.LittleEndian
+	var lastTLI uint32
+	zeros := false
+	for off := int64(0); off < segSize; off += pageSize {
+		if _, err := io.ReadFull(f, page); err != nil {
+			return &PageError{Segment: name, Offset: off, PageSize: pageSize, What: fmt.Sprintf("the file ends early (%v)", err)}
+		}
+		if allZero(page) {
+			zeros = true
+			continue
+		}
+		bad := func(format string, a ...any) error {
+			return &PageError{Segment: name, Offset: off, PageSize: pageSize, What: fmt.Sprintf(format, a...)}
+		}
+		magic, info, tli, addr := le.Uint16(page[0:]), le.Uint16(page[2:]), le.Uint32(page[4:]), le.Uint64(page[8:])
+		switch {
+		case zeros:
+			return bad("a page after pages of zeros (the segment's end) holds data")
+		case magic != h.Magic:
+			return bad("page magic %#04x, the segment's is %#04x", magic, h.Magic)
+		case info&^0x0007 != 0:
+			return bad("page flags %#04x are not PostgreSQL's", info)
+		case addr != start+uint64(off):
+			return bad("the page says it is at %s, it is at %s", LSN(addr), LSN(start+uint64(off)))
+		case !allowed[tli] || tli < lastTLI:
+			return bad("page timeline %d on a segment of timeline %d", tli, seg.Timeline)
+		}
+		lastTLI = tli
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Ancestry is a timeline and every timeline it descends from.
+func (a *Archive) Ancestry(t uint32) map[uint32]bool {
+	out := map[uint32]bool{t: true}
+	for _, h := range a.Histories[t] {
+		out[h.Parent] = true
+	}
+	return out
+}
+
+// BackupHistoryName is the name of the history file pg_backup_stop archives for a backup that
+// started at start on timeline tli: its first segment and the start's offset in it.
+func BackupHistoryName(tli uint32, start LSN, segSize int64) string {
+	return fmt.Sprintf("%s.%08X.backup", Segment{tli, uint64(start) / uint64(segSize)}.Name(segSize), uint64(start)%uint64(segSize))
+}
+
+// BackupStop reads when and where a backup ended from its history file in the archive (STOP
+// TIME, to the second, and STOP WAL LOCATION): the backup's own record, which copies do not
+// change as they change file times. ok is false when the archive has no such file (a backup taken
+// from a standby writes none, and an archive cleaned up may have lost it).
+func (a *Archive) BackupStop(tli uint32, start LSN) (stop time.Time, stopLSN LSN, name string, ok bool, err error) {
+	name = BackupHistoryName(tli, start, a.SegmentSize)
+	f, err := os.Open(filepath.Join(a.Dir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, 0, name, false, nil
+	}
+	if err != nil {
+		return time.Time{}, 0, name, false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ": ")
+		switch k {
+		case "STOP TIME":
+			if stop, err = parsePGTime(strings.TrimSpace(v)); err != nil {
+				return time.Time{}, 0, name, false, fmt.Errorf("%s: %w", name, err)
+			}
+		case "STOP WAL LOCATION":
+			if fields := strings.Fields(v); len(fields) > 0 {
+				if stopLSN, err = ParseLSN(fields[0]); err != nil {
+					return time.Time{}, 0, name, false, fmt.Errorf("%s: %w", name, err)
+				}
+			}
+		}
+	}
+	if stop.IsZero() {
+		return time.Time{}, 0, name, false, fmt.Errorf("%s has no STOP TIME: not a backup history file", name)
+	}
+	return stop, stopLSN, name, true, sc.Err()
 }
