@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,7 +20,27 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// asPgtune, set in the environment, makes the test binary the pgtune command itself: its value
+// is the arguments, separated by the unit separator (0x1f). Tests that must kill pgtune (kill -9) run it so.
+const asPgtune = "PGTUNE_TEST_AS_PGTUNE"
+
+func TestMain(m *testing.M) {
+	if a, ok := os.LookupEnv(asPgtune); ok {
+		os.Exit(Run(context.Background(), strings.Split(a, "\x1f"), os.Stdin, os.Stdout, os.Stderr))
+	}
+	pgtest.Main(m)
+}
+
+// startPgtune runs pgtune as a child process (the test binary in that role), to be killed.
+func startPgtune(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), asPgtune+"="+strings.Join(args, "\x1f"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
 
 type result struct {
 	code           int
