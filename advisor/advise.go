@@ -135,6 +135,9 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 		grant := prereq.PlannerGrant(snap.Server.User, snap.Server.VersionNum)
 		var denied *indexes.DeniedError
 		switch {
+		case errors.Is(err, indexes.ErrInterrupted):
+			// Interrupted is not a gap in a report: there is no report.
+			return nil, err
 		case errors.As(err, &denied):
 			engineErr = fmt.Errorf("index engine: %w; fix: %s", err, grant)
 			engineGaps = append(engineGaps, model.Gap{What: "planner proofs",

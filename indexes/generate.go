@@ -18,6 +18,8 @@ const (
 	RareShare = 0.2
 	// MaxInclude is how many columns a covering (INCLUDE) candidate may add.
 	MaxInclude = 3
+	// MaxIndexColumns is INDEX_MAX_KEYS, PostgreSQL's (compiled-in) limit on an index's columns.
+	MaxIndexColumns = 32
 	// BRINMinPages and BRINMinCorrelation: a BRIN candidate needs a large table (1 GiB of 8 kB
 	// pages) whose physical order follows the column.
 	BRINMinPages       = 131072
@@ -71,6 +73,14 @@ func (g *generator) add(ws *model.WorkloadStatement, c *Candidate) {
 	}
 	if c.Method == "" {
 		c.Method = "btree"
+	}
+	// PostgreSQL's INDEX_MAX_KEYS: an index holds at most 32 columns, keys and INCLUDE together
+	// (HypoPG refuses more). The leading keys are the selective ones; the rest would only filter.
+	if len(c.Keys) > MaxIndexColumns {
+		c.Keys = slices.Clone(c.Keys[:MaxIndexColumns])
+	}
+	if len(c.Keys)+len(c.Include) > MaxIndexColumns {
+		c.Include = slices.Clone(c.Include[:MaxIndexColumns-len(c.Keys)])
 	}
 	c.Name = nameFor(c.Table, c)
 	sig := c.Signature()

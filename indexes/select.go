@@ -120,6 +120,8 @@ type Result struct {
 	DeniedTables []string `json:"denied_tables,omitempty"`
 	// Unplanned counts the statements left out by MaxTexts.
 	Unplanned int `json:"unplanned,omitempty"`
+	// Refused lists candidates HypoPG could not build (each left out, the rest priced).
+	Refused []RefusedCandidate `json:"refused_candidates,omitempty"`
 }
 
 // DeniedError is the index engine refused by the planner on every statement that reads a table:
@@ -299,6 +301,12 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	// a pruned index is never taken back, so the rounds end).
 	for round := 0; round < 5; round++ {
 		for {
+			// Cost errors are skipped below (a statement the planner cannot plan with some
+			// index); a cancelled context makes every one fail, and must stop the selection
+			// rather than end it early with a partial answer.
+			if err := ctx.Err(); err != nil {
+				return nil, Interrupted(err)
+			}
 			if o.MaxIndexes > 0 && len(chosen) >= o.MaxIndexes {
 				break
 			}
@@ -345,7 +353,14 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 					}
 					size, err := coster.Size(ctx, c)
 					if err != nil {
-						return nil, err
+						if ctx.Err() != nil {
+							return nil, Interrupted(ctx.Err())
+						}
+						// HypoPG refuses this candidate (too many columns, an operator class
+						// it cannot build): the candidate goes, the engine goes on.
+						dropped[c] = true
+						res.Refused = append(res.Refused, RefusedCandidate{Name: c.Name, Reason: err.Error()})
+						break
 					}
 					extraBytes := size
 					writeAdd := writeCost(w, cat, c)
@@ -365,6 +380,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 						best = opt
 					}
 				}
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, Interrupted(err)
 			}
 			if best == nil {
 				break
@@ -415,6 +433,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			dropped[worst], pruned = true, true
 			usedBytes -= sizes[worst]
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, Interrupted(err)
+		}
 		if !pruned {
 			break
 		}
@@ -425,6 +446,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		}
 	}
 
+	if err := ctx.Err(); err != nil {
+		return nil, Interrupted(err)
+	}
 	// Final pass: each chosen index's own effect, measured by taking it away from the final set.
 	final := map[*stmt]float64{}
 	for _, s := range stmts {
@@ -467,6 +491,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		}
 		return cmp.Compare(a.Candidate.Name, b.Candidate.Name)
 	})
+	if err := ctx.Err(); err != nil {
+		return nil, Interrupted(err)
+	}
 	return res, nil
 }
 
@@ -475,12 +502,27 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 //
 // Candidates HypoPG cannot simulate (trigram GIN) are priced by the estimator: the planner's cost
 // without them, scaled by how much the estimator says they save.
+// ErrInterrupted marks a selection stopped by its context (SIGINT, SIGTERM): no partial answer.
+var ErrInterrupted = errors.New("interrupted")
+
+// Interrupted wraps a context's error as ErrInterrupted.
+func Interrupted(err error) error { return fmt.Errorf("%w (%w): no index was chosen", ErrInterrupted, err) }
+
+// RefusedCandidate is a candidate the planner's what-if (HypoPG) could not build.
+type RefusedCandidate struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {
 	return s.costHiding(ctx, coster, config, nil)
 }
 
 // costHiding is cost with the existing indexes in hide invisible to the planner.
 func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidate, hide []string) (float64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	total := 0.0
 	_, isEstimator := coster.(*Estimator)
 	for i, text := range s.texts {

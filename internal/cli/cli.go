@@ -68,6 +68,21 @@ func (e *env) run(ctx context.Context, args []string) int {
 		return ExitUsage
 	}
 	err := cmd.run(ctx, cmd, e, rest)
+	if ctx.Err() != nil && !errors.Is(err, errHelpShown) {
+		// A signal (SIGINT, SIGTERM) ended the run: never exit 0 as if complete, whatever the
+		// command made of its cancelled statements.
+		switch {
+		case err == nil:
+			err = fmt.Errorf("%s: interrupted by a signal before it finished: its output is incomplete", cmd.name)
+		case !strings.Contains(err.Error(), "interrupted"):
+			err = fmt.Errorf("%s: interrupted by a signal: %w", cmd.name, err)
+		}
+		code := ExitFailed // could not run (to its end)
+		if xe, ok := errors.AsType[*exitError](err); ok && xe.code == ExitBusy {
+			code = ExitBusy
+		}
+		err = &exitError{code: code, err: err}
+	}
 	return e.exitCode(err)
 }
 

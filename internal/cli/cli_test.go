@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -26,16 +29,21 @@ const asPgtune = "PGTUNE_TEST_AS_PGTUNE"
 
 func TestMain(m *testing.M) {
 	if a, ok := os.LookupEnv(asPgtune); ok {
-		os.Exit(Run(context.Background(), strings.Split(a, "\x1f"), os.Stdin, os.Stdout, os.Stderr))
+		// As cmd/pgtune's main: SIGINT and SIGTERM cancel the run.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := Run(ctx, strings.Split(a, "\x1f"), os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	pgtest.Main(m)
 }
 
 // startPgtune runs pgtune as a child process (the test binary in that role), to be killed.
-func startPgtune(t *testing.T, args ...string) *exec.Cmd {
+func startPgtune(t *testing.T, stdout, stderr io.Writer, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), asPgtune+"="+strings.Join(args, "\x1f"))
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

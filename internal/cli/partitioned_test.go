@@ -76,7 +76,7 @@ func TestPartitionedDemoPipeline(t *testing.T) {
 		// released; the next run waits for it (--wait) and resumes.
 		blocker := db.Connect(t)
 		exec1(t, blocker, "BEGIN", "LOCK TABLE notifications_p2 IN ACCESS EXCLUSIVE MODE")
-		child := startPgtune(t, "migrate", "up", "--dsn", db.DSN, "--dir", dir, "--lock-timeout", "2m")
+		child := startPgtune(t, nil, nil, "migrate", "up", "--dsn", db.DSN, "--dir", dir, "--lock-timeout", "2m")
 		waiting := ""
 		for deadline := time.Now().Add(time.Minute); waiting == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			conn.QueryRow(ctx, `SELECT coalesce(max(query), '') FROM pg_stat_activity WHERE application_name = 'pgtune migrate'

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+// SIGTERM while the index engine prices candidates: advise and indexes generate say they were
+// interrupted, exit 3, print no report and write no migration (a cancelled selection used to end
+// early with a partial answer and exit 0).
+func TestInterruptedEngine(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
+		ctx := t.Context()
+		conn := db.Connect(t)
+		if _, err := booking.Load(ctx, conn, booking.LoadOptions{Options: booking.Options{Scale: 0.2, Seed: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := pgx.ParseConfig(db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 1500, Clients: 3, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"indexes", "generate", "--dsn", db.DSN, "--dir", filepath.Join(t.TempDir(), "m")},
+			{"advise", "--dsn", db.DSN},
+		} {
+			// The previous run's sessions are gone first (they would look like this run's).
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				var left int
+				conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgtune' AND pid <> pg_backend_pid()").Scan(&left)
+				if left == 0 {
+					break
+				}
+			}
+			var stdout, stderr bytes.Buffer
+			child := startPgtune(t, &stdout, &stderr, args...)
+			// The signal comes once the what-if session plans statements with hypothetical
+			// indexes: the selection is under way.
+			planning := false
+			for deadline := time.Now().Add(time.Minute); !planning && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				conn.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgtune' AND pid <> pg_backend_pid()
+AND query LIKE '%pgtune_whatif%'`).Scan(&planning)
+			}
+			if !planning {
+				child.Process.Kill()
+				child.Wait()
+				t.Fatalf("%v: the what-if session never planned", args)
+			}
+			child.Process.Signal(syscall.SIGTERM)
+			err := child.Wait()
+			code := child.ProcessState.ExitCode()
+			if err == nil || code != ExitFailed || !strings.Contains(stderr.String(), "interrupted") || strings.Count(strings.TrimSpace(stderr.String()), "\n") > 2 {
+				t.Errorf("%v after SIGTERM: exit %d (%v)\nstderr %s", args, code, err, stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("%v after SIGTERM printed a report:\n%s", args, stdout.String())
+			}
+			if args[0] == "indexes" {
+				if entries, _ := os.ReadDir(args[len(args)-1]); len(entries) != 0 {
+					t.Errorf("indexes generate after SIGTERM wrote %d files", len(entries))
+				}
+			}
+		}
+	})
+}
+
+// A statement with more equality columns than an index can hold (33; INDEX_MAX_KEYS is 32): the
+// candidate is cut to 32 columns (HypoPG refused the 33-column one, and that one error aborted
+// the whole engine and report, exit 3), and the report stands.
+func TestMoreEqualityColumnsThanAnIndexHolds(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
+		conn := db.Connect(t)
+		var cols, conds, sel []string
+		for i := 1; i <= 34; i++ {
+			cols = append(cols, fmt.Sprintf("c%d int", i))
+			sel = append(sel, fmt.Sprintf("g %% %d", i+1))
+			if i <= 33 {
+				conds = append(conds, fmt.Sprintf("c%d = $%d", i, i))
+			}
+		}
+		exec1(t, conn, "CREATE TABLE wide ("+strings.Join(cols, ", ")+")",
+			"INSERT INTO wide SELECT "+strings.Join(sel, ", ")+" FROM generate_series(1, 50000) g", "ANALYZE wide",
+			"SELECT pg_stat_statements_reset()")
+		q := "SELECT count(*) FROM wide WHERE " + strings.Join(conds, " AND ")
+		args := make([]any, 33)
+		for i := range args {
+			args[i] = i
+		}
+		for range 50 {
+			var n int
+			if err := conn.QueryRow(t.Context(), q, args...).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := run(t, "advise", "--dsn", db.DSN, "--format", "json")
+		if r.code != ExitOK || strings.Contains(r.stdout, "index.engine_unavailable") {
+			t.Fatalf("advise: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
+		}
+		var doc struct {
+			Result struct {
+				Findings []model.Finding `json:"findings"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range doc.Result.Findings {
+			if f.Rule == "index.create" && f.Index != nil && len(f.Index.Columns)+len(f.Index.Include) > 32 {
+				t.Errorf("a proposal of %d columns: %s", len(f.Index.Columns)+len(f.Index.Include), f.SQL)
+			}
+		}
+	})
+}
