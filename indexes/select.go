@@ -506,7 +506,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 var ErrInterrupted = errors.New("interrupted")
 
 // Interrupted wraps a context's error as ErrInterrupted.
-func Interrupted(err error) error { return fmt.Errorf("%w (%w): no index was chosen", ErrInterrupted, err) }
+func Interrupted(err error) error {
+	return fmt.Errorf("%w (%w): no index was chosen", ErrInterrupted, err)
+}
 
 // RefusedCandidate is a candidate the planner's what-if (HypoPG) could not build.
 type RefusedCandidate struct {
