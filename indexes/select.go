@@ -218,8 +218,17 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	if o.MinCallShare <= 0 {
 		o.MinCallShare = 0.01
 	}
-	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(w.TotalCalls) }
 	stmts := buildStmts(w, cat)
+	// Only statements that read a table can be served by an index. Cheap, frequent ones that
+	// read none (SELECT 1, SELECT now(), pool health checks) must not move the choice: they
+	// count neither in the yardstick of thresholds nor in what makes a statement frequent.
+	tableCalls := int64(0)
+	for _, s := range stmts {
+		if len(s.tables) > 0 {
+			tableCalls += s.ws.Calls
+		}
+	}
+	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(tableCalls) }
 	res := &Result{Candidates: len(cands)}
 	if o.MaxTexts > 0 {
 		// The workload is ordered by total time: keep the costliest statements' texts.
@@ -257,7 +266,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			s.base = math.NaN()
 			continue
 		}
-		reference += float64(s.ws.Calls) * c
+		if len(s.tables) > 0 {
+			reference += float64(s.ws.Calls) * c
+		}
 		if len(o.Planned) > 0 {
 			if c, err = s.cost(ctx, coster, o.Planned); err != nil {
 				s.base = math.NaN()

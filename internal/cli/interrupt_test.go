@@ -128,3 +128,70 @@ func TestMoreEqualityColumnsThanAnIndexHolds(t *testing.T) {
 		}
 	})
 }
+
+// Cheap, frequent statements that read no table (SELECT 1, SELECT now(), BEGIN/COMMIT, SET: a
+// pool's health checks and session set-up) do not move the index choice. The workload: a heavy
+// statement no index serves, and a lookup on a small table, 30 calls, that an index makes 20×
+// faster for a saving below the workload threshold: it is chosen because it is a frequent
+// statement (1 % of the calls) made much faster. 10,000 calls of each table-less statement used to
+// push it below 1 % of all calls, and its index out of the choice.
+func TestChoiceIgnoresTablelessStatements(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
+		ctx := t.Context()
+		conn := db.Connect(t)
+		exec1(t, conn,
+			"CREATE TABLE big (id int, v int)", "INSERT INTO big SELECT g, g % 1000 FROM generate_series(1, 100000) g",
+			"CREATE TABLE small (id int, k int, payload text)", "INSERT INTO small SELECT g, g, md5(g::text) FROM generate_series(1, 10000) g",
+			"ALTER TABLE big SET (autovacuum_enabled = off)", "ALTER TABLE small SET (autovacuum_enabled = off)",
+			"ANALYZE big, small", "SELECT pg_stat_statements_reset()")
+		for i := range 1000 {
+			var n int64
+			if err := conn.QueryRow(ctx, "SELECT sum(v) FROM big").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if i < 30 {
+				var p string
+				if err := conn.QueryRow(ctx, "SELECT payload FROM small WHERE k = $1", i*97+1).Scan(&p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		choice := func() []string {
+			t.Helper()
+			r := run(t, "indexes", "generate", "--dsn", db.DSN, "--dir", filepath.Join(t.TempDir(), "m"), "--format", "json")
+			var doc struct {
+				Result generateSummary `json:"result"`
+			}
+			if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &doc) != nil {
+				t.Fatalf("generate: exit %d: %s", r.code, r.stderr)
+			}
+			var names []string
+			for _, p := range doc.Result.Proposals {
+				names = append(names, p.Candidate.Name)
+			}
+			return names
+		}
+		before := choice()
+		if len(before) == 0 || !strings.Contains(strings.Join(before, ","), "small_k") {
+			t.Fatalf("without table-less statements the choice is %v, want the index on small (k)", before)
+		}
+		// 10,000 calls of each, 500 a round trip (pg_stat_statements counts each statement of a
+		// multi-statement query).
+		other := db.Connect(t)
+		batch := strings.Repeat("SELECT 1; SELECT now(); BEGIN; COMMIT; SET application_name = 'pool'; ", 500)
+		for range 20 {
+			if _, err := other.Exec(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var calls int64
+		conn.QueryRow(ctx, "SELECT calls FROM pg_stat_statements WHERE query = 'SELECT now()'").Scan(&calls)
+		if calls < 10000 {
+			t.Fatalf("SELECT now() has %d calls in pg_stat_statements, want 10,000", calls)
+		}
+		if after := choice(); strings.Join(before, ",") != strings.Join(after, ",") {
+			t.Errorf("the choice moved with 10,000 calls of each table-less statement:\nbefore %v\nafter  %v", before, after)
+		}
+	})
+}
