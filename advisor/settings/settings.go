@@ -40,6 +40,15 @@ func Analyze(snap *model.Snapshot, in *pgconf.Instance) []model.Finding {
 			Title:  "pgtune cannot size settings for this instance",
 			Detail: err.Error(), Action: "adjust the instance flags (see pgtune help config)"})
 	}
+	if cfg.Memory.OverBy > 0 && len(cfg.Notes) > 0 {
+		// The tightest configuration is still compared below; that it cannot be proven to fit
+		// is a finding of its own.
+		out = append(out, model.Finding{Rule: "settings.unsizable", Kind: model.KindSettings, Severity: model.SeverityMedium,
+			Title:    "no configuration fits this instance's memory: the worst case is over the RAM",
+			Detail:   cfg.Notes[0],
+			Evidence: model.Facts("over_by_bytes", cfg.Memory.OverBy, "worst_case_bytes", cfg.Memory.WorstCase, "available_bytes", cfg.Memory.Available),
+			Action:   "put PgBouncer in front (--pooler), lower the connections, or give the server more memory"})
+	}
 	return append(out, differences(cfg, snap)...)
 }
 
