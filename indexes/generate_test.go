@@ -151,3 +151,29 @@ func TestImmutableExpressionsOnly(t *testing.T) {
 		}
 	}
 }
+
+// Narrowing: when the leading equality column is distinct in every row (n_distinct = -1), the
+// candidate is that column alone; the other equality columns would add size, not selectivity.
+func TestGenerateNarrowsOnADistinctColumn(t *testing.T) {
+	const q = "SELECT id, amount_cents FROM payments WHERE stripe_payment_intent_id = $1 AND barber_id = $2 AND currency = $3"
+	cands, _ := demoCandidates(t, func(s *model.Snapshot) {
+		s.Indexes = slices.DeleteFunc(s.Indexes, func(ix model.Index) bool {
+			return ix.Table == "payments" && len(ix.Keys) > 0 && ix.Keys[0].Column == "stripe_payment_intent_id"
+		})
+		s.Statements.Rows = append(s.Statements.Rows, model.StatementRow{QueryID: 4242, Toplevel: true, Query: q,
+			Calls: 5000, TotalExecMs: 50000, MeanExecMs: 10, Rows: 5000})
+	})
+	found := false
+	for _, c := range cands {
+		if c.Table != "public.payments" || len(c.Keys) == 0 || c.Keys[0].Column != "stripe_payment_intent_id" {
+			continue
+		}
+		found = true
+		if len(c.Keys) != 1 || !strings.Contains(strings.Join(c.Why, "; "), "distinct in every row") {
+			t.Errorf("candidate %s: keys %v, why %q; want stripe_payment_intent_id alone, said why", c.Name, c.Keys, c.Why)
+		}
+	}
+	if !found {
+		t.Fatal("no candidate leads with stripe_payment_intent_id")
+	}
+}
