@@ -166,7 +166,8 @@ pg_stat_statements (and is left out of its own advice).
   0  ran; no finding at or above --fail-on (the default, none, never fails)
   1  ran; at least one finding at or above --fail-on (info, low, medium, high, critical)
   2  usage error: an unknown command, flag or value
-  3  could not run: no connection, missing privilege or extension, unusable input
+  3  could not run: no connection, missing privilege or extension, unusable input; or
+     interrupted by SIGINT/SIGTERM (said on stderr; no report, no migration written)
   4  maintain run: another run holds the database's maintenance lock (this one did nothing)
 `,
 }
