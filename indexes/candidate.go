@@ -53,21 +53,37 @@ func (c *Candidate) Signature() string {
 // Definition is the CREATE INDEX statement, built CONCURRENTLY (so the table stays writable)
 // and IF NOT EXISTS (so a second run is a no-op).
 func (c *Candidate) Definition() string {
-	return c.definition(true)
+	return c.definition(defOnline)
 }
 
 // PlainDefinition is CREATE INDEX without CONCURRENTLY or IF NOT EXISTS, the form HypoPG takes.
 func (c *Candidate) PlainDefinition() string {
-	return c.definition(false)
+	return c.definition(defPlain)
 }
 
-func (c *Candidate) definition(online bool) string {
+// defMode is which CREATE INDEX a definition is.
+type defMode int
+
+const (
+	defPlain  defMode = iota // CREATE INDEX name ON t: HypoPG's form
+	defOnline                // CONCURRENTLY IF NOT EXISTS: a migration's build
+	defOnly                  // IF NOT EXISTS ... ON ONLY t: a partitioned parent's own entry, no build
+)
+
+func (c *Candidate) definition(mode defMode) string {
 	var b strings.Builder
 	b.WriteString("CREATE INDEX ")
-	if online {
+	switch mode {
+	case defOnline:
 		b.WriteString("CONCURRENTLY IF NOT EXISTS ")
+	case defOnly:
+		b.WriteString("IF NOT EXISTS ")
 	}
-	b.WriteString(quote.Ident(c.Name) + " ON " + quote.QualifiedKey(c.Table))
+	b.WriteString(quote.Ident(c.Name) + " ON ")
+	if mode == defOnly {
+		b.WriteString("ONLY ")
+	}
+	b.WriteString(quote.QualifiedKey(c.Table))
 	if c.Method != "btree" {
 		b.WriteString(" USING " + c.Method)
 	}

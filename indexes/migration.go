@@ -183,7 +183,7 @@ func createLines(p *Proposal) []string {
 			lines = append(lines, fmt.Sprintf("... and %d more statements.", len(p.Effects)-5))
 			break
 		}
-		lines = append(lines, fmt.Sprintf("Statement %s (%d calls): cost %.1f -> %.1f: %s", e.Fingerprint, e.Calls, e.Before, e.After, excerpt(e.Query, 70)))
+		lines = append(lines, fmt.Sprintf("Statement %s (%d calls): cost %.1f -> %.1f: %s", e.Fingerprint, e.Calls, e.Before, e.After, quote.Excerpt(e.Query, 70)))
 	}
 	if len(p.BreaksHOT) > 0 {
 		lines = append(lines, "UPDATEs that set "+strings.Join(p.BreaksHOT, ", ")+" can no longer be HOT updates.")
@@ -195,15 +195,6 @@ func createLines(p *Proposal) []string {
 		lines = append(lines, "Makes redundant: "+strings.Join(p.Replaces, ", ")+" (generate with --include-drops to drop).")
 	}
 	return lines
-}
-
-// excerpt is the start of a statement on one line.
-func excerpt(q string, n int) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if r := []rune(q); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return q
 }
 
 func dropFile(table, name, why string) string {

@@ -152,12 +152,8 @@ func schemaOf(key string) string {
 func (c *Candidate) on(table, name, how string) string {
 	cc := *c
 	cc.Table, cc.Name = table, name
-	def := cc.PlainDefinition()
-	on := " ON " + quote.QualifiedKey(table)
-	switch how {
-	case "only":
-		return strings.Replace(strings.Replace(def, "CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1), on, " ON ONLY "+quote.QualifiedKey(table), 1)
-	default:
-		return cc.Definition()
+	if how == "only" {
+		return cc.definition(defOnly)
 	}
+	return cc.definition(defOnline)
 }

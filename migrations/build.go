@@ -14,6 +14,7 @@ import (
 
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 )
 
 // BuildApplication is the application_name of the session that runs pgtune's own migrations, so a
@@ -47,18 +48,10 @@ func (b Blocker) String() string {
 		parts = append(parts, b.State)
 	}
 	if b.Query != "" {
-		parts = append(parts, strconv.Quote(excerpt(b.Query, 60)))
+		parts = append(parts, strconv.Quote(quote.Excerpt(b.Query, 60)))
 	}
 	if len(parts) > 0 {
 		s += " (" + strings.Join(parts, ", ") + ")"
-	}
-	return s
-}
-
-func excerpt(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
 	}
 	return s
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/bookedbarber/pgtune/advisor/snapshot"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
 )
 
@@ -315,7 +316,7 @@ func adviseTables(r *advisor.Report) []report.Table {
 			text = "(" + s.Problem + ") " + text
 		}
 		top = append(top, []string{fmt.Sprint(s.Rank), thousands(s.Calls), duration(s.TotalExecMs), fmt.Sprintf("%.3f", s.MeanExecMs),
-			fmt.Sprintf("%.1f", s.RowsPerCall), fmt.Sprintf("%.1f%%", 100*s.TimeShare), shorten(text, 90)})
+			fmt.Sprintf("%.1f", s.RowsPerCall), fmt.Sprintf("%.1f%%", 100*s.TimeShare), quote.Excerpt(text, 90)})
 	}
 	tables = append(tables, report.Table{Title: fmt.Sprintf("Top %d statements by total execution time", len(top)),
 		Columns: []string{"#", "calls", "total", "mean ms", "rows/call", "time", "statement"}, Rows: top})
@@ -363,7 +364,7 @@ func findingDetail(n int, f model.Finding) report.Table {
 			break
 		}
 		t.Fields = append(t.Fields, [2]string{"statement", fmt.Sprintf("%s calls, %.3f ms mean, %.1f%% of time: %s",
-			thousands(s.Calls), s.MeanExecMs, 100*s.TimeShare, shorten(s.Query, 160))})
+			thousands(s.Calls), s.MeanExecMs, 100*s.TimeShare, quote.Excerpt(s.Query, 160))})
 	}
 	if f.NeedsLivePlanner {
 		t.Fields = append(t.Fields, [2]string{"note", "needs the live planner: rerun against the database to prove it"})
@@ -382,15 +383,6 @@ func findingDetail(n int, f model.Finding) report.Table {
 func orDash(s string) string {
 	if s == "" {
 		return "-"
-	}
-	return s
-}
-
-// shorten flattens whitespace and cuts a text to n characters.
-func shorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
 	}
 	return s
 }

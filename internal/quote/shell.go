@@ -72,3 +72,13 @@ func OneLine(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
 }
+
+// Excerpt is the start of a text on one line: whitespace runs flattened to one space, cut to n
+// characters (not bytes) with a "…" when longer.
+func Excerpt(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
