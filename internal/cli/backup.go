@@ -132,6 +132,11 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	case *stanza == "" && (*base == "" || *archive == ""):
 		return usageErrorf("backup verify: --base-backup DIR and --wal-archive DIR are required (or --pgbackrest STANZA)")
 	}
+	if *osUser != "" {
+		if err := pitr.CheckOSUser(*osUser); err != nil {
+			return usageErrorf("backup verify: %v", err)
+		}
+	}
 	var backrest *pitr.PgBackRest
 	if *stanza != "" {
 		backrest = &pitr.PgBackRest{Stanza: *stanza, Config: *backrestConf}

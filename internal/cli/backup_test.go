@@ -84,6 +84,8 @@ func TestBackupBadInput(t *testing.T) {
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target-time", "yesterday"}, "want a time with its zone"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "soon"}, "only latest"},
 		{[]string{"restore"}, "unknown subcommand"},
+		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "latest", "--os-user", "no_such_os_user_x"}, "--os-user no_such_os_user_x"},
+		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "latest", "--os-user", "root"}, "--os-user"},
 	}
 	for _, c := range cases {
 		r := run(t, append([]string{"backup"}, c.args...)...)

@@ -86,6 +86,13 @@ func runAs(osUser, archive string) (*osAccount, error) {
 	return acct, nil
 }
 
+// CheckOSUser tells, before any work, whether the scratch server can run as the OS user name:
+// it exists, is not root, and pgtune runs as root (or already as that user).
+func CheckOSUser(name string) error {
+	_, err := runAs(name, "")
+	return err
+}
+
 // osAccount is the OS user the scratch server (and its restore_command) runs as.
 type osAccount struct {
 	Name string
