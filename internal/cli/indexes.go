@@ -20,6 +20,7 @@ import (
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/migrations"
 )
 
 var indexesCmd = &command{
@@ -109,6 +110,11 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	if _, _, err := parseBudget(*budget); err != nil {
 		return usageErrorf("indexes generate: --budget: %v", err)
+	}
+	// The directory as 'migrate up' will read it: numbering after a directory up refuses would
+	// only add to what blocks the pipeline.
+	if d, err := migrations.ReadDir(*dir); err == nil && len(d.Problems) > 0 {
+		return usageErrorf("indexes generate: --dir %s: %v", *dir, &migrations.DirError{Dir: *dir, Problems: d.Problems})
 	}
 	last, known, ups, err := indexes.Existing(*dir)
 	if err != nil {

@@ -136,6 +136,11 @@ func TestMigrateDirectoryReader(t *testing.T) {
 		if r.code != ExitUsage || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
 			t.Errorf("up %v: exit %d: %s", files, r.code, r.stderr)
 		}
+		// indexes generate does not number migrations after a directory up refuses.
+		r = run(t, "indexes", "generate", "--demo", "--dir", dir)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "--dir") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("generate into %v: exit %d: %s", files, r.code, r.stderr)
+		}
 	}
 	if r := run(t, "migrate", "up", "--dir", t.TempDir(), "--max-wait", "-1s"); r.code != ExitUsage || !strings.Contains(r.stderr, "--max-wait") {
 		t.Errorf("--max-wait -1s: exit %d: %s", r.code, r.stderr)
