@@ -29,7 +29,9 @@ type Blocker struct {
 	User        string        `json:"user"`
 	State       string        `json:"state"`
 	XactAge     time.Duration `json:"xact_age_ns"`
-	Query       string        `json:"query"`
+	// Query is the session's statement, its secrets redacted (query.Redact): another
+	// session's text can hold one (ALTER ROLE ... PASSWORD '...').
+	Query string `json:"query"`
 }
 
 func (b Blocker) String() string {
@@ -353,6 +355,7 @@ func blockers(ctx context.Context, conn *pgx.Conn, pids []int32) []Blocker {
 		var b Blocker
 		var age float64
 		if rows.Scan(&b.PID, &b.Application, &b.User, &b.State, &age, &b.Query) == nil {
+			b.Query, _ = query.Redact(b.Query)
 			b.XactAge = time.Duration(age * float64(time.Second))
 			out = append(out, b)
 		}
@@ -376,6 +379,7 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 A
 		return fmt.Errorf("take golang-migrate's lock: %w", err)
 	}
 	b.XactAge = time.Duration(age * float64(time.Second))
+	b.Query, _ = query.Redact(b.Query)
 	return fmt.Errorf("golang-migrate's lock on this database is held by %s: another migration runner (or a build a killed run left) is working; wait for it, or stop it with SELECT pg_cancel_backend(%d)", b, b.PID)
 }
 

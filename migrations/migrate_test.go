@@ -191,7 +191,14 @@ func TestMaxWaitStopsTheBuildAndNamesTheBlocker(t *testing.T) {
 		db, cfg, dir := setup(t, 50000, "a")
 		ctx := t.Context()
 		blocker := holdSnapshot(t, db, "report")
+		// The blocker's last statement holds a secret: the message names the session, not it.
+		if _, err := blocker.Exec(ctx, "CREATE ROLE blocker_role PASSWORD 'hunter2-secret'"); err != nil {
+			t.Fatal(err)
+		}
 		_, err := Up(ctx, cfg, Options{Dir: dir, LockTimeout: 500 * time.Millisecond, MaxWait: 2 * time.Second, CleanupWait: time.Second})
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the blocker's password is in the message: %v", err)
+		}
 		pid := strconv.Itoa(int(blocker.PgConn().PID()))
 		if err == nil || !strings.Contains(err.Error(), "--max-wait") || !strings.Contains(err.Error(), "pid "+pid) ||
 			!strings.Contains(err.Error(), `application "report"`) || strings.Count(err.Error(), "--max-wait") != 1 {
