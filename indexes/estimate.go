@@ -81,7 +81,7 @@ func (e *Estimator) width(t *model.Table, col string) float64 {
 }
 
 // Cost prices a statement's model (the fingerprint may name a sampled variant: "fp/1").
-func (e *Estimator) Cost(_ context.Context, config []*Candidate, hide []string, fingerprint, _ string, _ []string, tables []string) (Plan, error) {
+func (e *Estimator) Cost(_ context.Context, config []*Candidate, hide []string, fingerprint, _ string, _ [][]string, tables []string) (Plan, error) {
 	key := fingerprint + "#" + configKey(config, hide, tables)
 	if p, ok := e.cache[key]; ok {
 		return p, nil

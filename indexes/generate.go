@@ -98,6 +98,7 @@ func (g *generator) add(ws *model.WorkloadStatement, c *Candidate) {
 // access is how one statement reaches one table.
 type access struct {
 	eq       []string          // columns fixed by equality or IN with a run-time value
+	multi    map[string]bool   // of those, the ones an IN list or = ANY gives several values
 	constEq  []model.Predicate // columns fixed to constants (status = 'pending')
 	ranges   []string          // columns bounded by ranges, BETWEEN or a LIKE prefix
 	exprs    []model.Predicate // wrapped columns an immutable expression index can serve
@@ -109,7 +110,7 @@ type access struct {
 }
 
 func (g *generator) collect(st *model.Statement, t *model.Table) *access {
-	a := &access{read: map[string]bool{}}
+	a := &access{read: map[string]bool{}, multi: map[string]bool{}}
 	key := t.Key()
 	for _, p := range st.Predicates {
 		if p.Column.Table != key {
@@ -134,6 +135,9 @@ func (g *generator) collect(st *model.Statement, t *model.Table) *access {
 				a.constEq = append(a.constEq, p)
 			} else {
 				a.eq = appendOnce(a.eq, p.Column.Column)
+				if p.Op == model.OpIn && p.Value != nil && (p.Value.Kind == model.OperandParam || len(p.Value.Params)+len(p.Value.Consts) > 1) {
+					a.multi[p.Column.Column] = true
+				}
 			}
 		case model.OpRange, model.OpBetween:
 			a.ranges = appendOnce(a.ranges, p.Column.Column)
@@ -323,6 +327,37 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 			o := base(eqWhy, "ORDER BY "+sortText(a.order))
 			o.Keys = append(eqKeys(), a.order...)
 			addB(o)
+		}
+		// 1d. without the columns an IN list gives several values (status IN ($4, $5), bound
+		//    by the application, so no partial index can hold it): in front of the sort or the
+		//    range they split the index into one run per value, which the sort cannot follow and
+		//    the range must scan once each. The single-valued equality columns, then the sort (or
+		//    the range), with the IN list checked on the rows found.
+		if single := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return a.multi[c] }); len(single) < len(eq) && (len(a.order) > 0 || rng != "") {
+			var ks []model.IndexKey
+			for _, c := range single {
+				ks = append(ks, model.IndexKey{Column: c})
+			}
+			why := []string{}
+			if len(single) > 0 {
+				why = append(why, "equality on "+strings.Join(single, ", "))
+			}
+			multi := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.multi[c] })
+			if orderFollows {
+				for _, o := range a.order {
+					if !slices.ContainsFunc(ks, func(k model.IndexKey) bool { return k.Column == o.Column }) {
+						ks = append(ks, o)
+					}
+				}
+				why = append(why, "ORDER BY "+sortText(a.order))
+			} else {
+				ks = append(ks, model.IndexKey{Column: rng})
+				why = append(why, "range on "+rng)
+			}
+			why = append(why, "the IN list on "+strings.Join(multi, ", ")+" checked on the rows found (several values would split the index's order)")
+			m := base(why...)
+			m.Keys = ks
+			addB(m)
 		}
 	}
 	// 2. join columns: the inner side of a nested loop probes them, together with the

@@ -139,6 +139,69 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 	return values, true
 }
 
+// Skew tuning: a column of at most SkewMaxDistinct values whose most common value is at least
+// SkewRatio times as frequent as its rarest gets a custom plan per common value (at most
+// SkewValues of them) and one for an uncommon value.
+const (
+	SkewMaxDistinct = 20
+	SkewRatio       = 2.0
+	SkewValues      = 5
+)
+
+// RepresentativeSets is Representative, with variants for one skewed, low-cardinality equality
+// column (status = $1): the value an application binds to such a column is seldom its most common
+// one (a queue poller asks for the 2 % of rows still 'pending', not the 90 % 'sent'), and an index
+// that is worthless for the common value is what the rare one needs. So the column takes each
+// common value in turn and one uncommon value, and the statement is priced over all of them.
+// The first set is Representative's.
+func RepresentativeSets(st *model.Statement, cat *model.Catalog) [][]string {
+	base, ok := Representative(st, cat)
+	if !ok {
+		return nil
+	}
+	sets := [][]string{base}
+	// The skewed column: the one of fewest distinct values among the equality parameters.
+	var pick *model.ColumnStat
+	var param int
+	for _, p := range st.Predicates {
+		if p.Op != model.OpEq || p.Wrapper != nil || p.Value == nil || len(p.Value.Params) != 1 {
+			continue
+		}
+		cs := cat.ColumnStat(p.Column.Table, p.Column.Column)
+		if cs == nil || len(cs.MostCommonVals) < 2 || len(cs.MostCommonVals) != len(cs.MostCommonFreqs) || cs.NDistinct <= 0 || cs.NDistinct > SkewMaxDistinct {
+			continue
+		}
+		if cs.MostCommonFreqs[0] < SkewRatio*cs.MostCommonFreqs[len(cs.MostCommonFreqs)-1] {
+			continue
+		}
+		if pick == nil || cs.NDistinct < pick.NDistinct {
+			pick, param = cs, p.Value.Params[0]
+		}
+	}
+	if pick == nil {
+		return sets
+	}
+	variant := func(v string) {
+		s := slices.Clone(base)
+		s[param-1] = v
+		sets = append(sets, s)
+	}
+	for _, v := range pick.MostCommonVals[1:min(len(pick.MostCommonVals), SkewValues)] {
+		variant(v)
+	}
+	mcvTotal := 0.0
+	for _, f := range pick.MostCommonFreqs {
+		mcvTotal += f
+	}
+	switch {
+	case mcvTotal+pick.NullFrac < 0.999 && len(pick.HistogramBounds) > 0:
+		variant(pick.HistogramBounds[len(pick.HistogramBounds)/2]) // a value outside the common ones
+	case len(pick.MostCommonVals) > SkewValues:
+		variant(pick.MostCommonVals[len(pick.MostCommonVals)-1]) // the rarest common value
+	}
+	return sets
+}
+
 // histogram returns a column's histogram bounds ("schema.table.column").
 func histogram(cat *model.Catalog, column string) []string {
 	i := strings.LastIndexByte(column, '.')

@@ -21,8 +21,9 @@ import (
 type Coster interface {
 	// Cost prices a statement with the candidates in config in place and the existing indexes in
 	// hide hidden; tables are the catalog keys of the tables it reads.
-	// params are representative values for its $n parameters (nil: plan it generically only).
-	Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params []string, tables []string) (Plan, error)
+	// params are sets of representative values for its $n parameters, each one a custom plan
+	// (nil: plan it generically only).
+	Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params [][]string, tables []string) (Plan, error)
 	// Size estimates a candidate's size in bytes.
 	Size(ctx context.Context, c *Candidate) (float64, error)
 }
@@ -155,7 +156,7 @@ type stmt struct {
 	texts []string
 	// readTexts are the texts' read forms, used once the planner refuses a text to this role.
 	readTexts []string
-	params    [][]string // representative values per text (nil: none)
+	params    [][][]string // sets of representative values per text (nil: none)
 	tables    []string
 	reads     map[string]bool // "table.column" the statement uses in conditions, joins, sorts
 	base      float64
@@ -183,9 +184,9 @@ func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
 		}
 		models := ws.Models()
 		for i := range s.texts {
-			var ps []string
+			var ps [][]string
 			if i < len(models) {
-				ps, _ = Representative(models[i], cat)
+				ps = RepresentativeSets(models[i], cat)
 			}
 			s.params = append(s.params, ps)
 		}

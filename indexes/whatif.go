@@ -222,7 +222,7 @@ func configKey(config []*Candidate, hide []string, tables []string) string {
 // config in place and the existing indexes in hide hidden. tables are the catalog keys of the
 // tables it reads. Plans are cached by statement and the configuration of its own tables, and
 // HypoPG is only touched on a cache miss.
-func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params []string, tables []string) (Plan, error) {
+func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params [][]string, tables []string) (Plan, error) {
 	// HypoPG cannot simulate GIN or GiST: such candidates are priced by the estimator (see
 	// Select), and left out here.
 	config = slices.DeleteFunc(slices.Clone(config), func(c *Candidate) bool { return c.Estimated })
@@ -253,17 +253,17 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 // explain runs EXPLAIN (FORMAT JSON) on the generic plan of text: the plan PostgreSQL uses for
 // any parameter values. The statement is prepared under one fixed name and executed with NULLs
 // under plan_cache_mode = force_generic_plan (a custom plan would fold the NULLs into a plan that
-// reads nothing). With representative params (see Representative) it also plans the statement
-// with them (a custom plan, which sees the real selectivity of its ranges) and returns the mean
-// of the two: a prepared statement runs custom plans first and the generic one once it is not
-// dearer.
+// reads nothing). With sets of representative values (see RepresentativeSets) it also plans the
+// statement with each (a custom plan, which sees the real selectivity of its ranges and of the
+// value an equality asks for) and returns the mean of the generic cost and the customs' mean: a
+// prepared statement runs custom plans first and the generic one once it is not dearer.
 //
 // Every text sent here is one of a few fixed shapes, whatever the statement and its values, so
 // that pg_stat_statements (which keys utility statements by their text before 16) gains a
 // handful of rows per run, not one per EXPLAIN: PREPARE is not tracked, the prepared name never
 // changes, and the representative values travel as bound parameters of set_config, read back by
 // current_setting in the EXECUTE (whose text then depends only on the parameters' types).
-func (w *WhatIf) explain(ctx context.Context, text string, params []string) (Plan, error) {
+func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Plan, error) {
 	text = strings.TrimRight(strings.TrimSpace(text), ";")
 	if _, err := w.conn.Exec(ctx, connect.Marker+"PREPARE "+preparedName+" AS "+text); err != nil {
 		return Plan{}, fmt.Errorf("prepare: %w", err)
@@ -282,33 +282,56 @@ func (w *WhatIf) explain(ctx context.Context, text string, params []string) (Pla
 		return Plan{}, err
 	}
 	generic, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(preparedName, slices.Repeat([]string{"NULL"}, n)))
-	if err != nil || len(params) != n || n == 0 {
+	if err != nil || n == 0 || len(sets) == 0 {
 		return generic, err
-	}
-	// A representative value of the wrong type (rare: pg_stats holds text) only loses the custom
-	// plan, not the statement: a savepoint keeps the transaction usable.
-	if _, err := w.conn.Exec(ctx, connect.Marker+"SAVEPOINT custom"); err != nil {
-		return generic, nil
-	}
-	args := make([]string, n)
-	for i, v := range params {
-		name := fmt.Sprintf("pgtune.p%d", i+1)
-		if _, err := w.conn.Exec(ctx, setParam, name, v); err != nil {
-			w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
-			return generic, nil
-		}
-		args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(name), types[i])
 	}
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
 		return generic, nil
 	}
-	custom, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(preparedName, args))
-	if err != nil {
-		w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
+	args := make([]string, n)
+	for i := range args {
+		args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(fmt.Sprintf("pgtune.p%d", i+1)), types[i])
+	}
+	indexes := slices.Clone(generic.Indexes)
+	total, customs := 0.0, 0
+	for _, params := range sets {
+		if len(params) != n {
+			continue
+		}
+		c, ok := w.custom(ctx, params, args)
+		if !ok {
+			continue
+		}
+		total += c.Cost
+		customs++
+		indexes = append(indexes, c.Indexes...)
+	}
+	if customs == 0 {
 		return generic, nil
 	}
-	p := Plan{Cost: (generic.Cost + custom.Cost) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(append(generic.Indexes, custom.Indexes...))))}
-	return p, nil
+	return Plan{Cost: (generic.Cost + total/float64(customs)) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(indexes)))}, nil
+}
+
+// custom plans the prepared statement with one set of values. A value of the wrong type (rare:
+// pg_stats holds text) only loses this custom plan, not the statement: a savepoint keeps the
+// transaction usable.
+func (w *WhatIf) custom(ctx context.Context, params, args []string) (Plan, bool) {
+	if _, err := w.conn.Exec(ctx, connect.Marker+"SAVEPOINT custom"); err != nil {
+		return Plan{}, false
+	}
+	for i, v := range params {
+		if _, err := w.conn.Exec(ctx, setParam, fmt.Sprintf("pgtune.p%d", i+1), v); err != nil {
+			w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
+			return Plan{}, false
+		}
+	}
+	p, err := w.explainJSON(ctx, connect.Marker+"EXPLAIN (FORMAT JSON) "+execute(preparedName, args))
+	if err != nil {
+		w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
+		return Plan{}, false
+	}
+	w.conn.Exec(ctx, connect.Marker+"RELEASE SAVEPOINT custom") //nolint:errcheck // the next SAVEPOINT nests otherwise
+	return p, true
 }
 
 func execute(name string, args []string) string {

@@ -70,11 +70,11 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 		// With representative values the planner also makes a custom plan (it sees a one-hour range,
 		// not a third of the table) and the cost is the mean of both; values of the wrong type only
 		// lose the custom plan.
-		withParams, err := w.Cost(ctx, cfg, nil, "fp3", q, []string{"7", "2026-06-01 10:00", "2026-06-01 11:00"}, tables)
+		withParams, err := w.Cost(ctx, cfg, nil, "fp3", q, [][]string{{"7", "2026-06-01 10:00", "2026-06-01 11:00"}}, tables)
 		if err != nil || withParams.Cost <= 0 || !slices.Contains(withParams.Indexes, c.Signature()) {
 			t.Errorf("with representative values: %+v %v", withParams, err)
 		}
-		if bad, err := w.Cost(ctx, cfg, nil, "fp4", q, []string{"seven", "x", "y"}, tables); err != nil || bad.Cost != with.Cost {
+		if bad, err := w.Cost(ctx, cfg, nil, "fp4", q, [][]string{{"seven", "x", "y"}}, tables); err != nil || bad.Cost != with.Cost {
 			t.Errorf("wrong-typed values: %+v %v, want the generic plan %+v", bad, err, with)
 		}
 		// A statement on a table dropped since the snapshot cannot be planned: an error for that

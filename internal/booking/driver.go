@@ -53,6 +53,15 @@ var actions = []Action{
 	{"no_show_report", 3, []string{"client_no_shows"}, noShowReport},
 }
 
+// bound holds every statement's bound form (RunOptions.BindAll).
+var bound = func() map[string]Bound {
+	m := make(map[string]Bound, len(Statements))
+	for _, s := range Statements {
+		m[s.Name] = Bind(s.SQL)
+	}
+	return m
+}()
+
 // totalWeight is the sum of the actions' weights.
 var totalWeight = func() int {
 	total := 0
@@ -75,6 +84,9 @@ type RunOptions struct {
 	// Latencies keeps every statement's latency (client side) in RunResult.Latencies, for
 	// percentiles.
 	Latencies bool
+	// BindAll sends every statement in its bound form (see Bind): every value a parameter, as
+	// an ORM sends them, so no literal reaches pg_stat_statements or pg_stat_activity.
+	BindAll bool
 }
 
 // StatementStat is what the driver saw of one statement.
@@ -142,7 +154,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, o RunOptions) (*RunResult, er
 		if i < o.Actions%o.Clients {
 			n++
 		}
-		s := &session{ctx: ctx, conn: c, q: c, rng: rand.New(rand.NewPCG(o.Seed, uint64(i))), smp: smp, stats: st, now: time.Now().UTC()}
+		s := &session{ctx: ctx, conn: c, q: c, rng: rand.New(rand.NewPCG(o.Seed, uint64(i))), smp: smp, stats: st, now: time.Now().UTC(), bindAll: o.BindAll}
 		done.Add(1)
 		go func() {
 			defer done.Done()
@@ -229,6 +241,8 @@ type session struct {
 	smp   *sample
 	stats *stats
 	now   time.Time
+	// bindAll: send the statements' bound forms.
+	bindAll bool
 }
 
 // errStatement marks a statement error: counted, the action abandoned, the run goes on.
@@ -255,8 +269,13 @@ func (s *session) runOne() error {
 
 // column runs a statement and returns the first column of its rows.
 func (s *session) column(name string, args ...any) ([]any, error) {
+	sql := StatementByName(name).SQL
+	if s.bindAll {
+		b := bound[name]
+		sql, args = b.SQL, append(args, b.Args...)
+	}
 	t0 := time.Now()
-	rows, err := s.q.Query(s.ctx, StatementByName(name).SQL, args...)
+	rows, err := s.q.Query(s.ctx, sql, args...)
 	var out []any
 	if err == nil {
 		for rows.Next() {

@@ -14,8 +14,15 @@ import (
 )
 
 // TestRunFillsPgStatStatements is the workload's promise: after a run, pg_stat_statements holds
-// every statement of the app's catalogue, normalised, and none of them failed.
+// every statement of the app's catalogue, normalised, and none of them failed; with BindAll, in
+// its bound form, every value a parameter (no quote in any recorded text).
 func TestRunFillsPgStatStatements(t *testing.T) {
+	for _, bindAll := range []bool{false, true} {
+		t.Run(map[bool]string{false: "literals", true: "bind-all"}[bindAll], func(t *testing.T) { testRunFills(t, bindAll) })
+	}
+}
+
+func testRunFills(t *testing.T, bindAll bool) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements"))
 		conn := db.Connect(t)
@@ -31,7 +38,7 @@ func TestRunFillsPgStatStatements(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Run(ctx, cfg, RunOptions{Actions: 3000, Clients: 4, Seed: 1})
+		res, err := Run(ctx, cfg, RunOptions{Actions: 3000, Clients: 4, Seed: 1, BindAll: bindAll})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,12 +78,19 @@ func TestRunFillsPgStatStatements(t *testing.T) {
 			}
 			seen[st.Fingerprint] += e.Calls
 			appStatements++
+			if bindAll && strings.Contains(e.Query, "'") {
+				t.Errorf("bound mode sent a literal: %s", e.Query)
+			}
 		}
 		if appStatements < 30 {
 			t.Errorf("pg_stat_statements holds %d app statements, want at least 30", appStatements)
 		}
 		for _, s := range Statements {
-			fp, err := query.Fingerprint(s.SQL)
+			text := s.SQL
+			if bindAll {
+				text = Bind(s.SQL).SQL
+			}
+			fp, err := query.Fingerprint(text)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,8 +19,13 @@ Runs the booking app's query mix (see 'pgtune demo workload') against a database
 as it would in production. The mix reads and writes (it books, reschedules, cancels, pays and
 sends notifications): point it at a scratch database.
 
+With --bind-all every value is a bound parameter, as an ORM sends it: the texts' own literals
+('pending', LIMIT 50) become parameters too, so pg_stat_statements shows only $n and
+pg_stat_activity never shows a constant. The index engine then has no literal to learn from.
+
 Examples:
   pgtune demo run --actions 20000 --clients 4
+  pgtune demo run --actions 20000 --bind-all
 `,
 	run: runDemoRun,
 }
@@ -30,6 +35,7 @@ func runDemoRun(ctx context.Context, cmd *command, e *env, args []string) error 
 	actions := fs.Int("actions", 5000, "number of user actions (screen loads, jobs, writes) to run")
 	clients := fs.Int("clients", 4, "concurrent connections")
 	seed := fs.Uint64("seed", 1, "seed of the action sequence")
+	bindAll := fs.Bool("bind-all", false, "bind every value as a parameter, literals of the texts included (as an ORM does)")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
@@ -45,8 +51,8 @@ func runDemoRun(ctx context.Context, cmd *command, e *env, args []string) error 
 		return err
 	}
 	p := newProgress(e.stderr)
-	log.Info("running the booking mix", "target", connect.Describe(cfg), "actions", *actions, "clients", *clients)
-	res, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: *actions, Clients: *clients, Seed: *seed,
+	log.Info("running the booking mix", "target", connect.Describe(cfg), "actions", *actions, "clients", *clients, "bind_all", *bindAll)
+	res, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: *actions, Clients: *clients, Seed: *seed, BindAll: *bindAll,
 		Progress: func(done int) { p.update("%d of %d actions", done, *actions) }})
 	p.done()
 	if err != nil {

@@ -19,7 +19,21 @@ import (
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
 
-var benchScale = flag.Float64("bench-scale", 30, "BenchmarkBookingBeforeAfter: the booking demo's scale factor")
+var (
+	benchScale   = flag.Float64("bench-scale", 30, "BenchmarkBookingBeforeAfter: the booking demo's scale factor")
+	benchBindAll = flag.Bool("bench-bind-all", false, "BenchmarkBookingBeforeAfter: the app binds every value (demo run --bind-all)")
+)
+
+// benchSQL is a statement's text as the benchmark's driver sends it, and the arguments its
+// literals become in the bound mode.
+func benchSQL(name string, args []any) (string, []any) {
+	s := booking.StatementByName(name).SQL
+	if !*benchBindAll {
+		return s, args
+	}
+	b := booking.Bind(s)
+	return b.SQL, append(slices.Clone(args), b.Args...)
+}
 
 // BenchmarkBookingBeforeAfter does what a DBA would with pgtune on the booking demo at scale 30
 // (about 3M appointments): run 2,000 actions of the app's mix while sampling its statements, let
@@ -28,9 +42,10 @@ var benchScale = flag.Float64("bench-scale", 30, "BenchmarkBookingBeforeAfter: t
 // execution time before and after (from pg_stat_statements, over every call the driver made with
 // its realistic parameters), the median of three EXPLAIN ANALYZE runs of the five hot statements
 // with representative parameters, the whole mix's execution time, and the WAL and time per booking
-// insert.
+// insert. With -bench-bind-all the app binds every value (no literal reaches the server, so the
+// engine learns none).
 //
-//	CI=true go test -run '^$' -bench BookingBeforeAfter -benchtime 1x -timeout 60m ./internal/cli/ -bench-scale=30
+//	CI=true go test -run '^$' -bench BookingBeforeAfter -benchtime 1x -timeout 60m ./internal/cli/ -bench-scale=30 [-bench-bind-all]
 func BenchmarkBookingBeforeAfter(b *testing.B) {
 	db := pgtest.New(b, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
 	conn := db.Connect(b)
@@ -62,7 +77,7 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 				sampled <- texts
 			}()
 		}
-		_, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 2000, Clients: 2, Seed: seed})
+		_, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 2000, Clients: 2, Seed: seed, BindAll: *benchBindAll})
 		close(stop)
 		if samples != nil {
 			*samples = <-sampled
@@ -106,7 +121,7 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 	if _, err := indexes.Write(dir, indexes.Migrations(res.Proposals, nil, nil, 0, map[string]bool{}, time.Now())); err != nil {
 		b.Fatal(err)
 	}
-	fmt.Printf("\nindex engine: %d candidates, %d EXPLAINs, %d indexes, %v\n", len(cands), w.Explains, len(res.Proposals), time.Since(t1).Round(time.Millisecond))
+	fmt.Printf("\nbind-all: %v\nindex engine: %d candidates, %d EXPLAINs, %d indexes, %v\n", *benchBindAll, len(cands), w.Explains, len(res.Proposals), time.Since(t1).Round(time.Millisecond))
 	for _, p := range res.Proposals {
 		fmt.Printf("  %s\n", p.Candidate.Definition())
 	}
@@ -123,7 +138,8 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 		}
 		var lines []line
 		for _, s := range booking.Statements {
-			fp, _ := query.Fingerprint(s.SQL)
+			text, _ := benchSQL(s.Name, nil)
+			fp, _ := query.Fingerprint(text)
 			lines = append(lines, line{s.Name, before[fp], after[fp]})
 		}
 		slices.SortFunc(lines, func(x, y line) int { return cmp.Compare(y.before.total, x.before.total) })
@@ -139,7 +155,8 @@ func BenchmarkBookingBeforeAfter(b *testing.B) {
 			fmt.Printf("| %s | %.3f | %.3f |\n", h.name, explainedBefore[h.name], explainedAfter[h.name])
 		}
 		ins := func(m map[string]stat) stat {
-			fp, _ := query.Fingerprint(booking.StatementByName("book_appointment").SQL)
+			text, _ := benchSQL("book_appointment", nil)
+			fp, _ := query.Fingerprint(text)
 			return m[fp]
 		}
 		fmt.Printf("\nwhole mix: %.0f ms -> %.0f ms (%.1fx); book_appointment: %.3f -> %.3f ms, WAL %.0f -> %.0f bytes per insert\n",
@@ -194,7 +211,8 @@ func explainHot(b *testing.B, conn *pgx.Conn, hot []hotStatement) map[string]flo
 			var plan []struct {
 				ExecutionTime float64 `json:"Execution Time"`
 			}
-			if err := conn.QueryRow(b.Context(), "EXPLAIN (ANALYZE, FORMAT JSON) "+booking.StatementByName(h.name).SQL, h.args...).Scan(&plan); err != nil || len(plan) != 1 {
+			text, args := benchSQL(h.name, h.args)
+			if err := conn.QueryRow(b.Context(), "EXPLAIN (ANALYZE, FORMAT JSON) "+text, args...).Scan(&plan); err != nil || len(plan) != 1 {
 				b.Fatalf("EXPLAIN ANALYZE %s: %v", h.name, err)
 			}
 			times = append(times, plan[0].ExecutionTime)
