@@ -18,15 +18,23 @@ import (
 //   - a LIKE pattern: a common value's first three characters and %;
 //   - LIMIT 10, OFFSET 0.
 //
+// A condition on a wrapped column (start_time + make_interval(...) > $2, lower(email) =
+// lower($2)) takes the column's values too: the domain is the same (a value of the wrong type
+// only loses that custom plan).
+//
 // ok is false when a parameter of a condition has no representative (a column without
-// statistics). Parameters outside the conditions the model sees (an UPDATE's new value) get no
-// value at all; WhatIf then finds fewer values than the prepared statement has parameters. Either
-// way the statement is priced on its generic plan alone.
+// statistics): the statement is then priced on its generic plan alone. Parameters outside the
+// conditions (an UPDATE's new value, the $n pg_stat_statements puts for SELECT 1 in an EXISTS or
+// a coalesce default) are NULL (NullParam), as are any the prepared statement has beyond the
+// last one the model sees: NULL there changes no row count, where in a condition it would fold
+// the plan to one that reads nothing.
 func Representative(st *model.Statement, cat *model.Catalog) (values []string, ok bool) {
 	n := 0
+	inCondition := map[int]bool{}
 	note := func(ps []int) {
 		for _, p := range ps {
 			n = max(n, p)
+			inCondition[p] = true
 		}
 	}
 	for _, p := range st.Predicates {
@@ -59,7 +67,7 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 	ranges := map[string]*bounds{}
 	var order []string
 	for _, p := range st.Predicates {
-		if p.Value == nil || p.Wrapper != nil || len(p.Value.Params) == 0 {
+		if p.Value == nil || len(p.Value.Params) == 0 {
 			continue
 		}
 		key := p.Column.String()
@@ -108,7 +116,7 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 		}
 	}
 	for _, p := range st.Predicates {
-		if p.Value == nil || len(p.Value.Params) == 0 || p.Wrapper != nil {
+		if p.Value == nil || len(p.Value.Params) == 0 {
 			continue
 		}
 		v, has := typical(cat, p.Column.String())
@@ -133,11 +141,20 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 			set(p.Value.Params[0], string(prefix[:min(3, len(prefix))])+"%")
 		}
 	}
+	for i, v := range values {
+		if v == "" && !inCondition[i+1] && (st.Limit == nil || st.Limit.Param != i+1) && (st.Offset == nil || st.Offset.Param != i+1) {
+			values[i] = NullParam
+		}
+	}
 	if slices.Contains(values, "") {
 		return nil, false
 	}
 	return values, true
 }
+
+// NullParam stands for SQL NULL among representative values (pg_stats' text never holds a NUL
+// byte, so no real value is mistaken for it).
+const NullParam = "\x00"
 
 // Skew tuning: a column of at most SkewMaxDistinct values whose most common value is at least
 // SkewRatio times as frequent as its rarest gets a custom plan per common value (at most
@@ -153,18 +170,19 @@ const (
 // one (a queue poller asks for the 2 % of rows still 'pending', not the 90 % 'sent'), and an index
 // that is worthless for the common value is what the rare one needs. So the column takes each
 // common value in turn and one uncommon value, and the statement is priced over all of them.
-// The first set is Representative's.
+// An IN list of parameters on such a column takes distinct values, a run of them.
 func RepresentativeSets(st *model.Statement, cat *model.Catalog) [][]string {
 	base, ok := Representative(st, cat)
 	if !ok {
 		return nil
 	}
-	sets := [][]string{base}
-	// The skewed column: the one of fewest distinct values among the equality parameters.
+	// The skewed column: the one of fewest distinct values among the equality and IN-list
+	// parameters (status = $1, status IN ($4, $5)).
 	var pick *model.ColumnStat
-	var param int
+	var params []int
 	for _, p := range st.Predicates {
-		if p.Op != model.OpEq || p.Wrapper != nil || p.Value == nil || len(p.Value.Params) != 1 {
+		if p.Op != model.OpEq && p.Op != model.OpIn || p.Wrapper != nil || p.Value == nil || len(p.Value.Params) == 0 ||
+			p.Value.Kind == model.OperandParam && p.Op == model.OpIn || p.Op == model.OpEq && len(p.Value.Params) != 1 {
 			continue
 		}
 		cs := cat.ColumnStat(p.Column.Table, p.Column.Column)
@@ -175,19 +193,27 @@ func RepresentativeSets(st *model.Statement, cat *model.Catalog) [][]string {
 			continue
 		}
 		if pick == nil || cs.NDistinct < pick.NDistinct {
-			pick, param = cs, p.Value.Params[0]
+			pick, params = cs, p.Value.Params
 		}
 	}
 	if pick == nil {
-		return sets
+		return [][]string{base}
 	}
-	variant := func(v string) {
+	// Each set gives the column's parameters a run of distinct common values (an IN list asks for
+	// several different ones), starting at each common value in turn.
+	mcv := pick.MostCommonVals
+	var sets [][]string
+	variant := func(vals func(j int) string) {
 		s := slices.Clone(base)
-		s[param-1] = v
+		for j, k := range params {
+			if k >= 1 && k <= len(s) {
+				s[k-1] = vals(j)
+			}
+		}
 		sets = append(sets, s)
 	}
-	for _, v := range pick.MostCommonVals[1:min(len(pick.MostCommonVals), SkewValues)] {
-		variant(v)
+	for i := range min(len(mcv), SkewValues) {
+		variant(func(j int) string { return mcv[(i+j)%len(mcv)] })
 	}
 	mcvTotal := 0.0
 	for _, f := range pick.MostCommonFreqs {
@@ -195,9 +221,12 @@ func RepresentativeSets(st *model.Statement, cat *model.Catalog) [][]string {
 	}
 	switch {
 	case mcvTotal+pick.NullFrac < 0.999 && len(pick.HistogramBounds) > 0:
-		variant(pick.HistogramBounds[len(pick.HistogramBounds)/2]) // a value outside the common ones
-	case len(pick.MostCommonVals) > SkewValues:
-		variant(pick.MostCommonVals[len(pick.MostCommonVals)-1]) // the rarest common value
+		// Values outside the common ones.
+		h := pick.HistogramBounds
+		variant(func(j int) string { return h[(len(h)/2+j)%len(h)] })
+	case len(mcv) > SkewValues:
+		// The rarest common values.
+		variant(func(j int) string { return mcv[len(mcv)-1-j%len(mcv)] })
 	}
 	return sets
 }

@@ -13,9 +13,9 @@ import (
 
 func TestRepresentativeParameters(t *testing.T) {
 	_, w, cat := demoWorkload(t)
-	model := func(name string) *model.Statement { return findModel(t, w, name) }
+	stmt := func(name string) *model.Statement { return findModel(t, w, name) }
 	// barber_booked_slots: barber_id = $1, start_time >= $2 AND start_time < $3.
-	v, ok := Representative(model("barber_booked_slots"), cat)
+	v, ok := Representative(stmt("barber_booked_slots"), cat)
 	hist := cat.ColumnStat("public.appointments", "start_time").HistogramBounds
 	if !ok || len(v) != 3 || !slices.Contains(cat.ColumnStat("public.appointments", "barber_id").MostCommonVals, v[0]) && v[0] == "" {
 		t.Fatalf("%q %v", v, ok)
@@ -24,13 +24,26 @@ func TestRepresentativeParameters(t *testing.T) {
 		t.Errorf("range bounds %q, %q are not adjacent histogram bounds", v[1], v[2])
 	}
 	// my_bookings_page: LIMIT $2 OFFSET $3.
-	if v, ok := Representative(model("my_bookings_page"), cat); !ok || v[1] != "10" || v[2] != "0" {
+	if v, ok := Representative(stmt("my_bookings_page"), cat); !ok || v[1] != "10" || v[2] != "0" {
 		t.Errorf("limit/offset: %q %v", v, ok)
 	}
 	// An UPDATE's new value is outside the conditions the model sees: it gets no value, so the
-	// values fall short of the prepared statement's parameters and WhatIf plans generically only.
-	if v, _ := Representative(model("reschedule_appointment"), cat); len(v) >= 2 {
+	// values fall short of the prepared statement's parameters and WhatIf binds NULL for it.
+	if v, _ := Representative(stmt("reschedule_appointment"), cat); len(v) >= 2 {
 		t.Errorf("reschedule_appointment: %q", v)
+	}
+	// pg_stat_statements' $n for SELECT 1 and coalesce(..., 0) are outside the conditions: NULL.
+	// A wrapped column's condition (start_time + make_interval(...) > $2) takes the column's values.
+	snap, _, _ := demoWorkload(t)
+	snap.Statements.Samples = nil
+	c := model.NewCatalog(snap)
+	wl := advisor.BuildWorkload(snap, c)
+	// double_booking_check: barber_id = $1, start_time + ... > $2, start_time < $3, SELECT $4.
+	if v, ok := Representative(findModel(t, wl, "double_booking_check"), c); !ok || len(v) < 4 || slices.Contains(v[:3], NullParam) || v[3] != NullParam || v[1] >= v[2] {
+		t.Errorf("double_booking_check: %q %v, want the barber, two bounds and NULL", v, ok)
+	}
+	if v, ok := Representative(findModel(t, wl, "payout_period_total"), c); !ok || v[len(v)-1] != NullParam && !slices.Contains(v, NullParam) {
+		t.Errorf("payout_period_total: %q %v, want NULL for coalesce's default", v, ok)
 	}
 }
 
@@ -73,8 +86,23 @@ func TestRepresentativeSetsVaryASkewedColumn(t *testing.T) {
 		t.Errorf("status values priced %q: 'pending' (what the poller asks for) is missing", statuses)
 	}
 	// A column of many distinct values gets its most common value only.
-	if sets := RepresentativeSets(findModel(t, w, "barber_booked_slots"), cat); len(sets) != 1 {
-		t.Errorf("barber_booked_slots: %d sets, want 1", len(sets))
+	if sets := RepresentativeSets(findModel(t, w, "payment_by_stripe_id"), cat); len(sets) != 1 {
+		t.Errorf("payment_by_stripe_id: %d sets, want 1", len(sets))
+	}
+	// An IN list of parameters (status IN ($4, $5), bound) takes distinct values, and each
+	// common value is asked for in some set.
+	asked := map[string]bool{}
+	for _, s := range RepresentativeSets(findModel(t, w, "barber_booked_slots"), cat) {
+		if len(s) != 5 || s[3] == s[4] {
+			t.Errorf("barber_booked_slots set %q: want two different statuses for $4, $5", s)
+			continue
+		}
+		asked[s[3]], asked[s[4]] = true, true
+	}
+	for _, v := range cat.ColumnStat("public.appointments", "status").MostCommonVals {
+		if !asked[v] {
+			t.Errorf("barber_booked_slots: status %q never priced", v)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package indexes
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -158,7 +159,8 @@ type stmt struct {
 	readTexts []string
 	params    [][][]string // sets of representative values per text (nil: none)
 	tables    []string
-	reads     map[string]bool // "table.column" the statement uses in conditions, joins, sorts
+	reads     map[string]bool     // "table.column" the statement uses in conditions, joins, sorts
+	near      map[*Candidate]bool // the candidates that can change its plan (Select's serves)
 	base      float64
 	cur       float64
 }
@@ -178,7 +180,7 @@ func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
 		default:
 			continue
 		}
-		s := &stmt{ws: ws, est: est, texts: slices.Clone(ws.Texts), readTexts: slices.Clone(ws.ReadTexts), tables: st.TableKeys(), reads: map[string]bool{}}
+		s := &stmt{ws: ws, est: est, texts: slices.Clone(ws.Texts), readTexts: slices.Clone(ws.ReadTexts), tables: st.TableKeys(), reads: map[string]bool{}, near: map[*Candidate]bool{}}
 		if len(s.texts) == 0 {
 			s.texts = []string{ws.Query}
 		}
@@ -288,8 +290,11 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	res.ReferenceCost = reference
 	threshold := o.MinImprovement * reference
 
-	// The statements each candidate may serve: those it was derived from, and any other that
-	// uses its leading column.
+	// The statements a candidate can change (serves): those it was derived from, and any other
+	// that uses its leading column. A statement is priced with only the indexes that can change
+	// it (relevant): the others do not move its plan, and leaving them out of its configuration
+	// keeps its cached plan valid while indexes elsewhere on its table are chosen. The planned
+	// indexes are always in place.
 	serves := map[*Candidate][]*stmt{}
 	for _, c := range cands {
 		lead := ""
@@ -299,115 +304,224 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		for _, s := range stmts {
 			if slices.Contains(c.Serves, s.ws.Fingerprint) || lead != "" && s.reads[lead] {
 				serves[c] = append(serves[c], s)
+				s.near[c] = true
+			}
+		}
+	}
+	price := func(s *stmt, set []*Candidate) (float64, error) {
+		config := slices.Clone(o.Planned)
+		for _, c := range set {
+			if s.near[c] {
+				config = append(config, c)
+			}
+		}
+		return s.cost(ctx, coster, config)
+	}
+	// own: the statements a candidate is priced on while it competes, those it was derived from.
+	// Pricing each candidate over every statement that touches its leading column made the cost
+	// grow with statements × candidates on one wide table; the others still count: once it is
+	// chosen they are priced with it (their cost drops, so their own candidates gain less) and
+	// they count in pruning and in its effects.
+	own := map[*Candidate][]*stmt{}
+	owners := map[*stmt][]*Candidate{}
+	for _, c := range cands {
+		for _, s := range serves[c] {
+			if slices.Contains(c.Serves, s.ws.Fingerprint) {
+				own[c] = append(own[c], s)
+				owners[s] = append(owners[s], c)
 			}
 		}
 	}
 
 	var chosen []*Candidate
-	with := func(set []*Candidate) []*Candidate { return append(slices.Clone(o.Planned), set...) }
 	sizes := map[*Candidate]float64{}
 	usedBytes := 0.0
 	dropped := map[*Candidate]bool{}
+	// changed[s] is the step at which s's cost or configuration last changed; an option priced
+	// at a later step is still exact.
+	changed := map[*stmt]int{}
+	step := 0
+	type option struct {
+		c        *Candidate
+		replace  *Candidate // a chosen index c widens
+		benefit  float64
+		perByte  float64
+		costs    map[*stmt]float64
+		size     float64
+		writeAdd float64
+		extra    float64 // bytes it adds
+		at       int     // the step it was priced at
+	}
+	// evaluate prices c against the chosen set: adding it outright, or widening a chosen index
+	// that leads its keys. It returns the best option that passes the thresholds, or nil.
+	evaluate := func(c *Candidate) (*option, error) {
+		replaceOptions := []*Candidate{nil}
+		for _, ch := range chosen {
+			if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
+				slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
+				replaceOptions = append(replaceOptions, ch)
+			}
+		}
+		var best *option
+		for _, rep := range replaceOptions {
+			config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
+			affected := own[c]
+			if rep != nil {
+				affected = mergeStmts(affected, serves[rep])
+			}
+			costs := map[*stmt]float64{}
+			benefit, speedup := 0.0, 0.0
+			for _, s := range affected {
+				cost, err := price(s, config)
+				if err != nil {
+					continue
+				}
+				costs[s] = cost
+				benefit += float64(s.ws.Calls) * (s.cur - cost)
+				if frequent(s) && cost > 0 {
+					speedup = max(speedup, s.cur/cost)
+				}
+			}
+			size, err := coster.Size(ctx, c)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, Interrupted(ctx.Err())
+				}
+				// HypoPG refuses this candidate (too many columns, an operator class it cannot
+				// build): the candidate goes, the engine goes on.
+				dropped[c] = true
+				res.Refused = append(res.Refused, RefusedCandidate{Name: c.Name, Reason: err.Error()})
+				return nil, nil
+			}
+			extra := size
+			writeAdd := writeCost(w, cat, c)
+			if rep != nil {
+				extra -= sizes[rep]
+				writeAdd -= writeCost(w, cat, rep)
+			}
+			net := benefit - writeAdd
+			if net <= threshold && (net <= 0 || speedup < o.MinSpeedup) {
+				continue
+			}
+			opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extra, 8192), costs: costs, size: size, writeAdd: writeAdd, extra: extra, at: step}
+			if best == nil || opt.perByte > best.perByte {
+				best = opt
+			}
+		}
+		return best, nil
+	}
+	// fresh: nothing the option was priced on has changed since.
+	fresh := func(opt *option) bool {
+		if opt.replace != nil && !slices.Contains(chosen, opt.replace) {
+			return false
+		}
+		for s := range opt.costs {
+			if changed[s] > opt.at {
+				return false
+			}
+		}
+		for _, s := range own[opt.c] {
+			if changed[s] > opt.at {
+				return false
+			}
+		}
+		return true
+	}
 	// Grow greedily, then prune what later choices superseded; a pruned index can leave room
 	// for a candidate that lost to it, so grow again, until nothing is pruned (at most 5 rounds;
 	// a pruned index is never taken back, so the rounds end).
+	//
+	// The growing is lazy (Minoux's accelerated greedy): what a candidate saves only shrinks as
+	// indexes are chosen, so its last price bounds its next; the candidates wait in order of
+	// their last price, and only the one at the front is priced again, and taken if it still
+	// leads. A candidate none of whose statements changed keeps its price.
 	for round := 0; round < 5; round++ {
-		for {
-			// Cost errors are skipped below (a statement the planner cannot plan with some
-			// index); a cancelled context makes every one fail, and must stop the selection
-			// rather than end it early with a partial answer.
+		queue := &optionQueue{}
+		for _, c := range cands {
+			if slices.Contains(chosen, c) || dropped[c] || len(own[c]) == 0 {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, Interrupted(err)
+			}
+			opt, err := evaluate(c)
+			if err != nil {
+				return nil, err
+			}
+			if opt != nil {
+				queue.push(opt.c, opt.perByte, opt)
+			}
+		}
+		for queue.Len() > 0 {
+			// Cost errors are skipped (a statement the planner cannot plan with some index); a
+			// cancelled context makes every one fail, and must stop the selection rather than
+			// end it early with a partial answer.
 			if err := ctx.Err(); err != nil {
 				return nil, Interrupted(err)
 			}
 			if o.MaxIndexes > 0 && len(chosen) >= o.MaxIndexes {
 				break
 			}
-			type option struct {
-				c        *Candidate
-				replace  *Candidate // a chosen index c widens
-				benefit  float64
-				perByte  float64
-				costs    map[*stmt]float64
-				size     float64
-				writeAdd float64
+			opt := queue.pop().(*option)
+			if slices.Contains(chosen, opt.c) || dropped[opt.c] {
+				continue
 			}
-			var best *option
+			if !fresh(opt) {
+				again, err := evaluate(opt.c)
+				if err != nil {
+					return nil, err
+				}
+				if again != nil {
+					queue.push(again.c, again.perByte, again)
+				}
+				continue
+			}
+			if o.BudgetBytes > 0 && usedBytes+opt.extra > o.BudgetBytes {
+				continue // it does not fit; a smaller one may
+			}
+			// Take it.
+			step++
+			touched := serves[opt.c]
+			if opt.replace != nil {
+				chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == opt.replace })
+				usedBytes -= sizes[opt.replace]
+				touched = mergeStmts(touched, serves[opt.replace])
+			}
+			chosen = append(chosen, opt.c)
+			sizes[opt.c] = opt.size
+			usedBytes += opt.size
+			// Re-price only what the new index can change: the statements it serves. Where one's
+			// plan changed, its candidates that had fallen out (they saved too little) are priced
+			// again: an index can make another worth having (an anti-join's inner index makes an
+			// index on the outer side pay). Candidates that widen the new index have a new
+			// option, and are priced again too.
+			var again []*Candidate
+			for _, s := range touched {
+				if cost, err := price(s, chosen); err == nil {
+					if cost != s.cur {
+						again = append(again, owners[s]...)
+					}
+					s.cur = cost
+				}
+				changed[s] = step
+			}
 			for _, c := range cands {
-				if slices.Contains(chosen, c) || dropped[c] || len(serves[c]) == 0 {
+				if c.Table == opt.c.Table && c.Method == opt.c.Method && c.Where == opt.c.Where &&
+					len(opt.c.Keys) < len(c.Keys) && slices.EqualFunc(opt.c.Keys, c.Keys[:len(opt.c.Keys)], sameKey) {
+					again = append(again, c)
+				}
+			}
+			for _, c := range again {
+				if c == opt.c || queue.has(c) || slices.Contains(chosen, c) || dropped[c] {
 					continue
 				}
-				// Extend-style: adding c outright, or widening a chosen index that leads its keys.
-				replaceOptions := []*Candidate{nil}
-				for _, ch := range chosen {
-					if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
-						slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
-						replaceOptions = append(replaceOptions, ch)
-					}
+				next, err := evaluate(c)
+				if err != nil {
+					return nil, err
 				}
-				for _, rep := range replaceOptions {
-					config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
-					affected := serves[c]
-					if rep != nil {
-						affected = mergeStmts(affected, serves[rep])
-					}
-					costs := map[*stmt]float64{}
-					benefit, speedup := 0.0, 0.0
-					for _, s := range affected {
-						c, err := s.cost(ctx, coster, with(config))
-						if err != nil {
-							continue
-						}
-						costs[s] = c
-						benefit += float64(s.ws.Calls) * (s.cur - c)
-						if frequent(s) && c > 0 {
-							speedup = max(speedup, s.cur/c)
-						}
-					}
-					size, err := coster.Size(ctx, c)
-					if err != nil {
-						if ctx.Err() != nil {
-							return nil, Interrupted(ctx.Err())
-						}
-						// HypoPG refuses this candidate (too many columns, an operator class
-						// it cannot build): the candidate goes, the engine goes on.
-						dropped[c] = true
-						res.Refused = append(res.Refused, RefusedCandidate{Name: c.Name, Reason: err.Error()})
-						break
-					}
-					extraBytes := size
-					writeAdd := writeCost(w, cat, c)
-					if rep != nil {
-						extraBytes -= sizes[rep]
-						writeAdd -= writeCost(w, cat, rep)
-					}
-					if o.BudgetBytes > 0 && usedBytes+extraBytes > o.BudgetBytes {
-						continue
-					}
-					net := benefit - writeAdd
-					if net <= threshold && (net <= 0 || speedup < o.MinSpeedup) {
-						continue
-					}
-					opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extraBytes, 8192), costs: costs, size: size, writeAdd: writeAdd}
-					if best == nil || opt.perByte > best.perByte || opt.perByte == best.perByte && c.Name < best.c.Name {
-						best = opt
-					}
+				if next != nil {
+					queue.push(next.c, next.perByte, next)
 				}
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, Interrupted(err)
-			}
-			if best == nil {
-				break
-			}
-			if best.replace != nil {
-				chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == best.replace })
-				usedBytes -= sizes[best.replace]
-			}
-			chosen = append(chosen, best.c)
-			sizes[best.c] = best.size
-			usedBytes += best.size
-			for s, c := range best.costs {
-				s.cur = c
 			}
 		}
 
@@ -422,8 +536,8 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
 				loss, speedup := 0.0, 0.0
 				for _, s := range serves[c] {
-					in, err1 := s.cost(ctx, coster, with(chosen))
-					wo, err2 := s.cost(ctx, coster, with(without))
+					in, err1 := price(s, chosen)
+					wo, err2 := price(s, without)
 					if err1 == nil && err2 == nil {
 						loss += float64(s.ws.Calls) * (wo - in)
 						if frequent(s) && in > 0 {
@@ -451,10 +565,12 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		if !pruned {
 			break
 		}
+		step++
 		for _, s := range stmts {
-			if c, err := s.cost(ctx, coster, with(chosen)); err == nil {
+			if c, err := price(s, chosen); err == nil {
 				s.cur = c
 			}
+			changed[s] = step
 		}
 	}
 
@@ -464,7 +580,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	// Final pass: each chosen index's own effect, measured by taking it away from the final set.
 	final := map[*stmt]float64{}
 	for _, s := range stmts {
-		c, err := s.cost(ctx, coster, with(chosen))
+		c, err := price(s, chosen)
 		if err != nil {
 			c = s.cur
 		}
@@ -480,7 +596,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			if !slices.Contains(serves[c], s) {
 				continue
 			}
-			before, err := s.cost(ctx, coster, with(without))
+			before, err := price(s, without)
 			if err != nil || before <= final[s] {
 				continue
 			}
@@ -565,6 +681,45 @@ func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidat
 	}
 	return total / float64(len(s.texts)), nil
 }
+
+// optionQueue orders the greedy's options, the most saved per byte first (ties by name, so the
+// choice is repeatable).
+type optionQueue struct {
+	items []queued
+	in    map[*Candidate]int // how many of its options wait
+}
+
+type queued struct {
+	c       *Candidate
+	perByte float64
+	v       any
+}
+
+func (q *optionQueue) Len() int { return len(q.items) }
+func (q *optionQueue) Less(i, j int) bool {
+	a, b := q.items[i], q.items[j]
+	return a.perByte > b.perByte || a.perByte == b.perByte && a.c.Name < b.c.Name
+}
+func (q *optionQueue) Swap(i, j int) { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *optionQueue) Push(x any)    { q.items = append(q.items, x.(queued)) }
+func (q *optionQueue) Pop() any {
+	x := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return x
+}
+func (q *optionQueue) push(c *Candidate, perByte float64, v any) {
+	if q.in == nil {
+		q.in = map[*Candidate]int{}
+	}
+	q.in[c]++
+	heap.Push(q, queued{c: c, perByte: perByte, v: v})
+}
+func (q *optionQueue) pop() any {
+	x := heap.Pop(q).(queued)
+	q.in[x.c]--
+	return x.v
+}
+func (q *optionQueue) has(c *Candidate) bool { return q.in[c] > 0 }
 
 func mergeStmts(a, b []*stmt) []*stmt {
 	out := slices.Clone(a)

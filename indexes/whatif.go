@@ -288,15 +288,20 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
 		return generic, nil
 	}
-	args := make([]string, n)
-	for i := range args {
-		args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(fmt.Sprintf("pgtune.p%d", i+1)), types[i])
-	}
 	indexes := slices.Clone(generic.Indexes)
 	total, customs := 0.0, 0
 	for _, params := range sets {
-		if len(params) != n {
+		if len(params) > n {
 			continue
+		}
+		// Parameters the model does not see (beyond its last) are NULL, as NullParam is.
+		params = append(slices.Clone(params), slices.Repeat([]string{NullParam}, n-len(params))...)
+		args := make([]string, n)
+		for i := range args {
+			args[i] = "NULL"
+			if params[i] != NullParam {
+				args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(fmt.Sprintf("pgtune.p%d", i+1)), types[i])
+			}
 		}
 		c, ok := w.custom(ctx, params, args)
 		if !ok {
@@ -320,6 +325,9 @@ func (w *WhatIf) custom(ctx context.Context, params, args []string) (Plan, bool)
 		return Plan{}, false
 	}
 	for i, v := range params {
+		if v == NullParam {
+			continue
+		}
 		if _, err := w.conn.Exec(ctx, setParam, fmt.Sprintf("pgtune.p%d", i+1), v); err != nil {
 			w.conn.Exec(ctx, connect.Marker+"ROLLBACK TO SAVEPOINT custom") //nolint:errcheck // the generic plan stands
 			return Plan{}, false
