@@ -59,14 +59,20 @@ func BenchmarkSelect500(b *testing.B) {
 	if rep.Workload.Statements != tenants*len(booking.Statements) {
 		b.Fatalf("%d statements in the workload", rep.Workload.Statements)
 	}
+	benchSelect(b, db, rep, snap.Server.VersionNum)
+}
+
+// benchSelect runs Generate + Select with HypoPG once per iteration and reports the EXPLAINs,
+// candidates, proposals and seconds.
+func benchSelect(b *testing.B, db *pgtest.DB, rep *advisor.Report, versionNum int) {
 	for b.Loop() {
-		w, err := NewWhatIf(ctx, db.Connect(b), snap.Server.VersionNum)
+		w, err := NewWhatIf(b.Context(), db.Connect(b), versionNum)
 		if err != nil {
 			b.Fatal(err)
 		}
 		began := time.Now()
 		cands := Generate(rep.Model, rep.Catalog)
-		res, err := Select(ctx, rep.Model, rep.Catalog, cands, w, Options{})
+		res, err := Select(b.Context(), rep.Model, rep.Catalog, cands, w, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -143,22 +149,7 @@ func BenchmarkSelectScaling(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for b.Loop() {
-					w, err := NewWhatIf(ctx, db.Connect(b), snap.Server.VersionNum)
-					if err != nil {
-						b.Fatal(err)
-					}
-					began := time.Now()
-					cands := Generate(rep.Model, rep.Catalog)
-					res, err := Select(ctx, rep.Model, rep.Catalog, cands, w, Options{})
-					if err != nil {
-						b.Fatal(err)
-					}
-					b.ReportMetric(float64(w.Explains), "EXPLAINs")
-					b.ReportMetric(float64(len(cands)), "candidates")
-					b.ReportMetric(float64(len(res.Proposals)), "proposals")
-					b.ReportMetric(time.Since(began).Seconds(), "s")
-				}
+				benchSelect(b, db, rep, snap.Server.VersionNum)
 			})
 		}
 	}
