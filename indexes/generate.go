@@ -99,6 +99,7 @@ func (g *generator) add(ws *model.WorkloadStatement, c *Candidate) {
 type access struct {
 	eq       []string          // columns fixed by equality or IN with a run-time value
 	multi    map[string]bool   // of those, the ones an IN list or = ANY gives several values
+	nullable map[string]bool   // columns an IS NULL too common for a partial index makes keys
 	constEq  []model.Predicate // columns fixed to constants (status = 'pending')
 	ranges   []string          // columns bounded by ranges, BETWEEN or a LIKE prefix
 	exprs    []model.Predicate // wrapped columns an immutable expression index can serve
@@ -110,7 +111,7 @@ type access struct {
 }
 
 func (g *generator) collect(st *model.Statement, t *model.Table) *access {
-	a := &access{read: map[string]bool{}, multi: map[string]bool{}}
+	a := &access{read: map[string]bool{}, multi: map[string]bool{}, nullable: map[string]bool{}}
 	key := t.Key()
 	for _, p := range st.Predicates {
 		if p.Column.Table != key {
@@ -148,9 +149,9 @@ func (g *generator) collect(st *model.Statement, t *model.Table) *access {
 				a.patterns = append(a.patterns, p)
 			}
 		case model.OpLikeWildcard, model.OpLikeParam:
-			if p.Op == model.OpLikeWildcard || p.CaseInsensitive {
-				a.patterns = append(a.patterns, p)
-			}
+			// A pattern bound at run time may start with a wildcard (an ORM's contains()), which
+			// only a trigram index serves, whatever its case sensitivity.
+			a.patterns = append(a.patterns, p)
 		case model.OpIsNull:
 			a.constEq = append(a.constEq, p)
 		}
@@ -220,8 +221,14 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 		case known && share <= RareShare:
 			where = append(where, predicateSQL(p))
 			whereWhy = append(whereWhy, fmt.Sprintf("%s selects %.1f%% of rows (pg_stats)", predicateSQL(p), 100*share))
-		case p.Op != model.OpIsNull:
+		default:
+			// Too common for a partial index (or unknown): a key column. A B-tree finds IS NULL
+			// as it finds a value, so IS NULL is an equality here; a common one may also be
+			// left to a filter (1d below).
 			eq = appendOnce(eq, p.Column.Column)
+			if p.Op == model.OpIsNull {
+				a.nullable[p.Column.Column] = true
+			}
 		}
 	}
 	g.sortBySelectivity(t, eq)
@@ -333,7 +340,8 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 		//    range they split the index into one run per value, which the sort cannot follow and
 		//    the range must scan once each. The single-valued equality columns, then the sort (or
 		//    the range), with the IN list checked on the rows found.
-		if single := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return a.multi[c] }); len(single) < len(eq) && (len(a.order) > 0 || rng != "") {
+		//    A common IS NULL is left to a filter the same way.
+		if single := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return a.multi[c] || a.nullable[c] }); len(single) < len(eq) && (len(a.order) > 0 || rng != "") {
 			var ks []model.IndexKey
 			for _, c := range single {
 				ks = append(ks, model.IndexKey{Column: c})
@@ -343,6 +351,7 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 				why = append(why, "equality on "+strings.Join(single, ", "))
 			}
 			multi := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.multi[c] })
+			nulls := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.nullable[c] })
 			if orderFollows {
 				for _, o := range a.order {
 					if !slices.ContainsFunc(ks, func(k model.IndexKey) bool { return k.Column == o.Column }) {
@@ -354,7 +363,12 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 				ks = append(ks, model.IndexKey{Column: rng})
 				why = append(why, "range on "+rng)
 			}
-			why = append(why, "the IN list on "+strings.Join(multi, ", ")+" checked on the rows found (several values would split the index's order)")
+			if len(multi) > 0 {
+				why = append(why, "the IN list on "+strings.Join(multi, ", ")+" checked on the rows found (several values would split the index's order)")
+			}
+			if len(nulls) > 0 {
+				why = append(why, strings.Join(nulls, ", ")+" IS NULL checked on the rows found")
+			}
 			m := base(why...)
 			m.Keys = ks
 			addB(m)

@@ -44,9 +44,17 @@ type Options struct {
 	// total is dominated by heavier ones.
 	MinSpeedup   float64
 	MinCallShare float64
+	// MinStatementSaving is the share of some statement's cost an index must save (default 0.5,
+	// dexter's bar): an index that shaves a few percent off every statement it serves (a B-tree
+	// beside a hash, GiST or primary-key index the planner already uses for the condition) is
+	// not worth its writes and its space, however large the workload's total.
+	MinStatementSaving float64
 	// Planned are indexes already on their way (migrations not yet applied): they are in place
 	// in every configuration priced, and never proposed again.
 	Planned []*Candidate
+	// Trace, when set, is told each option the selection prices (candidate, net saving, the
+	// thresholds) and each choice: what 'indexes generate --log-level debug' shows.
+	Trace func(msg string, args ...any)
 	// MaxTexts caps how many statement texts the planner is asked about (0: no cap), the
 	// costliest statements first: with pg_stat_statements.track = all every text EXPLAINed is
 	// recorded as a nested statement, and the cap keeps pgtune within the room pg_stat_statements
@@ -163,6 +171,7 @@ type stmt struct {
 	near      map[*Candidate]bool // the candidates that can change its plan (Select's serves)
 	base      float64
 	cur       float64
+	curV      []float64 // cur's variants (Plan.Variants)
 }
 
 // buildStmts are the workload's statements an index can serve (reads, and the reads of UPDATE
@@ -220,6 +229,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	}
 	if o.MinCallShare <= 0 {
 		o.MinCallShare = 0.01
+	}
+	if o.MinStatementSaving <= 0 {
+		o.MinStatementSaving = 0.5
 	}
 	stmts := buildStmts(w, cat)
 	// Only statements that read a table can be served by an index. Cheap, frequent ones that
@@ -308,14 +320,23 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			}
 		}
 	}
-	price := func(s *stmt, set []*Candidate) (float64, error) {
+	priceV := func(s *stmt, set []*Candidate) (float64, []float64, error) {
 		config := slices.Clone(o.Planned)
 		for _, c := range set {
 			if s.near[c] {
 				config = append(config, c)
 			}
 		}
-		return s.cost(ctx, coster, config)
+		return s.costVariants(ctx, coster, config, nil)
+	}
+	price := func(s *stmt, set []*Candidate) (float64, error) {
+		c, _, err := priceV(s, set)
+		return c, err
+	}
+	for _, s := range stmts {
+		if _, v, err := priceV(s, nil); err == nil {
+			s.curV = v
+		}
 	}
 	// own: the statements a candidate is priced on while it competes, those it was derived from.
 	// Pricing each candidate over every statement that touches its leading column made the cost
@@ -370,16 +391,19 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				affected = mergeStmts(affected, serves[rep])
 			}
 			costs := map[*stmt]float64{}
-			benefit, speedup := 0.0, 0.0
+			benefit, speedup, saving := 0.0, 0.0, 0.0
 			for _, s := range affected {
-				cost, err := price(s, config)
+				cost, variants, err := priceV(s, config)
 				if err != nil {
 					continue
 				}
 				costs[s] = cost
 				benefit += float64(s.ws.Calls) * (s.cur - cost)
-				if frequent(s) && cost > 0 {
-					speedup = max(speedup, s.cur/cost)
+				if frequent(s) {
+					speedup = max(speedup, speedupOf(s.curV, variants, s.cur, cost))
+				}
+				if s.cur > 0 {
+					saving = max(saving, (s.cur-cost)/s.cur)
 				}
 			}
 			size, err := coster.Size(ctx, c)
@@ -400,8 +424,12 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				writeAdd -= writeCost(w, cat, rep)
 			}
 			net := benefit - writeAdd
-			if net <= threshold && (net <= 0 || speedup < o.MinSpeedup) {
-				continue
+			if o.Trace != nil {
+				o.Trace("priced", "candidate", c.Name, "widens", nameOf(rep), "statements", len(affected), "net", math.Round(net), "threshold", math.Round(threshold),
+					"best_statement_saving", math.Round(100*saving)/100, "frequent_speedup", math.Round(10*speedup)/10)
+			}
+			if net <= threshold && (net <= 0 || speedup < o.MinSpeedup) || saving < o.MinStatementSaving && rep == nil {
+				continue // too little for the workload, or for every statement it serves
 			}
 			opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extra, 8192), costs: costs, size: size, writeAdd: writeAdd, extra: extra, at: step}
 			if best == nil || opt.perByte > best.perByte {
@@ -480,6 +508,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				continue // it does not fit; a smaller one may
 			}
 			// Take it.
+			if o.Trace != nil {
+				o.Trace("chosen", "candidate", opt.c.Name, "widens", nameOf(opt.replace), "net", math.Round(opt.benefit), "bytes", opt.size)
+			}
 			step++
 			touched := serves[opt.c]
 			if opt.replace != nil {
@@ -497,11 +528,11 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			// option, and are priced again too.
 			var again []*Candidate
 			for _, s := range touched {
-				if cost, err := price(s, chosen); err == nil {
+				if cost, variants, err := priceV(s, chosen); err == nil {
 					if cost != s.cur {
 						again = append(again, owners[s]...)
 					}
-					s.cur = cost
+					s.cur, s.curV = cost, variants
 				}
 				changed[s] = step
 			}
@@ -536,12 +567,12 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
 				loss, speedup := 0.0, 0.0
 				for _, s := range serves[c] {
-					in, err1 := price(s, chosen)
-					wo, err2 := price(s, without)
+					in, inV, err1 := priceV(s, chosen)
+					wo, woV, err2 := priceV(s, without)
 					if err1 == nil && err2 == nil {
 						loss += float64(s.ws.Calls) * (wo - in)
-						if frequent(s) && in > 0 {
-							speedup = max(speedup, wo/in)
+						if frequent(s) {
+							speedup = max(speedup, speedupOf(woV, inV, wo, in))
 						}
 					}
 				}
@@ -567,8 +598,8 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		}
 		step++
 		for _, s := range stmts {
-			if c, err := price(s, chosen); err == nil {
-				s.cur = c
+			if c, v, err := priceV(s, chosen); err == nil {
+				s.cur, s.curV = c, v
 			}
 			changed[s] = step
 		}
@@ -645,14 +676,22 @@ type RefusedCandidate struct {
 }
 
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {
-	return s.costHiding(ctx, coster, config, nil)
+	c, _, err := s.costVariants(ctx, coster, config, nil)
+	return c, err
 }
 
 // costHiding is cost with the existing indexes in hide invisible to the planner.
 func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidate, hide []string) (float64, error) {
+	c, _, err := s.costVariants(ctx, coster, config, hide)
+	return c, err
+}
+
+// costVariants is costHiding, with the cost of each variant of each text (see Plan.Variants).
+func (s *stmt) costVariants(ctx context.Context, coster Coster, config []*Candidate, hide []string) (float64, []float64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	var variants []float64
 	total := 0.0
 	_, isEstimator := coster.(*Estimator)
 	for i, text := range s.texts {
@@ -666,20 +705,56 @@ func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidat
 			p, err = coster.Cost(ctx, config, hide, fp, text, s.params[i], s.tables)
 		}
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
-		c := p.Cost
+		c, factor := p.Cost, 1.0
 		if !isEstimator && s.est != nil && slices.ContainsFunc(config, func(x *Candidate) bool { return x.Estimated }) {
 			plain := slices.DeleteFunc(slices.Clone(config), func(x *Candidate) bool { return x.Estimated })
 			without, err1 := s.est.Cost(ctx, plain, nil, fp, text, nil, s.tables)
 			with, err2 := s.est.Cost(ctx, config, nil, fp, text, nil, s.tables)
 			if err1 == nil && err2 == nil && without.Cost > 0 && with.Cost < without.Cost {
-				c *= with.Cost / without.Cost
+				factor = with.Cost / without.Cost
 			}
 		}
-		total += c
+		total += c * factor
+		if len(p.Variants) == 0 {
+			variants = append(variants, c*factor)
+		}
+		for _, v := range p.Variants {
+			variants = append(variants, v*factor)
+		}
 	}
-	return total / float64(len(s.texts)), nil
+	return total / float64(len(s.texts)), variants, nil
+}
+
+// speedupOf is how many times cheaper a statement gets from variants before to after: the
+// geometric mean over its variants (each set of representative values, and the generic plan),
+// so that one value's expensive plan (status = the 90 % value) does not hide what the index does
+// for the others. Without comparable variants it is the ratio of the means.
+func speedupOf(before, after []float64, meanBefore, meanAfter float64) float64 {
+	logs, n := 0.0, 0
+	if len(before) == len(after) {
+		for i := range before {
+			if b, a := before[i], after[i]; b > 0 && a > 0 && !math.IsNaN(a) && !math.IsNaN(b) {
+				logs += math.Log(b / a)
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		if meanAfter <= 0 {
+			return 0
+		}
+		return meanBefore / meanAfter
+	}
+	return math.Exp(logs / float64(n))
+}
+
+func nameOf(c *Candidate) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
 }
 
 // optionQueue orders the greedy's options, the most saved per byte first (ties by name, so the

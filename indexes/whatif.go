@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -54,6 +55,9 @@ type Plan struct {
 	// Indexes are the indexes the plan uses: real ones by name, hypothetical ones by the
 	// signature of the candidate they stand for.
 	Indexes []string `json:"indexes,omitempty"`
+	// Variants are the generic plan's cost and each custom plan's (NaN where one failed), in
+	// the order of the representative sets: what a call with each set of values would cost.
+	Variants []float64 `json:"-"`
 }
 
 const (
@@ -285,6 +289,7 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 	if err != nil || n == 0 || len(sets) == 0 {
 		return generic, err
 	}
+	variants := []float64{generic.Cost}
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
 		return generic, nil
 	}
@@ -292,6 +297,7 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 	total, customs := 0.0, 0
 	for _, params := range sets {
 		if len(params) > n {
+			variants = append(variants, math.NaN())
 			continue
 		}
 		// Parameters the model does not see (beyond its last) are NULL, as NullParam is.
@@ -305,8 +311,10 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 		}
 		c, ok := w.custom(ctx, params, args)
 		if !ok {
+			variants = append(variants, math.NaN())
 			continue
 		}
+		variants = append(variants, c.Cost)
 		total += c.Cost
 		customs++
 		indexes = append(indexes, c.Indexes...)
@@ -314,7 +322,7 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 	if customs == 0 {
 		return generic, nil
 	}
-	return Plan{Cost: (generic.Cost + total/float64(customs)) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(indexes)))}, nil
+	return Plan{Cost: (generic.Cost + total/float64(customs)) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(indexes))), Variants: variants}, nil
 }
 
 // custom plans the prepared statement with one set of values. A value of the wrong type (rare:

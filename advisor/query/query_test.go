@@ -333,3 +333,41 @@ func TestPlannable(t *testing.T) {
 		}
 	}
 }
+
+// Conditions on the output of a CTE or subquery that PostgreSQL plans through (12+ inlines a CTE
+// that is not MATERIALIZED) are conditions on the base table; those it cannot push a condition
+// into (MATERIALIZED, GROUP BY, LIMIT, a window) keep their conditions to themselves.
+func TestConditionsThroughCTEsAndSubqueries(t *testing.T) {
+	cases := []struct {
+		sql  string
+		want []string
+	}{
+		{`WITH c AS (SELECT * FROM orders) SELECT id FROM c WHERE customer_id = $1`, []string{"orders.customer_id eq = param:$1"}},
+		{`WITH c AS NOT MATERIALIZED (SELECT id, customer_id AS cid FROM orders o WHERE o.status = 'open')
+		  SELECT id FROM c WHERE c.cid = $1 ORDER BY c.id`, []string{"orders.status eq = const:'open'", "orders.customer_id eq = param:$1"}},
+		{`SELECT s.id FROM (SELECT id, created_at FROM orders) s WHERE s.created_at >= $1`, []string{"orders.created_at range >= param:$1"}},
+		{`WITH a AS (SELECT * FROM orders), b AS (SELECT * FROM a) SELECT * FROM b WHERE total > $1`, []string{"orders.total range > param:$1"}},
+		// The planner cannot push these conditions down.
+		{`WITH c AS MATERIALIZED (SELECT * FROM orders) SELECT id FROM c WHERE customer_id = $1`, nil},
+		{`SELECT * FROM (SELECT customer_id, count(*) AS n FROM orders GROUP BY customer_id) s WHERE s.n > $1`, nil},
+		{`SELECT * FROM (SELECT * FROM orders ORDER BY id LIMIT 10) s WHERE s.customer_id = $1`, nil},
+		{`WITH RECURSIVE c AS (SELECT * FROM orders) SELECT id FROM c WHERE customer_id = $1`, nil},
+	}
+	for _, c := range cases {
+		st, err := Parse(c.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var preds []string
+		for _, p := range st.Predicates {
+			preds = append(preds, pred(p))
+		}
+		if !slices.Equal(preds, c.want) {
+			t.Errorf("%s\npredicates = %q, want %q", c.sql, preds, c.want)
+		}
+	}
+	st, _ := Parse(`WITH c AS (SELECT id, created_at FROM orders) SELECT id FROM c ORDER BY created_at DESC LIMIT 5`)
+	if len(st.OrderBy) != 1 || st.OrderBy[0].Column == nil || st.OrderBy[0].Column.String() != "orders.created_at" {
+		t.Errorf("order by through a CTE = %+v", st.OrderBy)
+	}
+}

@@ -22,6 +22,27 @@ type scopeEntry struct {
 	name    string // the alias, or the table name when there is none
 	table   string // the table's Key(); empty for a CTE, subquery or function in FROM
 	derived bool
+	// through is set for a derived entry PostgreSQL plans through (see transparent): its
+	// columns are the base table's.
+	through *transparent
+}
+
+// transparent is a subquery or CTE the planner inlines and pushes conditions into: one base
+// table, no grouping, DISTINCT, LIMIT, window or set operation (PostgreSQL 12+ inlines a CTE
+// that is not MATERIALIZED, not recursive and a plain SELECT). A condition on its output column
+// is a condition on the base table's column, which an index on the base table serves.
+type transparent struct {
+	base *scopeEntry
+	cols map[string]string // output name → base column
+	star bool              // SELECT *: every base column, by its own name
+}
+
+// column maps an output column to the base table's, if it is one.
+func (t *transparent) column(name string) (string, bool) {
+	if c, ok := t.cols[name]; ok {
+		return c, true
+	}
+	return name, t.star
 }
 
 // scope is one query level's FROM list; parent is the enclosing level (for correlated
@@ -29,17 +50,91 @@ type scopeEntry struct {
 type scope struct {
 	parent  *scope
 	entries []*scopeEntry
-	ctes    map[string]bool
+	ctes    map[string]*transparent // nil value: a CTE the planner does not plan through
 	targets []*pg_query.ResTarget
 }
 
 func (s *scope) isCTE(name string) bool {
 	for sc := s; sc != nil; sc = sc.parent {
-		if sc.ctes[name] {
+		if _, ok := sc.ctes[name]; ok {
 			return true
 		}
 	}
 	return false
+}
+
+func (s *scope) cte(name string) *transparent {
+	for sc := s; sc != nil; sc = sc.parent {
+		if t, ok := sc.ctes[name]; ok {
+			return t
+		}
+	}
+	return nil
+}
+
+// transparentOf says whether the planner plans through a subquery whose level sc is, and how its
+// output columns map to the base table's.
+func transparentOf(sel *pg_query.SelectStmt, sc *scope) *transparent {
+	if sel == nil || sc == nil || sel.Larg != nil || sel.Rarg != nil || len(sel.GroupClause) > 0 || sel.HavingClause != nil ||
+		len(sel.DistinctClause) > 0 || sel.LimitCount != nil || sel.LimitOffset != nil || len(sel.WindowClause) > 0 ||
+		len(sel.LockingClause) > 0 || len(sc.entries) != 1 || len(sel.ValuesLists) > 0 {
+		return nil
+	}
+	e := sc.entries[0]
+	base := e
+	if e.derived {
+		if e.through == nil {
+			return nil
+		}
+		base = e.through.base
+	}
+	t := &transparent{base: base, cols: map[string]string{}}
+	for _, rt := range sc.targets {
+		if fc := rt.Val.GetFuncCall(); fc != nil && fc.Over != nil {
+			return nil // a window function: conditions stay above it
+		}
+		cr := rt.Val.GetColumnRef()
+		if cr == nil {
+			continue
+		}
+		var names []string
+		star := false
+		for _, f := range cr.Fields {
+			if f.GetAStar() != nil {
+				star = true
+				continue
+			}
+			names = append(names, f.GetString_().GetSval())
+		}
+		if star {
+			if e.through != nil {
+				t.star = e.through.star
+				for k, v := range e.through.cols {
+					t.cols[k] = v
+				}
+			} else {
+				t.star = true
+			}
+			continue
+		}
+		if len(names) == 0 {
+			continue
+		}
+		col := names[len(names)-1]
+		if e.through != nil {
+			c, ok := e.through.column(col)
+			if !ok {
+				continue
+			}
+			col = c
+		}
+		out := names[len(names)-1]
+		if rt.Name != "" {
+			out = rt.Name
+		}
+		t.cols[out] = col
+	}
+	return t
 }
 
 // colInfo is a column found in an expression, with the scope entry it belongs to.
@@ -74,22 +169,36 @@ func (w *walker) with(wc *pg_query.WithClause, sc *scope) {
 	if wc == nil {
 		return
 	}
-	sc.ctes = map[string]bool{}
+	sc.ctes = map[string]*transparent{}
 	for _, c := range wc.Ctes {
 		if cte := c.GetCommonTableExpr(); cte != nil {
-			sc.ctes[cte.Ctename] = true
+			sc.ctes[cte.Ctename] = nil
 		}
 	}
 	for _, c := range wc.Ctes {
-		if cte := c.GetCommonTableExpr(); cte != nil {
+		cte := c.GetCommonTableExpr()
+		if cte == nil {
+			continue
+		}
+		sel := cte.Ctequery.GetSelectStmt()
+		if sel == nil {
 			w.statement(cte.Ctequery, sc)
+			continue
+		}
+		inner := w.selectStmt(sel, sc)
+		// PostgreSQL 12+ plans through a CTE unless it is MATERIALIZED or recursive (and,
+		// without NOT MATERIALIZED, referenced once: a second reference only costs the
+		// planner's pricing of the index, which then shows no gain).
+		if !wc.Recursive && cte.Ctematerialized != pg_query.CTEMaterialize_CTEMaterializeAlways && len(cte.Aliascolnames) == 0 {
+			sc.ctes[cte.Ctename] = transparentOf(sel, inner)
 		}
 	}
 }
 
-func (w *walker) selectStmt(sel *pg_query.SelectStmt, parent *scope) {
+// selectStmt walks one query level and returns its scope (nil for a set operation).
+func (w *walker) selectStmt(sel *pg_query.SelectStmt, parent *scope) *scope {
 	if sel == nil {
-		return
+		return nil
 	}
 	if !w.boundsSeen && (sel.LimitCount != nil || sel.LimitOffset != nil) {
 		// The outermost level is entered first, so its bounds win.
@@ -104,7 +213,7 @@ func (w *walker) selectStmt(sel *pg_query.SelectStmt, parent *scope) {
 		w.selectStmt(sel.Larg, sc)
 		w.selectStmt(sel.Rarg, sc)
 		w.sortKeys(sel.SortClause, sc, false)
-		return
+		return nil
 	}
 	for _, vl := range sel.ValuesLists {
 		w.expr(vl, sc)
@@ -127,6 +236,7 @@ func (w *walker) selectStmt(sel *pg_query.SelectStmt, parent *scope) {
 			w.st.Locking = lockingText(lc)
 		}
 	}
+	return sc
 }
 
 func (w *walker) insertStmt(ins *pg_query.InsertStmt, parent *scope) {
@@ -209,7 +319,7 @@ func (w *walker) addTable(rv *pg_query.RangeVar, sc *scope, access model.Access)
 		name = a.Aliasname
 	}
 	if rv.Schemaname == "" && sc.isCTE(rv.Relname) {
-		e := &scopeEntry{name: name, derived: true}
+		e := &scopeEntry{name: name, derived: true, through: sc.cte(rv.Relname)}
 		sc.entries = append(sc.entries, e)
 		return nil
 	}
@@ -243,12 +353,18 @@ func (w *walker) fromItem(n *pg_query.Node, sc *scope) {
 		}
 	case n.GetRangeSubselect() != nil:
 		rs := n.GetRangeSubselect()
-		w.selectStmt(rs.Subquery.GetSelectStmt(), sc)
+		sub := rs.Subquery.GetSelectStmt()
+		inner := w.selectStmt(sub, sc)
 		name := ""
+		e := &scopeEntry{derived: true}
 		if a := rs.GetAlias(); a != nil {
 			name = a.Aliasname
+			if len(a.Colnames) == 0 && !rs.Lateral {
+				e.through = transparentOf(sub, inner)
+			}
 		}
-		sc.entries = append(sc.entries, &scopeEntry{name: name, derived: true})
+		e.name = name
+		sc.entries = append(sc.entries, e)
 	case n.GetRangeFunction() != nil:
 		rf := n.GetRangeFunction()
 		name := ""
@@ -295,6 +411,13 @@ func resolve(cr *pg_query.ColumnRef, sc *scope) (colInfo, bool) {
 					tables = append(tables, e)
 				}
 			}
+			if len(s.entries) == 1 && s.entries[0].through != nil {
+				if c, ok := s.entries[0].through.column(col); ok {
+					b := s.entries[0].through.base
+					return colInfo{ref: model.ColumnRef{Table: b.table, Column: c}, entry: b, outer: level > 0}, true
+				}
+				return colInfo{}, false
+			}
 			if len(s.entries) == 1 && len(tables) == 1 {
 				return colInfo{ref: model.ColumnRef{Table: tables[0].table, Column: col}, entry: tables[0], outer: level > 0}, true
 			}
@@ -322,6 +445,12 @@ func resolve(cr *pg_query.ColumnRef, sc *scope) (colInfo, bool) {
 				}
 				if match {
 					if e.derived {
+						if e.through != nil {
+							if c, ok := e.through.column(col); ok {
+								b := e.through.base
+								return colInfo{ref: model.ColumnRef{Table: b.table, Column: c}, entry: b, outer: level > 0}, true
+							}
+						}
 						return colInfo{}, false
 					}
 					return colInfo{ref: model.ColumnRef{Table: e.table, Column: col}, entry: e, outer: level > 0}, true

@@ -178,7 +178,8 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	if !estimated {
 		maxTexts = advisor.PlannerTextCap(snap, rep.Model)
 	}
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned, MaxTexts: maxTexts})
+	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned, MaxTexts: maxTexts,
+		Trace: func(msg string, args ...any) { log.Debug("index selection: "+msg, args...) }})
 	p.done()
 	if err != nil {
 		if _, denied := errors.AsType[*indexes.DeniedError](err); denied {
