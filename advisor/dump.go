@@ -29,7 +29,7 @@ func FromDump(schemaSQL string, statements *model.Statements, takenAt time.Time,
 	snap := &model.Snapshot{
 		Format: model.SnapshotFormat, Version: model.SnapshotVersion, Source: "dump",
 		TakenAt: takenAt.UTC().Truncate(time.Millisecond), PgtuneVersion: version,
-		Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints, Triggers: s.Triggers, Extensions: s.Extensions,
+		Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints, Triggers: s.Triggers, Extensions: s.Extensions, Views: s.Views,
 		Statements: *statements,
 	}
 	if snap.Statements.Max == 0 && snap.Statements.Dealloc == 0 {

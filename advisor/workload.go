@@ -42,9 +42,10 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		}
 	}
 	results := make([]parsed, len(texts))
+	views := query.NewViews(snap.Views)
 	parallel(len(texts), func(i int) {
 		p := &results[i]
-		p.st, p.problem, p.detail = query.Model(texts[i], truncateAt)
+		p.st, p.problem, p.detail = query.ModelWith(texts[i], truncateAt, views)
 	})
 	for i, q := range texts {
 		cache[q] = results[i]
@@ -87,7 +88,7 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		}
 	}
 
-	applySamples(snap.Statements.Samples, byKey)
+	applySamples(snap.Statements.Samples, byKey, views)
 
 	problems := map[model.TextProblem]*model.ProblemCount{}
 	for _, ws := range w.Statements {
@@ -168,7 +169,7 @@ func parallel(n int, fn func(i int)) {
 // its values as parameters (then the literals in its text are fixed: each distinct text is a
 // variant of the statement), or, for texts without parameters, when only one text was seen for
 // the statement.
-func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
+func applySamples(samples []string, byKey map[string]*model.WorkloadStatement, views *query.Views) {
 	type seen struct {
 		bound, unbound         []*model.Statement
 		boundText, unboundText []string
@@ -176,7 +177,7 @@ func applySamples(samples []string, byKey map[string]*model.WorkloadStatement) {
 	byFP := map[string]*seen{}
 	var order []string
 	for _, text := range samples {
-		st, err := query.Parse(text)
+		st, err := query.ParseWith(text, views)
 		if err != nil {
 			continue // a truncated or odd sample says nothing the normalised text does not
 		}

@@ -320,23 +320,51 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			}
 		}
 	}
-	priceV := func(s *stmt, set []*Candidate) (float64, []float64, error) {
+	planWith := func(s *stmt, set []*Candidate) (float64, []float64, []string, error) {
 		config := slices.Clone(o.Planned)
 		for _, c := range set {
 			if s.near[c] {
 				config = append(config, c)
 			}
 		}
-		return s.costVariants(ctx, coster, config, nil)
+		return s.plan(ctx, coster, config, nil)
+	}
+	priceV := func(s *stmt, set []*Candidate) (float64, []float64, error) {
+		c, v, _, err := planWith(s, set)
+		return c, v, err
 	}
 	price := func(s *stmt, set []*Candidate) (float64, error) {
 		c, _, err := priceV(s, set)
 		return c, err
 	}
+	// uses: whether a statement's plans with set in place use c. An index its plans leave
+	// unused can be taken away without changing them (the plan they chose is still there), so
+	// pruning and the effects only price the statements that use it. Both costers name the
+	// indexes a plan uses; a candidate the planner cannot simulate (trigram GIN, priced by the
+	// estimator's ratio) is in no plan, and is always priced.
+	uses := func(s *stmt, set []*Candidate, c *Candidate) bool {
+		if c.Estimated {
+			return true
+		}
+		_, _, used, err := planWith(s, set)
+		return err == nil && slices.Contains(used, c.Signature())
+	}
 	for _, s := range stmts {
 		if _, v, err := priceV(s, nil); err == nil {
 			s.curV = v
 		}
+	}
+	// dirty statements have a stale cur: an index that serves them was chosen since. They are
+	// priced again when something needs their cost (refresh).
+	dirty := map[*stmt]bool{}
+	refresh := func(s *stmt, set []*Candidate) {
+		if !dirty[s] {
+			return
+		}
+		if cost, variants, err := priceV(s, set); err == nil {
+			s.cur, s.curV = cost, variants
+		}
+		delete(dirty, s)
 	}
 	// own: the statements a candidate is priced on while it competes, those it was derived from.
 	// Pricing each candidate over every statement that touches its leading column made the cost
@@ -375,6 +403,16 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	}
 	// evaluate prices c against the chosen set: adding it outright, or widening a chosen index
 	// that leads its keys. It returns the best option that passes the thresholds, or nil.
+	// priced keeps each candidate's last per-statement prices, by the chosen index it widens
+	// (nil: added outright): a statement no choice touched since keeps its price, so pricing a
+	// candidate again costs only its statements that changed (a candidate derived from a hundred
+	// statements is otherwise priced a hundred times at every step it comes to the front).
+	type memo struct {
+		at    int
+		costs map[*stmt]float64
+		vars  map[*stmt][]float64
+	}
+	priced := map[*Candidate]map[*Candidate]*memo{}
 	evaluate := func(c *Candidate) (*option, error) {
 		replaceOptions := []*Candidate{nil}
 		for _, ch := range chosen {
@@ -386,18 +424,30 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		var best *option
 		for _, rep := range replaceOptions {
 			config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
+			// Widening rep: the statements that use rep are served by c as well (rep's keys lead
+			// c's; the wider index costs them a little more), so c is priced on its own.
 			affected := own[c]
-			if rep != nil {
-				affected = mergeStmts(affected, serves[rep])
-			}
 			costs := map[*stmt]float64{}
+			if priced[c] == nil {
+				priced[c] = map[*Candidate]*memo{}
+			}
+			prev := priced[c][rep]
+			m := &memo{at: step, costs: costs, vars: map[*stmt][]float64{}}
 			benefit, speedup, saving := 0.0, 0.0, 0.0
 			for _, s := range affected {
-				cost, variants, err := priceV(s, config)
-				if err != nil {
-					continue
+				refresh(s, chosen)
+				cost, variants, ok := 0.0, []float64(nil), false
+				if prev != nil && changed[s] <= prev.at {
+					cost, ok = prev.costs[s]
+					variants = prev.vars[s]
 				}
-				costs[s] = cost
+				if !ok {
+					var err error
+					if cost, variants, err = priceV(s, config); err != nil {
+						continue
+					}
+				}
+				costs[s], m.vars[s] = cost, variants
 				benefit += float64(s.ws.Calls) * (s.cur - cost)
 				if frequent(s) {
 					speedup = max(speedup, speedupOf(s.curV, variants, s.cur, cost))
@@ -406,6 +456,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 					saving = max(saving, (s.cur-cost)/s.cur)
 				}
 			}
+			priced[c][rep] = m
 			size, err := coster.Size(ctx, c)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -528,13 +579,16 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			// option, and are priced again too.
 			var again []*Candidate
 			for _, s := range touched {
-				if cost, variants, err := priceV(s, chosen); err == nil {
-					if cost != s.cur {
-						again = append(again, owners[s]...)
-					}
-					s.cur, s.curV = cost, variants
-				}
 				changed[s] = step
+				dirty[s] = true
+				if len(s.tables) < 2 {
+					continue // on one table an index rarely makes another pay: priced when needed
+				}
+				before := s.cur
+				refresh(s, chosen)
+				if s.cur != before {
+					again = append(again, owners[s]...)
+				}
 			}
 			for _, c := range cands {
 				if c.Table == opt.c.Table && c.Method == opt.c.Method && c.Where == opt.c.Where &&
@@ -567,6 +621,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
 				loss, speedup := 0.0, 0.0
 				for _, s := range serves[c] {
+					if !uses(s, chosen, c) {
+						continue
+					}
 					in, inV, err1 := priceV(s, chosen)
 					wo, woV, err2 := priceV(s, without)
 					if err1 == nil && err2 == nil {
@@ -598,10 +655,8 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		}
 		step++
 		for _, s := range stmts {
-			if c, v, err := priceV(s, chosen); err == nil {
-				s.cur, s.curV = c, v
-			}
 			changed[s] = step
+			dirty[s] = true
 		}
 	}
 
@@ -625,6 +680,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		prop := &Proposal{Candidate: c, SizeBytes: sizes[c], WriteCost: writeCost(w, cat, c), BreaksHOT: hotColumns(w, c), Estimated: estimated}
 		for _, s := range stmts {
 			if !slices.Contains(serves[c], s) {
+				continue
+			}
+			if !uses(s, chosen, c) {
 				continue
 			}
 			before, err := price(s, without)
@@ -688,10 +746,17 @@ func (s *stmt) costHiding(ctx context.Context, coster Coster, config []*Candidat
 
 // costVariants is costHiding, with the cost of each variant of each text (see Plan.Variants).
 func (s *stmt) costVariants(ctx context.Context, coster Coster, config []*Candidate, hide []string) (float64, []float64, error) {
+	c, v, _, err := s.plan(ctx, coster, config, hide)
+	return c, v, err
+}
+
+// plan is costVariants, with the indexes the plans use (candidates by signature).
+func (s *stmt) plan(ctx context.Context, coster Coster, config []*Candidate, hide []string) (float64, []float64, []string, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	var variants []float64
+	var used []string
 	total := 0.0
 	_, isEstimator := coster.(*Estimator)
 	for i, text := range s.texts {
@@ -705,8 +770,9 @@ func (s *stmt) costVariants(ctx context.Context, coster Coster, config []*Candid
 			p, err = coster.Cost(ctx, config, hide, fp, text, s.params[i], s.tables)
 		}
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
+		used = append(used, p.Indexes...)
 		c, factor := p.Cost, 1.0
 		if !isEstimator && s.est != nil && slices.ContainsFunc(config, func(x *Candidate) bool { return x.Estimated }) {
 			plain := slices.DeleteFunc(slices.Clone(config), func(x *Candidate) bool { return x.Estimated })
@@ -724,7 +790,7 @@ func (s *stmt) costVariants(ctx context.Context, coster Coster, config []*Candid
 			variants = append(variants, v*factor)
 		}
 	}
-	return total / float64(len(s.texts)), variants, nil
+	return total / float64(len(s.texts)), variants, used, nil
 }
 
 // speedupOf is how many times cheaper a statement gets from variants before to after: the

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
 
@@ -39,6 +40,10 @@ type WhatIf struct {
 	hidden map[string]uint32     // existing index ("schema.name") → oid, hidden now
 	cache  map[string]Plan       // statement + configuration → plan
 	sizes  map[string]float64    // signature → estimated size in bytes
+	// types are each text's parameter types, once planned; stepwise the texts whose batch
+	// failed (see explain).
+	types    map[string][]string
+	stepwise map[string]bool
 
 	// Explains counts the EXPLAINs actually run (cache misses).
 	Explains int
@@ -85,7 +90,7 @@ func NewWhatIf(ctx context.Context, conn *pgx.Conn, versionNum int) (*WhatIf, er
 		return nil, fmt.Errorf("look for HypoPG: %w", err)
 	}
 	w := &WhatIf{conn: conn, version: versionNum, schema: schema, active: map[string]hypo{}, cands: map[string]*Candidate{}, hidden: map[string]uint32{},
-		cache: map[string]Plan{}, sizes: map[string]float64{}, CanHide: versionAtLeast(version, 1, 4)}
+		cache: map[string]Plan{}, sizes: map[string]float64{}, types: map[string][]string{}, stepwise: map[string]bool{}, CanHide: versionAtLeast(version, 1, 4)}
 	// Every transaction on this connection is read-only from here on: what-if planning must not
 	// be able to write, whatever a statement's text says.
 	if _, err := conn.Exec(ctx, connect.Marker+"SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"); err != nil {
@@ -267,8 +272,137 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 // handful of rows per run, not one per EXPLAIN: PREPARE is not tracked, the prepared name never
 // changes, and the representative values travel as bound parameters of set_config, read back by
 // current_setting in the EXECUTE (whose text then depends only on the parameters' types).
+//
+// A text planned before (its parameter types known) goes in one round trip: the same statements,
+// sent as one pipelined batch (explainBatch). The first time, or when the batch fails (a
+// representative value of the wrong type), they go one by one, so that a failure loses only its
+// own custom plan.
 func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Plan, error) {
 	text = strings.TrimRight(strings.TrimSpace(text), ";")
+	if types, ok := w.types[text]; ok && !w.stepwise[text] {
+		p, err := w.explainBatch(ctx, text, types, sets)
+		if err == nil {
+			return p, nil
+		}
+		if ctx.Err() != nil {
+			return Plan{}, err
+		}
+		// Whatever the batch left behind goes; the text is planned step by step from now on.
+		w.conn.Exec(ctx, connect.Marker+"ROLLBACK")                 //nolint:errcheck // none may be open
+		w.conn.Exec(ctx, connect.Marker+"DEALLOCATE "+preparedName) //nolint:errcheck // it may not exist
+		w.stepwise[text] = true
+	}
+	return w.explainStepwise(ctx, text, sets)
+}
+
+// explainBatch is explain's round trip: PREPARE, the generic EXPLAIN, each custom one with its
+// values set, ROLLBACK and DEALLOCATE, pipelined. The texts are those explainStepwise sends.
+func (w *WhatIf) explainBatch(ctx context.Context, text string, types []string, sets [][]string) (Plan, error) {
+	n := len(types)
+	b := &pgconn.Batch{}
+	exec := func(sql string, args ...string) {
+		var vals [][]byte
+		for _, a := range args {
+			vals = append(vals, []byte(a))
+		}
+		b.ExecParams(sql, vals, nil, nil, nil)
+	}
+	exec(connect.Marker + "PREPARE " + preparedName + " AS " + text)
+	exec(connect.Marker + "BEGIN")
+	exec(connect.Marker + "SET LOCAL plan_cache_mode = force_generic_plan")
+	exec(connect.Marker + "EXPLAIN (FORMAT JSON) " + execute(preparedName, slices.Repeat([]string{"NULL"}, n)))
+	explains := []int{3}
+	count := 4
+	var customs [][]string
+	if n > 0 && len(sets) > 0 {
+		exec(connect.Marker + "SET LOCAL plan_cache_mode = force_custom_plan")
+		count++
+		for _, params := range sets {
+			if len(params) > n {
+				customs = append(customs, nil)
+				continue
+			}
+			params, args := customArgs(params, types)
+			for i, v := range params {
+				if v != NullParam {
+					exec(setParam, fmt.Sprintf("pgtune.p%d", i+1), v)
+					count++
+				}
+			}
+			exec(connect.Marker + "EXPLAIN (FORMAT JSON) " + execute(preparedName, args))
+			explains = append(explains, count)
+			count++
+			customs = append(customs, params)
+		}
+	}
+	exec(connect.Marker + "ROLLBACK")
+	exec(connect.Marker + "DEALLOCATE " + preparedName)
+	results, err := w.conn.PgConn().ExecBatch(ctx, b).ReadAll()
+	if err != nil {
+		return Plan{}, fmt.Errorf("explain: %w", err)
+	}
+	plans := make([]Plan, 0, len(explains))
+	for _, i := range explains {
+		if i >= len(results) || len(results[i].Rows) == 0 || len(results[i].Rows[0]) == 0 {
+			return Plan{}, errors.New("explain: no plan returned")
+		}
+		p, err := parsePlan(results[i].Rows[0][0])
+		if err != nil {
+			return Plan{}, err
+		}
+		plans = append(plans, p)
+	}
+	generic := plans[0]
+	if len(plans) == 1 {
+		return generic, nil
+	}
+	var got []Plan
+	variants := []float64{generic.Cost}
+	k := 1
+	for _, params := range customs {
+		if params == nil {
+			variants = append(variants, math.NaN())
+			continue
+		}
+		variants = append(variants, plans[k].Cost)
+		got = append(got, plans[k])
+		k++
+	}
+	return combine(generic, got, variants), nil
+}
+
+// customArgs pads a set of values with NULLs to the statement's parameters and gives the EXECUTE
+// arguments that read them back (NULL where the value is NullParam).
+func customArgs(params, types []string) ([]string, []string) {
+	n := len(types)
+	params = append(slices.Clone(params), slices.Repeat([]string{NullParam}, n-len(params))...)
+	args := make([]string, n)
+	for i := range args {
+		args[i] = "NULL"
+		if params[i] != NullParam {
+			args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(fmt.Sprintf("pgtune.p%d", i+1)), types[i])
+		}
+	}
+	return params, args
+}
+
+// combine is a statement's price from its generic plan and its custom ones: the mean of the
+// generic cost and the customs' mean, and every index any of them uses.
+func combine(generic Plan, customs []Plan, variants []float64) Plan {
+	if len(customs) == 0 {
+		return generic
+	}
+	total := 0.0
+	indexes := slices.Clone(generic.Indexes)
+	for _, c := range customs {
+		total += c.Cost
+		indexes = append(indexes, c.Indexes...)
+	}
+	return Plan{Cost: (generic.Cost + total/float64(len(customs))) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(indexes))), Variants: variants}
+}
+
+// explainStepwise is explain one statement at a time.
+func (w *WhatIf) explainStepwise(ctx context.Context, text string, sets [][]string) (Plan, error) {
 	if _, err := w.conn.Exec(ctx, connect.Marker+"PREPARE "+preparedName+" AS "+text); err != nil {
 		return Plan{}, fmt.Errorf("prepare: %w", err)
 	}
@@ -277,6 +411,7 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 	if err := w.conn.QueryRow(ctx, paramTypes, preparedName).Scan(&types); err != nil {
 		return Plan{}, fmt.Errorf("parameters of the prepared statement: %w", err)
 	}
+	w.types[text] = types
 	n := len(types)
 	if _, err := w.conn.Exec(ctx, connect.Marker+"BEGIN"); err != nil {
 		return Plan{}, err
@@ -293,36 +428,23 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 	if _, err := w.conn.Exec(ctx, connect.Marker+"SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
 		return generic, nil
 	}
-	indexes := slices.Clone(generic.Indexes)
-	total, customs := 0.0, 0
+	var customs []Plan
 	for _, params := range sets {
 		if len(params) > n {
 			variants = append(variants, math.NaN())
 			continue
 		}
 		// Parameters the model does not see (beyond its last) are NULL, as NullParam is.
-		params = append(slices.Clone(params), slices.Repeat([]string{NullParam}, n-len(params))...)
-		args := make([]string, n)
-		for i := range args {
-			args[i] = "NULL"
-			if params[i] != NullParam {
-				args[i] = fmt.Sprintf("CAST(pg_catalog.current_setting(%s) AS %s)", quote.Literal(fmt.Sprintf("pgtune.p%d", i+1)), types[i])
-			}
-		}
+		params, args := customArgs(params, types)
 		c, ok := w.custom(ctx, params, args)
 		if !ok {
 			variants = append(variants, math.NaN())
 			continue
 		}
 		variants = append(variants, c.Cost)
-		total += c.Cost
-		customs++
-		indexes = append(indexes, c.Indexes...)
+		customs = append(customs, c)
 	}
-	if customs == 0 {
-		return generic, nil
-	}
-	return Plan{Cost: (generic.Cost + total/float64(customs)) / 2, Indexes: slices.Compact(slices.Sorted(slices.Values(indexes))), Variants: variants}, nil
+	return combine(generic, customs, variants), nil
 }
 
 // custom plans the prepared statement with one set of values. A value of the wrong type (rare:

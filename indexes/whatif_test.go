@@ -77,6 +77,25 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 		if bad, err := w.Cost(ctx, cfg, nil, "fp4", q, [][]string{{"seven", "x", "y"}}, tables); err != nil || bad.Cost != with.Cost {
 			t.Errorf("wrong-typed values: %+v %v, want the generic plan %+v", bad, err, with)
 		}
+		// A text planned before goes in one pipelined batch; the first time (and after a batch
+		// failed) statement by statement. Both price alike: a fresh session plans what the batch
+		// planned above, step by step.
+		if len(w.stepwise) != 1 || !w.stepwise[q] {
+			t.Errorf("texts planned step by step after a failed batch: %v, want the one with wrong-typed values", w.stepwise)
+		}
+		w2, err := NewWhatIf(ctx, db.Connect(t), version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w2.Close(ctx)
+		sets := [][]string{{"7", "2026-06-01 10:00", "2026-06-01 11:00"}, {"8", "2026-06-02 10:00", "2026-06-02 12:00"}}
+		const q7 = "SELECT id FROM visits WHERE barber_id = $1 AND status = 'done' AND start_time >= $2 AND start_time < $3"
+		_, _ = w.Cost(ctx, nil, nil, "fp7", q7, nil, tables) // its types are known from here on
+		batched, err1 := w.Cost(ctx, cfg, nil, "fp7", q7, sets, tables)
+		stepped, err2 := w2.Cost(ctx, cfg, nil, "fp7", q7, sets, tables)
+		if err1 != nil || err2 != nil || batched.Cost != stepped.Cost || len(batched.Variants) != 3 || !slices.Equal(batched.Variants, stepped.Variants) {
+			t.Errorf("batched %+v (%v), step by step %+v (%v): want the same plans", batched, err1, stepped, err2)
+		}
 		// A statement on a table dropped since the snapshot cannot be planned: an error for that
 		// statement (Select leaves it out), not a broken session.
 		if _, err := w.Cost(ctx, nil, nil, "fp5", "SELECT * FROM dropped_since WHERE a = $1", nil, []string{"public.dropped_since"}); err == nil {

@@ -151,6 +151,7 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		{"index builds", collectIndexBuilds},
 		{"constraints", collectConstraints},
 		{"triggers", collectTriggers},
+		{"views", collectViews},
 		{"column statistics", collectColumnStats},
 		{"pg_stat_statements", collectStatements},
 	}
@@ -196,6 +197,10 @@ func redactSecrets(snap *model.Snapshot, redact func(string) (string, bool)) {
 		samples = append(samples, r)
 	}
 	snap.Statements.Samples = slices.Compact(samples)
+	// A view's definition is SQL as its owner wrote it (a dblink call's connection string).
+	for i := range snap.Views {
+		snap.Views[i].Definition, _ = redact(snap.Views[i].Definition)
+	}
 	// A session holding back the xmin horizon is shown with its query ("state: text").
 	for i, b := range snap.Blockers {
 		if state, text, ok := strings.Cut(b.Detail, ": "); ok && b.Kind == "session" {

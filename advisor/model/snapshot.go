@@ -36,7 +36,10 @@ type Snapshot struct {
 	Indexes             []Index      `json:"indexes"`
 	Constraints         []Constraint `json:"constraints"`
 	Triggers            []Trigger    `json:"triggers"`
-	ColumnStats         []ColumnStat `json:"column_stats"`
+	// Views are the user views, with their definitions: a statement that reads a view reads
+	// the view's tables, and the index engine plans through it as the planner does.
+	Views       []View       `json:"views,omitempty"`
+	ColumnStats []ColumnStat `json:"column_stats"`
 	// IndexBuilds are indexes being built right now (pg_stat_progress_create_index): an invalid
 	// index among them is work in progress, not a leftover.
 	IndexBuilds []string `json:"index_builds,omitempty"`
@@ -311,6 +314,16 @@ type Trigger struct {
 	Enabled    bool   `json:"enabled"`
 	Definition string `json:"definition"`
 }
+
+// View is a view (relkind v) and its definition, a SELECT (pg_get_viewdef).
+type View struct {
+	Schema     string `json:"schema"`
+	Name       string `json:"name"`
+	Definition string `json:"definition"`
+}
+
+// Key names the view "schema.name".
+func (v View) Key() string { return QualifiedName(v.Schema, v.Name) }
 
 // ColumnStat is a row of pg_stats: the planner's picture of one column.
 type ColumnStat struct {

@@ -37,6 +37,47 @@ var ErrNotOneStatement = errors.New("text does not hold exactly one statement")
 // Parse models one statement. The text is parsed once; the fingerprint comes from the parser's
 // own fingerprinting, so it matches pganalyze's and pg_query's everywhere.
 func Parse(sql string) (*model.Statement, error) {
+	return ParseWith(sql, nil)
+}
+
+// Views are the database's views, parsed once (NewViews), for ParseWith: a statement that
+// reads a view is modelled as reading the view's tables, through the view as the planner plans
+// (see transparent). Safe for concurrent use once built.
+type Views struct {
+	byKey map[string]*pg_query.SelectStmt // "schema.name", and "name" where only one schema has it
+}
+
+// NewViews parses the views' definitions; a definition that does not parse as one SELECT is
+// left out (the statement then reads an unknown relation, as before).
+func NewViews(views []model.View) *Views {
+	v := &Views{byKey: map[string]*pg_query.SelectStmt{}}
+	names := map[string]int{}
+	for _, view := range views {
+		names[view.Name]++
+	}
+	for _, view := range views {
+		tree, err := pg_query.Parse(view.Definition)
+		if err != nil || len(tree.Stmts) != 1 || tree.Stmts[0].GetStmt().GetSelectStmt() == nil {
+			continue
+		}
+		sel := tree.Stmts[0].GetStmt().GetSelectStmt()
+		v.byKey[view.Key()] = sel
+		if names[view.Name] == 1 {
+			v.byKey[view.Name] = sel
+		}
+	}
+	return v
+}
+
+func (v *Views) lookup(key string) *pg_query.SelectStmt {
+	if v == nil {
+		return nil
+	}
+	return v.byKey[key]
+}
+
+// ParseWith is Parse, seeing through the given views (nil: none).
+func ParseWith(sql string, views *Views) (*model.Statement, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		return nil, parseError(err)
@@ -49,7 +90,7 @@ func Parse(sql string) (*model.Statement, error) {
 		return nil, parseError(err)
 	}
 	st := &model.Statement{Fingerprint: fp}
-	w := &walker{st: st}
+	w := &walker{st: st, views: views}
 	root := tree.Stmts[0].GetStmt()
 	st.Kind = w.statement(root, nil)
 	if st.Kind == model.KindUtility {

@@ -371,3 +371,38 @@ func TestConditionsThroughCTEsAndSubqueries(t *testing.T) {
 		t.Errorf("order by through a CTE = %+v", st.OrderBy)
 	}
 }
+
+// A statement on a view is modelled on the view's tables, through the view as the planner plans
+// it; a view it cannot plan through (an aggregate) keeps the outer conditions to itself.
+func TestConditionsThroughViews(t *testing.T) {
+	views := NewViews([]model.View{
+		{Schema: "public", Name: "active_orders", Definition: "SELECT id, customer_id, created_at AS placed FROM orders WHERE status <> 'void'"},
+		{Schema: "public", Name: "big_spenders", Definition: "SELECT customer_id, sum(total) AS spent FROM orders GROUP BY customer_id"},
+		{Schema: "public", Name: "recent_active", Definition: "SELECT * FROM active_orders WHERE placed > now() - interval '1 day'"},
+	})
+	cases := []struct {
+		sql  string
+		want []string
+	}{
+		{`SELECT id FROM active_orders WHERE customer_id = $1 ORDER BY placed`, []string{"orders.status ne <> const:'void'", "orders.customer_id eq = param:$1"}},
+		{`SELECT id FROM public.active_orders a WHERE a.placed >= $1`, []string{"orders.status ne <> const:'void'", "orders.created_at range >= param:$1"}},
+		{`SELECT * FROM recent_active WHERE customer_id = $1`, []string{"orders.status ne <> const:'void'", "orders.created_at range > expr:now() - '1 day'::interval", "orders.customer_id eq = param:$1"}},
+		{`SELECT * FROM big_spenders WHERE customer_id = $1`, nil},
+	}
+	for _, c := range cases {
+		st, err := ParseWith(c.sql, views)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var preds []string
+		for _, p := range st.Predicates {
+			if p.Negated {
+				continue
+			}
+			preds = append(preds, pred(p))
+		}
+		if !slices.Equal(preds, c.want) || !slices.ContainsFunc(st.Tables, func(r model.TableRef) bool { return r.Name == "orders" }) {
+			t.Errorf("%s\npredicates = %q, want %q; tables %+v", c.sql, preds, c.want, st.Tables)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type Schema struct {
 	Constraints []model.Constraint
 	Triggers    []model.Trigger
 	Extensions  []model.Extension
+	Views       []model.View
 }
 
 // SchemaError is a schema file the parser rejects; Line is 1-based.
@@ -122,6 +123,13 @@ func (b *schemaBuilder) statement(n *pg_query.Node) {
 		schema, table := qualified(ct.Relation)
 		b.s.Triggers = append(b.s.Triggers, model.Trigger{Schema: schema, Table: table, Name: ct.Trigname,
 			Enabled: true, Definition: b.deparse(n)})
+	case n.GetViewStmt() != nil && n.GetViewStmt().View != nil:
+		vs := n.GetViewStmt()
+		schema, name := qualified(vs.View)
+		// The definition is the view's query, as pg_get_viewdef gives it live.
+		if def := b.deparse(vs.Query); def != "" {
+			b.s.Views = append(b.s.Views, model.View{Schema: schema, Name: name, Definition: def})
+		}
 	case n.GetCreateTableAsStmt() != nil:
 		ctas := n.GetCreateTableAsStmt()
 		if ctas.Objtype == pg_query.ObjectType_OBJECT_MATVIEW && ctas.Into != nil && ctas.Into.Rel != nil {

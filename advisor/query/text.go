@@ -18,13 +18,18 @@ const insufficientPrivilege = "<insufficient privilege>"
 // length at which the text's source cuts texts (track_activity_query_size for texts from
 // pg_stat_activity or an export tool), 0 when unknown. detail says more about a problem.
 func Model(text string, truncateAt int) (st *model.Statement, problem model.TextProblem, detail string) {
+	return ModelWith(text, truncateAt, nil)
+}
+
+// ModelWith is Model, seeing through the given views.
+func ModelWith(text string, truncateAt int, views *Views) (st *model.Statement, problem model.TextProblem, detail string) {
 	switch strings.TrimSpace(text) {
 	case "":
 		return nil, model.TextUnavailable, ""
 	case insufficientPrivilege:
 		return nil, model.TextHidden, ""
 	}
-	st, err := Parse(text)
+	st, err := ParseWith(text, views)
 	if err == nil {
 		return st, model.TextOK, ""
 	}

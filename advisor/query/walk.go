@@ -15,6 +15,8 @@ type walker struct {
 	st         *model.Statement
 	orGroups   int
 	boundsSeen bool
+	views      *Views
+	viewDepth  int // views inside views being walked (a cycle cannot be created, but stay bounded)
 }
 
 // scopeEntry is a name a query level can qualify columns with.
@@ -326,6 +328,16 @@ func (w *walker) addTable(rv *pg_query.RangeVar, sc *scope, access model.Access)
 	ref := model.TableRef{Schema: rv.Schemaname, Name: rv.Relname, Access: access}
 	if a := rv.GetAlias(); a != nil {
 		ref.Alias = a.Aliasname
+	}
+	if sel := w.views.lookup(ref.Key()); sel != nil && access == model.AccessRead && w.viewDepth < 8 {
+		// A view: its body is walked as a subquery of its own (it sees nothing of this one),
+		// and the planner plans through it when it is simple enough.
+		w.viewDepth++
+		inner := w.selectStmt(sel, nil)
+		w.viewDepth--
+		e := &scopeEntry{name: name, derived: true, through: transparentOf(sel, inner)}
+		sc.entries = append(sc.entries, e)
+		return nil
 	}
 	w.st.Tables = append(w.st.Tables, ref)
 	e := &scopeEntry{name: name, table: ref.Key()}
