@@ -1,0 +1,3 @@
+-- A MATERIALIZED CTE: PostgreSQL pushes no condition into it, so no index on its table helps.
+CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL, total numeric NOT NULL);
+INSERT INTO orders SELECT g, g % 20000, CASE WHEN g % 50 = 0 THEN 'void' ELSE 'paid' END, now() - g * interval '1 minute', g % 500 FROM generate_series(1, 200000) g;

@@ -1,0 +1,3 @@
+-- calls: 300
+-- args: [42]
+WITH c AS MATERIALIZED (SELECT * FROM orders) SELECT id FROM c WHERE customer_id = $1;
