@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -192,6 +193,57 @@ func TestChoiceIgnoresTablelessStatements(t *testing.T) {
 		}
 		if after := choice(); strings.Join(before, ",") != strings.Join(after, ",") {
 			t.Errorf("the choice moved with 10,000 calls of each table-less statement:\nbefore %v\nafter  %v", before, after)
+		}
+	})
+}
+
+// The booking workload's choice, with and without 10,000 calls of each table-less statement a
+// pool and an ORM send (SELECT 1, SELECT now(), BEGIN/COMMIT, SET): the same indexes.
+func TestBookingChoiceIgnoresTablelessStatements(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t, pgtest.WithExtensions("pg_stat_statements", "hypopg"))
+		ctx := t.Context()
+		conn := db.Connect(t)
+		if _, err := booking.Load(ctx, conn, booking.LoadOptions{Options: booking.Options{Scale: 0.2, Seed: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		exec1(t, conn, "SELECT pg_stat_statements_reset()")
+		cfg, err := pgx.ParseConfig(db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: 1500, Clients: 2, Seed: 1, BindAll: true}); err != nil {
+			t.Fatal(err)
+		}
+		choice := func() string {
+			t.Helper()
+			r := run(t, "indexes", "generate", "--dsn", db.DSN, "--dir", filepath.Join(t.TempDir(), "m"), "--format", "json")
+			var doc struct {
+				Result generateSummary `json:"result"`
+			}
+			if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &doc) != nil {
+				t.Fatalf("generate: exit %d: %s", r.code, r.stderr)
+			}
+			var names []string
+			for _, p := range doc.Result.Proposals {
+				names = append(names, p.Candidate.Name)
+			}
+			slices.Sort(names)
+			return strings.Join(names, "\n")
+		}
+		before := choice()
+		if strings.Count(before, "\n") < 4 {
+			t.Fatalf("the booking choice is only %q", before)
+		}
+		other := db.Connect(t)
+		batch := strings.Repeat("SELECT 1; SELECT now(); BEGIN; COMMIT; SET application_name = 'pool'; ", 500)
+		for range 20 {
+			if _, err := other.Exec(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if after := choice(); after != before {
+			t.Errorf("the booking choice moved with 10,000 calls of each table-less statement:\nbefore\n%s\nafter\n%s", before, after)
 		}
 	})
 }
