@@ -36,7 +36,8 @@ type Options struct {
 	// BudgetBytes caps their total estimated size (0: no cap).
 	BudgetBytes float64
 	// MinImprovement is the share of the workload's weighted cost an index must save to be
-	// proposed (default 0.005: half a percent).
+	// proposed (default 0.005: half a percent), or of its measured execution time
+	// (pg_stat_statements' total_exec_time, scaled by the share of each statement's cost saved).
 	MinImprovement float64
 	// MinSpeedup and MinCallShare: an index is also proposed, whatever its share of the total,
 	// when it makes a statement with at least MinCallShare of all calls MinSpeedup times cheaper
@@ -301,6 +302,24 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	}
 	res.ReferenceCost = reference
 	threshold := o.MinImprovement * reference
+	// The same bar in measured time: pg_stat_statements says how much of the workload's execution
+	// time each statement takes, the planner how much of its cost an index saves. A statement on
+	// a small table is cheap in planner units beside the sequential scans of the big ones, and
+	// can still take a real share of the time (a 50 ms page load called often): an index that
+	// saves MinImprovement of the measured time passes too.
+	totalMs := 0.0
+	for _, s := range stmts {
+		if len(s.tables) > 0 {
+			totalMs += s.ws.TotalExecMs
+		}
+	}
+	timeThreshold := o.MinImprovement * totalMs
+	savedMs := func(s *stmt, before, after float64) float64 {
+		if s.base <= 0 || before <= after {
+			return 0
+		}
+		return s.ws.TotalExecMs * (before - after) / s.base
+	}
 
 	// The statements a candidate can change (serves): those it was derived from, and any other
 	// that uses its leading column. A statement is priced with only the indexes that can change
@@ -433,7 +452,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			}
 			prev := priced[c][rep]
 			m := &memo{at: step, costs: costs, vars: map[*stmt][]float64{}}
-			benefit, speedup, saving := 0.0, 0.0, 0.0
+			benefit, speedup, saving, timeSaved := 0.0, 0.0, 0.0, 0.0
 			for _, s := range affected {
 				refresh(s, chosen)
 				cost, variants, ok := 0.0, []float64(nil), false
@@ -449,6 +468,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 				}
 				costs[s], m.vars[s] = cost, variants
 				benefit += float64(s.ws.Calls) * (s.cur - cost)
+				timeSaved += savedMs(s, s.cur, cost)
 				if frequent(s) {
 					speedup = max(speedup, speedupOf(s.curV, variants, s.cur, cost))
 				}
@@ -458,6 +478,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			}
 			priced[c][rep] = m
 			size, err := coster.Size(ctx, c)
+			if err == nil && size <= 0 && c.Estimated && len(stmts) > 0 && stmts[0].est != nil {
+				size, err = stmts[0].est.Size(ctx, c) // HypoPG cannot size a GIN index
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil, Interrupted(ctx.Err())
@@ -477,9 +500,10 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			net := benefit - writeAdd
 			if o.Trace != nil {
 				o.Trace("priced", "candidate", c.Name, "widens", nameOf(rep), "statements", len(affected), "net", math.Round(net), "threshold", math.Round(threshold),
-					"best_statement_saving", math.Round(100*saving)/100, "frequent_speedup", math.Round(10*speedup)/10)
+					"best_statement_saving", math.Round(100*saving)/100, "frequent_speedup", math.Round(10*speedup)/10,
+					"saved_ms", math.Round(timeSaved), "time_threshold_ms", math.Round(timeThreshold))
 			}
-			if net <= threshold && (net <= 0 || speedup < o.MinSpeedup) || saving < o.MinStatementSaving && rep == nil {
+			if net <= threshold && (net <= 0 || speedup < o.MinSpeedup && timeSaved < timeThreshold) || saving < o.MinStatementSaving && rep == nil {
 				continue // too little for the workload, or for every statement it serves
 			}
 			opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extra, 8192), costs: costs, size: size, writeAdd: writeAdd, extra: extra, at: step}
@@ -619,7 +643,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 			worstNet := math.Inf(1)
 			for _, c := range chosen {
 				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
-				loss, speedup := 0.0, 0.0
+				loss, speedup, lostMs := 0.0, 0.0, 0.0
 				for _, s := range serves[c] {
 					if !uses(s, chosen, c) {
 						continue
@@ -628,12 +652,13 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 					wo, woV, err2 := priceV(s, without)
 					if err1 == nil && err2 == nil {
 						loss += float64(s.ws.Calls) * (wo - in)
+						lostMs += savedMs(s, wo, in)
 						if frequent(s) {
 							speedup = max(speedup, speedupOf(woV, inV, wo, in))
 						}
 					}
 				}
-				if speedup >= o.MinSpeedup && loss > writeCost(w, cat, c) {
+				if (speedup >= o.MinSpeedup || lostMs >= timeThreshold) && loss > writeCost(w, cat, c) {
 					continue // it keeps a frequent statement fast: not a candidate for pruning
 				}
 				if net := loss - writeCost(w, cat, c); net < worstNet {

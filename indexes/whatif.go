@@ -192,6 +192,9 @@ func (w *WhatIf) Size(ctx context.Context, c *Candidate) (float64, error) {
 	if s, ok := w.sizes[c.Signature()]; ok {
 		return s, nil
 	}
+	if c.Estimated {
+		return 0, nil // HypoPG cannot build it: Select sizes it with the estimator
+	}
 	var config []*Candidate
 	for sig := range w.active {
 		config = append(config, w.cands[sig])
