@@ -48,16 +48,20 @@ func TestPartitionedDemoPipeline(t *testing.T) {
 			t.Fatalf("generate: exit %d: %s", r.code, r.stderr)
 		}
 		onNotifications := 0
+		needs := map[string]bool{} // an extension a proposal needs (pg_trgm) is a migration of its own
 		for _, p := range doc.Result.Proposals {
 			if p.Candidate.Table == "public.notifications" {
 				onNotifications++
+			}
+			if p.Candidate.Needs != "" {
+				needs[p.Candidate.Needs] = true
 			}
 		}
 		if onNotifications == 0 {
 			t.Fatalf("no proposal on the partitioned notifications (%d proposals)", len(doc.Result.Proposals))
 		}
 		// Per index on notifications: ON ONLY, one build per partition, the attaches.
-		if want := 2 * (len(doc.Result.Proposals) + onNotifications*(booking.NotificationPartitions+1)); len(doc.Result.Files) != want {
+		if want := 2 * (len(doc.Result.Proposals) + len(needs) + onNotifications*(booking.NotificationPartitions+1)); len(doc.Result.Files) != want {
 			t.Errorf("%d files, want %d", len(doc.Result.Files), want)
 		}
 		for _, f := range doc.Result.Files {
