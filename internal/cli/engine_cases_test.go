@@ -117,15 +117,8 @@ func TestEngineCases(t *testing.T) {
 						}
 					}
 				}
-				r := run(t, "indexes", "generate", "--dsn", db.DSN, "--dir", filepath.Join(t.TempDir(), "m"), "--format", "json")
-				var doc struct {
-					Result generateSummary `json:"result"`
-				}
-				if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &doc) != nil {
-					t.Fatalf("indexes generate: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
-				}
 				var got []string
-				for _, p := range doc.Result.Proposals {
+				for _, p := range generateProposals(t, db.DSN) {
 					got = append(got, p.Candidate.PlainDefinition())
 				}
 				slices.Sort(got)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
@@ -158,34 +159,12 @@ func TestChoiceIgnoresTablelessStatements(t *testing.T) {
 				}
 			}
 		}
-		choice := func() []string {
-			t.Helper()
-			r := run(t, "indexes", "generate", "--dsn", db.DSN, "--dir", filepath.Join(t.TempDir(), "m"), "--format", "json")
-			var doc struct {
-				Result generateSummary `json:"result"`
-			}
-			if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &doc) != nil {
-				t.Fatalf("generate: exit %d: %s", r.code, r.stderr)
-			}
-			var names []string
-			for _, p := range doc.Result.Proposals {
-				names = append(names, p.Candidate.Name)
-			}
-			return names
-		}
+		choice := func() []string { return proposalNames(t, db.DSN) }
 		before := choice()
 		if len(before) == 0 || !strings.Contains(strings.Join(before, ","), "small_k") {
 			t.Fatalf("without table-less statements the choice is %v, want the index on small (k)", before)
 		}
-		// 10,000 calls of each, 500 a round trip (pg_stat_statements counts each statement of a
-		// multi-statement query).
-		other := db.Connect(t)
-		batch := strings.Repeat("SELECT 1; SELECT now(); BEGIN; COMMIT; SET application_name = 'pool'; ", 500)
-		for range 20 {
-			if _, err := other.Exec(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-		}
+		tablelessCalls(t, db)
 		var calls int64
 		conn.QueryRow(ctx, "SELECT calls FROM pg_stat_statements WHERE query = 'SELECT now()'").Scan(&calls)
 		if calls < 10000 {
@@ -216,18 +195,7 @@ func TestBookingChoiceIgnoresTablelessStatements(t *testing.T) {
 			t.Fatal(err)
 		}
 		choice := func() string {
-			t.Helper()
-			r := run(t, "indexes", "generate", "--dsn", db.DSN, "--dir", filepath.Join(t.TempDir(), "m"), "--format", "json")
-			var doc struct {
-				Result generateSummary `json:"result"`
-			}
-			if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &doc) != nil {
-				t.Fatalf("generate: exit %d: %s", r.code, r.stderr)
-			}
-			var names []string
-			for _, p := range doc.Result.Proposals {
-				names = append(names, p.Candidate.Name)
-			}
+			names := proposalNames(t, db.DSN)
 			slices.Sort(names)
 			return strings.Join(names, "\n")
 		}
@@ -235,15 +203,47 @@ func TestBookingChoiceIgnoresTablelessStatements(t *testing.T) {
 		if strings.Count(before, "\n") < 4 {
 			t.Fatalf("the booking choice is only %q", before)
 		}
-		other := db.Connect(t)
-		batch := strings.Repeat("SELECT 1; SELECT now(); BEGIN; COMMIT; SET application_name = 'pool'; ", 500)
-		for range 20 {
-			if _, err := other.Exec(ctx, batch); err != nil {
-				t.Fatal(err)
-			}
-		}
+		tablelessCalls(t, db)
 		if after := choice(); after != before {
 			t.Errorf("the booking choice moved with 10,000 calls of each table-less statement:\nbefore\n%s\nafter\n%s", before, after)
 		}
 	})
+}
+
+// generateProposals runs 'pgtune indexes generate' into a directory of the test's own and
+// returns its proposals.
+func generateProposals(t *testing.T, dsn string) []*indexes.Proposal {
+	t.Helper()
+	r := run(t, "indexes", "generate", "--dsn", dsn, "--dir", filepath.Join(t.TempDir(), "m"), "--format", "json")
+	var doc struct {
+		Result generateSummary `json:"result"`
+	}
+	if r.code != ExitOK || json.Unmarshal([]byte(r.stdout), &doc) != nil {
+		t.Fatalf("indexes generate: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
+	}
+	return doc.Result.Proposals
+}
+
+// proposalNames are the names of generateProposals' indexes, in its order.
+func proposalNames(t *testing.T, dsn string) []string {
+	t.Helper()
+	var names []string
+	for _, p := range generateProposals(t, dsn) {
+		names = append(names, p.Candidate.Name)
+	}
+	return names
+}
+
+// tablelessCalls sends 10,000 calls each of SELECT 1, SELECT now(), BEGIN, COMMIT and SET (a
+// pool's health checks and session set-up), 500 a round trip: pg_stat_statements counts each
+// statement of a multi-statement query.
+func tablelessCalls(t *testing.T, db *pgtest.DB) {
+	t.Helper()
+	other := db.Connect(t)
+	batch := strings.Repeat("SELECT 1; SELECT now(); BEGIN; COMMIT; SET application_name = 'pool'; ", 500)
+	for range 20 {
+		if _, err := other.Exec(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
