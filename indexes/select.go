@@ -171,6 +171,7 @@ type stmt struct {
 	reads     map[string]bool     // "table.column" the statement uses in conditions, joins, sorts
 	near      map[*Candidate]bool // the candidates that can change its plan (Select's serves)
 	base      float64
+	ref       float64 // its cost without any planned index: what pg_stat_statements' time was measured on
 	cur       float64
 	curV      []float64 // cur's variants (Plan.Variants)
 }
@@ -285,6 +286,7 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		if len(s.tables) > 0 {
 			reference += float64(s.ws.Calls) * c
 		}
+		s.ref = c
 		if len(o.Planned) > 0 {
 			if c, err = s.cost(ctx, coster, o.Planned); err != nil {
 				s.base = math.NaN()
@@ -315,10 +317,11 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 	}
 	timeThreshold := o.MinImprovement * totalMs
 	savedMs := func(s *stmt, before, after float64) float64 {
-		if s.base <= 0 || before <= after {
+		// The time was measured without the planned indexes: a share of that cost.
+		if s.ref <= 0 || before <= after {
 			return 0
 		}
-		return s.ws.TotalExecMs * (before - after) / s.base
+		return s.ws.TotalExecMs * (before - after) / s.ref
 	}
 
 	// The statements a candidate can change (serves): those it was derived from, and any other
