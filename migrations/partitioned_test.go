@@ -214,12 +214,42 @@ func runKilled(t *testing.T, dsn, dir string, n int, delay time.Duration) bool {
 	}
 	err := cmd.Wait()
 	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() && st.Signal() == syscall.SIGKILL {
+		waitLockReleased(t, dsn)
 		return true
 	}
 	if started {
 		t.Fatalf("child started migration %d but was not killed: %v", n, err)
 	}
 	return false
+}
+
+// waitLockReleased waits for the server to end the killed runner's control session, and with it
+// pgtune's migration lock: the backend learns of the closed socket a moment after the kill, and a
+// run started within that moment rightly reports the lock as held (CI saw it once on 15).
+func waitLockReleased(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	key := LockKey(conn.Config().Database)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed runner's migration lock is still held after 30 s")
+		}
+	}
 }
 
 // kill -9 at every step of a partitioned table's migrations (the ON ONLY entries, each
