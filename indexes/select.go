@@ -264,6 +264,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		planned[p.Signature()] = true
 	}
 	cands = slices.DeleteFunc(slices.Clone(cands), func(c *Candidate) bool { return planned[c.Signature()] })
+	if wm, ok := coster.(Warmer); ok {
+		wm.Warm(ctx, firstPass(stmts, cands, o.Planned))
+	}
 	// The threshold and the shares are measured against the workload without any index pgtune
 	// proposed or planned, so a second run (with the first run's migrations planned) judges by
 	// the same yardstick as the first.
@@ -759,6 +762,33 @@ func Interrupted(err error) error {
 type RefusedCandidate struct {
 	Name   string `json:"name"`
 	Reason string `json:"reason"`
+}
+
+// firstPass is the Cost calls the selection begins with, which a Warmer can make ahead, in
+// parallel: every statement without the candidates (and with the planned indexes), and each
+// candidate alone (beside the planned ones) on the statements it was derived from.
+func firstPass(stmts []*stmt, cands []*Candidate, planned []*Candidate) []CostJob {
+	var jobs []CostJob
+	add := func(s *stmt, config []*Candidate) {
+		for i, text := range s.texts {
+			jobs = append(jobs, CostJob{Config: config, Fingerprint: fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), Text: text, Params: s.params[i], Tables: s.tables})
+		}
+	}
+	for _, s := range stmts {
+		add(s, nil)
+		if len(planned) > 0 {
+			add(s, planned)
+		}
+	}
+	for _, c := range cands {
+		config := append(slices.Clone(planned), c)
+		for _, s := range stmts {
+			if slices.Contains(c.Serves, s.ws.Fingerprint) {
+				add(s, config)
+			}
+		}
+	}
+	return jobs
 }
 
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {

@@ -1,9 +1,11 @@
 package indexes_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -107,6 +109,35 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 			t.Logf("%5.1f%% %7.0f kB %s (replaces %v, breaks HOT of %v)", 100*p.Share, p.SizeBytes/1024, p.Candidate.PlainDefinition(), p.Replaces, p.BreaksHOT)
 		}
 
+		// On three planner sessions the first pass is planned in parallel: the same choice, and
+		// the helper sessions are gone afterwards.
+		sessions := func() (n int) {
+			conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").Scan(&n) //nolint:errcheck // 0 fails below
+			return n
+		}
+		before := sessions()
+		wp, err := NewWhatIf(ctx, db.Connect(t), snap.Server.VersionNum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dials := 0
+		wp.Parallel(3, func(ctx context.Context) (*pgx.Conn, error) { dials++; return pgx.Connect(ctx, db.DSN) }, nil)
+		par, err := Select(ctx, rep.Model, rep.Catalog, cands, wp, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dials != 2 || !slices.Equal(proposalDefs(par), proposalDefs(res)) || par.FinalCost != res.FinalCost {
+			t.Errorf("on 3 sessions (%d dialled): %q (cost %.0f), on one %q (%.0f)", dials, proposalDefs(par), par.FinalCost, proposalDefs(res), res.FinalCost)
+		}
+		// A closed session's backend ends a moment after its client said goodbye.
+		after := sessions()
+		for deadline := time.Now().Add(10 * time.Second); after > before+1 && time.Now().Before(deadline); after = sessions() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if after != before+1 || before == 0 {
+			t.Errorf("%d sessions before the parallel selection, %d after: want the helpers closed (one more: its own)", before, after)
+		}
+
 		// Without HypoPG, the statistics estimator serves the same statements, and mostly agrees.
 		est := NewEstimator(rep.Model, rep.Catalog)
 		byEstimate, err := Select(ctx, rep.Model, rep.Catalog, cands, est, Options{})
@@ -180,4 +211,12 @@ func TestTextBudget(t *testing.T) {
 			t.Errorf("TextBudget(%+v, %s, %d) = %d, %v; want %d, %v", c.st, c.track, c.texts, limit, ok, c.wantLimit, c.wantOK)
 		}
 	}
+}
+
+func proposalDefs(r *Result) []string {
+	var out []string
+	for _, p := range r.Proposals {
+		out = append(out, p.Candidate.PlainDefinition())
+	}
+	return out
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/bookedbarber/pgtune/internal/connect"
 
@@ -47,6 +49,11 @@ type WhatIf struct {
 
 	// Explains counts the EXPLAINs actually run (cache misses).
 	Explains int
+
+	// See Parallel.
+	sessions int
+	dial     func(context.Context) (*pgx.Conn, error)
+	log      *slog.Logger
 }
 
 type hypo struct {
@@ -67,13 +74,11 @@ type Plan struct {
 
 const (
 	hypopgQuery  = connect.Marker + `SELECT pg_catalog.quote_ident(n.nspname), e.extversion FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'hypopg'`
-	hypoCreate   = connect.Marker + `SELECT indexrelid, indexname FROM %s.hypopg_create_index($1)`
+	hypoCreate   = connect.Marker + `SELECT h.indexrelid, h.indexname, %s.hypopg_relation_size(h.indexrelid) FROM %s.hypopg_create_index($1) h`
 	hypoDrop     = connect.Marker + `SELECT %s.hypopg_drop_index($1)`
-	hypoSize     = connect.Marker + `SELECT %s.hypopg_relation_size($1)`
-	hypoHide     = connect.Marker + `SELECT %s.hypopg_hide_index($1)`
+	hypoHide     = connect.Marker + `SELECT i.oid, %s.hypopg_hide_index(i.oid) FROM (SELECT $1::pg_catalog.regclass::pg_catalog.oid AS oid) i`
 	hypoUnhide   = connect.Marker + `SELECT %s.hypopg_unhide_index($1)`
 	hypoReset    = connect.Marker + `SELECT %s.hypopg_reset()`
-	indexOID     = connect.Marker + `SELECT $1::regclass::oid`
 	paramTypes   = connect.Marker + `SELECT coalesce(parameter_types::text[], '{}') FROM pg_catalog.pg_prepared_statements WHERE name = $1`
 	setParam     = connect.Marker + `SELECT pg_catalog.set_config($1, $2, true)`
 	preparedName = "pgtune_whatif"
@@ -124,66 +129,91 @@ func (w *WhatIf) Close(ctx context.Context) error {
 }
 
 // Configure makes exactly these candidates exist (hypothetically) and these existing indexes
-// ("schema.name") invisible to the planner. Cost calls it as needed.
+// ("schema.name") invisible to the planner. Cost calls it as needed. The changes go in one
+// pipelined round trip; on an error (HypoPG refusing a candidate) what was done before it is
+// kept and the rest is not sent.
 func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []string) error {
+	if len(hide) > 0 && !w.CanHide {
+		return ErrNoHide
+	}
 	want := map[string]*Candidate{}
 	for _, c := range cands {
 		if !c.Estimated {
 			want[c.Signature()] = c
 		}
 	}
+	b := &pgx.Batch{}
+	var changes []func(br pgx.BatchResults) error
 	for sig, h := range w.active {
 		if want[sig] == nil {
-			if _, err := w.conn.Exec(ctx, fmt.Sprintf(hypoDrop, w.schema), h.oid); err != nil {
-				return fmt.Errorf("drop hypothetical index: %w", err)
-			}
-			delete(w.active, sig)
-			delete(w.cands, sig)
+			b.Queue(fmt.Sprintf(hypoDrop, w.schema), h.oid)
+			changes = append(changes, func(br pgx.BatchResults) error {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("drop hypothetical index: %w", err)
+				}
+				delete(w.active, sig)
+				delete(w.cands, sig)
+				return nil
+			})
 		}
 	}
 	for sig, c := range want {
 		if _, ok := w.active[sig]; ok {
 			continue
 		}
-		var h hypo
-		if err := w.conn.QueryRow(ctx, fmt.Sprintf(hypoCreate, w.schema), c.PlainDefinition()).Scan(&h.oid, &h.name); err != nil {
-			return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
-		}
-		w.active[sig] = h
-		w.cands[sig] = c
-		if _, ok := w.sizes[sig]; !ok {
+		b.Queue(fmt.Sprintf(hypoCreate, w.schema, w.schema), c.PlainDefinition())
+		changes = append(changes, func(br pgx.BatchResults) error {
+			var h hypo
 			var size float64
-			if err := w.conn.QueryRow(ctx, fmt.Sprintf(hypoSize, w.schema), h.oid).Scan(&size); err != nil {
-				return fmt.Errorf("size of hypothetical %s: %w", c.Name, err)
+			if err := br.QueryRow().Scan(&h.oid, &h.name, &size); err != nil {
+				return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
 			}
-			w.sizes[sig] = size
-		}
-	}
-	if len(hide) > 0 && !w.CanHide {
-		return ErrNoHide
+			w.active[sig] = h
+			w.cands[sig] = c
+			if _, ok := w.sizes[sig]; !ok {
+				w.sizes[sig] = size
+			}
+			return nil
+		})
 	}
 	for name, oid := range w.hidden {
 		if !slices.Contains(hide, name) {
-			if _, err := w.conn.Exec(ctx, fmt.Sprintf(hypoUnhide, w.schema), oid); err != nil {
-				return fmt.Errorf("unhide %s: %w", name, err)
-			}
-			delete(w.hidden, name)
+			b.Queue(fmt.Sprintf(hypoUnhide, w.schema), oid)
+			changes = append(changes, func(br pgx.BatchResults) error {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("unhide %s: %w", name, err)
+				}
+				delete(w.hidden, name)
+				return nil
+			})
 		}
 	}
 	for _, name := range hide {
 		if _, ok := w.hidden[name]; ok {
 			continue
 		}
-		var oid uint32
-		if err := w.conn.QueryRow(ctx, indexOID, name).Scan(&oid); err != nil {
-			return fmt.Errorf("find index %s: %w", name, err)
-		}
-		if _, err := w.conn.Exec(ctx, fmt.Sprintf(hypoHide, w.schema), oid); err != nil {
-			return fmt.Errorf("hide %s: %w", name, err)
-		}
-		w.hidden[name] = oid
+		b.Queue(fmt.Sprintf(hypoHide, w.schema), name)
+		changes = append(changes, func(br pgx.BatchResults) error {
+			var oid uint32
+			var hidden bool // false: it was hidden already
+			if err := br.QueryRow().Scan(&oid, &hidden); err != nil {
+				return fmt.Errorf("hide %s: %w", name, err)
+			}
+			w.hidden[name] = oid
+			return nil
+		})
 	}
-	return nil
+	if len(changes) == 0 {
+		return nil
+	}
+	br := w.conn.SendBatch(ctx, b)
+	for _, apply := range changes {
+		if err := apply(br); err != nil {
+			br.Close() //nolint:errcheck // the first error is the one to report
+			return err
+		}
+	}
+	return br.Close()
 }
 
 // Size is HypoPG's estimate of a candidate's size in bytes, creating it hypothetically if
@@ -214,6 +244,16 @@ func (w *WhatIf) hiddenNames() []string {
 	return out
 }
 
+// plannable is config without the candidates HypoPG cannot simulate.
+func plannable(config []*Candidate) []*Candidate {
+	return slices.DeleteFunc(slices.Clone(config), func(c *Candidate) bool { return c.Estimated })
+}
+
+// cacheKey names a statement's text under a configuration: its plan.
+func (w *WhatIf) cacheKey(config []*Candidate, hide []string, fingerprint string, tables []string) string {
+	return fingerprint + "#" + configKey(plannable(config), hide, tables)
+}
+
 // configKey names a configuration restricted to the given tables, for the cache: a statement's
 // plan depends only on the indexes of the tables it reads.
 func configKey(config []*Candidate, hide []string, tables []string) string {
@@ -237,8 +277,8 @@ func configKey(config []*Candidate, hide []string, tables []string) string {
 func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, fingerprint, text string, params [][]string, tables []string) (Plan, error) {
 	// HypoPG cannot simulate GIN or GiST: such candidates are priced by the estimator (see
 	// Select), and left out here.
-	config = slices.DeleteFunc(slices.Clone(config), func(c *Candidate) bool { return c.Estimated })
-	key := fingerprint + "#" + configKey(config, hide, tables)
+	config = plannable(config)
+	key := w.cacheKey(config, hide, fingerprint, tables)
 	if p, ok := w.cache[key]; ok {
 		return p, nil
 	}
@@ -276,12 +316,22 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 // changes, and the representative values travel as bound parameters of set_config, read back by
 // current_setting in the EXECUTE (whose text then depends only on the parameters' types).
 //
-// A text planned before (its parameter types known) goes in one round trip: the same statements,
-// sent as one pipelined batch (explainBatch). The first time, or when the batch fails (a
+// A text goes in one round trip: the same statements, sent as one pipelined batch
+// (explainBatch), once its parameter types are known (one round trip the first time, see
+// paramTypesOf). When that fails (a statement the server cannot prepare) or the batch does (a
 // representative value of the wrong type), they go one by one, so that a failure loses only its
-// own custom plan.
+// own custom plan and the error is the statement's own.
 func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Plan, error) {
 	text = strings.TrimRight(strings.TrimSpace(text), ";")
+	if _, ok := w.types[text]; !ok && !w.stepwise[text] {
+		if types, err := w.paramTypesOf(ctx, text); err == nil {
+			w.types[text] = types
+		} else if ctx.Err() != nil {
+			return Plan{}, err
+		} else {
+			w.stepwise[text] = true
+		}
+	}
 	if types, ok := w.types[text]; ok && !w.stepwise[text] {
 		p, err := w.explainBatch(ctx, text, types, sets)
 		if err == nil {
@@ -296,6 +346,30 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 		w.stepwise[text] = true
 	}
 	return w.explainStepwise(ctx, text, sets)
+}
+
+// paramTypesOf prepares text and reads its parameters' types, in one round trip; the prepared
+// statement is gone again afterwards.
+func (w *WhatIf) paramTypesOf(ctx context.Context, text string) ([]string, error) {
+	b := &pgconn.Batch{}
+	b.ExecParams(connect.Marker+"PREPARE "+preparedName+" AS "+text, nil, nil, nil, nil)
+	b.ExecParams(paramTypes, [][]byte{[]byte(preparedName)}, nil, nil, nil)
+	b.ExecParams(connect.Marker+"DEALLOCATE "+preparedName, nil, nil, nil, nil)
+	results, err := w.conn.PgConn().ExecBatch(ctx, b).ReadAll()
+	if err != nil {
+		if ctx.Err() == nil {
+			w.conn.Exec(ctx, connect.Marker+"DEALLOCATE "+preparedName) //nolint:errcheck // it may not exist
+		}
+		return nil, err
+	}
+	if len(results) != 3 || len(results[1].Rows) != 1 || len(results[1].Rows[0]) != 1 {
+		return nil, errors.New("parameters of the prepared statement: no row")
+	}
+	var types []string
+	if err := w.conn.TypeMap().Scan(pgtype.TextArrayOID, pgtype.TextFormatCode, results[1].Rows[0][0], &types); err != nil {
+		return nil, fmt.Errorf("parameters of the prepared statement: %w", err)
+	}
+	return types, nil
 }
 
 // explainBatch is explain's round trip: PREPARE, the generic EXPLAIN, each custom one with its

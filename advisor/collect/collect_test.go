@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -307,6 +308,39 @@ func TestCollectAsMonitoringRole(t *testing.T) {
 		if a == nil || a.CheckpointsSince == nil || a.DatabaseSince == nil || a.BlocksHit <= 0 || a.ClientBackends < 1 ||
 			a.OldestXIDAge <= 0 || a.OldestXIDDatabase == "" || (snap.Server.VersionNum >= 140000 && a.WALBytes <= 0) {
 			t.Errorf("server activity as seen by pg_monitor: %+v", a)
+		}
+	})
+}
+
+// The collecting session sets statement_timeout, lock_timeout and jit for itself (SET LOCAL);
+// the snapshot still holds the values the application's sessions get.
+func TestCollectReportsTheServersSettings(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t)
+		conn := db.Connect(t)
+		for _, set := range []string{"statement_timeout = '7s'", "lock_timeout = '3s'", "jit = on", "work_mem = '5MB'"} {
+			if _, err := conn.Exec(t.Context(), "ALTER DATABASE "+db.Name+" SET "+set); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snap, err := collectOn(t, db.DSN, Options{StatementTimeout: 30 * time.Second, CatalogOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"statement_timeout": "7000", "lock_timeout": "3000", "jit": "on", "work_mem": "5120"}
+		for _, st := range snap.Settings {
+			if v, ok := want[st.Name]; ok {
+				if st.Setting != v {
+					t.Errorf("%s = %q, want the database's %q", st.Name, st.Setting, v)
+				}
+				if st.Source == "session" {
+					t.Errorf("%s: source is pgtune's own session", st.Name)
+				}
+				delete(want, st.Name)
+			}
+		}
+		if len(want) != 0 {
+			t.Errorf("not collected: %v", want)
 		}
 	})
 }

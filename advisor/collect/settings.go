@@ -12,12 +12,19 @@ import (
 // settingsQuery reads every setting; a role without pg_read_all_settings sees a few (such as
 // data_directory) as NULL-free but restricted rows, which is all the advisor needs.
 //
-// pgtune's own session runs with pg_stat_statements.track = none when it may (connect.Untrack):
-// for that setting the server's value is the session's reset_val, not its current one.
+// pgtune's own session changes a few settings for itself: pg_stat_statements.track = none when
+// it may (connect.Untrack), and the collection's statement_timeout, lock_timeout and jit (SET
+// LOCAL, see Collect). For those the server's value is the session's reset_val, not its current
+// one, and where the value came from is no longer known (source left empty).
 const settingsQuery = connect.Marker + `SELECT name,
-       coalesce(CASE WHEN name = 'pg_stat_statements.track' THEN reset_val ELSE setting END, ''),
-       coalesce(unit, ''), coalesce(source, ''), coalesce(context, '')
+       coalesce(CASE WHEN name IN (` + ownSettings + `) THEN reset_val ELSE setting END, ''),
+       coalesce(unit, ''),
+       coalesce(CASE WHEN name IN (` + ownSettings + `) AND source = 'session' THEN NULL ELSE source END, ''),
+       coalesce(context, '')
 FROM pg_catalog.pg_settings ORDER BY name`
+
+// ownSettings are the settings pgtune's collecting session sets for itself.
+const ownSettings = `'pg_stat_statements.track', 'statement_timeout', 'lock_timeout', 'jit'`
 
 func collectSettings(ctx context.Context, tx querier, snap *model.Snapshot, _ Options) error {
 	rows, err := tx.Query(ctx, settingsQuery)

@@ -85,11 +85,15 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 	inf.add(fs, false)
 	top := fs.Int("top", 10, "how many statements the workload summary lists")
 	noIndexes := fs.Bool("no-indexes", false, "skip the index engine (its planner work takes a few seconds on a large workload)")
+	sessions := addPlannerSessions(fs)
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
 	if *top < 1 {
 		return usageErrorf("advise: --top must be at least 1")
+	}
+	if *sessions < 1 {
+		return usageErrorf("advise: --planner-sessions must be at least 1")
 	}
 	log, _ := fs.logger()
 	snap, kind, err := src.load(ctx, fs, "advise")
@@ -120,6 +124,7 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 			return fmt.Errorf("advise: %w", err)
 		}
 		defer w.Close(context.Background())
+		parallel(w, *sessions, fs, log)
 		opts.Coster = w
 	case kind == "dump":
 		// A schema file has no statistics to estimate from.

@@ -404,6 +404,8 @@ func TestAdviseAndSnapshotBadInput(t *testing.T) {
 			{[]string{"advise", "--schema", goodSchema}, ExitUsage, "--schema and --statements go together"},
 			{[]string{"advise", "--demo", "--dsn", "postgres://x@127.0.0.1:1/y"}, ExitUsage, "choose one source"},
 			{[]string{"advise", "--top", "0", "--demo"}, ExitUsage, "--top must be at least 1"},
+			{[]string{"advise", "--planner-sessions", "0", "--demo"}, ExitUsage, "--planner-sessions must be at least 1"},
+			{[]string{"indexes", "generate", "--dir", dir + "/m", "--planner-sessions", "-1", "--demo"}, ExitUsage, "--planner-sessions must be at least 1"},
 			{[]string{"advise", "--dsn", "postgres://app:s3cretpw@127.0.0.1:1/booking?sslmode=disable"}, ExitFailed, "cannot connect to app@127.0.0.1:1/booking"},
 			{[]string{"snapshot", "--demo"}, ExitUsage, "flag provided but not defined"},
 			{[]string{"snapshot"}, ExitUsage, "--out FILE is required"},

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/prereq"
@@ -92,6 +94,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	drops := fs.Bool("include-drops", false, "also write migrations dropping redundant indexes (duplicates, left prefixes, unused, replaced)")
 	maxIdx := fs.Int("max-indexes", 0, "propose at most this many indexes (0: no cap)")
 	budget := fs.String("budget", "", "cap the proposals' total size: bytes (500MB, 2GB) or a share of the tables' size (10%)")
+	sessions := addPlannerSessions(fs)
 	var src sourceFlags
 	src.addLive(fs)
 	fs.StringVar(&src.snapshotFile, "snapshot", "", "work from this snapshot file instead (costs then estimated from its statistics)")
@@ -104,6 +107,9 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	if *maxIdx < 0 {
 		return usageErrorf("indexes generate: --max-indexes must be 0 or more")
+	}
+	if *sessions < 1 {
+		return usageErrorf("indexes generate: --planner-sessions must be at least 1")
 	}
 	if st, err := os.Stat(*dir); err == nil && !st.IsDir() {
 		return usageErrorf("indexes generate: --dir %s is a file; name a directory", *dir)
@@ -170,6 +176,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 			return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
 		}
 		defer w.Close(context.Background())
+		parallel(w, *sessions, fs, log)
 		coster, explains = w, func() int { return w.Explains }
 	}
 	p := newProgress(e.stderr)
@@ -382,4 +389,17 @@ func parseBudget(arg string) (bytes, share float64, err error) {
 		return 0, 0, fmt.Errorf("%q is not a size like 500MB or a share like 10%%", arg)
 	}
 	return v * mult, 0, nil
+}
+
+// addPlannerSessions is --planner-sessions, for the commands that price indexes with HypoPG.
+func addPlannerSessions(fs *flagSet) *int {
+	return fs.Int("planner-sessions", 2, "live: sessions that plan at once with HypoPG; each takes a server core while it plans (1: one session)")
+}
+
+// parallel lets w's first pass plan on more sessions, each opened as the first one was.
+func parallel(w *indexes.WhatIf, sessions int, fs *flagSet, log *slog.Logger) {
+	w.Parallel(sessions, func(ctx context.Context) (*pgx.Conn, error) {
+		conn, _, err := fs.connect(ctx, log)
+		return conn, err
+	}, log)
 }
