@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/audit"
+	"github.com/bookedbarber/pgtune/advisor/cluster"
 	"github.com/bookedbarber/pgtune/advisor/health"
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/prereq"
@@ -67,6 +68,21 @@ type Source struct {
 	Tables          int         `json:"tables"`
 	Indexes         int         `json:"indexes"`
 	Gaps            []model.Gap `json:"gaps,omitempty"`
+	// Replicas are the read replicas read beside the primary, each with what it added to the
+	// workload; StreamingReplicas is how many the primary shows streaming (read or not).
+	Replicas          []ReplicaSource `json:"replicas,omitempty"`
+	StreamingReplicas int             `json:"streaming_replicas,omitempty"`
+}
+
+// ReplicaSource is one replica of the report's source.
+type ReplicaSource struct {
+	Name          string     `json:"name"`
+	ServerVersion string     `json:"server_version,omitempty"`
+	StatsReset    *time.Time `json:"stats_reset,omitempty"`
+	Statements    int        `json:"statements"`
+	Calls         int64      `json:"calls"`
+	// Error says why it could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // WorkloadSummary is the report's picture of the workload.
@@ -114,6 +130,7 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	findings = append(findings, rewrite.Analyze(w, cat)...)
 	findings = append(findings, audit.Analyze(cat, now)...)
 	findings = append(findings, health.Analyze(cat, w)...)
+	findings = append(findings, cluster.Analyze(snap)...)
 	findings = append(findings, settings.Analyze(snap, o.Instance)...)
 	findings = append(findings, maintenance.Findings(snap)...)
 	var engineErr error
@@ -164,7 +181,8 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	r := &Report{
 		Source: Source{Kind: snap.Source, Database: snap.Server.Database, ServerVersion: snap.Server.Version,
 			TakenAt: snap.TakenAt, StatsReset: snap.Server.StatsReset, StatementsReset: snap.Statements.StatsReset,
-			Tables: len(snap.Tables), Indexes: len(snap.Indexes), Gaps: append(slices.Clone(snap.Gaps), engineGaps...)},
+			Tables: len(snap.Tables), Indexes: len(snap.Indexes), Gaps: append(slices.Clone(snap.Gaps), engineGaps...),
+			Replicas: replicaSources(snap), StreamingReplicas: snap.StreamingReplicas},
 		Workload: WorkloadSummary{Statements: len(w.Statements), Calls: w.TotalCalls, TotalExecMs: model.Round(w.TotalExecMs, 3),
 			HiddenRows: snap.Statements.Hidden, OwnRows: snap.Statements.Own, InternalRows: snap.Statements.Internal, Unmodelled: w.Unmodelled, Tables: w.Tables},
 		Findings: findings,
@@ -225,4 +243,17 @@ func Rank(fs []model.Finding) {
 		}
 		return cmp.Compare(a.Title, b.Title)
 	})
+}
+
+func replicaSources(snap *model.Snapshot) []ReplicaSource {
+	var out []ReplicaSource
+	for _, r := range snap.Replicas {
+		rs := ReplicaSource{Name: r.Name, ServerVersion: r.Server.Version, StatsReset: r.Server.StatsReset, Error: r.Error,
+			Statements: len(r.Statements.Rows)}
+		for _, row := range r.Statements.Rows {
+			rs.Calls += row.Calls
+		}
+		out = append(out, rs)
+	}
+	return out
 }

@@ -14,6 +14,18 @@ import (
 	"github.com/bookedbarber/pgtune/advisor/query"
 )
 
+// addNodeUse counts a row of node's in the statement's per-node evidence.
+func addNodeUse(ws *model.WorkloadStatement, node string, r *model.StatementRow) {
+	for i := range ws.Nodes {
+		if ws.Nodes[i].Node == node {
+			ws.Nodes[i].Calls += r.Calls
+			ws.Nodes[i].TotalExecMs += r.TotalExecMs
+			return
+		}
+	}
+	ws.Nodes = append(ws.Nodes, model.NodeUse{Node: node, Calls: r.Calls, TotalExecMs: r.TotalExecMs})
+}
+
 // BuildWorkload turns a snapshot's pg_stat_statements rows into the workload: every text parsed
 // into its model, rows merged by fingerprint, columns resolved against the catalog, models
 // upgraded from samples that carry the application's literal constants, and the per-table access
@@ -33,10 +45,25 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 	}
 	// Parse each distinct text once, on every core: parsing is nearly all of the work, and
 	// pg_query keeps its parser state per thread.
+	// A cluster's statements are the primary's and every replica's (read traffic never
+	// reaches the primary's pg_stat_statements), merged by fingerprint like any other rows.
+	type noded struct {
+		node string
+		r    *model.StatementRow
+	}
+	var rows []noded
+	for i := range snap.Statements.Rows {
+		rows = append(rows, noded{"primary", &snap.Statements.Rows[i]})
+	}
+	for _, rep := range snap.Replicas {
+		for i := range rep.Statements.Rows {
+			rows = append(rows, noded{rep.Name, &rep.Statements.Rows[i]})
+		}
+	}
 	var texts []string
 	cache := map[string]parsed{}
-	for i := range snap.Statements.Rows {
-		if q := snap.Statements.Rows[i].Query; cache[q] == (parsed{}) {
+	for _, nr := range rows {
+		if q := nr.r.Query; cache[q] == (parsed{}) {
 			cache[q] = parsed{problem: "pending"}
 			texts = append(texts, q)
 		}
@@ -51,8 +78,8 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		cache[q] = results[i]
 	}
 
-	for i := range snap.Statements.Rows {
-		r := &snap.Statements.Rows[i]
+	for _, nr := range rows {
+		r := nr.r
 		w.TotalExecMs += r.TotalExecMs
 		w.TotalCalls += r.Calls
 		p := cache[r.Query]
@@ -82,6 +109,9 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 		ws.TempBlks += r.TempBlksRead + r.TempBlksWrit
 		ws.WalBytes += r.WalBytes
 		ws.Toplevel = ws.Toplevel || r.Toplevel
+		if len(snap.Replicas) > 0 {
+			addNodeUse(ws, nr.node, r)
+		}
 		if r.TotalExecMs >= busiest[ws] {
 			busiest[ws] = r.TotalExecMs
 			ws.Query = r.Query
@@ -93,6 +123,7 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 	problems := map[model.TextProblem]*model.ProblemCount{}
 	for _, ws := range w.Statements {
 		slices.Sort(ws.QueryIDs)
+		slices.SortStableFunc(ws.Nodes, func(a, b model.NodeUse) int { return cmp.Compare(b.TotalExecMs, a.TotalExecMs) })
 		if len(ws.Texts) == 0 {
 			ws.Texts = []string{ws.Query}
 		}

@@ -391,9 +391,22 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		}
 	}
 	age, since := statsAge(snap, now)
+	// On a cluster an index is unused only if no node scanned it, and only as long as the
+	// youngest node's counters have counted.
+	for _, r := range snap.Replicas {
+		if r.Error != "" {
+			continue
+		}
+		rs := &model.Snapshot{Server: r.Server}
+		if a, s := statsAge(rs, now); a < age || a < 0 {
+			age, since = a, s+" on "+r.Name
+		}
+	}
+	unread := unreadReplicas(snap)
 	var out []model.Finding
 	for _, ix := range idx {
-		if ix.Scans != 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
+		total, perNode, complete := snap.NodeScans(ix)
+		if total != 0 || ix.Scans < 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
 			ix.Attached || ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] || absorbed[ix.Name] > 0 {
 			continue
 		}
@@ -405,10 +418,41 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		if age < UnusedMinAge { // an unknown age (-1) counts as too young
 			sev = model.SeverityInfo
 		}
+		where := "The counters are this server's only: check that no replica's queries use it before dropping it, and keep " +
+			"its definition to build it again."
+		if len(snap.Replicas) > 0 {
+			where = fmt.Sprintf("No node scanned it: the primary and %d replica(s) (%s). Keep its definition to build it again.",
+				len(snap.Replicas)-len(unread), strings.Join(nodeNames(snap), ", "))
+		}
 		detail := fmt.Sprintf("No statement has scanned this index %s (%s). It still costs a write on every insert and "+
-			"non-HOT update (%d inserts, %d updates, %d deletes on the table in that time) and space in the cache. "+
-			"The counters are this server's only: check that no replica's queries use it before dropping it, and keep "+
-			"its definition to build it again.", since, ageText, t.Stats.Inserts, t.Stats.Updates, t.Stats.Deletes)
+			"non-HOT update (%d inserts, %d updates, %d deletes on the table in that time) and space in the cache. %s",
+			since, ageText, t.Stats.Inserts, t.Stats.Updates, t.Stats.Deletes, where)
+		evidence := model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText)
+		if len(snap.Replicas) > 0 {
+			evidence = append(evidence, model.Fact{Name: "idx_scan_per_node", Value: perNode})
+		}
+		// What is not known to be unused everywhere is never dropped: a replica that could not
+		// be read, or replicas streaming from this server that were not read at all.
+		unknown := ""
+		switch {
+		case !complete:
+			unknown = fmt.Sprintf("Whether it is unused is unknown: %s could not be read (%s), and its queries may use it. "+
+				"pgtune proposes no drop until every node is read.", strings.Join(unread, ", "), replicaErrors(snap))
+		case len(snap.Replicas) == 0 && snap.StreamingReplicas > 0:
+			unknown = fmt.Sprintf("Whether it is unused is unknown: %d replica(s) stream from this server, and their read "+
+				"queries never reach its counters. Pass each one's DSN with --replica-dsn; pgtune proposes no drop until then.", snap.StreamingReplicas)
+		}
+		if unknown != "" {
+			out = append(out, model.Finding{
+				Rule: "audit.index.unused", Kind: model.KindIndex, Table: t.Key(), Severity: model.SeverityInfo,
+				Title:    fmt.Sprintf("%s was not scanned on the primary; on the replicas: unknown", ix.Name),
+				Detail:   detail + " " + unknown,
+				Evidence: append(evidence, model.Fact{Name: "unused", Value: "unknown"}),
+				Index:    spec(ix),
+				Impact:   share(ix.SizeBytes, dbBytes),
+			})
+			continue
+		}
 		switch {
 		case age < 0:
 			detail += " How long the counters have been counting is unknown (pg_stat_database.stats_reset is empty: " +
@@ -417,7 +461,6 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		case age < UnusedMinAge:
 			detail += " The statistics are younger than a week: too early to be sure."
 		}
-		evidence := model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText)
 		for _, fk := range fks {
 			if len(ix.Keys) > 0 && len(fk.Columns) > 0 && ix.Keys[0].Column == fk.Columns[0] {
 				sev = min(sev, model.SeverityLow)
@@ -439,6 +482,38 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		})
 	}
 	slices.SortFunc(out, func(a, b model.Finding) int { return cmp.Compare(a.Title, b.Title) })
+	return out
+}
+
+// unreadReplicas names the replicas that could not be read.
+func unreadReplicas(snap *model.Snapshot) []string {
+	var out []string
+	for _, r := range snap.Replicas {
+		if r.Error != "" {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}
+
+func replicaErrors(snap *model.Snapshot) string {
+	var out []string
+	for _, r := range snap.Replicas {
+		if r.Error != "" {
+			out = append(out, r.Name+": "+r.Error)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// nodeNames are the nodes read: the primary, then each replica read.
+func nodeNames(snap *model.Snapshot) []string {
+	out := []string{"primary"}
+	for _, r := range snap.Replicas {
+		if r.Error == "" {
+			out = append(out, r.Name)
+		}
+	}
 	return out
 }
 

@@ -59,6 +59,8 @@ type Options struct {
 	// (connect.Untrack), so nothing of this run is recorded there. When it is false, Collect
 	// tries to untrack its own session for the collection (and resets it after).
 	Untracked bool
+
+	replica bool // see Replica
 }
 
 // MinServerVersion is the oldest server pgtune reads (server_version_num).
@@ -157,14 +159,17 @@ func Collect(ctx context.Context, conn *pgx.Conn, o Options) (*model.Snapshot, e
 		{"triggers", collectTriggers},
 		{"views", collectViews},
 		{"column statistics", collectColumnStats},
+		{"replication", collectReplication},
 		{"pg_stat_statements", collectStatements},
 	}
-	light := map[string]bool{"server": true, "settings": true, "server activity": true, "xmin horizon": true, "tables": true, "table statistics": true}
+	light := map[string]bool{"server": true, "settings": true, "server activity": true, "xmin horizon": true, "tables": true, "table statistics": true, "replication": true}
+	// A replica's catalog and statistics are its primary's: only what it runs and scans is its own.
+	replica := map[string]bool{"server": true, "settings": true, "extensions": true, "indexes": true, "pg_stat_statements": true}
 	for _, s := range steps {
 		if (o.CatalogOnly || o.Light) && s.name == "pg_stat_statements" {
 			continue
 		}
-		if o.Light && !light[s.name] {
+		if o.Light && !light[s.name] || o.replica && !replica[s.name] {
 			continue
 		}
 		step(s.name)

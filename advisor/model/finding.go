@@ -69,6 +69,7 @@ const (
 	KindStatistics   Kind = "statistics"   // planner statistics and pg_stat_statements health
 	KindSettings     Kind = "settings"     // server settings
 	KindMaintenance  Kind = "maintenance"  // VACUUM, ANALYZE, bloat, wraparound
+	KindReplication  Kind = "replication"  // replicas: lag, slots, recovery conflicts, settings they must match
 )
 
 // Finding is one thing pgtune says about a database: what is wrong, why it believes so, and the
@@ -129,6 +130,8 @@ type StatementEvidence struct {
 	Rows        int64     `json:"rows"`
 	// TimeShare is the statement's share (0..1) of the workload's total execution time.
 	TimeShare float64 `json:"time_share"`
+	// Nodes are its calls and time per node, when the snapshot holds replicas.
+	Nodes []NodeUse `json:"nodes,omitempty"`
 }
 
 // IndexSpec is an index a finding is about, structured for tools.

@@ -53,6 +53,14 @@ type Snapshot struct {
 	// Blockers hold back the xmin horizon, so VACUUM cannot remove or freeze past them.
 	Blockers []Blocker `json:"blockers,omitempty"`
 
+	// Replicas are the primary's read replicas read beside it (--replica-dsn): their workload
+	// and index use. StreamingReplicas is how many replicas pg_stat_replication shows streaming
+	// from the server (-1: unknown, the role may not see them), read or not.
+	Replicas          []Replica `json:"replicas,omitempty"`
+	StreamingReplicas int       `json:"streaming_replicas,omitempty"`
+	// Replication is the server's own view of its standbys and slots (nil: not collected).
+	Replication *Replication `json:"replication,omitempty"`
+
 	// Gaps lists what could not be collected and why (a missing privilege, an old extension), so
 	// the advisor and the reader know which findings are missing.
 	Gaps []Gap `json:"gaps,omitempty"`

@@ -47,6 +47,9 @@ type WorkloadStatement struct {
 	TimeShare float64 `json:"time_share"`
 	// Toplevel is false when every merged row ran inside a function.
 	Toplevel bool `json:"toplevel"`
+	// Nodes says where the statement ran when the snapshot holds replicas: each node's calls
+	// and time ("primary", or a replica's name), the busiest first. Empty for one server.
+	Nodes []NodeUse `json:"nodes,omitempty"`
 
 	// Model is the statement's typed model; nil when Problem is set.
 	Model *Statement `json:"model,omitempty"`
@@ -89,7 +92,7 @@ func (s *WorkloadStatement) RowsPerCall() float64 {
 // Evidence is the statement as a finding cites it.
 func (s *WorkloadStatement) Evidence() StatementEvidence {
 	return StatementEvidence{Fingerprint: s.Fingerprint, QueryIDs: s.QueryIDs, Query: s.Query, Calls: s.Calls,
-		TotalExecMs: Round(s.TotalExecMs, 3), MeanExecMs: Round(s.MeanExecMs, 3), Rows: s.Rows, TimeShare: Round(s.TimeShare, 4)}
+		TotalExecMs: Round(s.TotalExecMs, 3), MeanExecMs: Round(s.MeanExecMs, 3), Rows: s.Rows, TimeShare: Round(s.TimeShare, 4), Nodes: s.Nodes}
 }
 
 // Round rounds x to the given number of decimals, for evidence and JSON that people read.
@@ -128,4 +131,11 @@ type ColumnAccess struct {
 	GroupBy int64            `json:"group_by,omitempty"`
 	// Calls is the number of calls that use the column in any of these ways.
 	Calls int64 `json:"calls"`
+}
+
+// NodeUse is a statement's calls and time on one node of a cluster.
+type NodeUse struct {
+	Node        string  `json:"node"`
+	Calls       int64   `json:"calls"`
+	TotalExecMs float64 `json:"total_exec_ms"`
 }

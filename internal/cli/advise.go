@@ -66,11 +66,13 @@ type sourceFlags struct {
 	demo                                     bool
 	sample, timeout                          time.Duration
 	noValues                                 bool
+	replicaDSNs                              stringList
 }
 
 func (s *sourceFlags) addLive(fs *flagSet) {
 	fs.DurationVar(&s.sample, "sample", 0, "live: also sample pg_stat_activity this long for statement texts with their literal constants (0: one look)")
 	fs.DurationVar(&s.timeout, "statement-timeout", 30*time.Second, "live: timeout of each catalog query")
+	fs.Var(&s.replicaDSNs, "replica-dsn", "live: also read this read replica of the --dsn primary (its statements and index scans); repeat for each replica")
 }
 
 func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
@@ -174,6 +176,9 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 	if n > 1 {
 		return nil, "", usageErrorf("%s: choose one source: --dsn, --snapshot, --schema with --statements, or --demo", cmdName)
 	}
+	if len(s.replicaDSNs) > 0 && (s.demo || s.snapshotFile != "" || s.schemaFile != "" || s.statementsFile != "") {
+		return nil, "", usageErrorf("%s: --replica-dsn reads replicas beside a live primary (--dsn, DATABASE_URL or PG*); a snapshot holds the replicas it was taken with", cmdName)
+	}
 	switch {
 	case s.demo:
 		snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
@@ -211,6 +216,10 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 		return snap, "dump", nil
 	}
 	log, _ := fs.logger()
+	replicas, err := s.replicaConfigs(fs)
+	if err != nil {
+		return nil, "", err
+	}
 	conn, cfg, err := fs.connect(ctx, log)
 	if err != nil {
 		return nil, "", err
@@ -225,6 +234,9 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 	p.done()
 	if err != nil {
 		return nil, "", fmt.Errorf("%s %s: %w", cmdName, connect.Describe(cfg), err)
+	}
+	if err := s.readReplicas(ctx, fs, snap, replicas, log); err != nil {
+		return nil, "", err
 	}
 	return snap, "live", nil
 }
@@ -306,6 +318,22 @@ func adviseTables(r *advisor.Report) []report.Table {
 	tables = append(tables, report.Table{Title: title, Columns: []string{"#", "severity", "kind", "table", "finding"}, Rows: rows,
 		Note: note + "\n" + fnote})
 
+	if len(src.Replicas) > 0 {
+		var n [][]string
+		for _, r := range src.Replicas {
+			status, since := "read", "-"
+			if r.Error != "" {
+				status = "NOT READ: " + r.Error
+			}
+			if r.StatsReset != nil {
+				since = r.StatsReset.Format("2006-01-02 15:04 UTC")
+			}
+			n = append(n, []string{r.Name, fmt.Sprint(r.Statements), thousands(r.Calls), since, status})
+		}
+		tables = append(tables, report.Table{Title: fmt.Sprintf("Replicas read beside the primary (%d; the primary shows %d streaming)", len(src.Replicas), src.StreamingReplicas),
+			Columns: []string{"replica", "statements", "calls", "index counters since", "status"}, Rows: n,
+			Note: "Their statements are merged with the primary's by fingerprint; an index is unused only if no node scanned it."})
+	}
 	if len(src.Gaps) > 0 {
 		var g [][]string
 		for _, gap := range src.Gaps {

@@ -406,6 +406,8 @@ func TestAdviseAndSnapshotBadInput(t *testing.T) {
 			{[]string{"advise", "--top", "0", "--demo"}, ExitUsage, "--top must be at least 1"},
 			{[]string{"advise", "--planner-sessions", "0", "--demo"}, ExitUsage, "--planner-sessions must be at least 1"},
 			{[]string{"indexes", "generate", "--dir", dir + "/m", "--planner-sessions", "-1", "--demo"}, ExitUsage, "--planner-sessions must be at least 1"},
+			{[]string{"advise", "--demo", "--replica-dsn", "postgres://x@127.0.0.1:1/y"}, ExitUsage, "--replica-dsn reads replicas beside a live primary"},
+			{[]string{"advise", "--dsn", "postgres://x@127.0.0.1:1/y", "--replica-dsn", "postgres://x:s3cretpw@127.0.0.1:1/y?sslmode=bogus"}, ExitUsage, "--replica-dsn"},
 			{[]string{"advise", "--dsn", "postgres://app:s3cretpw@127.0.0.1:1/booking?sslmode=disable"}, ExitFailed, "cannot connect to app@127.0.0.1:1/booking"},
 			{[]string{"snapshot", "--demo"}, ExitUsage, "flag provided but not defined"},
 			{[]string{"snapshot"}, ExitUsage, "--out FILE is required"},

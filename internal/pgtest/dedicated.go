@@ -131,31 +131,9 @@ func startDedicatedContainer(t testing.TB, o DedicatedOptions, major int) (*Dedi
 	for _, p := range o.Ports {
 		exposed = append(exposed, fmt.Sprintf("%d/tcp", p))
 	}
-	logs := &logBuffer{}
-	ctr, err := testcontainers.Run(ctx, img,
-		testcontainers.WithLogger(logs),
-		testcontainers.WithExposedPorts(exposed...),
-		testcontainers.WithEnv(map[string]string{"PGTUNE_LIFETIME_SECONDS": fmt.Sprint(int(containerLifetime.Seconds()))}),
-		testcontainers.WithLabels(map[string]string{ContainerLabel: "true"}),
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader: strings.NewReader(o.Conf), ContainerFilePath: "/etc/pgtune/extra.conf", FileMode: 0o644,
-		}),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.ShmSize = 1 << 30 }),
-		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
-			wait.ForLog("database system is ready to accept connections"),
-			wait.ForListeningPort("5432/tcp"),
-		),
-	)
+	ctr, err := runConfigured(ctx, img, exposed, map[string]string{}, o.Conf)
 	if err != nil {
-		var serverLog string
-		if ctr != nil {
-			if r, lerr := ctr.Logs(context.Background()); lerr == nil {
-				b, _ := io.ReadAll(r)
-				serverLog = string(b)
-			}
-			_ = testcontainers.TerminateContainer(ctr)
-		}
-		return nil, fmt.Errorf("start %s with the test's configuration: %w\nserver log:\n%s\n%s", img, err, tail(serverLog, 20), tail(logs.String(), 10))
+		return nil, fmt.Errorf("start %s with the test's configuration: %w", img, err)
 	}
 	t.Cleanup(func() { _ = testcontainers.TerminateContainer(ctr) })
 	endpoint, err := ctr.PortEndpoint(ctx, "5432/tcp", "")
@@ -287,4 +265,38 @@ func startDedicatedLocal(t testing.TB, o DedicatedOptions, major int) (*Dedicate
 func hasFile(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && !st.IsDir()
+}
+
+// runConfigured runs the test image with conf as its /etc/pgtune/extra.conf (included last) and
+// waits until the server accepts connections; a start that fails returns the server's log.
+func runConfigured(ctx context.Context, img string, exposed []string, env map[string]string, conf string, opts ...testcontainers.ContainerCustomizer) (testcontainers.Container, error) {
+	logs := &logBuffer{}
+	env["PGTUNE_LIFETIME_SECONDS"] = fmt.Sprint(int(containerLifetime.Seconds()))
+	ctr, err := testcontainers.Run(ctx, img, append([]testcontainers.ContainerCustomizer{
+		testcontainers.WithLogger(logs),
+		testcontainers.WithExposedPorts(exposed...),
+		testcontainers.WithEnv(env),
+		testcontainers.WithLabels(map[string]string{ContainerLabel: "true"}),
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader: strings.NewReader(conf), ContainerFilePath: "/etc/pgtune/extra.conf", FileMode: 0o644,
+		}),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.ShmSize = 1 << 30 }),
+		// A standby says "ready to accept read-only connections".
+		testcontainers.WithWaitStrategyAndDeadline(startTimeout,
+			wait.ForLog("database system is ready to accept"),
+			wait.ForListeningPort("5432/tcp"),
+		),
+	}, opts...)...)
+	if err != nil {
+		var serverLog string
+		if ctr != nil {
+			if r, lerr := ctr.Logs(context.Background()); lerr == nil {
+				b, _ := io.ReadAll(r)
+				serverLog = string(b)
+			}
+			_ = testcontainers.TerminateContainer(ctr)
+		}
+		return nil, fmt.Errorf("%w\nserver log:\n%s\n%s", err, tail(serverLog, 20), tail(logs.String(), 10))
+	}
+	return ctr, nil
 }

@@ -440,20 +440,32 @@ func connectRetry(ctx context.Context, dsn string) (*pgx.Conn, error) {
 // them right after writing would otherwise race.
 func WaitForStats(t testing.TB, conn *pgx.Conn, table string, inserts int64) {
 	t.Helper()
+	waitForCounter(t, conn, "SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_stat_user_tables WHERE relname = $1", table, inserts, "inserts")
+}
+
+// waitForCounter polls query (one counter of table) until it reaches want, for up to 10 s.
+func waitForCounter(t testing.TB, conn *pgx.Conn, query, table string, want int64, what string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var n int64
 		// Each check is its own transaction: within one, the counters are read once and cached.
-		err := conn.QueryRow(context.Background(), "SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_stat_user_tables WHERE relname = $1", table).Scan(&n)
-		if err != nil {
+		if err := conn.QueryRow(context.Background(), query, table).Scan(&n); err != nil {
 			t.Fatalf("pgtest: read statistics of %s: %v", table, err)
 		}
-		if n >= inserts {
+		if n >= want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("pgtest: statistics of %s show %d inserts after 10 s, want %d", table, n, inserts)
+			t.Fatalf("pgtest: statistics of %s show %d %s after 10 s, want %d", table, n, what, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// WaitForIndexScans waits (up to 10 s) until the cumulative statistics of the server conn is
+// connected to show an index scan of table.
+func WaitForIndexScans(t testing.TB, conn *pgx.Conn, table string) {
+	t.Helper()
+	waitForCounter(t, conn, "SELECT coalesce(sum(idx_scan), 0)::int8 FROM pg_stat_user_indexes WHERE relname = $1", table, 1, "index scans")
 }

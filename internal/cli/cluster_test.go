@@ -1,0 +1,308 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookedbarber/pgtune/internal/pgtest"
+)
+
+// clusterReport is what the cluster tests read of advise's JSON.
+type clusterReport struct {
+	Result struct {
+		Source struct {
+			Gaps []struct{ What, Reason string } `json:"gaps"`
+		} `json:"source"`
+		Findings []struct {
+			Rule     string         `json:"rule"`
+			Title    string         `json:"title"`
+			SQL      string         `json:"sql"`
+			Evidence map[string]any `json:"evidence"`
+			Index    *struct {
+				Name    string   `json:"name"`
+				Columns []string `json:"columns"`
+			} `json:"index"`
+			Statements []struct {
+				Nodes []struct {
+					Node  string `json:"node"`
+					Calls int64  `json:"calls"`
+				} `json:"nodes"`
+			} `json:"statements"`
+		} `json:"findings"`
+	} `json:"result"`
+}
+
+// On a real cluster (a primary and two streaming replicas), the read traffic the replicas serve
+// counts: an index only replica reads use is never called unused nor dropped, a statement hot on
+// a replica only gets its index, and a replica that cannot be reached leaves the report partial
+// (the gap named, no index called unused), not wrong. Without the replicas' DSNs, replicas seen
+// streaming from the primary make every "unused" unknown.
+func TestClusterAdvise(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
+		c.CreateDatabase(t, "booking")
+		ctx := t.Context()
+		p := c.Primary.Connect(t, "booking")
+		for _, sql := range []string{
+			"CREATE EXTENSION pg_stat_statements",
+			"CREATE EXTENSION hypopg",
+			`CREATE TABLE appointments (id bigint PRIMARY KEY, barber_id int NOT NULL, client_id int NOT NULL,
+				start_time timestamptz NOT NULL, status text NOT NULL)`,
+			`INSERT INTO appointments SELECT g, g % 200, g % 5000, '2026-01-01'::timestamptz + g * interval '7 minutes',
+				CASE WHEN g % 10 = 0 THEN 'cancelled' ELSE 'booked' END FROM generate_series(1, 60000) g`,
+			"CREATE INDEX appointments_client_idx ON appointments (client_id)",
+			"VACUUM ANALYZE appointments",
+		} {
+			if _, err := p.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.WaitReplay(t)
+		nodes := append([]*pgtest.Node{c.Primary}, c.Replicas...)
+		for _, n := range nodes {
+			conn := n.Connect(t, "booking")
+			for _, sql := range []string{"SELECT pg_stat_statements_reset()", "SELECT pg_stat_reset()"} {
+				if _, err := conn.Exec(ctx, sql); err != nil {
+					t.Fatalf("%s: %s: %v", n.Name, sql, err)
+				}
+			}
+		}
+		// The application: writes on the primary; a client's history on replica1 (through
+		// appointments_client_idx); a barber's calendar on replica2 only, with no index for it.
+		for i := range 200 {
+			if _, err := p.Exec(ctx, "UPDATE appointments SET status = $1 WHERE id = $2", "booked", i+1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r1, r2 := c.Replicas[0].Connect(t, "booking"), c.Replicas[1].Connect(t, "booking")
+		for i := range 300 {
+			rows, err := r1.Query(ctx, "SELECT id, start_time FROM appointments WHERE client_id = $1", i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
+			rows, err = r2.Query(ctx, "SELECT id, client_id FROM appointments WHERE barber_id = $1 AND start_time >= $2 ORDER BY start_time LIMIT 20",
+				i%200, "2026-03-01")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
+		}
+		// A fresh session reads the counters: the one that scanned may hold its own for up to 10 s.
+		pgtest.WaitForIndexScans(t, c.Replicas[0].Connect(t, "booking"), "appointments")
+		dsn := c.Primary.DSN("booking")
+		replicaArgs := []string{"--replica-dsn", c.Replicas[0].DSN("booking"), "--replica-dsn", c.Replicas[1].DSN("booking") + "&connect_timeout=3"}
+		advise := func(extra ...string) clusterReport {
+			t.Helper()
+			r := run(t, append([]string{"advise", "--dsn", dsn, "--format", "json"}, extra...)...)
+			if r.code != ExitOK && r.code != ExitFindings {
+				t.Fatalf("advise %q: exit %d: %s", extra, r.code, r.stderr)
+			}
+			var rep clusterReport
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("advise's JSON: %v", err)
+			}
+			return rep
+		}
+		unusedFinding := func(rep clusterReport) (found bool, sql string) {
+			for _, f := range rep.Result.Findings {
+				if f.Rule == "audit.index.unused" && f.Index != nil && f.Index.Name == "appointments_client_idx" {
+					return true, f.SQL
+				}
+			}
+			return false, ""
+		}
+
+		// With the replicas: the client index is used (on replica1), the calendar gets its index.
+		rep := advise(replicaArgs...)
+		if found, _ := unusedFinding(rep); found {
+			t.Error("appointments_client_idx, used by replica1's reads, is called unused")
+		}
+		calendar := false
+		for _, f := range rep.Result.Findings {
+			if f.Rule == "index.create" && f.Index != nil && len(f.Index.Columns) > 0 && f.Index.Columns[0] == "barber_id" {
+				calendar = true
+				// Its evidence says where the statement runs: replica2 only.
+				u, _ := url.Parse(c.Replicas[1].AdminDSN)
+				if len(f.Statements) != 1 || len(f.Statements[0].Nodes) != 1 || f.Statements[0].Nodes[0].Calls < 300 ||
+					f.Statements[0].Nodes[0].Node != u.Host {
+					t.Errorf("the calendar's index: statements %+v, want the calendar on replica2 only", f.Statements)
+				}
+			}
+		}
+		if !calendar {
+			t.Errorf("no index proposed for replica2's calendar; findings: %v", clusterRules(rep))
+		}
+		if len(rep.Result.Source.Gaps) != 0 {
+			t.Errorf("gaps with every node readable: %+v", rep.Result.Source.Gaps)
+		}
+		dir := t.TempDir()
+		r := run(t, append([]string{"indexes", "generate", "--dsn", dsn, "--dir", dir, "--include-drops"}, replicaArgs...)...)
+		if r.code != ExitOK {
+			t.Fatalf("indexes generate: exit %d: %s", r.code, r.stderr)
+		}
+		if files := migrationFiles(t, dir); !strings.Contains(files, "barber_id") || strings.Contains(files, "drop_appointments_client_idx") {
+			t.Errorf("indexes generate with the replicas wrote %s", files)
+		}
+
+		// Without them: the primary sees two replicas streaming, so "unused" is unknown and
+		// nothing is dropped.
+		rep = advise()
+		if found, sql := unusedFinding(rep); !found || sql != "" {
+			t.Errorf("without the replicas: unused finding %v with SQL %q, want one without a drop", found, sql)
+		}
+		dir = t.TempDir()
+		if r := run(t, "indexes", "generate", "--dsn", dsn, "--dir", dir, "--include-drops"); r.code != ExitOK || strings.Contains(migrationFiles(t, dir), "drop_appointments_client_idx") {
+			t.Errorf("indexes generate without the replicas: exit %d, files %s, %s", r.code, migrationFiles(t, dir), r.stderr)
+		}
+
+		// replica2 gone (cut off every network): the report is partial, the gap named, exit 0.
+		c.Isolate(t, c.Replicas[1])
+		rep = advise(replicaArgs...)
+		if len(rep.Result.Source.Gaps) != 1 || !strings.HasPrefix(rep.Result.Source.Gaps[0].What, "replica ") {
+			t.Errorf("gaps with replica2 isolated: %+v", rep.Result.Source.Gaps)
+		}
+		if found, sql := unusedFinding(rep); found && sql != "" {
+			t.Error("with a replica unread, an index is dropped as unused")
+		}
+
+		// replica1 promoted (a failover): it is refused as a replica, by name, not read as one.
+		if _, err := c.Replicas[0].Connect(t, "booking").Exec(ctx, "SELECT pg_promote()"); err != nil {
+			t.Fatal(err)
+		}
+		rep = advise(replicaArgs...)
+		promoted := false
+		for _, g := range rep.Result.Source.Gaps {
+			promoted = promoted || strings.Contains(g.Reason, "is not in recovery")
+		}
+		if len(rep.Result.Source.Gaps) != 2 || !promoted {
+			t.Errorf("gaps with replica1 promoted and replica2 isolated: %+v", rep.Result.Source.Gaps)
+		}
+	})
+}
+
+func clusterRules(rep clusterReport) []string {
+	var out []string
+	for _, f := range rep.Result.Findings {
+		out = append(out, f.Rule+": "+f.Title)
+	}
+	return out
+}
+
+func migrationFiles(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, filepath.Base(e.Name()))
+	}
+	return strings.Join(names, " ")
+}
+
+// The replication findings fire on conditions planted on a real cluster and stay quiet
+// otherwise: an inactive slot keeping WAL, queries a replica without feedback cancels to keep
+// replaying (max_standby_streaming_delay = 1s), and a replica whose replay is paused.
+func TestClusterReplicationFindings(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		// No feedback from either replica: replica1's would hold the primary's xmin horizon back
+		// to its last report (every 10 s), and VACUUM would remove nothing for replica2 to conflict on.
+		c := pgtest.NewCluster(t, pgtest.ClusterOptions{ReplicaConf: []string{
+			"hot_standby_feedback = off\n", "hot_standby_feedback = off\nmax_standby_streaming_delay = 1s\n"}})
+		c.CreateDatabase(t, "app")
+		ctx := t.Context()
+		p := c.Primary.Connect(t, "app")
+		for _, sql := range []string{"CREATE EXTENSION pg_stat_statements", "CREATE TABLE t (a int, b text)",
+			"INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 20000) g", "VACUUM ANALYZE t"} {
+			if _, err := p.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.WaitReplay(t)
+		args := []string{"advise", "--dsn", c.Primary.DSN("app"), "--no-indexes", "--format", "json",
+			"--replica-dsn", c.Replicas[0].DSN("app"), "--replica-dsn", c.Replicas[1].DSN("app")}
+		replication := func() map[string]string {
+			t.Helper()
+			r := run(t, args...)
+			if r.code != ExitOK {
+				t.Fatalf("advise: exit %d: %s", r.code, r.stderr)
+			}
+			var rep clusterReport
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, f := range rep.Result.Findings {
+				if strings.HasPrefix(f.Rule, "replication.") {
+					got[f.Rule] += f.Title + "; "
+				}
+			}
+			return got
+		}
+		if got := replication(); len(got) != 0 {
+			t.Errorf("a healthy cluster has replication findings: %v", got)
+		}
+
+		// A slot nobody streams through.
+		if _, err := p.Exec(ctx, "SELECT pg_create_physical_replication_slot('gone_replica', true)"); err != nil {
+			t.Fatal(err)
+		}
+		// replica2 cancels a query that still sees rows VACUUM removed on the primary.
+		r2 := c.Replicas[1].Connect(t, "app")
+		if _, err := r2.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r2.Exec(ctx, "SELECT count(*) FROM t"); err != nil {
+			t.Fatal(err)
+		}
+		for _, sql := range []string{"DELETE FROM t WHERE a % 2 = 0", "VACUUM t"} {
+			if _, err := p.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		watch := c.Replicas[1].Connect(t, "app")
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var n int64
+			if err := watch.QueryRow(ctx, "SELECT confl_snapshot FROM pg_stat_database_conflicts WHERE datname = current_database()").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("replica2 cancelled no query within 30 s")
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		// replica1's replay paused, with writes behind it.
+		if _, err := c.Replicas[0].Connect(t, "app").Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Exec(ctx, "INSERT INTO t SELECT g, 'y' FROM generate_series(1, 1000) g"); err != nil {
+			t.Fatal(err)
+		}
+		got := replication()
+		u1, _ := url.Parse(c.Replicas[0].AdminDSN)
+		u2, _ := url.Parse(c.Replicas[1].AdminDSN)
+		for rule, want := range map[string]string{
+			"replication.slot_inactive": "gone_replica",
+			"replication.conflicts":     u2.Host + " cancelled",
+			"replication.lag":           u1.Host + " has its replay paused",
+		} {
+			if !strings.Contains(got[rule], want) {
+				t.Errorf("%s: %q, want %q", rule, got[rule], want)
+			}
+		}
+		if len(got) != 3 {
+			t.Errorf("replication findings: %v", got)
+		}
+	})
+}

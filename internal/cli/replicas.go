@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/internal/connect"
+)
+
+// readReplicas reads each --replica-dsn beside the primary snap was collected from. A replica
+// that cannot be reached or read is kept with its error, and named as a gap: the report is
+// partial (every "unused" becomes unknown), never wrong, and the run goes on; only the primary
+// is required. A DSN that does not parse is a usage error.
+func (s *sourceFlags) readReplicas(ctx context.Context, fs *flagSet, snap *model.Snapshot, cfgs []*pgx.ConnConfig, log *slog.Logger) error {
+	for _, cfg := range cfgs {
+		name := collect.NodeName(cfg)
+		r, err := s.readReplica(ctx, snap, name, cfg, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			msg := fs.e.redactor.String(err.Error())
+			log.Warn("a replica could not be read; the report is partial", "replica", name, "error", msg)
+			r = model.Replica{Name: name, Error: msg}
+			snap.Gaps = append(snap.Gaps, model.Gap{What: "replica " + name,
+				Reason: msg + "; its statements and index scans are missing, so no index is called unused"})
+		}
+		snap.Replicas = append(snap.Replicas, r)
+	}
+	return nil
+}
+
+// replicaConfigs parses every --replica-dsn, before anything connects: a DSN that does not parse
+// is a usage error.
+func (s *sourceFlags) replicaConfigs(fs *flagSet) ([]*pgx.ConnConfig, error) {
+	var out []*pgx.ConnConfig
+	for _, dsn := range s.replicaDSNs {
+		fs.e.redactor.Add(dsn)
+		cfg, err := connect.ParseConfig(dsn, "--replica-dsn")
+		if err != nil {
+			return nil, &exitError{code: ExitUsage, err: err}
+		}
+		fs.e.redactor.Add(cfg.Password)
+		out = append(out, cfg)
+	}
+	return out, nil
+}
+
+func (s *sourceFlags) readReplica(ctx context.Context, snap *model.Snapshot, name string, cfg *pgx.ConnConfig, log *slog.Logger) (model.Replica, error) {
+	conn, err := connect.Connect(ctx, cfg)
+	if err != nil {
+		return model.Replica{}, err
+	}
+	defer conn.Close(context.Background())
+	untracked := connect.Untrack(ctx, conn)
+	r, err := collect.Replica(ctx, conn, name, snap, collect.Options{
+		StatementTimeout: s.timeout, PgtuneVersion: Version(), Log: log, Redact: query.Redact, Untracked: untracked,
+	})
+	if err != nil {
+		return model.Replica{}, fmt.Errorf("read replica %s: %w", connect.Describe(cfg), err)
+	}
+	return r, nil
+}
