@@ -46,6 +46,7 @@ func Findings(snap *model.Snapshot) []model.Finding {
 			"session":              "end it if it is stuck: SELECT pg_terminate_backend(<pid>); and set idle_in_transaction_session_timeout",
 			"prepared_transaction": "COMMIT PREPARED or ROLLBACK PREPARED it (see detail)",
 			"replication_slot":     "catch its consumer up, or drop the slot if the consumer is gone",
+			"replica_feedback":     "end the replica's long query, or set hot_standby_feedback = off on it (its queries may then be cancelled by replay instead)",
 		}[b.Kind]
 		out = append(out, model.Finding{Rule: "maintenance.xmin_horizon", Kind: model.KindMaintenance, Severity: sev,
 			Title:    fmt.Sprintf("%s %s holds back VACUUM: its xmin is %d transactions old", strings.ReplaceAll(b.Kind, "_", " "), b.Name, b.XIDAge),

@@ -16,7 +16,8 @@ const (
 	blockerMinAge = 1_000_000
 
 	blockingSessionsQuery = connect.Marker + `SELECT a.pid, coalesce(a.usename, ''), coalesce(a.state, ''), coalesce(a.application_name, ''),
-       pg_catalog.age(a.backend_xmin)::int8, a.xact_start, pg_catalog.left(coalesce(a.query, ''), 200)
+       pg_catalog.age(a.backend_xmin)::int8, a.xact_start, pg_catalog.left(coalesce(a.query, ''), 200),
+       coalesce(a.backend_type, ''), coalesce(host(a.client_addr), '')
 FROM pg_catalog.pg_stat_activity a
 WHERE a.backend_xmin IS NOT NULL AND pg_catalog.age(a.backend_xmin) >= $1 AND a.pid <> pg_catalog.pg_backend_pid()
 ORDER BY pg_catalog.age(a.backend_xmin) DESC LIMIT 10`
@@ -35,14 +36,20 @@ func collectBlockers(ctx context.Context, tx querier, snap *model.Snapshot, _ Op
 	}
 	for rows.Next() {
 		var pid int
-		var user, state, app, query string
+		var user, state, app, query, backendType, addr string
 		var b model.Blocker
-		if err := rows.Scan(&pid, &user, &state, &app, &b.XIDAge, &b.Since, &query); err != nil {
+		if err := rows.Scan(&pid, &user, &state, &app, &b.XIDAge, &b.Since, &query, &backendType, &addr); err != nil {
 			rows.Close()
 			return err
 		}
 		b.Kind, b.Name = "session", fmt.Sprintf("pid %d (%s, %s)", pid, user, app)
 		b.Detail = state + ": " + query
+		if backendType == "walsender" {
+			// A walsender's xmin is its replica's oldest snapshot, fed back by
+			// hot_standby_feedback (without a slot; with one, the slot holds it).
+			b.Kind, b.Name = "replica_feedback", fmt.Sprintf("%s (%s, walsender pid %d)", app, addr, pid)
+			b.Detail = "hot_standby_feedback from the replica: its oldest running query's snapshot"
+		}
 		utc(b.Since)
 		snap.Blockers = append(snap.Blockers, b)
 	}

@@ -484,7 +484,8 @@ func (s *Snapshot) AddGap(what, reason string) {
 // long-running or idle-in-transaction session, a forgotten prepared transaction, or a
 // replication slot.
 type Blocker struct {
-	// Kind is "session", "prepared_transaction" or "replication_slot".
+	// Kind is "session", "prepared_transaction", "replication_slot" or "replica_feedback" (a
+	// replica's hot_standby_feedback, held by its walsender).
 	Kind string `json:"kind"`
 	// Name identifies it: a pid and user, a prepared transaction's gid, a slot's name.
 	Name string `json:"name"`

@@ -161,6 +161,16 @@ func TestClusterAdvise(t *testing.T) {
 			t.Errorf("indexes generate without the replicas: exit %d, files %s, %s", r.code, migrationFiles(t, dir), r.stderr)
 		}
 
+		// replica2 hanging (frozen: its connection open, nothing answering): its read is bounded,
+		// the report partial with the gap named, exit 0.
+		c.Pause(t, c.Replicas[1])
+		began := time.Now()
+		rep = advise(append(replicaArgs, "--statement-timeout", "2s")...)
+		if took := time.Since(began); len(rep.Result.Source.Gaps) != 1 || !strings.HasPrefix(rep.Result.Source.Gaps[0].What, "replica ") || took > time.Minute {
+			t.Errorf("gaps with replica2 frozen (after %v): %+v", took, rep.Result.Source.Gaps)
+		}
+		c.Unpause(t, c.Replicas[1])
+
 		// replica2 gone (cut off every network): the report is partial, the gap named, exit 0.
 		c.Isolate(t, c.Replicas[1])
 		rep = advise(replicaArgs...)

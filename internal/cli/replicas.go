@@ -53,6 +53,11 @@ func (s *sourceFlags) replicaConfigs(fs *flagSet) ([]*pgx.ConnConfig, error) {
 }
 
 func (s *sourceFlags) readReplica(ctx context.Context, snap *model.Snapshot, name string, cfg *pgx.ConnConfig, log *slog.Logger) (model.Replica, error) {
+	// A replica cut off mid-read may never answer (packets dropped, no reset): its read is bounded
+	// as a whole, so the run goes on without it. The server-side statement timeout bounds each
+	// query; this bounds the network too.
+	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout+3*s.timeout)
+	defer cancel()
 	conn, err := connect.Connect(ctx, cfg)
 	if err != nil {
 		return model.Replica{}, err

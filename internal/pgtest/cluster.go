@@ -226,6 +226,23 @@ func (c *Cluster) Isolate(t testing.TB, n *Node) {
 	}
 }
 
+// Pause freezes a node's processes (docker pause): its connections stay open and nothing
+// answers, as with a host that hangs or a network that drops packets. Unpause thaws it.
+func (c *Cluster) Pause(t testing.TB, n *Node) {
+	t.Helper()
+	if _, err := dockerClient(t).ContainerPause(t.Context(), n.ctr.GetContainerID(), client.ContainerPauseOptions{}); err != nil {
+		t.Fatalf("pgtest: pause %s: %v", n.Name, err)
+	}
+}
+
+// Unpause thaws a node frozen by Pause.
+func (c *Cluster) Unpause(t testing.TB, n *Node) {
+	t.Helper()
+	if _, err := dockerClient(t).ContainerUnpause(t.Context(), n.ctr.GetContainerID(), client.ContainerUnpauseOptions{}); err != nil {
+		t.Fatalf("pgtest: unpause %s: %v", n.Name, err)
+	}
+}
+
 // Stop stops a node's server (fast shutdown); the container stays for the test's cleanup.
 func (c *Cluster) Stop(t testing.TB, n *Node) {
 	t.Helper()
