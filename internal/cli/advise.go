@@ -50,6 +50,10 @@ It only reads; it changes nothing. The source is one of:
   --schema F --statements F    a pg_dump --schema-only file and a pg_stat_statements CSV export
   --demo                       the bundled booking demo's snapshot (no database needed)
 
+On a primary with read replicas, add --replica-dsn for each replica (live runs): their statements
+and index scans join the primary's (an index is unused only if no node scanned it), and their lag,
+slots, recovery conflicts and settings are checked.
+
 Examples:
   pgtune advise --demo
   pgtune advise --dsn postgres://dba@db.internal/booking --fail-on high
