@@ -364,14 +364,14 @@ func concurrently(def string) string {
 	return def
 }
 
-// statsAge is how long the index usage counters have been counting, if known.
-func statsAge(snap *model.Snapshot, now time.Time) (time.Duration, string) {
-	since := snap.Server.StatsReset
+// statsAge is how long a server's index usage counters have been counting, if known.
+func statsAge(srv model.Server, now time.Time) (time.Duration, string) {
+	since := srv.StatsReset
 	how := "since the statistics reset"
-	if snap.Server.VersionNum > 0 && snap.Server.VersionNum < 150000 && snap.Server.StartedAt != nil &&
-		(since == nil || snap.Server.StartedAt.After(*since)) {
+	if srv.VersionNum > 0 && srv.VersionNum < 150000 && srv.StartedAt != nil &&
+		(since == nil || srv.StartedAt.After(*since)) {
 		// Before PostgreSQL 15 a restart discards the counters.
-		since, how = snap.Server.StartedAt, "since the server started (PostgreSQL before 15 loses the counters on restart)"
+		since, how = srv.StartedAt, "since the server started (PostgreSQL before 15 loses the counters on restart)"
 	}
 	if since == nil {
 		return -1, "since the cluster was created (the statistics were never reset)"
@@ -390,15 +390,14 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 			fks = append(fks, c)
 		}
 	}
-	age, since := statsAge(snap, now)
+	age, since := statsAge(snap.Server, now)
 	// On a cluster an index is unused only if no node scanned it, and only as long as the
 	// youngest node's counters have counted.
 	for _, r := range snap.Replicas {
 		if r.Error != "" {
 			continue
 		}
-		rs := &model.Snapshot{Server: r.Server}
-		if a, s := statsAge(rs, now); a < age || a < 0 {
+		if a, s := statsAge(r.Server, now); a < age || a < 0 {
 			age, since = a, s+" on "+r.Name
 		}
 	}
