@@ -18,39 +18,39 @@ import (
 
 // actions is the app's behaviour: what users and jobs do, and how often (weights sum to 1,000).
 var actions = []Action{
-	{"view_slots", 120, []string{"barber_availability", "barber_time_off", "barber_booked_slots", "barber_service_menu"}, viewSlots},
-	{"barber_day_view", 110, []string{"barber_day"}, barberDayView},
-	{"client_home", 80, []string{"client_upcoming"}, clientHome},
-	{"my_bookings", 60, []string{"my_bookings_count", "my_bookings_page"}, myBookings},
-	{"notification_poll", 60, []string{"notification_poller", "notification_mark_sent"}, notificationPoll},
-	{"browse_location", 50, []string{"shop_by_slug", "shop_locations", "location_barbers", "location_day_load"}, browseLocation},
-	{"appointment_detail", 40, []string{"appointment_by_id", "payments_for_appointment"}, appointmentDetail},
-	{"barber_week_view", 40, []string{"barber_week", "barber_day_count_by_date"}, barberWeekView},
-	{"client_profile", 40, []string{"client_history"}, clientProfile},
-	{"login", 40, []string{"user_login", "touch_last_login"}, login},
-	{"stripe_webhook", 40, []string{"payment_by_stripe_id", "payment_mark_from_webhook"}, stripeWebhook},
-	{"book", 40, []string{"double_booking_check", "book_appointment", "queue_notification", "queue_notification"}, book},
-	{"front_desk_today", 30, []string{"location_day_status"}, frontDeskToday},
-	{"barber_rating", 30, []string{"barber_rating"}, barberRating},
-	{"checkout", 30, []string{"complete_appointment", "create_payment"}, checkout},
-	{"my_past_bookings", 20, []string{"my_past_bookings_page"}, myPastBookings},
-	{"reviews_inbox", 20, []string{"reviews_inbox"}, reviewsInbox},
-	{"confirm", 20, []string{"confirm_appointment"}, confirm},
-	{"search_client_email", 15, []string{"client_search_email"}, searchClientEmail},
-	{"search_client_name", 15, []string{"client_search_name"}, searchClientName},
-	{"cancel", 12, []string{"cancel_appointment", "cancel_notifications"}, cancel},
-	{"payout_history", 10, []string{"barber_payouts"}, payoutHistory},
-	{"reminder_job", 10, []string{"reminder_window"}, reminderJob},
-	{"reschedule", 10, []string{"double_booking_check", "reschedule_appointment", "reschedule_reminder"}, reschedule},
-	{"leave_review", 10, []string{"leave_review"}, leaveReview},
-	{"search_client_phone", 8, []string{"client_search_phone"}, searchClientPhone},
-	{"new_client", 8, []string{"create_client"}, newClient},
-	{"reply_review", 8, []string{"reply_review"}, replyReview},
-	{"revenue_dashboard", 8, []string{"revenue_by_day"}, revenueDashboard},
-	{"retry_failed", 5, []string{"notification_retry_failed"}, retryFailed},
-	{"payout_job", 4, []string{"payout_period_total"}, payoutJob},
-	{"revenue_by_barber", 4, []string{"revenue_by_barber"}, revenueByBarber},
-	{"no_show_report", 3, []string{"client_no_shows"}, noShowReport},
+	{"view_slots", 120, []string{"barber_availability", "barber_time_off", "barber_booked_slots", "barber_service_menu"}, viewSlots, onReplica},
+	{"barber_day_view", 110, []string{"barber_day"}, barberDayView, onReplica},
+	{"client_home", 80, []string{"client_upcoming"}, clientHome, onPrimary},
+	{"my_bookings", 60, []string{"my_bookings_count", "my_bookings_page"}, myBookings, onPrimary},
+	{"notification_poll", 60, []string{"notification_poller", "notification_mark_sent"}, notificationPoll, onPrimary},
+	{"browse_location", 50, []string{"shop_by_slug", "shop_locations", "location_barbers", "location_day_load"}, browseLocation, onReplica},
+	{"appointment_detail", 40, []string{"appointment_by_id", "payments_for_appointment"}, appointmentDetail, onPrimary},
+	{"barber_week_view", 40, []string{"barber_week", "barber_day_count_by_date"}, barberWeekView, onReplica},
+	{"client_profile", 40, []string{"client_history"}, clientProfile, onReplica},
+	{"login", 40, []string{"user_login", "touch_last_login"}, login, onPrimary},
+	{"stripe_webhook", 40, []string{"payment_by_stripe_id", "payment_mark_from_webhook"}, stripeWebhook, onPrimary},
+	{"book", 40, []string{"double_booking_check", "book_appointment", "queue_notification", "queue_notification"}, book, onPrimary},
+	{"front_desk_today", 30, []string{"location_day_status"}, frontDeskToday, onReplica},
+	{"barber_rating", 30, []string{"barber_rating"}, barberRating, onReplica},
+	{"checkout", 30, []string{"complete_appointment", "create_payment"}, checkout, onPrimary},
+	{"my_past_bookings", 20, []string{"my_past_bookings_page"}, myPastBookings, onReplica},
+	{"reviews_inbox", 20, []string{"reviews_inbox"}, reviewsInbox, onPrimary},
+	{"confirm", 20, []string{"confirm_appointment"}, confirm, onPrimary},
+	{"search_client_email", 15, []string{"client_search_email"}, searchClientEmail, onReplica},
+	{"search_client_name", 15, []string{"client_search_name"}, searchClientName, onReplica},
+	{"cancel", 12, []string{"cancel_appointment", "cancel_notifications"}, cancel, onPrimary},
+	{"payout_history", 10, []string{"barber_payouts"}, payoutHistory, onReplica},
+	{"reminder_job", 10, []string{"reminder_window"}, reminderJob, onPrimary},
+	{"reschedule", 10, []string{"double_booking_check", "reschedule_appointment", "reschedule_reminder"}, reschedule, onPrimary},
+	{"leave_review", 10, []string{"leave_review"}, leaveReview, onPrimary},
+	{"search_client_phone", 8, []string{"client_search_phone"}, searchClientPhone, onReplica},
+	{"new_client", 8, []string{"create_client"}, newClient, onPrimary},
+	{"reply_review", 8, []string{"reply_review"}, replyReview, onPrimary},
+	{"revenue_dashboard", 8, []string{"revenue_by_day"}, revenueDashboard, onReplica},
+	{"retry_failed", 5, []string{"notification_retry_failed"}, retryFailed, onPrimary},
+	{"payout_job", 4, []string{"payout_period_total"}, payoutJob, onPrimary},
+	{"revenue_by_barber", 4, []string{"revenue_by_barber"}, revenueByBarber, onReplica},
+	{"no_show_report", 3, []string{"client_no_shows"}, noShowReport, onReplica},
 }
 
 // bound holds every statement's bound form (RunOptions.BindAll).
@@ -87,6 +87,10 @@ type RunOptions struct {
 	// BindAll sends every statement in its bound form (see Bind): every value a parameter, as
 	// an ORM sends them, so no literal reaches pg_stat_statements or pg_stat_activity.
 	BindAll bool
+	// Replicas, if any, are the read replicas of the database cfg points at: the actions the
+	// app reads from a replica (Route) go to them, each client on its own replica, round
+	// robin; the rest to the primary.
+	Replicas []*pgx.ConnConfig
 }
 
 // StatementStat is what the driver saw of one statement.
@@ -96,6 +100,8 @@ type StatementStat struct {
 	Errors  int64   `json:"errors"`
 	TotalMs float64 `json:"total_ms"`
 	MeanMs  float64 `json:"mean_ms"`
+	// ReplicaCalls is how many of the calls ran on a read replica.
+	ReplicaCalls int64 `json:"replica_calls"`
 }
 
 // RunResult summarises a run.
@@ -138,6 +144,29 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, o RunOptions) (*RunResult, er
 		}
 		conns = append(conns, c)
 	}
+	replicaConns := make([]*pgx.Conn, 0, len(o.Replicas))
+	defer func() {
+		for _, c := range replicaConns {
+			c.Close(context.Background())
+		}
+	}()
+	if len(o.Replicas) > 0 {
+		for i := range o.Clients {
+			rc := o.Replicas[i%len(o.Replicas)]
+			c, err := connect.Connect(ctx, rc)
+			if err != nil {
+				return nil, fmt.Errorf("replica %s: %w", connect.Describe(rc), err)
+			}
+			replicaConns = append(replicaConns, c)
+			var inRecovery bool
+			if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+				return nil, fmt.Errorf("replica %s: %w", connect.Describe(rc), err)
+			}
+			if !inRecovery {
+				return nil, fmt.Errorf("replica %s is not in recovery: give a standby's DSN", connect.Describe(rc))
+			}
+		}
+	}
 	smp, err := loadSample(ctx, conns[0])
 	if err != nil {
 		return nil, err
@@ -155,6 +184,9 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, o RunOptions) (*RunResult, er
 			n++
 		}
 		s := &session{ctx: ctx, conn: c, q: c, rng: rand.New(rand.NewPCG(o.Seed, uint64(i))), smp: smp, stats: st, now: time.Now().UTC(), bindAll: o.BindAll}
+		if len(replicaConns) > 0 {
+			s.replica = replicaConns[i]
+		}
 		done.Add(1)
 		go func() {
 			defer done.Done()
@@ -206,7 +238,7 @@ type stats struct {
 	latencies   []time.Duration
 }
 
-func (st *stats) record(name string, d time.Duration, err error) {
+func (st *stats) record(name string, d time.Duration, err error, onReplica bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	s, ok := st.byName[name]
@@ -215,6 +247,9 @@ func (st *stats) record(name string, d time.Duration, err error) {
 		st.byName[name] = s
 	}
 	s.Calls++
+	if onReplica {
+		s.ReplicaCalls++
+	}
 	s.TotalMs += float64(d.Microseconds()) / 1000
 	if st.keep {
 		st.latencies = append(st.latencies, d)
@@ -234,13 +269,17 @@ type querier interface {
 }
 
 type session struct {
-	ctx   context.Context
-	conn  *pgx.Conn
-	q     querier
-	rng   *rand.Rand
-	smp   *sample
-	stats *stats
-	now   time.Time
+	ctx  context.Context
+	conn *pgx.Conn
+	q    querier
+	// replica is this client's read replica (nil without replicas); onReplica is set while an
+	// action routed to it runs.
+	replica   *pgx.Conn
+	onReplica bool
+	rng       *rand.Rand
+	smp       *sample
+	stats     *stats
+	now       time.Time
 	// bindAll: send the statements' bound forms.
 	bindAll bool
 }
@@ -255,7 +294,11 @@ func (s *session) runOne() error {
 	r := s.rng.IntN(totalWeight)
 	for _, a := range actions {
 		if r < a.Weight {
+			if a.Route == onReplica && s.replica != nil {
+				s.q, s.onReplica = s.replica, true
+			}
 			err := a.run(s)
+			s.q, s.onReplica = s.conn, false
 			var se *errStatement
 			if err == nil || errors.As(err, &se) {
 				return nil
@@ -293,7 +336,7 @@ func (s *session) column(name string, args ...any) ([]any, error) {
 			err = rows.Err()
 		}
 	}
-	s.stats.record(name, time.Since(t0), err)
+	s.stats.record(name, time.Since(t0), err, s.onReplica)
 	if err != nil {
 		if s.ctx.Err() != nil || isConnectionLoss(err) {
 			return nil, err

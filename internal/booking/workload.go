@@ -206,6 +206,55 @@ type Action struct {
 	// Uses lists the statements the action runs, once per entry (an entry may repeat).
 	Uses []string
 	run  func(s *session) error
+	// Route is where the app sends it when it has read replicas.
+	Route Route
+}
+
+// Route is the node an action runs on when the app has read replicas (RunOptions.Replicas), as
+// the application splits its traffic: writes, jobs and reads of what the user just wrote
+// (read-your-writes: their upcoming bookings, an appointment's detail) on the primary; the
+// dashboards, calendars, searches and reports, which tolerate a replica's lag, on a replica.
+type Route int
+
+const (
+	onPrimary Route = iota
+	onReplica
+)
+
+func (r Route) String() string {
+	if r == onReplica {
+		return "replica"
+	}
+	return "primary"
+}
+
+// routed returns the statements the actions on r run (each once, sorted): with replicas, the
+// statements the primary's pg_stat_statements never sees are those on onReplica only.
+func routed(r Route) []string {
+	var out []string
+	for _, a := range actions {
+		if a.Route == r {
+			for _, u := range a.Uses {
+				if !slices.Contains(out, u) {
+					out = append(out, u)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ReplicaOnly returns the statements that, with read replicas, run on the replicas alone.
+func ReplicaOnly() []string {
+	primary := routed(onPrimary)
+	var out []string
+	for _, n := range routed(onReplica) {
+		if !slices.Contains(primary, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Frequency is a statement's expected share of the mix.

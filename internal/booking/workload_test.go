@@ -2,9 +2,11 @@ package booking
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
 )
 
@@ -87,4 +89,28 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The read/write split sends only reads a hot standby can serve to a replica, and the replica
+// gets statements of its own (else the split would show nothing a primary does not see).
+func TestReplicaRouteIsReadOnly(t *testing.T) {
+	for _, a := range actions {
+		if a.Route != onReplica {
+			continue
+		}
+		for _, u := range a.Uses {
+			st, err := query.Parse(StatementByName(u).SQL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sql := strings.ToUpper(StatementByName(u).SQL)
+			if !strings.HasPrefix(sql, "SELECT") || strings.Contains(sql, "FOR UPDATE") || st.Kind != model.KindSelect {
+				t.Errorf("action %s sends %s (%s) to a replica, which cannot run it", a.Name, u, st.Kind)
+			}
+		}
+	}
+	only := ReplicaOnly()
+	if !slices.Contains(only, "barber_day") || slices.Contains(only, "book_appointment") || slices.Contains(only, "client_upcoming") {
+		t.Errorf("replica-only statements: %v", only)
+	}
 }

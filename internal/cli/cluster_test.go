@@ -316,3 +316,107 @@ func TestClusterReplicationFindings(t *testing.T) {
 		}
 	})
 }
+
+// The demo on a cluster, as the application runs: 'demo run --replica-dsn' sends the calendars,
+// dashboards and searches to the replica and everything else to the primary, so the replica's
+// pg_stat_statements holds reads the primary never sees; advise with the replica then plans
+// them, with the replica named in their evidence.
+func TestDemoReadWriteSplit(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		c := pgtest.NewCluster(t, pgtest.ClusterOptions{Replicas: 1})
+		c.CreateDatabase(t, "booking")
+		ctx := t.Context()
+		primary, replica := c.Primary.DSN("booking"), c.Replicas[0].DSN("booking")
+		for _, sql := range []string{"CREATE EXTENSION pg_stat_statements", "CREATE EXTENSION hypopg"} {
+			if _, err := c.Primary.Connect(t, "booking").Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := run(t, "demo", "load", "--dsn", primary, "--scale", "0.05"); r.code != ExitOK {
+			t.Fatalf("demo load: exit %d: %s", r.code, r.stderr)
+		}
+		c.WaitReplay(t)
+		nodes := []*pgtest.Node{c.Primary, c.Replicas[0]}
+		for _, n := range nodes {
+			if _, err := n.Connect(t, "booking").Exec(ctx, "SELECT pg_stat_statements_reset()"); err != nil {
+				t.Fatalf("%s: %v", n.Name, err)
+			}
+		}
+		r := run(t, "demo", "run", "--dsn", primary, "--replica-dsn", replica, "--actions", "1500", "--bind-all", "--format", "json")
+		if r.code != ExitOK {
+			t.Fatalf("demo run with a replica: exit %d: %s", r.code, r.stderr)
+		}
+		var out struct {
+			Result struct {
+				Statements []struct {
+					Name         string `json:"name"`
+					Calls        int64  `json:"calls"`
+					ReplicaCalls int64  `json:"replica_calls"`
+				} `json:"statements"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+			t.Fatalf("demo run's JSON: %v\n%s", err, r.stdout)
+		}
+		byName := map[string][2]int64{}
+		for _, s := range out.Result.Statements {
+			byName[s.Name] = [2]int64{s.Calls, s.ReplicaCalls}
+		}
+		for _, name := range []string{"barber_day", "barber_week", "client_search_name"} {
+			if got := byName[name]; got[0] == 0 || got[1] != got[0] {
+				t.Errorf("%s: %d calls, %d on the replica; want all on the replica", name, got[0], got[1])
+			}
+		}
+		for _, name := range []string{"book_appointment", "notification_poller", "client_upcoming", "appointment_by_id"} {
+			if got := byName[name]; got[0] == 0 || got[1] != 0 {
+				t.Errorf("%s: %d calls, %d on the replica; want all on the primary", name, got[0], got[1])
+			}
+		}
+
+		// Each node's own pg_stat_statements agrees.
+		count := func(n *pgtest.Node, like string) int64 {
+			var calls int64
+			if err := n.Connect(t, "booking").QueryRow(ctx, `SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+				WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query LIKE $1`, like).Scan(&calls); err != nil {
+				t.Fatal(err)
+			}
+			return calls
+		}
+		const day = "%a.status, a.notes, c.first_name%" // barber_day
+		if p, rep := count(c.Primary, day), count(c.Replicas[0], day); p != 0 || rep == 0 {
+			t.Errorf("barber_day on the primary %d times, on the replica %d; want only on the replica", p, rep)
+		}
+		if p := count(c.Primary, "INSERT INTO appointments%"); p == 0 {
+			t.Error("the bookings never reached the primary")
+		}
+
+		// advise with the replica sees the replica's reads, and says where they ran.
+		pgtest.WaitForIndexScans(t, c.Replicas[0].Connect(t, "booking"), "appointments")
+		r = run(t, "advise", "--dsn", primary, "--replica-dsn", replica, "--format", "json")
+		if r.code != ExitOK && r.code != ExitFindings {
+			t.Fatalf("advise: exit %d: %s", r.code, r.stderr)
+		}
+		var rep clusterReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("advise's JSON: %v", err)
+		}
+		if len(rep.Result.Source.Gaps) != 0 {
+			t.Errorf("gaps: %+v", rep.Result.Source.Gaps)
+		}
+		u, _ := url.Parse(c.Replicas[0].AdminDSN)
+		onReplica := false
+		for _, f := range rep.Result.Findings {
+			if f.Rule != "index.create" {
+				continue
+			}
+			for _, s := range f.Statements {
+				for _, n := range s.Nodes {
+					onReplica = onReplica || (n.Node == u.Host && n.Calls > 0)
+				}
+			}
+		}
+		if !onReplica {
+			t.Errorf("no proposed index serves a statement of the replica; findings %v", clusterRules(rep))
+		}
+	}, pgtest.Since(16))
+}

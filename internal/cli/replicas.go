@@ -39,8 +39,13 @@ func (s *sourceFlags) readReplicas(ctx context.Context, fs *flagSet, snap *model
 // replicaConfigs parses every --replica-dsn, before anything connects: a DSN that does not parse
 // is a usage error.
 func (s *sourceFlags) replicaConfigs(fs *flagSet) ([]*pgx.ConnConfig, error) {
+	return parseReplicaDSNs(fs, s.replicaDSNs)
+}
+
+// parseReplicaDSNs parses --replica-dsn values; their passwords join what is redacted.
+func parseReplicaDSNs(fs *flagSet, dsns []string) ([]*pgx.ConnConfig, error) {
 	var out []*pgx.ConnConfig
-	for _, dsn := range s.replicaDSNs {
+	for _, dsn := range dsns {
 		fs.e.redactor.Add(dsn)
 		cfg, err := connect.ParseConfig(dsn, "--replica-dsn")
 		if err != nil {
