@@ -56,6 +56,12 @@ type Options struct {
 	// who the build waits for (default 30 s).
 	Poll, ReportEvery time.Duration
 
+	// WaitReplicas, when positive, makes Up wait after each migration until every replica the
+	// primary streams to has replayed it, at most this long, before it applies the next; and it
+	// first waits as long for them to catch up with the primary (replicas.go). Zero only
+	// reports how far each replica has replayed the last migration.
+	WaitReplicas time.Duration
+
 	// started, in tests, is called as a migration's statement is sent (to kill the run there).
 	started func(*Migration)
 	// Log receives what happens (nil: discarded).
@@ -93,6 +99,13 @@ type Result struct {
 	Applied   []string `json:"applied,omitempty"`
 	Recovered []string `json:"recovered,omitempty"`
 	Dropped   []string `json:"dropped_invalid,omitempty"`
+	// Replicas is each streaming replica's replay of the last migration applied (replicas.go).
+	Replicas []Replay `json:"replicas,omitempty"`
+	// HiddenReplicas counts replicas whose replay the role could not see (no pg_read_all_stats).
+	HiddenReplicas int `json:"hidden_replicas,omitempty"`
+	// IdleSlots are physical replication slots no replica streams from (a replica down): it
+	// gets the indexes when it reconnects and replays; it was not waited for.
+	IdleSlots []string `json:"idle_slots,omitempty"`
 }
 
 func open(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*runner, error) {
@@ -300,6 +313,11 @@ func Up(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*Result, error) {
 		return res, err
 	}
 	res.To = res.From
+	if r.o.WaitReplicas > 0 && r.pending(res.To) {
+		if err := r.replicasReplay(ctx, "", res); err != nil {
+			return res, err
+		}
+	}
 	for i := range r.migs {
 		mig := &r.migs[i]
 		if int(mig.Version) <= res.To {
@@ -324,10 +342,32 @@ func Up(ctx context.Context, cfg *pgx.ConnConfig, o Options) (*Result, error) {
 			return res, r.failed(ctx, mig, err, res)
 		}
 		res.To = int(mig.Version)
-		res.Applied = append(res.Applied, fmt.Sprintf("%06d_%s", mig.Version, mig.Name))
+		label := fmt.Sprintf("%06d_%s", mig.Version, mig.Name)
+		res.Applied = append(res.Applied, label)
 		r.log.Info("applied", "version", mig.Version, "name", mig.Name)
+		if r.o.WaitReplicas > 0 {
+			if err := r.replicasReplay(ctx, label, res); err != nil {
+				return res, err
+			}
+		}
+	}
+	if n := len(res.Applied); n > 0 && r.o.WaitReplicas <= 0 {
+		// Report only: a failure to look does not undo a migration that worked.
+		if err := r.replicasReplay(ctx, res.Applied[n-1], res); err != nil {
+			r.log.Warn("could not see how far the replicas have replayed", "error", err)
+		}
 	}
 	return res, nil
+}
+
+// pending: a migration after version v is in the directory.
+func (r *runner) pending(v int) bool {
+	for _, m := range r.migs {
+		if int(m.Version) > v {
+			return true
+		}
+	}
+	return false
 }
 
 // failed cleans up after a migration that failed: for pgtune's own, the invalid index it left is

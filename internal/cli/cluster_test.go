@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
 
@@ -419,4 +421,185 @@ func TestDemoReadWriteSplit(t *testing.T) {
 			t.Errorf("no proposed index serves a statement of the replica; findings %v", clusterRules(rep))
 		}
 	}, pgtest.Since(16))
+}
+
+// migrate up on a cluster: it reports how far each replica has replayed the last migration;
+// with --wait-replicas it waits for them, refuses to start while a replica is too far behind
+// (replay paused), and names the grant a role without pg_read_all_stats needs to see them.
+func TestMigrateWaitsForReplicas(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
+		c.CreateDatabase(t, "booking")
+		ctx := t.Context()
+		p := c.Primary.Connect(t, "booking")
+		for _, sql := range []string{
+			"CREATE TABLE t (id bigint PRIMARY KEY, a int, b int, c int)",
+			"INSERT INTO t SELECT g, g % 1000, g % 77, g % 13 FROM generate_series(1, 20000) g",
+			"CREATE ROLE migrator LOGIN PASSWORD 'migrator-secret'",
+			"ALTER TABLE t OWNER TO migrator",
+			"GRANT CREATE ON SCHEMA public TO migrator",
+		} {
+			if _, err := p.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.WaitReplay(t)
+		// Three pgtune migrations (one index each), copied into dir one by one.
+		all := filepath.Join(t.TempDir(), "all")
+		var props []*indexes.Proposal
+		for _, col := range []string{"a", "b", "c"} {
+			props = append(props, &indexes.Proposal{Candidate: &indexes.Candidate{Table: "public.t", Method: "btree",
+				Keys: []model.IndexKey{{Column: col}}, Name: "t_" + col + "_idx", Why: []string{"test"}}})
+		}
+		if _, err := indexes.Write(all, indexes.Migrations(props, nil, nil, 0, map[string]bool{}, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		release := func(version string) {
+			t.Helper()
+			files, _ := filepath.Glob(filepath.Join(all, version+"_*"))
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		type upResult struct {
+			Result struct {
+				Result struct {
+					Applied  []string `json:"applied"`
+					Replicas []struct {
+						Replica  string `json:"replica"`
+						Replayed bool   `json:"replayed"`
+					} `json:"replicas"`
+					Hidden int      `json:"hidden_replicas"`
+					Idle   []string `json:"idle_slots"`
+				} `json:"result"`
+			} `json:"result"`
+		}
+		up := func(dsn string, want int, extra ...string) (upResult, result) {
+			t.Helper()
+			r := run(t, append([]string{"migrate", "up", "--dsn", dsn, "--dir", dir, "--format", "json"}, extra...)...)
+			if r.code != want {
+				t.Fatalf("migrate up %q: exit %d, want %d: %s", extra, r.code, want, r.stderr)
+			}
+			var res upResult
+			if want == ExitOK {
+				if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+					t.Fatalf("migrate up's JSON: %v\n%s", err, r.stdout)
+				}
+			}
+			return res, r
+		}
+		hasIndex := func(n *pgtest.Node, name string) bool {
+			var ok bool
+			if err := n.Connect(t, "booking").QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_class WHERE relname = $1)", name).Scan(&ok); err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		admin := c.Primary.DSN("booking")
+		replica2 := c.Replicas[1].Connect(t, "booking")
+
+		// replica2's replay paused and behind: --wait-replicas refuses to start, naming it.
+		release("000001")
+		if _, err := replica2.Exec(ctx, "SELECT pg_wal_replay_pause()"); err != nil {
+			t.Fatal(err)
+		}
+		// The pause takes hold when the replica's startup process next looks, which may be after
+		// the record that woke it: write until it holds, then once more behind it.
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			if _, err := p.Exec(ctx, "UPDATE t SET c = c + 1 WHERE id <= 100"); err != nil {
+				t.Fatal(err)
+			}
+			var paused bool
+			if err := replica2.QueryRow(ctx, "SELECT pg_is_wal_replay_paused()").Scan(&paused); err != nil {
+				t.Fatal(err)
+			}
+			if paused {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("replica2's replay did not pause within 30 s")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if _, err := p.Exec(ctx, "UPDATE t SET c = c + 1 WHERE id <= 100"); err != nil {
+			t.Fatal(err)
+		}
+		_, r := up(admin, ExitFailed, "--wait-replicas", "3s")
+		if !strings.Contains(r.stderr, "did not catch up") || !strings.Contains(r.stderr, c.Replicas[1].Slot) || !strings.Contains(r.stderr, "nothing was applied") {
+			t.Errorf("refusal with replica2 paused: %s", r.stderr)
+		}
+		if hasIndex(c.Primary, "t_a_idx") {
+			t.Error("t_a_idx was built though the run refused to start")
+		}
+
+		// Without --wait-replicas: applied, and replica2 reported as not having replayed it.
+		res, _ := up(admin, ExitOK)
+		replayed := map[string]bool{}
+		for _, rp := range res.Result.Result.Replicas {
+			replayed[rp.Replica] = rp.Replayed
+		}
+		if got, ok := replayed[c.Replicas[1].Slot]; len(res.Result.Result.Applied) != 1 || !ok || got {
+			t.Errorf("report only, replica2 paused: %+v", res.Result.Result)
+		}
+
+		// Replay resumed: --wait-replicas waits for both, so the index is on each when it returns.
+		if _, err := replica2.Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
+			t.Fatal(err)
+		}
+		release("000002")
+		res, _ = up(admin, ExitOK, "--wait-replicas", "1m")
+		if len(res.Result.Result.Replicas) != 2 {
+			t.Errorf("replicas after waiting: %+v", res.Result.Result.Replicas)
+		}
+		for _, rp := range res.Result.Result.Replicas {
+			if !rp.Replayed {
+				t.Errorf("%s not replayed after --wait-replicas", rp.Replica)
+			}
+		}
+		for _, n := range c.Replicas {
+			if !hasIndex(n, "t_b_idx") {
+				t.Errorf("%s has no t_b_idx when migrate up --wait-replicas returned", n.Name)
+			}
+		}
+
+		// A role without pg_read_all_stats cannot see the replicas: waiting names the grant;
+		// without waiting, the run goes on and counts them as hidden.
+		if _, err := p.Exec(ctx, "ALTER TABLE schema_migrations OWNER TO migrator"); err != nil {
+			t.Fatal(err)
+		}
+		release("000003")
+		u, _ := url.Parse(admin)
+		u.User = url.UserPassword("migrator", "migrator-secret")
+		_, r = up(u.String(), ExitFailed, "--wait-replicas", "10s")
+		if !strings.Contains(r.stderr, "GRANT pg_read_all_stats TO migrator") || strings.Contains(r.stderr, "migrator-secret") {
+			t.Errorf("a role that cannot see the replicas, waiting: %s", r.stderr)
+		}
+		res, _ = up(u.String(), ExitOK)
+		if len(res.Result.Result.Applied) != 1 || res.Result.Result.Hidden != 2 {
+			t.Errorf("a role that cannot see the replicas: %+v", res.Result.Result)
+		}
+
+		// A replica down: its slot is named as not streaming, and not waited for.
+		c.Stop(t, c.Replicas[0])
+		if _, err := p.Exec(ctx, "DROP INDEX t_c_idx"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Exec(ctx, "DELETE FROM schema_migrations"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Exec(ctx, "INSERT INTO schema_migrations VALUES (2, false)"); err != nil {
+			t.Fatal(err)
+		}
+		res, _ = up(admin, ExitOK, "--wait-replicas", "1m")
+		if len(res.Result.Result.Idle) != 1 || res.Result.Result.Idle[0] != c.Replicas[0].Slot || len(res.Result.Result.Replicas) != 1 {
+			t.Errorf("with replica1 down: %+v", res.Result.Result)
+		}
+	})
 }

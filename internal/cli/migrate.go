@@ -10,6 +10,7 @@ import (
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/migrations"
+	"github.com/bookedbarber/pgtune/pgconf"
 )
 
 var migrateCmd = &command{
@@ -39,7 +40,14 @@ index migrations need on a live database:
   - if a pgtune migration fails, the index it left is dropped and its version forced back, so
     the database is as before; the message says whether running again can help (a lock, a wait)
     or what to change first (an error that recurs). A dirty pgtune migration found at the
-    start (a run that was killed) is recovered the same way. Other migrations are left to you.
+    start (a run that was killed) is recovered the same way. Other migrations are left to you;
+  - the read replicas the primary streams to get an index only when they replay it: up reports
+    how far each has replayed the last migration (pg_stat_replication; the role needs
+    pg_read_all_stats to see it). With --wait-replicas D it waits, at most D, for every replica
+    to replay each migration before the next one (so a later drop never leaves a replica's reads
+    with neither index), and first for them to catch up with the primary: a replica too far
+    behind is named before anything is applied. A replica that is down (its slot inactive) is
+    named and not waited for.
 
 It writes to the database: up and down change its indexes.
 
@@ -51,6 +59,7 @@ It writes to the database: up and down change its indexes.
 Examples:
   pgtune migrate up --dsn postgres://dba@db.internal/booking --dir migrations/booking
   pgtune migrate up --dir migrations --wait 10m --lock-timeout 3s
+  pgtune migrate up --dir migrations --wait-replicas 5m
 `,
 	run: runMigrate,
 }
@@ -83,6 +92,7 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "how long a statement may wait for a lock on its table: one that cannot get it in time fails instead of queueing the application")
 	maxWait := fs.Duration("max-wait", time.Hour, "how long a CREATE INDEX CONCURRENTLY may wait for older transactions (a pg_dump, a report) to end (0: no limit); who it waits for is logged meanwhile")
 	wait := fs.Duration("wait", 0, "how long to wait for another 'pgtune migrate' on the same database to finish")
+	waitReplicas := fs.Duration("wait-replicas", 0, "up: wait, at most this long, for every streaming replica to replay each migration before the next (0: only report how far they have replayed)")
 	steps := fs.Int("steps", 1, "down: how many migrations to roll back")
 	all := fs.Bool("all", false, "down: roll back every migration")
 	if err := fs.parse(args[1:], false); err != nil {
@@ -93,6 +103,12 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
 		return usageErrorf("migrate %s: --dir %s is not a directory", action, *dir)
+	}
+	if *waitReplicas < 0 {
+		return usageErrorf("migrate up: --wait-replicas must not be negative")
+	}
+	if *waitReplicas > 0 && action != "up" {
+		return usageErrorf("migrate %s: --wait-replicas is for 'migrate up' only", action)
 	}
 	if *steps < 1 {
 		return usageErrorf("migrate down: --steps must be at least 1")
@@ -139,7 +155,7 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 		*maxWait = 100 * 365 * 24 * time.Hour // no limit
 	}
 	p := newProgress(e.stderr)
-	o := migrations.Options{Dir: *dir, LockTimeout: *lockTimeout, MaxWait: *maxWait, Wait: *wait, Log: log, Progress: func(s string) { p.update("%s", s) }}
+	o := migrations.Options{Dir: *dir, LockTimeout: *lockTimeout, MaxWait: *maxWait, Wait: *wait, WaitReplicas: *waitReplicas, Log: log, Progress: func(s string) { p.update("%s", s) }}
 	var res *migrations.Result
 	if action == "up" {
 		res, err = migrations.Up(ctx, cfg, o)
@@ -152,6 +168,9 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	p.done()
 	if err != nil {
+		if res != nil && len(res.Applied) > 0 {
+			log.Info("applied before the error", "migrations", strings.Join(res.Applied, ", "))
+		}
 		return fmt.Errorf("migrate %s %s: %w", action, connect.Describe(cfg), err)
 	}
 	out.Result = res
@@ -165,12 +184,42 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	for _, a := range res.Applied {
 		rows = append(rows, []string{action, a})
 	}
+	for _, rp := range res.Replicas {
+		rows = append(rows, []string{"replica " + rp.Replica, replayText(rp)})
+	}
+	for _, slot := range res.IdleSlots {
+		rows = append(rows, []string{"replica on slot " + slot, "not streaming (slot inactive): it replays the indexes when it reconnects; not waited for"})
+	}
 	note := fmt.Sprintf("Version %s -> %s.", versionText(res.From, false), versionText(res.To, false))
 	if len(res.Applied) == 0 {
 		note = "Nothing to do: " + note
 	}
+	if res.HiddenReplicas > 0 {
+		note += fmt.Sprintf(" The primary streams to %d replicas whose replay this role cannot see: GRANT pg_read_all_stats TO %s.", res.HiddenReplicas, cfg.User)
+	}
+	for _, rp := range res.Replicas {
+		if !rp.Replayed && *waitReplicas == 0 {
+			note += " Not every replica has replayed the last migration yet: until it does, its reads go without the index (--wait-replicas 5m waits for them)."
+			break
+		}
+	}
 	return fs.write(out, report.Table{Title: fmt.Sprintf("migrate %s: %s", action, connect.Describe(cfg)),
 		Columns: []string{"what", "migration"}, Rows: rows, Note: note})
+}
+
+// replayText says how far a replica has replayed a run's last migration.
+func replayText(rp migrations.Replay) string {
+	if rp.Replayed {
+		if rp.WaitedSeconds > 0 {
+			return fmt.Sprintf("replayed %s (waited %.1f s)", rp.Migration, rp.WaitedSeconds)
+		}
+		return "replayed " + rp.Migration
+	}
+	s := fmt.Sprintf("has not replayed %s yet: %s of WAL behind", rp.Migration, pgconf.HumanBytes(rp.BehindBytes))
+	if rp.ReplayLagSeconds != nil {
+		s += fmt.Sprintf(", replay lag %.1f s", *rp.ReplayLagSeconds)
+	}
+	return s
 }
 
 func versionText(v int, dirty bool) string {
