@@ -24,7 +24,8 @@ ORDER BY pg_catalog.age(a.backend_xmin) DESC LIMIT 10`
 	preparedQuery = connect.Marker + `SELECT gid, owner::text, database::text, pg_catalog.age(transaction)::int8, prepared
 FROM pg_catalog.pg_prepared_xacts WHERE pg_catalog.age(transaction) >= $1 ORDER BY 4 DESC LIMIT 10`
 	slotsQuery = connect.Marker + `SELECT slot_name::text, slot_type, active,
-       greatest(coalesce(pg_catalog.age(xmin), 0), coalesce(pg_catalog.age(catalog_xmin), 0))::int8
+       greatest(coalesce(pg_catalog.age(xmin), 0), coalesce(pg_catalog.age(catalog_xmin), 0))::int8,
+       xmin IS NOT NULL AND slot_type = 'physical'
 FROM pg_catalog.pg_replication_slots
 WHERE greatest(coalesce(pg_catalog.age(xmin), 0), coalesce(pg_catalog.age(catalog_xmin), 0)) >= $1 ORDER BY 4 DESC`
 )
@@ -85,9 +86,9 @@ func collectBlockers(ctx context.Context, tx querier, snap *model.Snapshot, _ Op
 	defer rows.Close()
 	for rows.Next() {
 		var name, kind string
-		var active bool
+		var active, feedback bool
 		var b model.Blocker
-		if err := rows.Scan(&name, &kind, &active, &b.XIDAge); err != nil {
+		if err := rows.Scan(&name, &kind, &active, &b.XIDAge, &feedback); err != nil {
 			return err
 		}
 		state := "inactive: nothing consumes it; drop it with pg_drop_replication_slot('" + name + "') if its consumer is gone"
@@ -95,6 +96,15 @@ func collectBlockers(ctx context.Context, tx querier, snap *model.Snapshot, _ Op
 			state = "active: its consumer is behind"
 		}
 		b.Kind, b.Name, b.Detail = "replication_slot", name, kind+" slot, "+state
+		if feedback {
+			// Only hot_standby_feedback sets a physical slot's xmin: the replica streaming
+			// from it runs a query (or a transaction) that old.
+			b.Kind, b.Name = "replica_feedback", "slot "+name
+			b.Detail = "hot_standby_feedback from the replica streaming from this slot: its oldest running query's snapshot"
+			if !active {
+				b.Detail = "hot_standby_feedback the replica of this slot sent before it went away, kept by the inactive slot; drop it with pg_drop_replication_slot('" + name + "') if that replica is gone"
+			}
+		}
 		snap.Blockers = append(snap.Blockers, b)
 	}
 	return rows.Err()

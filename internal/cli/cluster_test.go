@@ -603,3 +603,87 @@ func TestMigrateWaitsForReplicas(t *testing.T) {
 		}
 	})
 }
+
+// A long query on a replica with hot_standby_feedback holds back the primary's xmin horizon
+// through its slot: maintain plan (and advise) name it as the replica's feedback, with the fix
+// on the replica, not as a slot whose consumer is behind; the replica without feedback holds
+// nothing back, however old its snapshot.
+func TestReplicaFeedbackHoldsTheHorizon(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
+		c.CreateDatabase(t, "booking")
+		ctx := t.Context()
+		p := c.Primary.Connect(t, "booking")
+		for _, sql := range []string{
+			"CREATE EXTENSION pg_stat_statements",
+			"CREATE TABLE t (id int PRIMARY KEY)",
+			"INSERT INTO t SELECT generate_series(1, 100)",
+			`CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS $$
+			BEGIN FOR i IN 1..n LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`,
+		} {
+			if _, err := p.Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.WaitReplay(t)
+		// replica1 (feedback on) and replica2 (off) each hold a snapshot open.
+		for _, n := range c.Replicas {
+			tx, err := n.Connect(t, "booking").Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, "SELECT count(*) FROM t"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The feedback reaches the slot within wal_receiver_status_interval (10 s).
+		slotXmin := func() (age int64) {
+			if err := p.QueryRow(ctx, "SELECT coalesce(age(xmin), 0) FROM pg_replication_slots WHERE slot_name = $1", c.Replicas[0].Slot).Scan(&age); err != nil {
+				t.Fatal(err)
+			}
+			return age
+		}
+		for deadline := time.Now().Add(30 * time.Second); slotXmin() == 0; time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("replica1's feedback never reached its slot")
+			}
+		}
+		if _, err := p.Exec(ctx, "CALL burn(1100000)"); err != nil {
+			t.Fatal(err)
+		}
+		if age := slotXmin(); age < 1_000_000 {
+			t.Fatalf("replica1's slot xmin is %d transactions old after the burn", age)
+		}
+
+		r := run(t, "maintain", "plan", "--dsn", c.Primary.DSN("booking"), "--format", "json")
+		if r.code != ExitOK {
+			t.Fatalf("maintain plan: exit %d: %s", r.code, r.stderr)
+		}
+		var plan struct {
+			Result struct {
+				Blockers []struct {
+					Kind, Name, Detail string
+					XIDAge             int64 `json:"xid_age"`
+				} `json:"blockers"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &plan); err != nil {
+			t.Fatal(err)
+		}
+		bs := plan.Result.Blockers
+		if len(bs) != 1 || bs[0].Kind != "replica_feedback" || bs[0].Name != "slot "+c.Replicas[0].Slot || bs[0].XIDAge < 1_000_000 {
+			t.Errorf("blockers: %+v; want replica1's feedback through its slot only", bs)
+		}
+		r = run(t, "maintain", "plan", "--dsn", c.Primary.DSN("booking"))
+		if !strings.Contains(r.stdout, "A replica's hot_standby_feedback holds it") {
+			t.Errorf("maintain plan's table does not say a replica holds the horizon:\n%s", r.stdout)
+		}
+		rep := run(t, "advise", "--dsn", c.Primary.DSN("booking"), "--format", "json")
+		if !strings.Contains(rep.stdout, "replica feedback slot "+c.Replicas[0].Slot+" holds back VACUUM") || !strings.Contains(rep.stdout, "hot_standby_feedback = off") {
+			t.Errorf("advise does not name replica1's feedback as what holds back VACUUM: %s", rep.stderr)
+		}
+	})
+}

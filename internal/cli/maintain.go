@@ -118,7 +118,13 @@ func blockersTable(bs []model.Blocker) report.Table {
 	}
 	note := "Nothing holds back the xmin horizon: VACUUM can remove and freeze up to the present."
 	if len(bs) > 0 {
-		note = "VACUUM cannot remove dead rows or freeze past these: end the session, resolve the prepared transaction, or drop the slot."
+		note = "VACUUM cannot remove dead rows or freeze past these: end the session, resolve the prepared transaction, or drop the slot. Until then the plan's vacuums reclaim only the rows that died before the oldest of them, and its freezes stop at it."
+		for _, b := range bs {
+			if b.Kind == "replica_feedback" {
+				note += " A replica's hot_standby_feedback holds it: a long query on that replica (end it there), not one on this server; with feedback off, replay would cancel such queries instead (pgtune advise's replication.conflicts)."
+				break
+			}
+		}
 	}
 	return report.Table{Title: "What keeps VACUUM from freezing", Columns: []string{"kind", "name", "xid age", "detail"}, Rows: rows, Note: note}
 }
