@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
@@ -47,10 +49,8 @@ type clusterReport struct {
 func TestClusterAdvise(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
-		c.CreateDatabase(t, "booking")
 		ctx := t.Context()
-		p := c.Primary.Connect(t, "booking")
-		for _, sql := range []string{
+		p := bookingDB(t, c,
 			"CREATE EXTENSION pg_stat_statements",
 			"CREATE EXTENSION hypopg",
 			`CREATE TABLE appointments (id bigint PRIMARY KEY, barber_id int NOT NULL, client_id int NOT NULL,
@@ -59,11 +59,7 @@ func TestClusterAdvise(t *testing.T) {
 				CASE WHEN g % 10 = 0 THEN 'cancelled' ELSE 'booked' END FROM generate_series(1, 60000) g`,
 			"CREATE INDEX appointments_client_idx ON appointments (client_id)",
 			"VACUUM ANALYZE appointments",
-		} {
-			if _, err := p.Exec(ctx, sql); err != nil {
-				t.Fatal(err)
-			}
-		}
+		)
 		c.WaitReplay(t)
 		nodes := append([]*pgtest.Node{c.Primary}, c.Replicas...)
 		for _, n := range nodes {
@@ -196,6 +192,20 @@ func TestClusterAdvise(t *testing.T) {
 			t.Errorf("gaps with replica1 promoted and replica2 isolated: %+v", rep.Result.Source.Gaps)
 		}
 	})
+}
+
+// bookingDB creates database booking on the cluster's primary, runs setup there, and returns a
+// connection to it.
+func bookingDB(t *testing.T, c *pgtest.Cluster, setup ...string) *pgx.Conn {
+	t.Helper()
+	c.CreateDatabase(t, "booking")
+	p := c.Primary.Connect(t, "booking")
+	for _, sql := range setup {
+		if _, err := p.Exec(t.Context(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	return p
 }
 
 func clusterRules(rep clusterReport) []string {
@@ -429,20 +439,14 @@ func TestDemoReadWriteSplit(t *testing.T) {
 func TestMigrateWaitsForReplicas(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
-		c.CreateDatabase(t, "booking")
 		ctx := t.Context()
-		p := c.Primary.Connect(t, "booking")
-		for _, sql := range []string{
+		p := bookingDB(t, c,
 			"CREATE TABLE t (id bigint PRIMARY KEY, a int, b int, c int)",
 			"INSERT INTO t SELECT g, g % 1000, g % 77, g % 13 FROM generate_series(1, 20000) g",
 			"CREATE ROLE migrator LOGIN PASSWORD 'migrator-secret'",
 			"ALTER TABLE t OWNER TO migrator",
 			"GRANT CREATE ON SCHEMA public TO migrator",
-		} {
-			if _, err := p.Exec(ctx, sql); err != nil {
-				t.Fatal(err)
-			}
-		}
+		)
 		c.WaitReplay(t)
 		// Three pgtune migrations (one index each), copied into dir one by one.
 		all := filepath.Join(t.TempDir(), "all")
@@ -611,20 +615,14 @@ func TestMigrateWaitsForReplicas(t *testing.T) {
 func TestReplicaFeedbackHoldsTheHorizon(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		c := pgtest.NewCluster(t, pgtest.ClusterOptions{})
-		c.CreateDatabase(t, "booking")
 		ctx := t.Context()
-		p := c.Primary.Connect(t, "booking")
-		for _, sql := range []string{
+		p := bookingDB(t, c,
 			"CREATE EXTENSION pg_stat_statements",
 			"CREATE TABLE t (id int PRIMARY KEY)",
 			"INSERT INTO t SELECT generate_series(1, 100)",
 			`CREATE PROCEDURE burn(n int) LANGUAGE plpgsql AS $$
 			BEGIN FOR i IN 1..n LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`,
-		} {
-			if _, err := p.Exec(ctx, sql); err != nil {
-				t.Fatal(err)
-			}
-		}
+		)
 		c.WaitReplay(t)
 		// replica1 (feedback on) and replica2 (off) each hold a snapshot open.
 		for _, n := range c.Replicas {
