@@ -27,6 +27,9 @@ type Options struct {
 	// ServerHost and ServerPort locate PostgreSQL as PgBouncer reaches it.
 	ServerHost string
 	ServerPort int
+	// ReplicaHosts are the read replicas as PgBouncer reaches them (on ServerPort): with them,
+	// each database gets a read pool, NAME_ro, whose host list names every replica.
+	ReplicaHosts []string
 	// ListenAddr and ListenPort are where clients connect.
 	ListenAddr string
 	ListenPort int
@@ -58,6 +61,8 @@ var (
 	iniName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$`)
 	// iniHost is a host name, an IP address (v4 or v6) or a Unix socket directory.
 	iniHost = regexp.MustCompile(`^(/[A-Za-z0-9._/@+-]*|[A-Za-z0-9._:-]{1,253})$`)
+	// iniReplicaHost is one replica of a host list: a name or an address, no socket, no comma.
+	iniReplicaHost = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,253}$`)
 	// iniListen is listen_addr: *, or host names and addresses separated by commas.
 	iniListen = regexp.MustCompile(`^(\*|[A-Za-z0-9._:-]{1,253})(,(\*|[A-Za-z0-9._:-]{1,253}))*$`)
 	// iniPath is an absolute path (the pid, log and auth files).
@@ -90,6 +95,7 @@ func (o Options) validate() error {
 		{"AdminUsers", o.AdminUsers, iniName, names},
 		{"StatsUsers", o.StatsUsers, iniName, names},
 		{"ServerHost", []string{o.ServerHost}, iniHost, "a host name, an IP address or a socket directory"},
+		{"ReplicaHosts", o.ReplicaHosts, iniReplicaHost, "a host name or an IP address (no commas: the list is PgBouncer's)"},
 		{"ListenAddr", []string{o.ListenAddr}, iniListen, "*, or host names and addresses separated by commas"},
 		{"RuntimeDir", []string{o.RuntimeDir}, iniPath, path},
 		{"LogDir", []string{o.LogDir}, iniPath, path},
@@ -114,9 +120,11 @@ type Setting struct {
 
 // Config is a rendered PgBouncer configuration.
 type Config struct {
-	Options  Options           `json:"options"`
-	Sizing   pgconf.PoolSizing `json:"sizing"`
-	Settings []Setting         `json:"settings"`
+	Options Options           `json:"options"`
+	Sizing  pgconf.PoolSizing `json:"sizing"`
+	// ReadPool sizes each database's read pool (NAME_ro) on the replicas, when there are any.
+	ReadPool *pgconf.PoolSizing `json:"read_pool,omitempty"`
+	Settings []Setting          `json:"settings"`
 	// Processes are the per-process settings when so_reuseport runs several (one file each).
 	Processes [][]Setting `json:"processes,omitempty"`
 	// Budget is the connection budget postgresql.conf's max_connections was sized from.
@@ -183,7 +191,19 @@ func Render(cfg *pgconf.Config, o Options) (*Config, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	rb := cfg.Connections.Replica
+	switch {
+	case len(o.ReplicaHosts) > 0 && (rb == nil || rb.ReadPool == nil):
+		return nil, fmt.Errorf("%d replica host(s) but the instance was sized without replicas: size it with as many replicas", len(o.ReplicaHosts))
+	case rb != nil && len(o.ReplicaHosts) != rb.Replicas:
+		return nil, fmt.Errorf("the instance was sized for %d replicas but %d replica host(s) are named: name each replica once", rb.Replicas, len(o.ReplicaHosts))
+	case len(o.ReplicaHosts) > 0 && ver < 117:
+		return nil, fmt.Errorf("PgBouncer %s has no host lists (1.15 takes \"a,b\" for one host name; they came with 1.17): upgrade, or give the replicas one DNS name PgBouncer resolves round-robin", o.Version)
+	}
 	r := &Config{Options: o, Sizing: *ps, Budget: cfg.Connections, Notes: []string{}}
+	if rb != nil {
+		r.ReadPool = rb.ReadPool
+	}
 	set := func(name, value, reason string) {
 		r.Settings = append(r.Settings, Setting{Name: name, Value: value, Reason: reason})
 	}
@@ -214,7 +234,12 @@ func Render(cfg *pgconf.Config, o Options) (*Config, error) {
 	set("reserve_pool_size", strconv.Itoa(ps.ReservePoolSize), "a quarter more for bursts, counted in the connection budget")
 	set("reserve_pool_timeout", "3", "a client waits 3 s before the reserve opens")
 	set("max_db_connections", strconv.Itoa(ps.MaxDBConnections), "caps each database's server connections in this process, whatever the users: the budget holds even with more users than planned")
-	set("max_client_conn", strconv.Itoa(ps.MaxClientConn), fmt.Sprintf("the application's %d connections × 1.25, over %d process(es) × %d host(s)", cfg.Connections.ClientConnections, ps.Processes, ps.Hosts))
+	if rp := r.ReadPool; rp != nil {
+		set("max_client_conn", strconv.Itoa(ps.MaxClientConn+rp.MaxClientConn), fmt.Sprintf("the application's %d write and %d read connections × 1.25, over %d process(es) × %d host(s)",
+			cfg.Connections.ClientConnections, rb.ClientConnections, ps.Processes, ps.Hosts))
+	} else {
+		set("max_client_conn", strconv.Itoa(ps.MaxClientConn), fmt.Sprintf("the application's %d connections × 1.25, over %d process(es) × %d host(s)", cfg.Connections.ClientConnections, ps.Processes, ps.Hosts))
+	}
 	if o.PoolMode == "session" {
 		set("server_reset_query", "DISCARD ALL", "a session's state must not leak to the next client")
 	}
@@ -256,7 +281,13 @@ func Render(cfg *pgconf.Config, o Options) (*Config, error) {
 		set("pidfile", o.RuntimeDir+"/pgbouncer.pid", "")
 		set("logfile", o.LogDir+"/pgbouncer.log", "")
 	}
-	r.Notes = append(r.Notes, fmt.Sprintf("Each process needs %d open files (max_client_conn + its server connections + 64): LimitNOFILE=%d in the systemd unit, or ulimit -n.", ps.FileDescriptors, ps.FileDescriptors))
+	fds := ps.FileDescriptors
+	if rp := r.ReadPool; rp != nil {
+		fds += rp.FileDescriptors
+		r.Notes = append(r.Notes, fmt.Sprintf("Reads go to %s_ro (one per database): its host list names the %d replicas, and each new server connection goes to the next one in turn. PgBouncer does not skip a replica that is down (half its new connections would fail): take it out of the list and RELOAD. Each replica's max_connections holds the whole read pool with one replica out.",
+			o.Databases[0], len(o.ReplicaHosts)))
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("Each process needs %d open files (max_client_conn + its server connections + 64): LimitNOFILE=%d in the systemd unit, or ulimit -n.", fds, fds))
 	if o.PoolMode == "transaction" {
 		r.Checklist = TransactionPoolingChecklist
 	}
@@ -320,6 +351,18 @@ func writeINI(w io.Writer, c *Config, tool, command string, process int) error {
 	b.WriteString("\n[databases]\n")
 	for _, db := range c.Options.Databases {
 		fmt.Fprintf(&b, "%s = host=%s port=%d dbname=%s\n", db, c.Options.ServerHost, c.Options.ServerPort, db)
+	}
+	if rp := c.ReadPool; rp != nil {
+		ver, _ := parseVersion(c.Options.Version)
+		balance := ""
+		if ver >= 124 {
+			balance = " load_balance_hosts=round-robin"
+		}
+		b.WriteString("; read pools: the replicas, each new server connection to the next in turn\n")
+		for _, db := range c.Options.Databases {
+			fmt.Fprintf(&b, "%s_ro = host=%s port=%d dbname=%s pool_size=%d reserve_pool=%d max_db_connections=%d%s\n", db, strings.Join(c.Options.ReplicaHosts, ","),
+				c.Options.ServerPort, db, rp.DefaultPoolSize, rp.ReservePoolSize, rp.MaxDBConnections, balance)
+		}
 	}
 	b.WriteString("\n[pgbouncer]\n")
 	settings := c.Settings

@@ -178,3 +178,60 @@ func TestWriteAuthSQL(t *testing.T) {
 		t.Error("the lookup function must be created in every database")
 	}
 }
+
+// With replicas, each database gets a read pool over every replica's host: sized for all their
+// cores, counted in max_client_conn, load_balance_hosts spelled out where PgBouncer has it (1.24),
+// refused where PgBouncer has no host lists (before 1.17), and the replica count must match.
+func TestRenderReadPool(t *testing.T) {
+	in := instance()
+	in.Replicas = 2
+	o := options()
+	o.ReplicaHosts = []string{"replica1", "10.0.0.7"}
+	for _, tc := range []struct {
+		version, balance string
+	}{{"1.18", ""}, {"1.24", " load_balance_hosts=round-robin"}} {
+		o.Version = tc.version
+		r := render(t, in, o)
+		var ini strings.Builder
+		if err := WriteINI(&ini, r, "pgtune test", ""); err != nil {
+			t.Fatal(err)
+		}
+		// 2 × 8 cores × 2 replicas = 32, reserve 8.
+		want := "booking_ro = host=replica1,10.0.0.7 port=5432 dbname=booking pool_size=32 reserve_pool=8 max_db_connections=40" + tc.balance + "\n"
+		if !strings.Contains(ini.String(), want) || !strings.Contains(ini.String(), "booking = host=10.0.0.5 ") {
+			t.Errorf("PgBouncer %s: [databases] lacks\n%s\n%s", tc.version, want, ini.String())
+		}
+		// 500 writes and 500 reads × 1.25.
+		if got := r.Get("max_client_conn"); got != "1260" {
+			t.Errorf("max_client_conn = %s, want 1260 (writes and reads)", got)
+		}
+		if r.ReadPool == nil || r.Budget.Replica.Rows[0].Connections != 40 {
+			t.Errorf("read pool %+v, replica budget %+v", r.ReadPool, r.Budget.Replica)
+		}
+	}
+	cfg, err := pgconf.Recommend(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		version string
+		hosts   []string
+		want    string
+	}{
+		{"1.15", []string{"r1", "r2"}, "has no host lists"},
+		{"1.24", []string{"r1"}, "sized for 2 replicas but 1 replica host"},
+		{"1.24", []string{"r1", "r2,r3"}, "ReplicaHosts"},
+		{"1.24", []string{"r1", "/var/run/postgresql"}, "ReplicaHosts"},
+	} {
+		o := options()
+		o.Version, o.ReplicaHosts = tc.version, tc.hosts
+		if _, err := Render(cfg, o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("PgBouncer %s, hosts %q: %v, want an error with %q", tc.version, tc.hosts, err, tc.want)
+		}
+	}
+	noReplicas, _ := pgconf.Recommend(instance())
+	o.ReplicaHosts = []string{"r1"}
+	if _, err := Render(noReplicas, o); err == nil || !strings.Contains(err.Error(), "sized without replicas") {
+		t.Errorf("replica hosts for an instance without replicas: %v", err)
+	}
+}

@@ -102,6 +102,9 @@ func (p *plan) fit() error {
 	if err := p.checkBudget(); err != nil {
 		return err
 	}
+	if err := p.checkReplicaBudget(); err != nil {
+		return err
+	}
 	want := workMemCap[p.in.Profile]
 	if s := p.signalFor("settings.temp_spills"); s != nil && s.Suggest != "" {
 		if b, err := ParseBytes(s.Suggest); err == nil && b > want {
@@ -184,12 +187,23 @@ func (p *plan) fit() error {
 func (p *plan) shrinkConnections() {
 	if p.in.Pooler {
 		before := p.poolSize
-		for p.poolSize > 1 && p.workMemFit() < workMemFloor {
-			p.poolSize--
+		beforeRead := p.readPoolSize
+		for (p.poolSize > 1 || p.readPoolSize > 1) && p.workMemFit() < workMemFloor {
+			// The pool that sets max_connections (the replicas' read pool may) shrinks first.
+			if rb := p.budget.Replica; rb != nil && rb.Needed > p.budget.Needed && p.readPoolSize > 1 {
+				p.readPoolSize--
+			} else if p.poolSize > 1 {
+				p.poolSize--
+			} else {
+				p.readPoolSize--
+			}
 			p.buildBudget()
 		}
 		if p.poolSize < before {
 			p.note("PgBouncer's default_pool_size lowered from %d to %d so that the worst case fits %s.", before, p.poolSize, HumanBytes(p.in.Memory))
+		}
+		if p.readPoolSize < beforeRead {
+			p.note("PgBouncer's read pool lowered from %d to %d so that the worst case fits %s.", beforeRead, p.readPoolSize, HumanBytes(p.in.Memory))
 		}
 		return
 	}
@@ -199,6 +213,9 @@ func (p *plan) shrinkConnections() {
 	before := p.clients
 	for p.clients > 5 && p.workMemFit() < workMemFloor {
 		p.clients = max(5, p.clients*9/10)
+		if p.in.AppReadPoolSize == 0 {
+			p.readClients = min(p.readClients, p.clients)
+		}
 		p.buildBudget()
 	}
 	if p.clients < before {

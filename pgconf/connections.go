@@ -23,6 +23,24 @@ type ConnectionBudget struct {
 	ClientConnections int `json:"client_connections"`
 	// Pooler is PgBouncer's sizing, when one sits in front.
 	Pooler *PoolSizing `json:"pooler,omitempty"`
+	// Replica is one read replica's budget, when the primary has replicas (Instance.Replicas):
+	// MaxConnections covers it too.
+	Replica *ReplicaBudget `json:"replica,omitempty"`
+}
+
+// ReplicaBudget is what may hold connections on one read replica at once. The replicas share the
+// application's reads; each is sized for its share with one replica out (down, or taken out of
+// the pooler's host list), so losing a replica moves load, not errors.
+type ReplicaBudget struct {
+	Replicas int         `json:"replicas"`
+	Rows     []BudgetRow `json:"rows"`
+	Needed   int         `json:"needed"`
+	// ClientConnections is how many connections the application's read pools open in all (to
+	// the pooler's read pool, when there is one).
+	ClientConnections int `json:"client_connections"`
+	// ReadPool is PgBouncer's pool for the replicas (a second database entry whose host list
+	// names every replica), when one sits in front.
+	ReadPool *PoolSizing `json:"read_pool,omitempty"`
 }
 
 // PoolSizing is PgBouncer's share of the budget, per process unless said otherwise.
@@ -108,6 +126,17 @@ func (p *plan) sizeClients() {
 		per := ceilDiv(int64(p.activeTarget()), int64(in.poolerHosts()*in.poolerProcesses()))
 		p.poolSize = max(2, int(per))
 	}
+	if in.Replicas > 0 {
+		p.readClients = p.clients
+		if in.AppInstances > 0 && in.AppReadPoolSize > 0 {
+			p.readClients = in.AppInstances * in.AppReadPoolSize
+		}
+		if in.Pooler {
+			// Every replica's cores busy: the read pool spans them all.
+			per := ceilDiv(int64(p.activeTarget()*in.Replicas), int64(in.poolerHosts()*in.poolerProcesses()))
+			p.readPoolSize = max(2, int(per))
+		}
+	}
 	p.buildBudget()
 	p.fitMaxConnections()
 }
@@ -140,6 +169,26 @@ func (p *plan) fitMaxConnections() {
 		p.buildBudget()
 		p.note("max_connections %d as given: the application's share is what it leaves, %d connections (not the %d assumed for the %s profile).", limit, p.clients, before, p.in.Profile)
 	}
+	if rb := p.budget.Replica; rb != nil && rb.Needed > limit {
+		switch {
+		case p.in.Pooler:
+			before := p.readPoolSize
+			for p.readPoolSize > 1 && p.budget.Replica.Needed > limit {
+				p.readPoolSize--
+				p.buildBudget()
+			}
+			if p.readPoolSize < before {
+				p.note("PgBouncer's read pool lowered from %d to %d so that a replica's budget fits the max_connections %d given.", before, p.readPoolSize, limit)
+			}
+		case p.in.AppReadPoolSize == 0 && !p.clientsSaid:
+			before := p.readClients
+			for p.readClients > 1 && p.budget.Replica.Needed > limit {
+				p.readClients--
+				p.buildBudget()
+			}
+			p.note("max_connections %d as given: the application's reads on the replicas are what it leaves, %d connections (not the %d assumed).", limit, p.readClients, before)
+		}
+	}
 	if p.budget.Needed > limit && p.in.DirectConnections == 0 {
 		app := p.budget.Needed - SuperuserReserved
 		for _, r := range p.directRows() {
@@ -155,26 +204,35 @@ func (p *plan) fitMaxConnections() {
 // reservePool is PgBouncer's reserve for bursts: a quarter of the pool, at least one.
 func reservePool(pool int) int { return max(1, pool/4) }
 
+// poolSizing sizes PgBouncer's pools of pool server connections (per process and pool) for
+// clients application connections, on every host and process.
+func (p *plan) poolSizing(pool, clients, activeTarget int) *PoolSizing {
+	hosts, procs, pools := p.in.poolerHosts(), p.in.poolerProcesses(), p.in.pools()
+	reserve := reservePool(pool)
+	clientsPer := int(ceilDiv(int64(clients)*5/4, int64(hosts*procs)))
+	maxClient := int(ceilDiv(int64(max(clientsPer, 10)), 10) * 10)
+	return &PoolSizing{
+		Hosts: hosts, Processes: procs, Pools: pools, ActiveTarget: activeTarget,
+		DefaultPoolSize: pool, ReservePoolSize: reserve,
+		MaxDBConnections:  pools * (pool + reserve),
+		MaxClientConn:     maxClient,
+		FileDescriptors:   maxClient + pools*(pool+reserve),
+		ServerConnections: hosts * procs * pools * (pool + reserve),
+	}
+}
+
+func poolBasis(ps *PoolSizing) string {
+	return fmt.Sprintf("%d host(s) × %d process(es) × %d pool(s) × (%d pool + %d reserve)", ps.Hosts, ps.Processes, ps.Pools, ps.DefaultPoolSize, ps.ReservePoolSize)
+}
+
 // buildBudget itemises the budget from the current client count and pool size.
 func (p *plan) buildBudget() {
 	in := p.in
 	b := ConnectionBudget{ClientConnections: p.clients}
 	if in.Pooler {
-		hosts, procs, pools := in.poolerHosts(), in.poolerProcesses(), in.pools()
-		reserve := reservePool(p.poolSize)
-		server := hosts * procs * pools * (p.poolSize + reserve)
-		clientsPer := int(ceilDiv(int64(p.clients)*5/4, int64(hosts*procs)))
-		maxClient := int(ceilDiv(int64(max(clientsPer, 10)), 10) * 10)
-		b.Pooler = &PoolSizing{
-			Hosts: hosts, Processes: procs, Pools: pools, ActiveTarget: p.activeTarget(),
-			DefaultPoolSize: p.poolSize, ReservePoolSize: reserve,
-			MaxDBConnections:  pools * (p.poolSize + reserve),
-			MaxClientConn:     maxClient,
-			FileDescriptors:   maxClient + pools*(p.poolSize+reserve) + 64,
-			ServerConnections: server,
-		}
-		b.Rows = append(b.Rows, BudgetRow{"PgBouncer pools", server,
-			fmt.Sprintf("%d host(s) × %d process(es) × %d pool(s) × (%d pool + %d reserve)", hosts, procs, pools, p.poolSize, reserve)})
+		b.Pooler = p.poolSizing(p.poolSize, p.clients, p.activeTarget())
+		b.Pooler.FileDescriptors += 64
+		b.Rows = append(b.Rows, BudgetRow{"PgBouncer pools", b.Pooler.ServerConnections, poolBasis(b.Pooler)})
 	} else {
 		basis := fmt.Sprintf("%d instance(s) × %d pooled connections", in.AppInstances, in.AppPoolSize)
 		if !p.clientsSaid {
@@ -188,10 +246,56 @@ func (p *plan) buildBudget() {
 		b.Needed += r.Connections
 	}
 	b.MaxConnections = int(ceilDiv(int64(b.Needed), 5) * 5)
+	if in.Replicas > 0 {
+		b.Replica = p.replicaBudget()
+		// One file for every node, and a hot standby refuses to start below its primary's
+		// max_connections: the larger budget sets it.
+		b.MaxConnections = max(b.MaxConnections, int(ceilDiv(int64(b.Replica.Needed), 5)*5))
+	}
 	if in.MaxConnections > 0 {
 		b.MaxConnections = in.MaxConnections
 	}
 	p.budget = b
+}
+
+// replicaBudget itemises one replica's budget: its share of the reads with one replica out, the
+// direct connections a replica takes (monitoring, backups taken from a standby; migrations and
+// maintenance run on the primary only) and the superuser reserve.
+func (p *plan) replicaBudget() *ReplicaBudget {
+	in := p.in
+	out := max(in.Replicas-1, 1)
+	rb := &ReplicaBudget{Replicas: in.Replicas, ClientConnections: p.readClients}
+	spread := fmt.Sprintf("over %d replicas with one out", out)
+	switch in.Replicas {
+	case 1:
+		spread = "all on the one replica"
+	case 2:
+		spread = "all on one replica while the other is out"
+	}
+	if in.Pooler {
+		rb.ReadPool = p.poolSizing(p.readPoolSize, p.readClients, p.activeTarget()*in.Replicas)
+		rb.Rows = append(rb.Rows, BudgetRow{"PgBouncer read pool", int(ceilDiv(int64(rb.ReadPool.ServerConnections), int64(out))),
+			poolBasis(rb.ReadPool) + ", " + spread})
+	} else {
+		basis := fmt.Sprintf("%d instance(s) × %d read connections, %s", in.AppInstances, max(in.AppReadPoolSize, in.AppPoolSize), spread)
+		if !p.clientsSaid {
+			basis = fmt.Sprintf("as many reads as the %s profile's assumed connections, %s", in.Profile, spread)
+		}
+		rb.Rows = append(rb.Rows, BudgetRow{"application reads", int(ceilDiv(int64(p.readClients), int64(out))), basis})
+	}
+	switch {
+	case in.DirectConnections > 0:
+		rb.Rows = append(rb.Rows, BudgetRow{"direct (--direct-connections)", in.DirectConnections, "your allowance for connections that bypass the pool"})
+	case in.DirectConnections == 0:
+		rb.Rows = append(rb.Rows,
+			BudgetRow{"monitoring (exporter, pgtune advise)", 3, "a metrics exporter, pgtune advise --replica-dsn and one spare"},
+			BudgetRow{"backups from a standby", 1, "a base backup taken from the replica (pg_basebackup, pgBackRest backup-standby); its WAL stream uses max_wal_senders"})
+	}
+	rb.Rows = append(rb.Rows, BudgetRow{"superuser reserve", SuperuserReserved, "superuser_reserved_connections"})
+	for _, r := range rb.Rows {
+		rb.Needed += r.Connections
+	}
+	return rb
 }
 
 // checkBudget fails when a max_connections the user fixed cannot hold the budget.
@@ -208,9 +312,23 @@ func (p *plan) checkBudget() error {
 	return invalid("max_connections", "%d is below the %d connections the budget needs (see the budget table); %s", p.budget.MaxConnections, p.budget.Needed, fix)
 }
 
+// checkReplicaBudget fails when a max_connections the user fixed cannot hold a replica's budget.
+func (p *plan) checkReplicaBudget() error {
+	rb := p.budget.Replica
+	if rb == nil || p.budget.MaxConnections >= rb.Needed {
+		return nil
+	}
+	return invalid("max_connections", "%d is below the %d connections a replica's budget needs (its share of the reads with one replica out; see the budget table); raise --max-connections, lower --app-read-pool-size, or add replicas", p.budget.MaxConnections, rb.Needed)
+}
+
 func (p *plan) connectionSettings() {
 	b := p.budget
 	reason := fmt.Sprintf("the connection budget: %d needed (application or pools, direct connections and the superuser reserve), rounded up", b.Needed)
+	if b.Replica != nil && b.Replica.Needed > b.Needed {
+		reason = fmt.Sprintf("a replica's connection budget: %d needed (its share of the reads, monitoring, the superuser reserve; the primary needs %d), rounded up: every node gets the same", b.Replica.Needed, b.Needed)
+	} else if b.Replica != nil {
+		reason += fmt.Sprintf("; a replica needs %d, and every node gets the same", b.Replica.Needed)
+	}
 	if p.in.MaxConnections > 0 {
 		reason = fmt.Sprintf("as given; the budget needs %d", b.Needed)
 	}

@@ -89,6 +89,14 @@ type Instance struct {
 	// (migrations, maintenance, monitoring, backups); -1 keeps the default itemisation.
 	DirectConnections int `json:"direct_connections,omitempty"`
 
+	// Replicas is how many streaming read replicas of this size the primary feeds (0: none). One
+	// configuration then serves every node (replication.go), and the connection budget covers
+	// a replica's share of the reads as well as the primary's writes.
+	Replicas int `json:"replicas,omitempty"`
+	// AppReadPoolSize is the connections each application process pools to the replicas (its
+	// reads); 0 with replicas: as many as AppPoolSize.
+	AppReadPoolSize int `json:"app_read_pool_size,omitempty"`
+
 	// HugePageSize is the kernel's huge page size (0: 2MB, x86-64's default).
 	HugePageSize int64 `json:"huge_page_size_bytes,omitempty"`
 }
@@ -151,6 +159,14 @@ func (in Instance) Validate() error {
 		return invalid("max_connections", "%d must be more than superuser_reserved_connections (%d), or the server refuses to start", in.MaxConnections, SuperuserReserved)
 	case in.DirectConnections < -1 || in.DirectConnections > 10000:
 		return invalid("direct_connections", "%d is not a connection count (want 0 to 10000)", in.DirectConnections)
+	case in.Replicas < 0 || in.Replicas > 100:
+		return invalid("replicas", "%d is not a replica count (want 0 to 100)", in.Replicas)
+	case in.AppReadPoolSize < 0 || in.AppReadPoolSize > 100000:
+		return invalid("app_read_pool_size", "%d is not a pool size (want 1 to 100000)", in.AppReadPoolSize)
+	case in.AppReadPoolSize > 0 && in.Replicas == 0:
+		return invalid("app_read_pool_size", "is the application's pool to the read replicas: give --replicas N too")
+	case in.AppReadPoolSize > 0 && in.AppInstances == 0:
+		return invalid("app_read_pool_size", "needs --app-instances (and --app-pool-size): the read pool is per application process")
 	case in.HugePageSize != 0 && in.HugePageSize != 2*MB && in.HugePageSize != GB:
 		return invalid("huge_page_size", "%s is not a huge page size (want 2MB or 1GB)", HumanBytes(in.HugePageSize))
 	}

@@ -89,6 +89,15 @@ var params = map[string]Param{
 	"log_autovacuum_min_duration":           {Kind: KindDuration, Since: 13, Min: 0, Max: intMax, Special: []float64{-1}},
 	"log_checkpoints":                       {Kind: KindBool, Since: 13},
 	"log_lock_waits":                        {Kind: KindBool, Since: 13},
+	"wal_level":                             {Kind: KindEnum, Since: 13, Enum: []string{"minimal", "replica", "logical"}, RestartUntil: 99},
+	"max_wal_senders":                       {Kind: KindInt, Since: 13, Min: 0, Max: 262143, RestartUntil: 99},
+	"max_replication_slots":                 {Kind: KindInt, Since: 13, Min: 0, Max: 262143, RestartUntil: 99},
+	"max_slot_wal_keep_size":                {Kind: KindBytes, Since: 13, Min: 0, Max: float64(intMax) * float64(MB), Special: []float64{-1}},
+	"wal_log_hints":                         {Kind: KindBool, Since: 13, RestartUntil: 99},
+	"hot_standby":                           {Kind: KindBool, Since: 13, RestartUntil: 99},
+	"hot_standby_feedback":                  {Kind: KindBool, Since: 13},
+	"max_standby_streaming_delay":           {Kind: KindDuration, Since: 13, Min: 0, Max: intMax, Special: []float64{-1}},
+	"max_standby_archive_delay":             {Kind: KindDuration, Since: 13, Min: 0, Max: intMax, Special: []float64{-1}},
 	"log_temp_files":                        {Kind: KindBytes, Since: 13, Min: 0, Max: float64(intMax) * float64(KB), Special: []float64{-1}},
 }
 

@@ -51,6 +51,9 @@ type plan struct {
 	clients     int  // the application's connections (or the pooler's clients)
 	clientsSaid bool // clients came from the user, not the profile's default
 	poolSize    int  // PgBouncer default_pool_size (pooler only)
+	// readClients and readPoolSize are the replicas' side: the application's read connections
+	// and PgBouncer's read pool size (Instance.Replicas).
+	readClients, readPoolSize int
 	// directLeft, when set, replaces the default direct allowance: what an explicit
 	// max_connections leaves.
 	directLeft *int
@@ -141,6 +144,7 @@ func (p *plan) recommend() (*Config, error) {
 	p.connectionSettings()
 	p.memorySettings()
 	p.walSettings()
+	p.replicationSettings()
 	p.plannerSettings()
 	p.parallelSettings()
 	p.autovacuumSettings()

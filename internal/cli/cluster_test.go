@@ -2,9 +2,12 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -684,4 +687,138 @@ func TestReplicaFeedbackHoldsTheHorizon(t *testing.T) {
 			t.Errorf("advise does not name replica1's feedback as what holds back VACUUM: %s", rep.stderr)
 		}
 	})
+}
+
+// config --replicas and pgbouncer --replica-hosts on a real cluster: the rendered postgresql.conf
+// starts the primary and both replicas (a hot standby refuses to start below its primary's
+// max_connections and the other settings it must match), and a real PgBouncer with the rendered
+// ini sends booking to the primary and booking_ro to both replicas in turn, through auth_query,
+// within each replica's budget.
+func TestClusterPgBouncer(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		instance := []string{"--memory", "2GB", "--cpus", "2", "--replicas", "2", "--app-instances", "2", "--app-pool-size", "10"}
+		conf := run(t, append([]string{"config", "--pooler", "--pg-version", strconv.Itoa(pgtest.MajorOf(t))}, instance...)...)
+		if conf.code != ExitOK {
+			t.Fatalf("config: exit %d: %s", conf.code, conf.stderr)
+		}
+		budget := run(t, append([]string{"config", "--pooler", "--format", "json"}, instance...)...)
+		var doc struct {
+			Result struct {
+				Connections struct {
+					MaxConnections int `json:"max_connections"`
+					Replica        struct {
+						Needed int `json:"needed"`
+					} `json:"replica"`
+				} `json:"connections"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(budget.stdout), &doc); err != nil || doc.Result.Connections.Replica.Needed == 0 {
+			t.Fatalf("config's budget: %v\n%s", err, budget.stdout)
+		}
+		c := pgtest.NewCluster(t, pgtest.ClusterOptions{Conf: conf.stdout})
+		ctx := t.Context()
+		bookingDB(t, c,
+			"CREATE ROLE app LOGIN PASSWORD 'app-secret'",
+			"CREATE ROLE pgtune LOGIN PASSWORD 'monitor-secret'",
+		)
+		for _, n := range append([]*pgtest.Node{c.Primary}, c.Replicas...) {
+			var mc int
+			var feedback string
+			if err := n.Connect(t, "booking").QueryRow(ctx, "SELECT current_setting('max_connections')::int, current_setting('hot_standby')").Scan(&mc, &feedback); err != nil {
+				t.Fatal(err)
+			}
+			if mc != doc.Result.Connections.MaxConnections || mc < doc.Result.Connections.Replica.Needed || feedback != "on" {
+				t.Errorf("%s runs max_connections %d, hot_standby %s; rendered %d for a replica budget of %d", n.Name, mc, feedback, doc.Result.Connections.MaxConnections, doc.Result.Connections.Replica.Needed)
+			}
+		}
+
+		// config --dsn on the primary sees its two replicas streaming and sizes the cluster.
+		live := run(t, "config", "--dsn", c.Primary.DSN("booking"), "--memory", "2GB", "--cpus", "2", "--format", "json")
+		var liveDoc struct {
+			Result struct {
+				Instance struct {
+					Replicas int `json:"replicas"`
+				} `json:"instance"`
+				Detected []string `json:"detected"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(live.stdout), &liveDoc); err != nil || liveDoc.Result.Instance.Replicas != 2 ||
+			!strings.Contains(strings.Join(liveDoc.Result.Detected, " "), "2 streaming replica(s)") {
+			t.Errorf("config --dsn on the primary: %v %+v %s", err, liveDoc.Result, live.stderr)
+		}
+
+		p := c.Primary
+		out, err := p.Exec(ctx, "pgbouncer", "--version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := regexp.MustCompile(`PgBouncer (\d+\.\d+)`).FindStringSubmatch(out)[1]
+		const dir = "/tmp/pgb"
+		if _, err := p.Exec(ctx, "mkdir", "-p", dir); err != nil {
+			t.Fatal(err)
+		}
+		outDir := t.TempDir()
+		r := run(t, append([]string{"pgbouncer", "--database", "booking", "--server-host", "127.0.0.1", "--replica-hosts", "replica1,replica2",
+			"--listen-addr", "127.0.0.1", "--pgbouncer-version", version, "--runtime-dir", dir, "--log-dir", dir, "--auth-file", dir + "/userlist.txt",
+			"--stats-users", "pgtune", "--admin-users", "pgtune", "--out-dir", outDir}, instance...)...)
+		if r.code != ExitOK {
+			t.Fatalf("pgbouncer: exit %d: %s", r.code, r.stderr)
+		}
+		for _, name := range []string{"pgbouncer.ini", "auth_setup.sql"} {
+			data, err := os.ReadFile(filepath.Join(outDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.WriteFile(ctx, dir+"/"+name, string(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.WriteFile(ctx, dir+"/userlist.txt", `"pgbouncer_auth" "auth-secret"`+"\n"+`"pgtune" "monitor-secret"`+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		psql := []string{"psql", "-X", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres"}
+		if out, err := p.Exec(ctx, append(psql, "-f", dir+"/auth_setup.sql")...); err != nil {
+			t.Fatalf("auth_setup.sql: %v\n%s", err, out)
+		}
+		if out, err := p.Exec(ctx, append(psql, "-c", "ALTER ROLE pgbouncer_auth PASSWORD 'auth-secret'")...); err != nil {
+			t.Fatalf("auth user password: %v\n%s", err, out)
+		}
+		c.WaitReplay(t) // the roles and the lookup function reach the replicas
+		if out, err := p.Exec(ctx, "pgbouncer", "-d", dir+"/pgbouncer.ini"); err != nil {
+			t.Fatalf("start pgbouncer: %v\n%s", err, out)
+		}
+		through := func(db, sql string) (string, error) {
+			return p.Exec(ctx, "sh", "-c", fmt.Sprintf("PGPASSWORD=app-secret psql -X -At -h 127.0.0.1 -p 6432 -U app -d %s -c %q", db, sql))
+		}
+		var inRecovery string
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if inRecovery, err = through("booking", "SELECT pg_is_in_recovery()"); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if strings.TrimSpace(inRecovery) != "f" {
+			log, _ := p.Exec(ctx, "sh", "-c", "tail -n 20 "+dir+"/pgbouncer.log")
+			t.Fatalf("booking through PgBouncer: %q, %v\n%s", inRecovery, err, log)
+		}
+		if out, err := through("booking_ro", "SELECT pg_is_in_recovery()"); err != nil || strings.TrimSpace(out) != "t" {
+			t.Fatalf("booking_ro through PgBouncer: %q, %v", out, err)
+		}
+		// Six clients at once need six server connections: each new one goes to the next replica.
+		if out, err := p.Exec(ctx, "sh", "-c", `for i in 1 2 3 4 5 6; do PGPASSWORD=app-secret psql -X -At -h 127.0.0.1 -p 6432 -U app -d booking_ro -c "SELECT pg_sleep(1)" & done; wait`); err != nil {
+			t.Fatalf("concurrent reads: %v\n%s", err, out)
+		}
+		servers, err := p.Exec(ctx, "sh", "-c", `PGPASSWORD=monitor-secret psql -X -At -F' ' -h 127.0.0.1 -p 6432 -U pgtune -d pgbouncer -c "SHOW SERVERS"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// SHOW SERVERS' columns vary by version (1.23 added replication): the address is the
+		// first IPv4 one after the database.
+		addrs := map[string]bool{}
+		for _, m := range regexp.MustCompile(`(?m)^S app booking_ro .*?(\d+\.\d+\.\d+\.\d+) `).FindAllStringSubmatch(servers, -1) {
+			addrs[m[1]] = true
+		}
+		if len(addrs) != 2 {
+			t.Errorf("booking_ro's server connections reach %d replica address(es), want both:\n%s", len(addrs), servers)
+		}
+	}, pgtest.Since(15))
 }

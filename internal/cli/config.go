@@ -46,6 +46,12 @@ autovacuum's lag and the oldest transaction ID's age (autovacuum workers), the c
 memory budget, and the reason says so. The output then lists what would change on that server and
 which changes need a restart.
 
+With --replicas N the primary feeds N streaming read replicas of the same size: one file serves
+every node (a replication group: WAL senders and slots, hot_standby_feedback and
+max_standby_streaming_delay by profile), and max_connections covers a replica's share of the
+reads (--app-read-pool-size) with one replica out as well as the primary's budget. With --dsn on
+a primary that streams to replicas, their number is read from pg_stat_replication.
+
 Formats (--format): conf, a postgresql.conf include file (the default); sql, ALTER SYSTEM
 statements; json; table or markdown, the settings with their reasons for reading. --out FILE
 writes the file atomically (complete or not at all).
@@ -107,9 +113,16 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 			return fmt.Errorf("config: the server runs PostgreSQL %d; pgtune sizes 13 to %d", serverMajor, pgconf.MaxVersion)
 		}
 	}
+	if snap != nil && snap.StreamingReplicas > 0 && !fs.isSet("replicas") {
+		// The server is a primary streaming to replicas: size the cluster, unless told otherwise.
+		inf.replicas = snap.StreamingReplicas
+	}
 	in, detected, err := inf.instance(fs, serverMajor)
 	if err != nil {
 		return err
+	}
+	if snap != nil && snap.StreamingReplicas > 0 && !fs.isSet("replicas") {
+		detected = append(detected, fmt.Sprintf("%d streaming replica(s) from pg_stat_replication: sized for the cluster (--replicas 0 sizes the primary alone)", snap.StreamingReplicas))
 	}
 	res := configResult{Detected: detected}
 	if snap == nil {
@@ -323,10 +336,17 @@ func connectionBudgetTable(cb pgconf.ConnectionBudget) report.Table {
 	for _, r := range cb.Rows {
 		rows = append(rows, []string{r.Source, fmt.Sprint(r.Connections), r.Basis})
 	}
+	note := fmt.Sprintf("%d needed; max_connections = %d.", cb.Needed, cb.MaxConnections)
+	if rb := cb.Replica; rb != nil {
+		for _, r := range rb.Rows {
+			rows = append(rows, []string{"replica: " + r.Source, fmt.Sprint(r.Connections), r.Basis})
+		}
+		note = fmt.Sprintf("The primary needs %d, each of the %d replicas %d; max_connections = %d on every node (a replica must have at least the primary's).", cb.Needed, rb.Replicas, rb.Needed, cb.MaxConnections)
+	}
 	return report.Table{
 		Title:   "Connection budget",
 		Columns: []string{"holder", "connections", "basis"},
 		Rows:    rows,
-		Note:    fmt.Sprintf("%d needed; max_connections = %d.", cb.Needed, cb.MaxConnections),
+		Note:    note,
 	}
 }

@@ -210,3 +210,10 @@ func commandLine(name string, args []string) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// isSet reports whether the flag was given on the command line.
+func (fs *flagSet) isSet(name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

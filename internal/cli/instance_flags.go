@@ -22,6 +22,7 @@ type instanceFlags struct {
 	pooler                                     bool
 	poolerHosts, poolerProcesses, pools        int
 	maxConnections, directConnections          int
+	replicas, appReadPoolSize                  int
 
 	// hostRoot is where --detect reads the host's /proc and /sys.
 	hostRoot string
@@ -43,6 +44,8 @@ func (f *instanceFlags) add(fs *flagSet, poolerDefault bool) {
 	fs.IntVar(&f.pools, "pools", 1, "(database, user) pairs PgBouncer pools")
 	fs.IntVar(&f.maxConnections, "max-connections", 0, "fix max_connections instead of deriving it from the budget")
 	fs.IntVar(&f.directConnections, "direct-connections", 0, "connections that bypass the pool (migrations, maintenance, monitoring, backups); default: itemised, 9")
+	fs.IntVar(&f.replicas, "replicas", 0, "streaming read replicas of this size: renders the replication settings (one file for every node) and sizes max_connections for a replica's reads too")
+	fs.IntVar(&f.appReadPoolSize, "app-read-pool-size", 0, "with --replicas: connections each application process pools to the replicas (default: --app-pool-size)")
 	fs.StringVar(&f.hugePageSize, "huge-page-size", "2MB", "the kernel's huge page size: 2MB or 1GB")
 	fs.StringVar(&f.hostRoot, "host-root", "/", "where --detect finds the host's /proc and /sys (e.g. /host in a sidecar that mounts them there)")
 }
@@ -53,6 +56,7 @@ var flagOf = map[string]string{
 	"version": "--pg-version", "os": "--os", "app_instances": "--app-instances", "app_pool_size": "--app-pool-size",
 	"pooler_hosts": "--pooler-hosts", "pooler_processes": "--pooler-processes", "pools": "--pools",
 	"max_connections": "--max-connections", "direct_connections": "--direct-connections", "huge_page_size": "--huge-page-size",
+	"replicas": "--replicas", "app_read_pool_size": "--app-read-pool-size",
 }
 
 // usageFromModel turns the instance model's complaints into usage errors naming the flag.
@@ -76,6 +80,7 @@ func (f *instanceFlags) instance(fs *flagSet, serverVersion int) (pgconf.Instanc
 		AppInstances: f.appInstances, AppPoolSize: f.appPoolSize,
 		Pooler: f.pooler, PoolerHosts: f.poolerHosts, PoolerProcesses: f.poolerProcesses, Pools: f.pools,
 		MaxConnections: f.maxConnections, DirectConnections: f.directConnections,
+		Replicas: f.replicas, AppReadPoolSize: f.appReadPoolSize,
 	}
 	var detected []string
 	if f.memory != "" {

@@ -37,6 +37,12 @@ max_prepared_statements (PgBouncer 1.21+), scram-sha-256 with an auth_query thro
 DEFINER function with a fixed search_path. Transaction pooling (the default) comes with the
 checklist of what it breaks, as comments.
 
+With --replica-hosts (the read replicas, as for 'pgtune config --replicas N'), each database also
+gets a read pool, NAME_ro, whose host list names every replica (PgBouncer 1.17+; new server
+connections go to each in turn): the application sends its reads there. The read pool is sized
+for every replica's cores, and each replica's share of the budget for the whole read pool with
+one replica out, so one node's max_connections serves all (the same postgresql.conf).
+
 Give the same instance flags as to 'pgtune config' (--pooler is implied). --out-dir DIR writes
 pgbouncer.ini, one pgbouncer-N.ini per so_reuseport process, and auth_setup.sql (run it with
 psql as a superuser); without it, --format ini prints pgbouncer.ini, --format sql the auth
@@ -52,6 +58,7 @@ Examples:
   pgtune pgbouncer --admin-dsn postgres://pgtune@pgbouncer.internal:6432/pgbouncer --fail-on high
   pgtune pgbouncer --memory 16GB --cpus 8 --database booking --app-instances 20 --app-pool-size 25 --out-dir /etc/pgbouncer
   pgtune pgbouncer --detect --database booking --pooler-processes 4 --format table
+  pgtune pgbouncer --memory 16GB --cpus 8 --database booking --server-host primary --replica-hosts replica1,replica2
 `,
 	run: runPgbouncer,
 }
@@ -67,6 +74,7 @@ type pgbouncerResult struct {
 
 type pgbouncerFlags struct {
 	databases, serverHost, listenAddr, version, poolMode, authUser, adminUsers, statsUsers string
+	replicaHosts                                                                           string
 	runtimeDir, authFile, logDir, outDir, format, adminDSN                                 string
 	serverPort, listenPort                                                                 int
 	appTimeout                                                                             time.Duration
@@ -76,6 +84,7 @@ func (f *pgbouncerFlags) add(fs *flagSet) {
 	fs.StringVar(&f.databases, "database", "", "database(s) to serve, comma-separated (required)")
 	fs.StringVar(&f.serverHost, "server-host", "127.0.0.1", "PostgreSQL's host as PgBouncer reaches it")
 	fs.IntVar(&f.serverPort, "server-port", 5432, "PostgreSQL's port")
+	fs.StringVar(&f.replicaHosts, "replica-hosts", "", "the read replicas as PgBouncer reaches them (on --server-port), comma-separated: each database gets a read pool NAME_ro over them (implies --replicas N)")
 	fs.StringVar(&f.listenAddr, "listen-addr", "*", "address PgBouncer listens on")
 	fs.IntVar(&f.listenPort, "listen-port", 6432, "port PgBouncer listens on")
 	fs.StringVar(&f.version, "pgbouncer-version", "1.23", "PgBouncer's version (settings it lacks are left out)")
@@ -133,6 +142,13 @@ func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) erro
 		if st, err := os.Stat(pf.outDir); err != nil || !st.IsDir() {
 			return usageErrorf("pgbouncer: --out-dir %s is not a directory; create it first", pf.outDir)
 		}
+	}
+	replicaHosts := splitList(pf.replicaHosts)
+	if len(replicaHosts) > 0 && inf.replicas == 0 {
+		inf.replicas = len(replicaHosts)
+	}
+	if inf.replicas > 0 && len(replicaHosts) != inf.replicas {
+		return usageErrorf("pgbouncer: --replicas %d: name each replica with --replica-hosts (e.g. --replica-hosts replica1,replica2); %d named", inf.replicas, len(replicaHosts))
 	}
 	in, detected, err := inf.instance(fs, 0)
 	if err != nil {
@@ -298,7 +314,7 @@ func runPgbouncerAdmin(ctx context.Context, fs *flagSet, inf *instanceFlags, pf 
 // optionFlags are the flags that set pgbouncer.Options' fields, to name them in errors.
 var optionFlags = map[string]string{
 	"Databases": "--database", "AuthUser": "--auth-user", "AdminUsers": "--admin-users", "StatsUsers": "--stats-users",
-	"ServerHost": "--server-host", "ListenAddr": "--listen-addr", "RuntimeDir": "--runtime-dir", "LogDir": "--log-dir", "AuthFile": "--auth-file",
+	"ServerHost": "--server-host", "ReplicaHosts": "--replica-hosts", "ListenAddr": "--listen-addr", "RuntimeDir": "--runtime-dir", "LogDir": "--log-dir", "AuthFile": "--auth-file",
 }
 
 // pgbouncerUsage turns a refused rendering into a usage error naming the flag.
@@ -311,7 +327,7 @@ func pgbouncerUsage(err error) error {
 
 func pgbouncerOptions(pf *pgbouncerFlags, dbs []string) pgbouncer.Options {
 	return pgbouncer.Options{
-		Databases: dbs, ServerHost: pf.serverHost, ServerPort: pf.serverPort,
+		Databases: dbs, ServerHost: pf.serverHost, ServerPort: pf.serverPort, ReplicaHosts: splitList(pf.replicaHosts),
 		ListenAddr: pf.listenAddr, ListenPort: pf.listenPort, Version: pf.version, PoolMode: pf.poolMode,
 		AppTimeout: pf.appTimeout, AuthUser: pf.authUser,
 		AdminUsers: splitList(pf.adminUsers), StatsUsers: splitList(pf.statsUsers),

@@ -27,6 +27,30 @@ func TestPgbouncerGolden(t *testing.T) {
 	}
 }
 
+// With replica hosts the ini has a read pool beside the write pool, and config with --replicas
+// and the same flags prints the same budget for both nodes.
+func TestPgbouncerReplicasGolden(t *testing.T) {
+	flags := []string{"--memory", "16GB", "--cpus", "8", "--app-instances", "20", "--app-pool-size", "25", "--pg-version", "17"}
+	r := run(t, append([]string{"pgbouncer", "--database", "booking", "--server-host", "primary.internal",
+		"--replica-hosts", "replica1.internal,replica2.internal", "--pgbouncer-version", "1.24"}, flags...)...)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	golden(t, "pgbouncer_replicas.ini", strings.ReplaceAll(r.stdout, "pgtune "+Version(), "pgtune VERSION"))
+	c := run(t, append([]string{"config", "--pooler", "--replicas", "2"}, flags...)...)
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.HasPrefix(line, ";; Connection budget") || strings.HasPrefix(line, ";; Each of the 2 replicas") || strings.HasPrefix(line, ";;   application reads") || strings.HasPrefix(line, ";;   PgBouncer read pool") {
+			if !strings.Contains(c.stdout, "# "+strings.TrimPrefix(line, ";; ")) {
+				t.Errorf("config does not print pgbouncer's budget line %q", line)
+			}
+		}
+	}
+	// The replica count and the hosts must agree.
+	if r := run(t, append([]string{"pgbouncer", "--database", "booking", "--replicas", "3", "--replica-hosts", "r1,r2"}, flags...)...); r.code != ExitUsage || !strings.Contains(r.stderr, "--replica-hosts") {
+		t.Errorf("--replicas 3 with two hosts: exit %d: %s", r.code, r.stderr)
+	}
+}
+
 func TestPgbouncerOutDir(t *testing.T) {
 	dir := t.TempDir()
 	r := run(t, "pgbouncer", "--memory", "8GB", "--cpus", "4", "--database", "booking,reports", "--pooler-processes", "2", "--out-dir", dir)

@@ -20,8 +20,9 @@ import (
 type ClusterOptions struct {
 	// Replicas is how many streaming replicas follow the primary (default 2).
 	Replicas int
-	// Conf is postgresql.conf text for the primary (its replicas inherit it with the base
-	// backup), included last.
+	// Conf is postgresql.conf text for every node, included last (one configuration for the
+	// cluster, as pgtune config --replicas renders it; the image keeps it outside the data
+	// directory, so a base backup does not carry it).
 	Conf string
 	// ReplicaConf is extra text for replica i (hot_standby_feedback, max_standby_streaming_delay),
 	// included after everything else on that replica. By default the first replica has
@@ -105,13 +106,13 @@ func NewCluster(t testing.TB, o ClusterOptions) *Cluster {
 	errs := make([]error, o.Replicas)
 	var wg sync.WaitGroup
 	for i := range o.Replicas {
-		conf := ""
+		conf := o.Conf + "\n"
 		if i < len(o.ReplicaConf) {
-			conf = o.ReplicaConf[i]
+			conf += o.ReplicaConf[i]
 		} else if i == 0 {
-			conf = "hot_standby_feedback = on\n"
+			conf += "hot_standby_feedback = on\n"
 		} else {
-			conf = "hot_standby_feedback = off\n"
+			conf += "hot_standby_feedback = off\n"
 		}
 		name := fmt.Sprintf("replica%d", i+1)
 		wg.Go(func() {
@@ -263,6 +264,11 @@ func (n *Node) Exec(ctx context.Context, argv ...string) (string, error) {
 		return string(out), fmt.Errorf("%s exited with %d: %s", argv[0], code, tail(string(out), 20))
 	}
 	return string(out), nil
+}
+
+// WriteFile writes a file into a node's container, readable by all (0644).
+func (n *Node) WriteFile(ctx context.Context, path, content string) error {
+	return n.ctr.CopyToContainer(ctx, []byte(content), path, 0o644)
 }
 
 func dockerClient(t testing.TB) client.APIClient {

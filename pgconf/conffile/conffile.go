@@ -160,8 +160,17 @@ func BudgetLines(cfg *pgconf.Config) []string {
 // ConnectionBudgetLines is the connection budget table as text lines.
 func ConnectionBudgetLines(cb pgconf.ConnectionBudget) []string {
 	out := []string{fmt.Sprintf("Connection budget: %d needed, max_connections = %d", cb.Needed, cb.MaxConnections)}
+	if rb := cb.Replica; rb != nil {
+		out[0] = fmt.Sprintf("Connection budget: the primary needs %d, each replica %d; max_connections = %d on every node", cb.Needed, rb.Needed, cb.MaxConnections)
+	}
 	for _, r := range cb.Rows {
 		out = append(out, fmt.Sprintf("  %-44s %5d  %s", r.Source, r.Connections, r.Basis))
+	}
+	if rb := cb.Replica; rb != nil {
+		out = append(out, fmt.Sprintf("Each of the %d replicas: %d needed", rb.Replicas, rb.Needed))
+		for _, r := range rb.Rows {
+			out = append(out, fmt.Sprintf("  %-44s %5d  %s", r.Source, r.Connections, r.Basis))
+		}
 	}
 	return out
 }
