@@ -404,7 +404,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 	unread := unreadReplicas(snap)
 	var out []model.Finding
 	for _, ix := range idx {
-		total, perNode, complete := snap.NodeScans(ix)
+		total, perNode, complete, lagging := snap.NodeScans(ix)
 		if total != 0 || ix.Scans < 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
 			ix.Attached || ix.Name == t.ReplicaIdentityIndex || dropped[ix.Name] || absorbed[ix.Name] > 0 {
 			continue
@@ -437,6 +437,10 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		case !complete:
 			unknown = fmt.Sprintf("Whether it is unused is unknown: %s could not be read (%s), and its queries may use it. "+
 				"pgtune proposes no drop until every node is read.", strings.Join(unread, ", "), replicaErrors(snap))
+		case len(lagging) > 0:
+			unknown = fmt.Sprintf("Whether it is unused is unknown: %s does not have it yet (its replay lags behind the index's creation), "+
+				"so its queries cannot have used it, and nobody can tell whether they will. pgtune proposes no drop until every node has counted it.",
+				strings.Join(lagging, ", "))
 		case len(snap.Replicas) == 0 && snap.StreamingReplicas > 0:
 			unknown = fmt.Sprintf("Whether it is unused is unknown: %d replica(s) stream from this server, and their read "+
 				"queries never reach its counters. Pass each one's DSN with --replica-dsn; pgtune proposes no drop until then.", snap.StreamingReplicas)

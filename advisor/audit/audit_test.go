@@ -169,3 +169,48 @@ func TestInvalidIndexBeingBuiltIsInfo(t *testing.T) {
 		t.Errorf("%+v", fs)
 	}
 }
+
+// On a cluster an index is unused only if every node was read, has it, and never scanned it:
+// a replica that scanned it keeps it, one that could not be read or has not replayed its
+// creation yet (its replay lags) makes "unused" unknown, with no drop.
+func TestUnusedOnACluster(t *testing.T) {
+	old := now.Add(-30 * 24 * time.Hour)
+	replica := func(scans int64, have bool) model.Replica {
+		r := model.Replica{Name: "replica1:5432", Server: model.Server{VersionNum: 170000, StatsReset: &old}}
+		if have {
+			r.IndexScans = []model.IndexScans{{Schema: "public", Name: "idle", Scans: scans}}
+		}
+		return r
+	}
+	for _, c := range []struct {
+		name      string
+		replicas  []model.Replica
+		streaming int
+		want      string // "": no finding; "drop": unused with its DROP; else in the unknown detail
+	}{
+		{"the replica scans it", []model.Replica{replica(12, true)}, 1, ""},
+		{"no node scans it", []model.Replica{replica(0, true)}, 1, "drop"},
+		{"the replica could not be read", []model.Replica{{Name: "replica1:5432", Error: "connection refused"}}, 1, "could not be read"},
+		{"the replica has not replayed the index yet", []model.Replica{replica(0, false)}, 1, "replica1:5432 does not have it yet"},
+		{"replicas stream but none was given", nil, 2, "2 replica(s) stream from this server"},
+	} {
+		snap := &model.Snapshot{Server: model.Server{VersionNum: 170000, StatsReset: &old}, Replicas: c.replicas, StreamingReplicas: c.streaming,
+			Tables:  []model.Table{{Schema: "public", Name: "t", Kind: "table", Stats: &model.TableStats{}}},
+			Indexes: []model.Index{ix("idle", on("b"), neverScanned)}}
+		fs := Analyze(model.NewCatalog(snap), now)
+		switch {
+		case c.want == "":
+			if len(fs) != 0 {
+				t.Errorf("%s: %+v", c.name, fs)
+			}
+		case c.want == "drop":
+			if len(fs) != 1 || !strings.HasPrefix(fs[0].SQL, "DROP INDEX") {
+				t.Errorf("%s: %+v", c.name, fs)
+			}
+		default:
+			if len(fs) != 1 || fs[0].SQL != "" || fs[0].Severity != model.SeverityInfo || !strings.Contains(fs[0].Detail, c.want) {
+				t.Errorf("%s: want an unknown finding without a drop saying %q, got %+v", c.name, c.want, fs)
+			}
+		}
+	}
+}

@@ -36,10 +36,11 @@ type IndexScans struct {
 // Key is the index's catalog key, as Index.Key.
 func (s IndexScans) Key() string { return QualifiedName(s.Schema, s.Name) }
 
-// NodeScans is an index's scans on every node of the snapshot: the primary's own (its
-// pg_stat_all_indexes) and each replica's. Complete is false when a replica could not be read,
-// so "no scan anywhere" cannot be known.
-func (s *Snapshot) NodeScans(ix *Index) (total int64, perNode map[string]int64, complete bool) {
+// NodeScans sums an index's scans over the primary and every replica read (negative counts, for
+// "unknown", add nothing). complete is false when a replica could not be read; lagging names the
+// replicas read that do not have the index yet (they have not replayed its creation: their
+// queries cannot have used it, and nobody can tell whether they will).
+func (s *Snapshot) NodeScans(ix *Index) (total int64, perNode map[string]int64, complete bool, lagging []string) {
 	complete = true
 	perNode = map[string]int64{}
 	if ix.Scans > 0 {
@@ -52,16 +53,21 @@ func (s *Snapshot) NodeScans(ix *Index) (total int64, perNode map[string]int64, 
 			complete = false
 			continue
 		}
+		found := false
 		for _, sc := range r.IndexScans {
 			if sc.Key() == key {
+				found = true
 				perNode[r.Name] = sc.Scans
 				if sc.Scans > 0 {
 					total += sc.Scans
 				}
 			}
 		}
+		if !found {
+			lagging = append(lagging, r.Name)
+		}
 	}
-	return total, perNode, complete
+	return total, perNode, complete, lagging
 }
 
 // Replication is the primary's view of its replication: the standbys streaming from it
