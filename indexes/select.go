@@ -277,7 +277,9 @@ func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []
 		if err != nil {
 			// A statement the planner cannot plan (a temporary table since dropped, a text
 			// cut short) is left out, not fatal. One it may not plan is said.
-			if isDenied(err) {
+			// A statement that reads no table (an INSERT ... VALUES the role may not write)
+			// has nothing an index could serve: its refusal is no gap in the advice.
+			if isDenied(err) && len(s.tables) > 0 {
 				res.Denied = append(res.Denied, s.ws.Fingerprint)
 				for _, t := range s.tables {
 					deniedTables[t] = true

@@ -347,7 +347,7 @@ func TestDemoReadWriteSplit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if r := run(t, "demo", "load", "--dsn", primary, "--scale", "0.05"); r.code != ExitOK {
+		if r := run(t, "demo", "load", "--dsn", primary, "--scale", "0.05", "--partition-notifications"); r.code != ExitOK {
 			t.Fatalf("demo load: exit %d: %s", r.code, r.stderr)
 		}
 		c.WaitReplay(t)
@@ -405,33 +405,53 @@ func TestDemoReadWriteSplit(t *testing.T) {
 			t.Error("the bookings never reached the primary")
 		}
 
-		// advise with the replica sees the replica's reads, and says where they ran.
+		// advise with the replica sees the replica's reads, and says where they ran: as the
+		// superuser, and as production runs it, a pg_monitor role with SELECT on the tables on
+		// every node (created on the primary, replayed on the replica).
+		// (EXPLAIN needs SELECT on the tables: pg_monitor alone is refused, with the grant named.)
+		for _, sql := range []string{"CREATE ROLE pgtune_monitor LOGIN PASSWORD 'monitor-secret' IN ROLE pg_monitor",
+			"GRANT SELECT ON ALL TABLES IN SCHEMA public TO pgtune_monitor"} {
+			if _, err := c.Primary.Connect(t, "booking").Exec(ctx, sql); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.WaitReplay(t)
 		pgtest.WaitForIndexScans(t, c.Replicas[0].Connect(t, "booking"), "appointments")
-		r = run(t, "advise", "--dsn", primary, "--replica-dsn", replica, "--format", "json")
-		if r.code != ExitOK && r.code != ExitFindings {
-			t.Fatalf("advise: exit %d: %s", r.code, r.stderr)
-		}
-		var rep clusterReport
-		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-			t.Fatalf("advise's JSON: %v", err)
-		}
-		if len(rep.Result.Source.Gaps) != 0 {
-			t.Errorf("gaps: %+v", rep.Result.Source.Gaps)
+		asMonitor := func(dsn string) string {
+			u, _ := url.Parse(dsn)
+			u.User = url.UserPassword("pgtune_monitor", "monitor-secret")
+			return u.String()
 		}
 		u, _ := url.Parse(c.Replicas[0].AdminDSN)
-		onReplica := false
-		for _, f := range rep.Result.Findings {
-			if f.Rule != "index.create" {
-				continue
+		for _, dsns := range [][2]string{{primary, replica}, {asMonitor(primary), asMonitor(replica)}} {
+			r = run(t, "advise", "--dsn", dsns[0], "--replica-dsn", dsns[1], "--format", "json")
+			if r.code != ExitOK && r.code != ExitFindings {
+				t.Fatalf("advise: exit %d: %s", r.code, r.stderr)
 			}
-			for _, s := range f.Statements {
-				for _, n := range s.Nodes {
-					onReplica = onReplica || (n.Node == u.Host && n.Calls > 0)
+			var rep clusterReport
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatalf("advise's JSON: %v", err)
+			}
+			if len(rep.Result.Source.Gaps) != 0 {
+				t.Errorf("gaps: %+v", rep.Result.Source.Gaps)
+			}
+			onReplica := false
+			for _, f := range rep.Result.Findings {
+				if f.Rule != "index.create" {
+					continue
+				}
+				for _, s := range f.Statements {
+					for _, n := range s.Nodes {
+						onReplica = onReplica || (n.Node == u.Host && n.Calls > 0)
+					}
 				}
 			}
-		}
-		if !onReplica {
-			t.Errorf("no proposed index serves a statement of the replica; findings %v", clusterRules(rep))
+			if !onReplica {
+				t.Errorf("no proposed index serves a statement of the replica; findings %v", clusterRules(rep))
+			}
+			if strings.Contains(r.stdout, "monitor-secret") || strings.Contains(r.stderr, "monitor-secret") {
+				t.Error("advise printed the monitoring role's password")
+			}
 		}
 	}, pgtest.Since(16))
 }
