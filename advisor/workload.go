@@ -281,6 +281,9 @@ func tableAccess(stmts []*model.WorkloadStatement, cat *model.Catalog) []*model.
 		return ta
 	}
 	type colKey struct{ table, column string }
+	// A map, not a scan of the table's columns: a wide table read by thousands of distinct
+	// statements made that quadratic.
+	columns := map[colKey]*model.ColumnAccess{}
 	for _, ws := range stmts {
 		st := ws.Model
 		if st == nil || ws.System {
@@ -303,15 +306,11 @@ func tableAccess(stmts []*model.WorkloadStatement, cat *model.Catalog) []*model.
 				return nil
 			}
 			ta := get(c.Table)
-			var ca *model.ColumnAccess
-			for _, x := range ta.Columns {
-				if x.Column == c.Column {
-					ca = x
-				}
-			}
+			ca := columns[colKey{c.Table, c.Column}]
 			if ca == nil {
 				ca = &model.ColumnAccess{Column: c.Column, Ops: map[string]int64{}}
 				ta.Columns = append(ta.Columns, ca)
+				columns[colKey{c.Table, c.Column}] = ca
 			}
 			if k := (colKey{c.Table, c.Column}); !used[k] {
 				used[k] = true

@@ -126,11 +126,11 @@ func (o ScheduleOptions) window() (minute, hour int, length time.Duration, err e
 	}
 	at, err := time.Parse("15:04", o.At)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("start %q: want HH:MM", o.At)
+		return 0, 0, 0, fmt.Errorf("--at %s is not a time of day: want HH:MM on a 24-hour clock, e.g. --at 01:30", o.At)
 	}
 	until, err := time.Parse("15:04", o.Until)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("window end %q: want HH:MM", o.Until)
+		return 0, 0, 0, fmt.Errorf("--until %s is not a time of day: want HH:MM on a 24-hour clock, e.g. --until 05:00", o.Until)
 	}
 	length = until.Sub(at)
 	if length <= 0 {

@@ -204,6 +204,7 @@ func (r *runner) close() {
 func (r *runner) lock(ctx context.Context) error {
 	r.lockK = LockKey(r.cfg.Database)
 	deadline := time.Now().Add(r.o.Wait)
+	var logged time.Time // the wait is logged when it starts, then every ReportEvery
 	for {
 		var ok bool
 		if err := r.ctrl.QueryRow(ctx, connect.Marker+"SELECT pg_try_advisory_lock($1)", r.lockK).Scan(&ok); err != nil {
@@ -218,7 +219,10 @@ func (r *runner) lock(ctx context.Context) error {
 			}
 			return fmt.Errorf("%w; try again when it has finished, or pass --wait 10m", ErrBusy)
 		}
-		r.log.Info("another runner holds the migration lock; waiting", "until", deadline.Format(time.TimeOnly))
+		if time.Since(logged) >= r.o.ReportEvery {
+			r.log.Info("another runner holds the migration lock; waiting", "until", deadline.Format(time.TimeOnly))
+			logged = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -277,7 +281,8 @@ func (r *runner) recover(ctx context.Context, res *Result) error {
 	}
 	mig := r.find(uint(v))
 	if mig == nil || !mig.Generated {
-		return fmt.Errorf("the database is at dirty version %d, which is not a pgtune migration: fix what it left by hand, then 'migrate -path %s -database ... force %d'", v, r.o.Dir, r.previous(uint(v)))
+		return fmt.Errorf("the database is at dirty version %s, which is not a pgtune migration: fix what it left by hand, then force the version back to %s: 'migrate -path %s -database ... force %d'%s",
+			versionName(v), versionName(r.previous(uint(v))), r.o.Dir, r.previous(uint(v)), forceNote(r.previous(uint(v))))
 	}
 	dropped, dropErr := r.dropInvalid(ctx, mig)
 	res.Dropped = append(res.Dropped, dropped...)
@@ -377,7 +382,9 @@ func (r *runner) failed(ctx context.Context, mig *Migration, err error, res *Res
 	msg := errorText(err)
 	label := fmt.Sprintf("%06d_%s", mig.Version, mig.Name)
 	if !mig.Generated {
-		return &failure{fmt.Sprintf("%s failed: %s; the database is at dirty version %d: fix it, then force the version back", label, msg, mig.Version), errors.Join(err, errDirty)}
+		prev := r.previous(mig.Version)
+		return &failure{fmt.Sprintf("%s failed: %s; the database is at dirty version %s: fix what it left, then force the version back to %s ('migrate -path %s -database ... force %d'%s)",
+			label, msg, versionName(int(mig.Version)), versionName(prev), r.o.Dir, prev, forceNote(prev)), errors.Join(err, errDirty)}
 	}
 	if rerr := r.recover(ctx, res); rerr != nil {
 		var leftover *LeftoverError
@@ -463,6 +470,14 @@ func isMigrateLockError(err error) bool {
 	return errors.As(err, &dp) && dp.Err == "try lock failed"
 }
 
+// forceNote explains golang-migrate's "force -1": no migration applied.
+func forceNote(v int) string {
+	if v < 0 {
+		return "; -1 means no migration applied"
+	}
+	return ""
+}
+
 // versionName is a version as a DBA reads it: "none" before the first migration.
 func versionName(v int) string {
 	if v < 0 {
@@ -497,7 +512,8 @@ func Down(ctx context.Context, cfg *pgx.ConnConfig, o Options, n int) (*Result, 
 				break
 			}
 			err = serverError(err)
-			return res, fmt.Errorf("roll back version %d: %s: %w", v, errorText(err), err)
+			// The server's message once, its error kept for errors.As.
+			return res, &failure{fmt.Sprintf("roll back version %s: %s", versionName(v), errorText(err)), err}
 		}
 		res.To = r.previous(uint(v))
 		if mig != nil {

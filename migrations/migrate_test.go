@@ -118,11 +118,14 @@ func TestConcurrentRunsDoNotDeadlock(t *testing.T) {
 		var wg sync.WaitGroup
 		results := make([]*Result, 2)
 		errs := make([]error, 2)
+		var mu sync.Mutex
+		var logs strings.Builder
+		log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
 		for i := range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i], errs[i] = Up(t.Context(), cfg, Options{Dir: dir, Wait: 2 * time.Minute})
+				results[i], errs[i] = Up(t.Context(), cfg, Options{Dir: dir, Wait: 2 * time.Minute, Log: log})
 			}()
 		}
 		done := make(chan struct{})
@@ -142,6 +145,13 @@ func TestConcurrentRunsDoNotDeadlock(t *testing.T) {
 		}
 		if applied != 3 {
 			t.Errorf("%d migrations applied in all, want 3", applied)
+		}
+		// The waiting runner says so when it starts waiting, then every 30 s: not every poll.
+		mu.Lock()
+		waits := strings.Count(logs.String(), "another runner holds the migration lock")
+		mu.Unlock()
+		if waits > 3 {
+			t.Errorf("the wait for the lock was logged %d times", waits)
 		}
 		conn := db.Connect(t)
 		for _, ix := range []string{"t_a_idx", "t_b_idx", "t_c_idx"} {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
@@ -21,6 +22,11 @@ import (
 
 // ErrInvalid marks a file that is not a usable snapshot.
 var ErrInvalid = errors.New("not a usable pgtune snapshot")
+
+// newerError is a snapshot from a newer pgtune: the fix is an upgrade, not a new snapshot.
+type newerError struct{ error }
+
+func (e *newerError) Unwrap() error { return e.error }
 
 // maxSize bounds what Read accepts (uncompressed), so a wrong file cannot exhaust memory.
 const maxSize = 2 << 30
@@ -73,7 +79,11 @@ func Read(r io.Reader) (*model.Snapshot, error) {
 		case errors.As(err, &se):
 			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrInvalid, se.Offset, err)
 		case errors.As(err, &te):
-			return nil, fmt.Errorf("%w: field %s holds a %s where %s is expected", ErrInvalid, te.Field, te.Value, te.Type)
+			where := "the file"
+			if te.Field != "" {
+				where = "field " + te.Field
+			}
+			return nil, fmt.Errorf("%w: %s holds %s where %s is expected", ErrInvalid, where, withArticle(te.Value), jsonKind(te.Type))
 		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			return nil, fmt.Errorf("%w: the file ends early (cut short while copying?)", ErrInvalid)
 		}
@@ -85,6 +95,44 @@ func Read(r io.Reader) (*model.Snapshot, error) {
 	return &snap, nil
 }
 
+// withArticle puts "a" or "an" before a JSON kind as encoding/json names it (array, object, number,
+// string, bool).
+func withArticle(kind string) string {
+	switch kind {
+	case "array", "object":
+		return "an " + kind
+	case "bool":
+		return "true or false"
+	case "":
+		return "a value"
+	}
+	return "a " + kind
+}
+
+// jsonKind names what a Go type reads from, in JSON's words: a message for a DBA, not a
+// programmer.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another value"
+}
+
 // ReadFile reads a snapshot file.
 func ReadFile(path string) (*model.Snapshot, error) {
 	f, err := os.Open(path)
@@ -93,6 +141,9 @@ func ReadFile(path string) (*model.Snapshot, error) {
 	}
 	defer f.Close()
 	snap, err := Read(f)
+	if _, ok := errors.AsType[*newerError](err); ok {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; take a new one with 'pgtune snapshot --out FILE'", path, err)
 	}
@@ -104,10 +155,10 @@ func ReadFile(path string) (*model.Snapshot, error) {
 func Check(snap *model.Snapshot) error {
 	switch {
 	case snap.Format != model.SnapshotFormat:
-		return fmt.Errorf("%w: format %q, want %q (make one with 'pgtune snapshot --out FILE')", ErrInvalid, snap.Format, model.SnapshotFormat)
+		return fmt.Errorf("%w: format %q, want %q", ErrInvalid, snap.Format, model.SnapshotFormat)
 	case snap.Version > model.SnapshotVersion:
-		return fmt.Errorf("%w: snapshot format version %d was written by a newer pgtune (%s); this one reads version %d: upgrade pgtune",
-			ErrInvalid, snap.Version, snap.PgtuneVersion, model.SnapshotVersion)
+		return &newerError{fmt.Errorf("%w: snapshot format version %d was written by a newer pgtune (%s); this one reads version %d: upgrade pgtune",
+			ErrInvalid, snap.Version, snap.PgtuneVersion, model.SnapshotVersion)}
 	case snap.Version < 1:
 		return fmt.Errorf("%w: snapshot format version %d is not one pgtune ever wrote", ErrInvalid, snap.Version)
 	case snap.TakenAt.IsZero():

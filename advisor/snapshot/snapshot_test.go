@@ -101,3 +101,31 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A file that is not a snapshot gets one sentence in a DBA's words (JSON's kinds, not Go's
+// types) and the fix once: a new snapshot, or an upgrade for one from a newer pgtune.
+func TestReadFileMessages(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ content, want string }{
+		{`[1, 2]`, "the file holds an array where an object is expected; take a new one with 'pgtune snapshot --out FILE'"},
+		{`{"format": "pgtune-snapshot", "version": 1, "tables": {"x": 1}}`, "field tables holds an object where a list is expected; take a new one"},
+		{`{"a": 1}`, `format "", want "pgtune-snapshot"; take a new one with 'pgtune snapshot --out FILE'`},
+		{`{"format": "pgtune-snapshot", "version": 99, "pgtune_version": "9.9"}`, "written by a newer pgtune (9.9); this one reads version 1: upgrade pgtune"},
+	} {
+		path := filepath.Join(dir, "s.json")
+		if err := os.WriteFile(path, []byte(c.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadFile(path)
+		if err == nil || !errors.Is(err, ErrInvalid) {
+			t.Fatalf("%s: %v", c.content, err)
+		}
+		msg := err.Error()
+		if !strings.HasSuffix(msg, c.want) && !strings.Contains(msg, c.want) {
+			t.Errorf("%s:\n got %s\nwant …%s", c.content, msg, c.want)
+		}
+		if strings.Contains(msg, "model.") || strings.Count(msg, "pgtune snapshot --out") > 1 || (strings.Contains(msg, "upgrade") && strings.Contains(msg, "take a new one")) {
+			t.Errorf("%s: %s", c.content, msg)
+		}
+	}
+}

@@ -378,13 +378,13 @@ func adviseTables(r *advisor.Report) []report.Table {
 		Columns: []string{"table", "statements", "read calls", "write calls", "time", "columns used (calls)", "columns updated"}, Rows: acc})
 
 	for i, f := range r.Findings {
-		tables = append(tables, findingDetail(i+1, f))
+		tables = append(tables, findingDetail(i+1, f, r.Source.Kind == "live"))
 	}
 	return tables
 }
 
 // findingDetail renders one finding as a record.
-func findingDetail(n int, f model.Finding) report.Table {
+func findingDetail(n int, f model.Finding, live bool) report.Table {
 	t := report.Table{Title: fmt.Sprintf("[%d] %s · %s · %s", n, strings.ToUpper(f.Severity.String()), f.Rule, f.Title)}
 	if f.Table != "" {
 		t.Fields = append(t.Fields, [2]string{"table", f.Table})
@@ -403,7 +403,12 @@ func findingDetail(n int, f model.Finding) report.Table {
 		t.Fields = append(t.Fields, [2]string{"statement", fmt.Sprintf("%s calls, %.3f ms mean, %.1f%% of time: %s",
 			thousands(s.Calls), s.MeanExecMs, 100*s.TimeShare, quote.Excerpt(s.Query, 160))})
 	}
-	if f.NeedsLivePlanner {
+	switch {
+	case f.NeedsLivePlanner && live:
+		// Proved here, by the server's planner with hypothetical indexes: only an offline run
+		// (a snapshot, a dump) could not repeat it.
+		t.Fields = append(t.Fields, [2]string{"note", "proved by this server's planner with a hypothetical index (HypoPG); an offline snapshot cannot repeat it"})
+	case f.NeedsLivePlanner:
 		t.Fields = append(t.Fields, [2]string{"note", "needs the live planner: rerun against the database to prove it"})
 	}
 	t.Code = f.SQL

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
@@ -473,5 +474,24 @@ func TestAdviseSettingsWithInstance(t *testing.T) {
 	}
 	if r := run(t, "advise", "--demo", "--memory", "16"); r.code != ExitUsage || !strings.Contains(r.stderr, "--memory 16 needs a unit") {
 		t.Errorf("advise --memory 16: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// A finding the live planner proved says so on a live run; offline, that it needs one.
+func TestFindingDetailLivePlannerNote(t *testing.T) {
+	f := model.Finding{Rule: "index.create", Title: "create x", NeedsLivePlanner: true}
+	note := func(live bool) string {
+		for _, kv := range findingDetail(1, f, live).Fields {
+			if kv[0] == "note" {
+				return kv[1]
+			}
+		}
+		return ""
+	}
+	if got := note(true); strings.Contains(got, "rerun") || !strings.Contains(got, "proved by this server's planner") {
+		t.Errorf("live: %q", got)
+	}
+	if got := note(false); !strings.Contains(got, "rerun against the database") {
+		t.Errorf("offline: %q", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -42,6 +43,8 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	redactor       *connect.Redactor
+	// logJSON: the command logs JSON (--log-format json), so its final error is a JSON record too.
+	logJSON bool
 }
 
 // Run runs pgtune with args (without the program name) and returns the exit code.
@@ -71,11 +74,20 @@ func (e *env) run(ctx context.Context, args []string) int {
 	if ctx.Err() != nil && !errors.Is(err, errHelpShown) {
 		// A signal (SIGINT, SIGTERM) ended the run: never exit 0 as if complete, whatever the
 		// command made of its cancelled statements.
+		what := cmd.name
+		if len(rest) > 0 && interruptedLeft[cmd.name+" "+rest[0]] != "" {
+			what = cmd.name + " " + rest[0]
+		}
+		left := interruptedLeft[what]
+		if left == "" {
+			left = "its output is incomplete"
+		}
 		switch {
-		case err == nil:
-			err = fmt.Errorf("%s: interrupted by a signal before it finished: its output is incomplete", cmd.name)
+		case err == nil, errors.Is(err, context.Canceled):
+			// "context canceled" tells a DBA nothing: say what was done and what is left.
+			err = fmt.Errorf("%s: interrupted by a signal (SIGINT or SIGTERM) before it finished: %s", what, left)
 		case !strings.Contains(err.Error(), "interrupted"):
-			err = fmt.Errorf("%s: interrupted by a signal: %w", cmd.name, err)
+			err = fmt.Errorf("%s: interrupted by a signal: %w; %s", what, err, left)
 		}
 		code := ExitFailed // could not run (to its end)
 		if xe, ok := errors.AsType[*exitError](err); ok && xe.code == ExitBusy {
@@ -172,6 +184,23 @@ pg_stat_statements (and is left out of its own advice).
 `,
 }
 
+// interruptedLeft says, per command, what a run stopped by a signal leaves behind and how to go
+// on.
+var interruptedLeft = map[string]string{
+	"advise":           "nothing was written; run it again for the report",
+	"snapshot":         "no snapshot file was written (nothing half-written is left); run it again",
+	"check":            "nothing was checked to the end; run it again",
+	"indexes generate": "no migration file was written; run it again",
+	"migrate up":       "run 'pgtune migrate up' again: it resumes where this run stopped (an interrupted build is dropped and built again)",
+	"migrate down":     "run 'pgtune migrate status' to see the version, then 'pgtune migrate down' again",
+	"maintain run":     "the tables vacuumed so far stay done; run it again to go on (it plans from the tables' state)",
+	"maintain plan":    "no plan was printed; run it again",
+	"backup verify":    "the drill did not finish and proved nothing; its scratch restore is removed; run it again",
+	"demo load":        "the load stopped part-way; run it again with --replace",
+	"demo run":         "the mix stopped part-way; what ran is in pg_stat_statements",
+	"config":           "nothing was written; run it again",
+}
+
 // exitError carries an exit code through the error chain.
 type exitError struct {
 	code int
@@ -208,6 +237,11 @@ func (e *env) exitCode(err error) int {
 		code = xe.code
 	}
 	msg := strings.Join(strings.Fields(e.redactor.String(err.Error())), " ")
+	if e.logJSON {
+		// A log collector reading JSON lines gets the error as one more record.
+		slog.New(slog.NewJSONHandler(e.stderr, nil)).Error(msg, "exit", code)
+		return code
+	}
 	fmt.Fprintf(e.stderr, "pgtune: %s\n", msg)
 	return code
 }

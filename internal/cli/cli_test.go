@@ -360,3 +360,29 @@ func TestDemoLoadAndRun(t *testing.T) {
 		}
 	})
 }
+
+// A flag after the arguments is named as such (Go's flag parsing would take it for a file).
+func TestFlagAfterArguments(t *testing.T) {
+	dir := t.TempDir()
+	r := run(t, "migrate", "lint", dir, "--dsn", "postgres://x@localhost/db")
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "--dsn comes after the arguments: flags go before them") || strings.Contains(r.stderr, "no such file") {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+	// An argument that only looks like a flag (no such flag) is still a file name.
+	r = run(t, "migrate", "lint", dir, "-not-a-flag.sql")
+	if strings.Contains(r.stderr, "comes after the arguments") {
+		t.Errorf("a file named like a flag: %s", r.stderr)
+	}
+}
+
+// When the demo cannot run, the first line on stderr is the error, not a log of what it meant
+// to do.
+func TestDemoErrorComesFirst(t *testing.T) {
+	for _, cmd := range [][]string{{"demo", "load"}, {"demo", "run"}} {
+		r := run(t, append(cmd, "--dsn", "postgres://app@127.0.0.1:1/booking?connect_timeout=2")...)
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != ExitFailed || !strings.HasPrefix(first, "pgtune: ") || !strings.Contains(first, "cannot connect") {
+			t.Errorf("%v: exit %d, first stderr line %q", cmd, r.code, first)
+		}
+	}
+}

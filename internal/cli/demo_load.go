@@ -70,7 +70,7 @@ func runDemoLoad(ctx context.Context, cmd *command, e *env, args []string) error
 		}
 		p.update("loading %s: %d rows", table, rows)
 	}
-	log.Info("loading the booking demo", "target", connect.Describe(cfg), "scale", *scale, "seed", *seed)
+	log.Debug("loading the booking demo", "target", connect.Describe(cfg), "scale", *scale, "seed", *seed)
 	res, err := booking.Load(ctx, conn, opts)
 	p.done()
 	if err != nil {

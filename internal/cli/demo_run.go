@@ -64,7 +64,7 @@ func runDemoRun(ctx context.Context, cmd *command, e *env, args []string) error 
 		return err
 	}
 	p := newProgress(e.stderr)
-	log.Info("running the booking mix", "target", connect.Describe(cfg), "replicas", len(replicas), "actions", *actions, "clients", *clients, "bind_all", *bindAll)
+	log.Debug("running the booking mix", "target", connect.Describe(cfg), "replicas", len(replicas), "actions", *actions, "clients", *clients, "bind_all", *bindAll)
 	res, err := booking.Run(ctx, cfg, booking.RunOptions{Actions: *actions, Clients: *clients, Seed: *seed, BindAll: *bindAll, Replicas: replicas,
 		Progress: func(done int) { p.update("%d of %d actions", done, *actions) }})
 	p.done()

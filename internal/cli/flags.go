@@ -84,6 +84,12 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 	if !allowArgs && fs.NArg() > 0 {
 		return usageErrorf("%s: unexpected argument %q (flags go before arguments; see 'pgtune help %s')", fs.cmd.name, fs.Arg(0), fs.cmd.name)
 	}
+	// Go's flag parsing stops at the first argument: a flag after it would be taken for a file.
+	for _, a := range fs.Args() {
+		if len(a) > 1 && a[0] == '-' && fs.Lookup(strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")) != nil {
+			return usageErrorf("%s: %s comes after the arguments: flags go before them (pgtune %s %s ... %s)", fs.cmd.name, a, fs.cmd.name, a, fs.Arg(0))
+		}
+	}
 	// No duration flag means anything negative: refuse it rather than fall back to a default.
 	var negative error
 	fs.Visit(func(f *flag.Flag) {
@@ -134,6 +140,7 @@ func (fs *flagSet) logger() (*slog.Logger, error) {
 		h = slog.NewTextHandler(fs.e.stderr, opts)
 	case "json":
 		h = slog.NewJSONHandler(fs.e.stderr, opts)
+		fs.e.logJSON = true
 	default:
 		return nil, usageErrorf("%s: unknown --log-format %q (want text or json)", fs.cmd.name, fs.logFormat)
 	}

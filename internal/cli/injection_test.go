@@ -113,3 +113,22 @@ func TestNegativeDurations(t *testing.T) {
 		}
 	}
 }
+
+// maintain run names the one flag whose value it refuses, not every constraint it has.
+func TestMaintainRunNamesTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--jobs", "0"}, "--jobs 0: want 1 to 64"},
+		{[]string{"--jobs", "65"}, "--jobs 65: want 1 to 64"},
+		{[]string{"--lock-timeout", "0s"}, "--lock-timeout 0s: want a positive duration"},
+		{[]string{"--parallel", "-1"}, "--parallel -1: want 0"},
+		{[]string{"--cost-limit", "-5"}, "--cost-limit -5: PostgreSQL's vacuum_cost_limit is 1 to 10000"},
+	} {
+		r := run(t, append([]string{"maintain", "run"}, c.args...)...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, c.want) || strings.Count(r.stderr, "--") > 2 {
+			t.Errorf("%q: exit %d, %q; want %q alone", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}

@@ -66,8 +66,16 @@ func runMaintainRun(ctx context.Context, cmd *command, e *env, args []string) er
 	if *until != "" && *maxDuration != 0 {
 		return usageErrorf("maintain run: give --until or --max-duration, not both")
 	}
-	if *maxDuration < 0 || *jobs < 1 || *jobs > 64 || *lockTimeout <= 0 || *parallel < 0 || *costLimit < 0 || *costDelay < 0 {
-		return usageErrorf("maintain run: --max-duration, --lock-timeout, --cost-delay must be positive durations, --jobs 1 to 64, --parallel and --cost-limit not negative")
+	// Each constraint names its own flag: the one that failed, not a list of all of them.
+	switch {
+	case *jobs < 1 || *jobs > 64:
+		return usageErrorf("maintain run: --jobs %d: want 1 to 64 VACUUM sessions at once", *jobs)
+	case *lockTimeout <= 0:
+		return usageErrorf("maintain run: --lock-timeout %v: want a positive duration, e.g. --lock-timeout 5s", *lockTimeout)
+	case *parallel < 0:
+		return usageErrorf("maintain run: --parallel %d: want 0 (no parallel index vacuum) or more", *parallel)
+	case *costLimit < 0:
+		return usageErrorf("maintain run: --cost-limit %d: PostgreSQL's vacuum_cost_limit is 1 to 10000", *costLimit)
 	}
 	// PostgreSQL's own ranges, checked before connecting: a session that refuses a SET would
 	// otherwise fail every table of the night.

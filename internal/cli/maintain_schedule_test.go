@@ -184,7 +184,8 @@ func TestMaintainScheduleBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--emit", "launchd"}, "want crontab, systemd, k8s or pg_cron"},
-		{[]string{"--emit", "crontab", "--at", "25:00"}, "start \"25:00\": want HH:MM"},
+		{[]string{"--emit", "crontab", "--at", "25:00"}, "--at 25:00 is not a time of day: want HH:MM on a 24-hour clock"},
+		{[]string{"--emit", "crontab", "--until", "5pm"}, "--until 5pm is not a time of day"},
 		{[]string{"--emit", "pg_cron", "--pg-version", "16"}, "pg_cron needs --database"},
 		{[]string{"--emit", "pg_cron", "--database", "booking", "--pg-version", "16"}, "give --owner"},
 		{[]string{"--emit", "pg_cron", "--database", "booking"}, "give --pg-version"},

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,8 +97,40 @@ func ConnectError(cfg *pgx.ConnConfig, err error) error {
 			hint = "check the database name"
 		}
 	}
-	msg := RedactString(err.Error(), cfg.Password)
-	return &Error{Target: Describe(cfg), Msg: msg, Hint: hint, Err: err}
+	msg := attemptsText(err, pgErr)
+	return &Error{Target: Describe(cfg), Msg: RedactString(msg, cfg.Password), Hint: hint, Err: err}
+}
+
+// attemptsText is what went wrong, once. pgx tries every address and, with sslmode=prefer, TLS
+// then plain text, and joins every attempt's error: the same refusal twice, or a TLS refusal
+// before the password failure that matters. The server's own error, when there is one, is the
+// message; otherwise each distinct attempt, the TLS fallbacks left out when another remains.
+func attemptsText(err error, pgErr *pgconn.PgError) string {
+	if pgErr != nil {
+		if pgErr.Detail != "" {
+			return pgErr.Message + " (" + pgErr.Detail + ")"
+		}
+		return pgErr.Message
+	}
+	text := err.Error()
+	if i := strings.Index(text, "`:"); strings.HasPrefix(text, "failed to connect to `") && i > 0 {
+		text = text[i+2:] // the target, which the message names already
+	}
+	var lines, tls []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "" || slices.Contains(lines, l) || slices.Contains(tls, l):
+		case strings.Contains(l, "tls error") || strings.Contains(l, "server refused TLS"):
+			tls = append(tls, l)
+		default:
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) == 0 {
+		lines = tls
+	}
+	return strings.Join(lines, "; ")
 }
 
 // Error is a failure to reach the database. Its message is already redacted.
