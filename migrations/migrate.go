@@ -591,6 +591,11 @@ func GetStatus(ctx context.Context, conn *pgx.Conn, dir string) (*Status, error)
 	}
 	if exists {
 		err := conn.QueryRow(ctx, connect.Marker+"SELECT version, dirty FROM schema_migrations LIMIT 1").Scan(&st.Version, &st.Dirty)
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "42501" {
+			// A monitoring role (pg_monitor) reads the catalog, not the application's tables.
+			return nil, &failure{fmt.Sprintf("read schema_migrations: %s: status needs to read golang-migrate's table; GRANT SELECT ON schema_migrations TO %s (status writes nothing)",
+				pgErr.Message, conn.Config().User), err}
+		}
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, fmt.Errorf("read schema_migrations: %w", err)
 		}

@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/indexes"
@@ -475,4 +477,57 @@ func TestDirectoryProblems(t *testing.T) {
 	if d, err := ReadDir(dir); err != nil || len(d.Problems) != 0 || len(d.Migrations) != 2 || len(d.Files) != 3 {
 		t.Errorf("a good directory: %+v %v", d, err)
 	}
+}
+
+// A migration of someone else's that fails, and a roll back that fails: the server's message
+// once (not golang-migrate's "(column 0)" decoration, not pgx's text twice), versions as a DBA
+// reads them, and the error still the server's for errors.As.
+func TestServerErrorsAreSaidOnce(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t)
+		cfg, err := pgx.ParseConfig(db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "000001_mine.up.sql"), []byte("CREATE TABLE mine (id int);"), 0o644)
+		os.WriteFile(filepath.Join(dir, "000001_mine.down.sql"), []byte("DROP TABLE no_such_table;"), 0o644)
+		if _, err := Up(ctx, cfg, Options{Dir: dir}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Down(ctx, cfg, Options{Dir: dir}, 1)
+		msg := fmt.Sprint(err)
+		if _, ok := errors.AsType[*pgconn.PgError](err); !ok || !strings.Contains(msg, `roll back version 000001: table "no_such_table" does not exist`) ||
+			strings.Contains(msg, "(column") || strings.Count(msg, "does not exist") != 1 {
+			t.Errorf("failed roll back: %s", msg)
+		}
+		// Someone else's migration that fails leaves a dirty version: the message says to what
+		// version to force it back, and what golang-migrate's -1 means.
+		conn := db.Connect(t)
+		if _, err := conn.Exec(ctx, "DELETE FROM schema_migrations; DROP TABLE mine"); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "000001_mine.up.sql"), []byte("CREATE TABLE mine (id int); SELEC 1;"), 0o644)
+		_, err = Up(ctx, cfg, Options{Dir: dir})
+		msg = fmt.Sprint(err)
+		if !strings.Contains(msg, `syntax error at or near "SELEC"`) || strings.Contains(msg, "(column") || strings.Contains(msg, "version -1") ||
+			!strings.Contains(msg, "force the version back to none") || !strings.Contains(msg, "-1 means no migration applied") {
+			t.Errorf("failed foreign migration: %s", msg)
+		}
+		// status as a monitoring role: the grant it lacks is named.
+		if _, err := conn.Exec(ctx, "CREATE ROLE status_monitor LOGIN IN ROLE pg_monitor"); err != nil {
+			t.Fatal(err)
+		}
+		mcfg := cfg.Copy()
+		mcfg.User = "status_monitor"
+		mon, err := pgx.ConnectConfig(ctx, mcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mon.Close(ctx)
+		if _, err := GetStatus(ctx, mon, dir); err == nil || !strings.Contains(err.Error(), "GRANT SELECT ON schema_migrations TO status_monitor") {
+			t.Errorf("status as a monitoring role: %v", err)
+		}
+	})
 }
