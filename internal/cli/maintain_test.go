@@ -344,7 +344,7 @@ func TestMaintainBadInput(t *testing.T) {
 	}{
 		{[]string{"run", "--until", "25:00"}, "--until \"25:00\": want HH:MM"},
 		{[]string{"run", "--until", "05:00", "--max-duration", "1h"}, "not both"},
-		{[]string{"run", "--jobs", "0"}, "--jobs 1 to 64"},
+		{[]string{"run", "--jobs", "0"}, "--jobs 0: want 1 to 64"},
 		{[]string{"run", "--buffer-usage-limit", "lots"}, "want a size such as 256MB"},
 		{[]string{"plan", "--freeze-share", "0"}, "--freeze-share 0"},
 		{[]string{"frobnicate"}, "unknown subcommand"},
