@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 		stop()
 		os.Exit(code)
 	}
+	// Goldens are whole lines: a COLUMNS exported by the developer's shell must not fit them.
+	os.Unsetenv("COLUMNS")
 	pgtest.Main(m)
 }
 
@@ -384,5 +386,28 @@ func TestDemoErrorComesFirst(t *testing.T) {
 		if r.code != ExitFailed || !strings.HasPrefix(first, "pgtune: ") || !strings.Contains(first, "cannot connect") {
 			t.Errorf("%v: exit %d, first stderr line %q", cmd, r.code, first)
 		}
+	}
+}
+
+// With --log-format json the final error is a JSON record too, with the exit code: a log
+// collector reading stderr as JSON lines never meets a plain-text line.
+func TestJSONLogFormatError(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "s.json")
+	if err := os.WriteFile(bad, []byte("[1]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "advise", "--snapshot", bad, "--log-format", "json")
+	var rec struct {
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+		Exit  int    `json:"exit"`
+	}
+	for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("stderr line is not JSON: %q", line)
+		}
+	}
+	if r.code != ExitFailed || rec.Level != "ERROR" || rec.Exit != ExitFailed || !strings.Contains(rec.Msg, "not a usable pgtune snapshot") {
+		t.Errorf("exit %d, last record %+v", r.code, rec)
 	}
 }

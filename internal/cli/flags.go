@@ -7,10 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"golang.org/x/term"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/internal/connect"
@@ -34,6 +38,7 @@ type flagSet struct {
 	untracked   bool
 
 	hasOutput bool
+	wide      bool
 	format    string
 
 	hasFailOn bool
@@ -60,6 +65,7 @@ func (fs *flagSet) withConnection() *flagSet {
 func (fs *flagSet) withOutput() *flagSet {
 	fs.hasOutput = true
 	fs.StringVar(&fs.format, "format", "table", "output format: table, markdown or json")
+	fs.BoolVar(&fs.wide, "wide", false, "table format: every line whole, however wide (default: fit the terminal, or $COLUMNS)")
 	return fs
 }
 
@@ -194,7 +200,11 @@ func (fs *flagSet) failOnThreshold() model.FailOn {
 
 // write renders a result in the chosen format on stdout.
 func (fs *flagSet) write(data any, tables ...report.Table) error {
-	err := report.Write(fs.e.stdout, fs.output(), report.Output{Command: fs.cmd.name, Version: Version(), Data: data, Tables: tables})
+	width := 0
+	if !fs.wide {
+		width = terminalWidth(fs.e)
+	}
+	err := report.Write(fs.e.stdout, fs.output(), report.Output{Command: fs.cmd.name, Version: Version(), Data: data, Tables: tables, Width: width})
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
@@ -223,4 +233,19 @@ func (fs *flagSet) isSet(name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// terminalWidth is the width tables fit: the terminal's when stdout is one, else $COLUMNS when
+// it is set (a pager, a CI log of known width), else 0: piped to a file or a program, every line
+// is whole.
+func terminalWidth(e *env) int {
+	if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(e.getenv("COLUMNS"))); err == nil && n > 0 {
+		return n
+	}
+	return 0
 }

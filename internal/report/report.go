@@ -71,6 +71,8 @@ type Output struct {
 	Data any
 	// Tables are rendered for people, in order.
 	Tables []Table
+	// Width is the terminal's width the table format fits (fit.go); 0 renders every line whole.
+	Width int
 }
 
 // Write renders out to w in format f.
@@ -110,10 +112,10 @@ func Write(w io.Writer, f Format, out Output) error {
 				fmt.Fprintln(w)
 			}
 			if t.Title != "" {
-				fmt.Fprintln(w, t.Title)
+				fmt.Fprintln(w, wrap(t.Title, out.Width))
 			}
 			if len(t.Columns) > 0 {
-				if err := render(w, t, false); err != nil {
+				if err := renderFitted(w, t, out.Width); err != nil {
 					return err
 				}
 			}
@@ -121,24 +123,55 @@ func Write(w io.Writer, f Format, out Output) error {
 			for _, f := range t.Fields {
 				width = max(width, len(f[0]))
 			}
+			valueWidth := 0
+			if out.Width > 0 {
+				valueWidth = max(out.Width-(width+5), 20)
+			}
 			for _, f := range t.Fields {
-				lines := strings.Split(f[1], "\n")
+				lines := strings.Split(wrap(f[1], valueWidth), "\n")
 				fmt.Fprintf(w, "  %-*s  %s\n", width+1, f[0]+":", lines[0])
 				for _, l := range lines[1:] {
 					fmt.Fprintf(w, "  %-*s  %s\n", width+1, "", l)
 				}
 			}
 			if t.Code != "" {
-				for _, l := range strings.Split(strings.TrimRight(t.Code, "\n"), "\n") {
+				codeWidth := 0
+				if out.Width > 0 {
+					codeWidth = max(out.Width-4, 30)
+				}
+				for _, l := range strings.Split(wrapSQL(strings.TrimRight(t.Code, "\n"), codeWidth, "      "), "\n") {
 					fmt.Fprintf(w, "    %s\n", l)
 				}
 			}
 			if t.Note != "" {
-				fmt.Fprintln(w, t.Note)
+				fmt.Fprintln(w, wrap(t.Note, out.Width))
 			}
 		}
 		return nil
 	}
+}
+
+// renderFitted renders a grid whose cells are wrapped to the column widths that fit width.
+func renderFitted(w io.Writer, t Table, width int) error {
+	if width <= 0 {
+		return render(w, t, false)
+	}
+	widths := fitColumns(t, width)
+	fitted := Table{Title: t.Title, Columns: make([]string, len(t.Columns))}
+	for i, c := range t.Columns {
+		fitted.Columns[i] = wrap(c, widths[i])
+	}
+	for _, r := range t.Rows {
+		row := make([]string, len(r))
+		for i, c := range r {
+			if i < len(widths) {
+				c = wrap(c, widths[i])
+			}
+			row[i] = c
+		}
+		fitted.Rows = append(fitted.Rows, row)
+	}
+	return render(w, fitted, false)
 }
 
 func render(w io.Writer, t Table, markdown bool) error {
