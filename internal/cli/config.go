@@ -212,7 +212,11 @@ func renderConfig(w io.Writer, fs *flagSet, format string, res configResult, arg
 		return conffile.WriteSQL(w, res.Config, h)
 	}
 	f, _ := report.ParseFormat(format)
-	return report.Write(w, f, report.Output{Command: "config", Version: Version(), Data: res, Tables: configTables(res)})
+	width := 0
+	if w == fs.e.stdout {
+		width = terminalWidth(fs.e) // a file (--out) keeps every line whole
+	}
+	return report.Write(w, f, report.Output{Command: "config", Version: Version(), Data: res, Tables: configTables(res), Width: width})
 }
 
 // writeLive writes, as comments, what the live server said and what the file would change there.

@@ -199,7 +199,7 @@ func runPgbouncer(ctx context.Context, cmd *command, e *env, args []string) erro
 		return pgbouncer.WriteAuthSQL(e.stdout, rendered)
 	}
 	f, _ := report.ParseFormat(pf.format)
-	return report.Write(e.stdout, f, report.Output{Command: "pgbouncer", Version: Version(), Data: res, Tables: pgbouncerTables(cfg, rendered)})
+	return report.Write(e.stdout, f, report.Output{Command: "pgbouncer", Version: Version(), Data: res, Tables: pgbouncerTables(cfg, rendered), Width: terminalWidth(e)})
 }
 
 func rowsOf(items []string) [][]string {
@@ -297,7 +297,7 @@ func runPgbouncerAdmin(ctx context.Context, fs *flagSet, inf *instanceFlags, pf 
 	if len(findings) > 0 {
 		note = fmt.Sprintf("%d finding(s).", len(findings))
 	}
-	err = report.Write(fs.e.stdout, format, report.Output{Command: "pgbouncer", Version: Version(), Data: pgbouncerAdminResult{Admin: st, Findings: findings},
+	err = report.Write(fs.e.stdout, format, report.Output{Command: "pgbouncer", Version: Version(), Data: pgbouncerAdminResult{Admin: st, Findings: findings}, Width: terminalWidth(fs.e),
 		Tables: []report.Table{
 			{Title: "Findings on " + st.Version, Columns: []string{"severity", "finding", "evidence", "fix"}, Rows: frows, Note: note},
 			{Title: "Pools", Columns: []string{"database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "maxwait (s)", "mode"}, Rows: prows},
