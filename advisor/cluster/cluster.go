@@ -43,6 +43,7 @@ func Analyze(snap *model.Snapshot) []model.Finding {
 		}
 		out = append(out, conflicts(snap, r)...)
 		out = append(out, settings(snap, r)...)
+		out = append(out, delayed(snap, r)...)
 	}
 	return out
 }
@@ -238,6 +239,36 @@ func settings(snap *model.Snapshot, r model.Replica) []model.Finding {
 		})
 	}
 	return out
+}
+
+// delayed reports a replica that applies WAL late on purpose (recovery_min_apply_delay): a
+// safety net against a mistaken DROP, but every read it serves sees data that old, and it is
+// minutes behind by design, which lag alone would not say.
+func delayed(snap *model.Snapshot, r model.Replica) []model.Finding {
+	v, ok := replicaSetting(snap, r, "recovery_min_apply_delay")
+	ms, err := strconv.ParseFloat(v, 64)
+	if !ok || err != nil || ms <= 0 {
+		return nil
+	}
+	var calls int64
+	for _, st := range r.Statements.Rows {
+		calls += st.Calls
+	}
+	sev := model.SeverityInfo
+	detail := fmt.Sprintf("%s applies WAL %s after the primary wrote it (recovery_min_apply_delay = %s ms): its data is that old by design, "+
+		"a safety net against a mistaken DROP or DELETE. Its indexes too: one built on the primary reaches it that much later, "+
+		"and until then no index is called unused (pgtune proposes no drop).", r.Name, lagText(ms/1000), v)
+	if calls > 0 {
+		sev = model.SeverityMedium
+		detail += fmt.Sprintf(" It serves reads (%d calls in its pg_stat_statements): they see data %s old.", calls, lagText(ms/1000))
+	}
+	return []model.Finding{{
+		Rule: "replication.delayed", Kind: model.KindReplication, Severity: sev,
+		Title:    fmt.Sprintf("replica %s applies WAL %s late on purpose", r.Name, lagText(ms/1000)),
+		Detail:   detail,
+		Evidence: model.Facts("replica", r.Name, "recovery_min_apply_delay_ms", v, "calls", calls),
+		Action:   "keep a delayed replica out of the read pool (serve reads from replicas without the delay), or accept reads that old",
+	}}
 }
 
 // replicaSetting is a setting's value on a replica: its own where it differs, else the

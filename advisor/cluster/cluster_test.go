@@ -38,6 +38,13 @@ func TestAnalyze(t *testing.T) {
 		}, []string{"replication.slot_inactive: gone is inactive and has lost"}},
 		{"recovery conflicts", func(s *model.Snapshot) { s.Replicas[0].Recovery.Conflicts = map[string]int64{"snapshot": 3, "lock": 1} },
 			[]string{"replication.conflicts: cancelled 4 queries"}},
+		// A delayed replica: minutes behind by design, said as such.
+		{"a delayed replica", func(s *model.Snapshot) {
+			s.Replicas[0].Settings = append(s.Replicas[0].Settings, model.Setting{Name: "recovery_min_apply_delay", Setting: "300000", Unit: "ms"})
+		}, []string{"replication.delayed: applies WAL 5.0 min late on purpose"}},
+		{"no delay", func(s *model.Snapshot) {
+			s.Replicas[0].Settings = append(s.Replicas[0].Settings, model.Setting{Name: "recovery_min_apply_delay", Setting: "0", Unit: "ms"})
+		}, nil},
 		{"a replica with fewer connections than its primary", func(s *model.Snapshot) {
 			s.Replicas[0].Settings = append(s.Replicas[0].Settings, model.Setting{Name: "max_connections", Setting: "100"})
 		}, []string{"replication.settings: max_connections = 100, below the primary's 200"}},

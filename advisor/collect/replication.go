@@ -109,7 +109,7 @@ func collectRecovery(ctx context.Context, conn *pgx.Conn, versionNum int) (*mode
 // replicaSettings are the settings a replica may hold apart from its primary, kept with it.
 var replicaSettings = []string{"hot_standby", "hot_standby_feedback", "max_standby_streaming_delay", "max_standby_archive_delay",
 	"max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction",
-	"pg_stat_statements.track", "primary_slot_name"}
+	"pg_stat_statements.track", "primary_slot_name", "recovery_min_apply_delay"}
 
 // Replica reads one read replica of the primary primary was collected from: its statements and
 // its index scans (what the primary's counters never see), its own settings and its statistics'

@@ -329,6 +329,56 @@ func TestClusterReplicationFindings(t *testing.T) {
 		if len(got) != 3 {
 			t.Errorf("replication findings: %v", got)
 		}
+
+		// replica2 applying WAL five minutes late (a delayed replica, set by a reload), then an
+		// index built on the primary: the delay is reported as such, and the index, which
+		// replica2 does not have yet, is not called unused.
+		if _, err := c.Replicas[0].Connect(t, "app").Exec(ctx, "SELECT pg_wal_replay_resume()"); err != nil {
+			t.Fatal(err)
+		}
+		r2 = c.Replicas[1].Connect(t, "app") // its earlier session may be the one replay cancelled
+		for _, sql := range []string{"ALTER SYSTEM SET recovery_min_apply_delay = '5min'", "SELECT pg_reload_conf()"} {
+			if _, err := r2.Exec(ctx, sql); err != nil {
+				t.Fatalf("%s: %v", sql, err)
+			}
+		}
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			var v string
+			if err := watch.QueryRow(ctx, "SELECT current_setting('recovery_min_apply_delay')").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			if v == "5min" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("recovery_min_apply_delay is %s on replica2", v)
+			}
+		}
+		if _, err := p.Exec(ctx, "CREATE INDEX t_b_idx ON t (b)"); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitReplay(t, c.Replicas[0])
+		r := run(t, "advise", "--dsn", c.Primary.DSN("app"), "--format", "json",
+			"--replica-dsn", c.Replicas[0].DSN("app"), "--replica-dsn", c.Replicas[1].DSN("app"))
+		var rep clusterReport
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("advise: %v\n%s", err, r.stderr)
+		}
+		delayed, unknown := false, false
+		for _, f := range rep.Result.Findings {
+			if f.Rule == "replication.delayed" && strings.Contains(f.Title, u2.Host) && strings.Contains(f.Title, "5.0 min") {
+				delayed = true
+			}
+			if f.Rule == "audit.index.unused" && f.Index != nil && f.Index.Name == "t_b_idx" {
+				if f.SQL != "" {
+					t.Errorf("t_b_idx, not yet on the delayed replica, gets a drop: %s", f.SQL)
+				}
+				unknown = strings.Contains(f.Title, "unknown")
+			}
+		}
+		if !delayed || !unknown {
+			t.Errorf("a replica five minutes late: delayed finding %v, t_b_idx unknown %v; findings %v", delayed, unknown, clusterRules(rep))
+		}
 	})
 }
 
