@@ -54,6 +54,8 @@ type plan struct {
 	// readClients and readPoolSize are the replicas' side: the application's read connections
 	// and PgBouncer's read pool size (Instance.Replicas).
 	readClients, readPoolSize int
+	// maxWAL is the max_wal_size walSettings chose (max_slot_wal_keep_size is sized from it).
+	maxWAL int64
 	// directLeft, when set, replaces the default direct allowance: what an explicit
 	// max_connections leaves.
 	directLeft *int

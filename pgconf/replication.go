@@ -40,10 +40,8 @@ func (p *plan) replicationSettings() {
 	p.setInt("replication", "max_wal_senders", senders,
 		fmt.Sprintf("%d replica(s), a pg_basebackup clone or a backup's WAL stream, and spares to re-clone a replica; a replica must have at least the primary's", in.Replicas))
 	p.setInt("replication", "max_replication_slots", senders, "a slot per replica (the primary keeps the WAL a disconnected replica still needs), and spares")
-	if maxWAL, err := ParseBytes(p.value("max_wal_size")); err == nil {
-		p.setBytes("replication", "max_slot_wal_keep_size", 4*maxWAL,
-			"a replica down this long loses its slot (re-clone it) instead of filling the primary's WAL disk; set it to what that disk can spare")
-	}
+	p.setBytes("replication", "max_slot_wal_keep_size", 4*p.maxWAL,
+		"four times max_wal_size: a replica down this long loses its slot (re-clone it) instead of filling the primary's WAL disk; set it to what that disk can spare")
 	p.set("replication", "wal_log_hints", "on", "lets pg_rewind turn a failed primary into a replica of the new one after a failover (not needed with data checksums)")
 	p.set("replication", "hot_standby", "on", "replicas answer read queries while they replay")
 	pol := standbyPolicies[in.Profile]
@@ -53,16 +51,6 @@ func (p *plan) replicationSettings() {
 		fmt.Sprintf("how long replay waits for a conflicting query on a replica before cancelling it, for a %s workload: also how far a conflict can make a replica lag", in.Profile))
 	p.set("replication", "max_standby_archive_delay", delay, "the same wait while a replica replays from the archive (catching up after a restart)")
 	p.note("One configuration for the primary and its %d replica(s): the standby settings do nothing on the primary, the settings a replica must have at least as high as the primary's are equal, and a promoted replica already has the primary's. max_connections covers the larger of the two nodes' budgets.", in.Replicas)
-}
-
-// value is a setting rendered so far ("" when not).
-func (p *plan) value(name string) string {
-	for _, s := range p.settings {
-		if s.Name == name {
-			return s.Value
-		}
-	}
-	return ""
 }
 
 func onOff(b bool) string {

@@ -20,6 +20,7 @@ func (p *plan) walSettings() {
 			p.adjusted("max_wal_size", s)
 		}
 	}
+	p.maxWAL = maxWAL
 	minWAL := maxWAL / 4
 	p.setBytes("wal", "min_wal_size", minWAL, "a quarter of max_wal_size: recycled segments absorb bursts without new files")
 	p.setBytes("wal", "max_wal_size", maxWAL, fmt.Sprintf("checkpoints by time, not by WAL volume, for a %s workload; keep this much free on the WAL disk", in.Profile))

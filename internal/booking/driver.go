@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, o RunOptions) (*RunResult, er
 			}
 			replicaConns = append(replicaConns, c)
 			var inRecovery bool
-			if err := c.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
+			if err := c.QueryRow(ctx, connect.Marker+"SELECT pg_is_in_recovery()").Scan(&inRecovery); err != nil {
 				return nil, fmt.Errorf("replica %s: %w", connect.Describe(rc), err)
 			}
 			if !inRecovery {

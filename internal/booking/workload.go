@@ -221,42 +221,6 @@ const (
 	onReplica
 )
 
-func (r Route) String() string {
-	if r == onReplica {
-		return "replica"
-	}
-	return "primary"
-}
-
-// routed returns the statements the actions on r run (each once, sorted): with replicas, the
-// statements the primary's pg_stat_statements never sees are those on onReplica only.
-func routed(r Route) []string {
-	var out []string
-	for _, a := range actions {
-		if a.Route == r {
-			for _, u := range a.Uses {
-				if !slices.Contains(out, u) {
-					out = append(out, u)
-				}
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// ReplicaOnly returns the statements that, with read replicas, run on the replicas alone.
-func ReplicaOnly() []string {
-	primary := routed(onPrimary)
-	var out []string
-	for _, n := range routed(onReplica) {
-		if !slices.Contains(primary, n) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // Frequency is a statement's expected share of the mix.
 type Frequency struct {
 	Statement

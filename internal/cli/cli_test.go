@@ -387,6 +387,16 @@ func TestDemoErrorComesFirst(t *testing.T) {
 			t.Errorf("%v: exit %d, first stderr line %q", cmd, r.code, first)
 		}
 	}
+	// A server that answers but holds no booking data: the run has connected (and used to log
+	// that it started) before it fails.
+	pgtest.EachMajor(t, func(t *testing.T) {
+		db := pgtest.New(t)
+		r := run(t, "demo", "run", "--dsn", db.DSN, "--actions", "10")
+		first, _, _ := strings.Cut(r.stderr, "\n")
+		if r.code != ExitFailed || !strings.HasPrefix(first, "pgtune: ") || !strings.Contains(first, "no booking data") {
+			t.Errorf("demo run on an empty database: exit %d, first stderr line %q", r.code, first)
+		}
+	}, pgtest.Since(18))
 }
 
 // With --log-format json the final error is a JSON record too, with the exit code: a log

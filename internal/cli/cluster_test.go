@@ -389,14 +389,9 @@ func TestClusterReplicationFindings(t *testing.T) {
 func TestDemoReadWriteSplit(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
 		c := pgtest.NewCluster(t, pgtest.ClusterOptions{Replicas: 1})
-		c.CreateDatabase(t, "booking")
 		ctx := t.Context()
+		bookingDB(t, c, "CREATE EXTENSION pg_stat_statements", "CREATE EXTENSION hypopg")
 		primary, replica := c.Primary.DSN("booking"), c.Replicas[0].DSN("booking")
-		for _, sql := range []string{"CREATE EXTENSION pg_stat_statements", "CREATE EXTENSION hypopg"} {
-			if _, err := c.Primary.Connect(t, "booking").Exec(ctx, sql); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if r := run(t, "demo", "load", "--dsn", primary, "--scale", "0.05", "--partition-notifications"); r.code != ExitOK {
 			t.Fatalf("demo load: exit %d: %s", r.code, r.stderr)
 		}

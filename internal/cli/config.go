@@ -113,15 +113,16 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 			return fmt.Errorf("config: the server runs PostgreSQL %d; pgtune sizes 13 to %d", serverMajor, pgconf.MaxVersion)
 		}
 	}
-	if snap != nil && snap.StreamingReplicas > 0 && !fs.isSet("replicas") {
-		// The server is a primary streaming to replicas: size the cluster, unless told otherwise.
+	// A primary streaming to replicas: size the cluster, unless --replicas says otherwise.
+	streaming := snap != nil && snap.StreamingReplicas > 0 && !fs.isSet("replicas")
+	if streaming {
 		inf.replicas = snap.StreamingReplicas
 	}
 	in, detected, err := inf.instance(fs, serverMajor)
 	if err != nil {
 		return err
 	}
-	if snap != nil && snap.StreamingReplicas > 0 && !fs.isSet("replicas") {
+	if streaming {
 		detected = append(detected, fmt.Sprintf("%d streaming replica(s) from pg_stat_replication: sized for the cluster (--replicas 0 sizes the primary alone)", snap.StreamingReplicas))
 	}
 	res := configResult{Detected: detected}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -72,8 +71,6 @@ func usageFromModel(cmd string, err error) error {
 // is the live server's major (0: none). The lines returned say what was detected.
 func (f *instanceFlags) instance(fs *flagSet, serverVersion int) (pgconf.Instance, []string, error) {
 	cmd := fs.cmd.name
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	in := pgconf.Instance{
 		CPUs: f.cpus, Storage: pgconf.Storage(strings.ToLower(f.storage)), Profile: pgconf.Profile(strings.ToLower(f.profile)),
 		Version: f.version, OS: pgconf.OS(strings.ToLower(f.os)),
@@ -102,15 +99,15 @@ func (f *instanceFlags) instance(fs *flagSet, serverVersion int) (pgconf.Instanc
 		if err != nil {
 			return in, nil, usageErrorf("%s: --detect: %v", cmd, err)
 		}
-		if !set["memory"] {
+		if !fs.isSet("memory") {
 			in.Memory = h.Memory
 			detected = append(detected, fmt.Sprintf("memory %s from %s", pgconf.HumanBytes(h.Memory), h.MemorySource))
 		}
-		if !set["cpus"] {
+		if !fs.isSet("cpus") {
 			in.CPUs = h.CPUs
 			detected = append(detected, fmt.Sprintf("%d CPU(s) from %s", h.CPUs, h.CPUSource))
 		}
-		if !set["storage"] {
+		if !fs.isSet("storage") {
 			if h.Storage != "" {
 				in.Storage = h.Storage
 				detected = append(detected, fmt.Sprintf("%s storage from %s", h.Storage, h.StorageSource))
@@ -122,7 +119,7 @@ func (f *instanceFlags) instance(fs *flagSet, serverVersion int) (pgconf.Instanc
 		if f.memory == "" {
 			return in, nil, usageErrorf("%s: --memory is required (e.g. --memory 16GB), or --detect to read this host", cmd)
 		}
-		if !set["cpus"] {
+		if !fs.isSet("cpus") {
 			return in, nil, usageErrorf("%s: --cpus is required (e.g. --cpus 4), or --detect to read this host", cmd)
 		}
 	}

@@ -104,9 +104,6 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
 		return usageErrorf("migrate %s: --dir %s is not a directory", action, *dir)
 	}
-	if *waitReplicas < 0 {
-		return usageErrorf("migrate up: --wait-replicas must not be negative")
-	}
 	if *waitReplicas > 0 && action != "up" {
 		return usageErrorf("migrate %s: --wait-replicas is for 'migrate up' only", action)
 	}

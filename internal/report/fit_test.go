@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -59,17 +60,8 @@ func TestRenderFitted(t *testing.T) {
 	}
 	words := strings.Fields(strings.NewReplacer("|", " ", "+", " ", "-", " ").Replace(b.String()))
 	for _, w := range strings.Fields(tab.Rows[0][1]) {
-		if !contains(words, w) {
+		if !slices.Contains(words, w) {
 			t.Errorf("%q lost", w)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
