@@ -239,17 +239,19 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*S
 	began := time.Now()
 	sum := &Summary{}
 	if o.DryRun {
-		// Simulate the window: the estimates spread over the jobs.
-		clock := time.Now()
-		for i := range plan.Actions {
-			a := &plan.Actions[i]
+		// Simulate the window: the actions laid out on the jobs as a run would (Timeline).
+		var window time.Duration
+		if !o.Deadline.IsZero() {
+			window = max(time.Until(o.Deadline), time.Nanosecond)
+		}
+		for _, s := range Timeline(plan, o.Jobs, window) {
+			a := &plan.Actions[s.Action]
 			r := Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusDryRun, Estimate: a.Estimate, Pages: a.Pages}
-			if a.NotPermitted != "" {
+			switch {
+			case s.Skipped != "":
 				r.Status, r.Reason = StatusNotPermitted, a.NotPermitted
-			} else if !o.Deadline.IsZero() && o.Deadline.Sub(clock) < a.Estimate {
-				r.Status, r.Reason = StatusNotStarted, fmt.Sprintf("estimated %v, %v would be left in the window", a.Estimate.Round(time.Second), o.Deadline.Sub(clock).Round(time.Second))
-			} else {
-				clock = clock.Add(a.Estimate / time.Duration(o.Jobs))
+			case !s.Fits:
+				r.Status, r.Reason = StatusNotStarted, fmt.Sprintf("estimated %v, %v would be left in the window", a.Estimate.Round(time.Second), (window-s.Start).Round(time.Second))
 			}
 			sum.add(r)
 		}

@@ -80,7 +80,7 @@ func (s *sourceFlags) addLive(fs *flagSet) {
 }
 
 func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
-	fs := newFlagSet(cmd, e).withConnection().withOutput().withFailOn()
+	fs := newFlagSet(cmd, e).withConnection().withReport().withFailOn()
 	var src sourceFlags
 	fs.StringVar(&src.snapshotFile, "snapshot", "", "analyse this snapshot file (from 'pgtune snapshot') instead of a live database")
 	fs.StringVar(&src.schemaFile, "schema", "", "analyse this pg_dump --schema-only file (with --statements)")
@@ -320,7 +320,7 @@ func adviseTables(r *advisor.Report) []report.Table {
 		fnote = fmt.Sprintf("%d findings (%s); details and fixes below.", len(r.Findings), strings.Join(counts, ", "))
 	}
 	tables = append(tables, report.Table{Title: title, Columns: []string{"#", "severity", "kind", "table", "finding"}, Rows: rows,
-		Note: note + "\n" + fnote})
+		Note: note + "\n" + fnote, Section: "Summary"})
 
 	if len(src.Replicas) > 0 {
 		var n [][]string
@@ -356,7 +356,8 @@ func adviseTables(r *advisor.Report) []report.Table {
 			fmt.Sprintf("%.1f", s.RowsPerCall), fmt.Sprintf("%.1f%%", 100*s.TimeShare), quote.Excerpt(text, 90)})
 	}
 	tables = append(tables, report.Table{Title: fmt.Sprintf("Top %d statements by total execution time", len(top)),
-		Columns: []string{"#", "calls", "total", "mean ms", "rows/call", "time", "statement"}, Rows: top})
+		Columns: []string{"#", "calls", "total", "mean ms", "rows/call", "time", "statement"}, Rows: top,
+		Section: "Workload", Figure: workloadFigure(w.Top)})
 
 	var acc [][]string
 	for i, t := range w.Tables {
@@ -375,10 +376,13 @@ func adviseTables(r *advisor.Report) []report.Table {
 			fmt.Sprintf("%.1f%%", 100*t.TimeShare), strings.Join(uses, "\n"), strings.Join(t.Written, ", ")})
 	}
 	tables = append(tables, report.Table{Title: "How the workload reaches each table",
-		Columns: []string{"table", "statements", "read calls", "write calls", "time", "columns used (calls)", "columns updated"}, Rows: acc})
+		Columns: []string{"table", "statements", "read calls", "write calls", "time", "columns used (calls)", "columns updated"}, Rows: acc,
+		Section: "Workload", Figure: accessFigure(w.Tables)})
 
 	for i, f := range r.Findings {
-		tables = append(tables, findingDetail(i+1, f, r.Source.Kind == "live"))
+		t := findingDetail(i+1, f, r.Source.Kind == "live")
+		t.Section, t.Class, t.Figure = "Findings: "+f.Severity.String(), f.Severity.String(), indexFigure(f)
+		tables = append(tables, t)
 	}
 	return tables
 }

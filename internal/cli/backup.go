@@ -101,7 +101,7 @@ func (s *stringList) String() string     { return strings.Join(*s, "; ") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) error {
-	fs := newFlagSet(cmd, e).withOutput()
+	fs := newFlagSet(cmd, e).withReport()
 	base := fs.String("base-backup", "", "a pg_basebackup output directory (plain or tar, with its backup_manifest)")
 	archive := fs.String("wal-archive", "", "the WAL archive directory (what archive_command copies to)")
 	targetTime := fs.String("target-time", "", "recover to this time, e.g. '2026-11-27 03:00:00+00' (RFC 3339 also accepted)")
@@ -200,7 +200,28 @@ func drillTables(r *pitr.Report) []report.Table {
 	if !r.BackupStarted.IsZero() {
 		note += fmt.Sprintf(" Backup age: %s.", r.BackupAge.Round(time.Minute))
 	}
-	return []report.Table{{Title: fmt.Sprintf("Restore drill of %s to %s", r.Backup, r.Target), Columns: []string{"step", "result", "took", "detail"}, Rows: rows, Note: note}}
+	class := "ok"
+	if !r.Passed {
+		class = "failed"
+	}
+	tables := []report.Table{{Title: fmt.Sprintf("Restore drill of %s to %s", r.Backup, r.Target), Columns: []string{"step", "result", "took", "detail"}, Rows: rows, Note: note,
+		Figure: drillFigure(r), Class: class}}
+	if r.LastReplayed != nil || !r.BackupStarted.IsZero() {
+		// The recovery point in full: what the note says in a line, with its times.
+		p := report.Table{Title: "Recovery point", Figure: dataLossFigure(r)}
+		if !r.BackupStarted.IsZero() {
+			p.Fields = append(p.Fields, [2]string{"backup started", r.BackupStarted.UTC().Format(time.RFC3339)}, [2]string{"backup age", r.BackupAge.Round(time.Minute).String()})
+		}
+		if r.LastReplayed != nil {
+			p.Fields = append(p.Fields, [2]string{"last commit replayed", r.LastReplayed.UTC().Format(time.RFC3339Nano)})
+		}
+		p.Fields = append(p.Fields, [2]string{"target", r.Target})
+		if r.LastReplayed != nil && r.Target != "latest" {
+			p.Fields = append(p.Fields, [2]string{"data-loss window", r.DataLoss.Round(time.Millisecond).String()})
+		}
+		tables = append(tables, p)
+	}
+	return tables
 }
 
 const backupSentinelHelp = `Usage: pgtune backup sentinel [--dsn DSN] [flags]

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -65,12 +66,35 @@ func TestBackupVerifyCLI(t *testing.T) {
 				t.Errorf("the report lacks %q:\n%s", want, r.stdout)
 			}
 		}
+		// The report attached to the drill's ticket: the steps on a timeline, the recovery point drawn.
+		r = run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target-time", target.Format(time.RFC3339Nano),
+			"--pg-bin", srv.BinDir(), "--format", "html")
+		if r.code != ExitOK {
+			t.Fatalf("verify --format html: exit %d\n%s", r.code, r.stderr)
+		}
+		for _, want := range []string{"Restore drill of ", `class="card ok"`, `aria-label="timeline"`, "Recovery point", "data-loss window", "last commit replayed"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("the drill's report lacks %q", want)
+			}
+		}
+		checkSelfContained(t, r.stdout)
+		// The image this runs in may have no browser: the page goes to the host's (below).
+		pgtest.Hand(t, fmt.Sprintf("backup-verify-%d", srv.Major), []byte(r.stdout))
+
 		// The backup is older than a too-strict objective: exit 1, the report says which step.
 		r = run(t, "backup", "verify", "--base-backup", backup, "--wal-archive", archive, "--target", "latest", "--pg-bin", srv.BinDir(), "--max-age", "1ms", "--format", "json")
 		if r.code != ExitFindings || !strings.Contains(r.stderr, "the pre-flight step failed") || !strings.Contains(r.stdout, `"failed": "pre-flight"`) {
 			t.Errorf("--max-age 1ms: exit %d, %s\n%s", r.code, r.stderr, r.stdout)
 		}
 	})
+	// Each major's drill report, rendered in this machine's browser.
+	pages := pgtest.Handed(t)
+	if len(pages) == 0 && !t.Failed() && !pgtest.InImage() {
+		t.Error("no drill report was handed out")
+	}
+	for name, page := range pages {
+		renderHTML(t, name, string(page), 1100, 1200, false)
+	}
 }
 
 func TestBackupBadInput(t *testing.T) {

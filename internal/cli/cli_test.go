@@ -79,7 +79,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"help"}, ExitOK, "advise", ""},
 		{[]string{"help", "advise"}, ExitOK, "-snapshot", ""},
 		{[]string{"help", "snapshot"}, ExitOK, "-no-values", ""},
-		{[]string{"advise", "--format", "yaml", "--demo"}, ExitUsage, "", "want table, markdown or json"},
+		{[]string{"advise", "--format", "yaml", "--demo"}, ExitUsage, "", "want table, markdown, json or html"},
 		{[]string{"advise", "--fail-on", "often", "--demo"}, ExitUsage, "", "unknown --fail-on level"},
 		{[]string{"check", "-h"}, ExitOK, "-dsn", ""},
 		{[]string{"demo", "load", "-h"}, ExitOK, "-scale", ""},

@@ -82,14 +82,14 @@ type liveConfig struct {
 }
 
 // configFormats are config's --format values; conf and sql are files, the rest reports.
-var configFormats = []string{"conf", "sql", "json", "table", "markdown"}
+var configFormats = []string{"conf", "sql", "json", "table", "markdown", "html"}
 
 func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 	fs := newFlagSet(cmd, e).withConnection()
 	var inf instanceFlags
 	inf.add(fs, false)
 	live := fs.Bool("live", false, "read the server named by DATABASE_URL or the PG* variables (as --dsn does): size with its evidence and show what would change")
-	format := fs.String("format", "conf", "output: conf (postgresql.conf include), sql (ALTER SYSTEM), json, table or markdown")
+	format := fs.String("format", "conf", "output: conf (postgresql.conf include), sql (ALTER SYSTEM), json, table, markdown or html (a page with the budgets drawn)")
 	out := fs.String("out", "", "write to FILE (atomically) instead of stdout")
 	strict := fs.Bool("strict-memory", false, "fail (exit 1, nothing written) when the worst-case memory cannot be proven to fit, instead of rendering the tightest configuration with a warning")
 	if err := fs.parse(args, false); err != nil {
@@ -310,7 +310,9 @@ func configTables(res configResult) []report.Table {
 		}
 		tables = append(tables, report.Table{Title: "Large tables", Columns: []string{"table", "rows", "sql", "reason"}, Rows: trows})
 	}
-	tables = append(tables, connectionBudgetTable(cfg.Connections))
+	cbt := connectionBudgetTable(cfg.Connections)
+	cbt.Figure = connectionFigure(cfg.Connections)
+	tables = append(tables, cbt)
 	m := cfg.Memory
 	var mrows [][]string
 	for _, l := range m.Lines {
@@ -321,6 +323,7 @@ func configTables(res configResult) []report.Table {
 		Columns: []string{"item", "memory", "how"},
 		Rows:    mrows,
 		Note:    fmt.Sprintf("Worst case %s of %s available (%s RAM less the OS's headroom).", pgconf.HumanBytes(m.WorstCase), pgconf.HumanBytes(m.Available), pgconf.HumanBytes(m.RAM)),
+		Figure:  memoryFigure(m),
 	})
 	if len(cfg.Notes) > 0 || cfg.HugePages != nil {
 		var nrows [][]string

@@ -37,9 +37,9 @@ type flagSet struct {
 	connections int
 	untracked   bool
 
-	hasOutput bool
-	wide      bool
-	format    string
+	hasOutput, hasHTML bool
+	wide               bool
+	format             string
 
 	hasFailOn bool
 	failOn    string
@@ -61,10 +61,21 @@ func (fs *flagSet) withConnection() *flagSet {
 	return fs
 }
 
-// withOutput adds --format.
+// withOutput adds --format (table, markdown or json) and --wide.
 func (fs *flagSet) withOutput() *flagSet {
+	return fs.addFormat("output format: table, markdown or json")
+}
+
+// withReport adds --format with html too: one self-contained page with charts, for the commands
+// whose result a DBA attaches to a ticket (advise, maintain plan, backup verify).
+func (fs *flagSet) withReport() *flagSet {
+	fs.hasHTML = true
+	return fs.addFormat("output format: table, markdown, json or html (one self-contained page with charts: > report.html)")
+}
+
+func (fs *flagSet) addFormat(usage string) *flagSet {
 	fs.hasOutput = true
-	fs.StringVar(&fs.format, "format", "table", "output format: table, markdown or json")
+	fs.StringVar(&fs.format, "format", "table", usage)
 	fs.BoolVar(&fs.wide, "wide", false, "table format: every line whole, however wide (default: fit the terminal, or $COLUMNS)")
 	return fs
 }
@@ -113,8 +124,12 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 		return err
 	}
 	if fs.hasOutput {
-		if _, err := report.ParseFormat(fs.format); err != nil {
+		f, err := report.ParseFormat(fs.format)
+		if err != nil && fs.hasHTML {
 			return usageErrorf("%s: %v", fs.cmd.name, err)
+		}
+		if err != nil || (f == report.FormatHTML && !fs.hasHTML) {
+			return usageErrorf("%s: unknown --format %q (want table, markdown or json; html is for advise, maintain plan, backup verify and config)", fs.cmd.name, fs.format)
 		}
 	}
 	if fs.hasFailOn {

@@ -87,7 +87,8 @@ FROM pg_stat_user_tables`).Scan(&dead, &analysed); err != nil {
 
 type planDoc struct {
 	Result struct {
-		Actions []maintenance.Action `json:"actions"`
+		Actions  []maintenance.Action `json:"actions"`
+		Timeline []maintenance.Slot   `json:"timeline"`
 	} `json:"result"`
 }
 
@@ -117,6 +118,26 @@ func TestMaintainPlanAndRun(t *testing.T) {
 		if strings.Join(order, " ") != strings.Join(want, " ") {
 			t.Errorf("plan order\n got %v\nwant %v", order, want)
 		}
+		// The night laid out: one job, no window, every action one after another and fitting.
+		if n := len(doc.Result.Timeline); n != len(want) || !doc.Result.Timeline[0].Fits || doc.Result.Timeline[1].Start != doc.Result.Timeline[0].End {
+			t.Errorf("the plan's timeline: %+v", doc.Result.Timeline)
+		}
+		// A window nothing fits in: said in the note, and every slot marked.
+		if r := run(t, "maintain", "plan", "--dsn", srv.AdminDSN, "--max-duration", "1ns", "--jobs", "2"); !strings.Contains(r.stdout, "0 of 5 action(s) fit") {
+			t.Errorf("--max-duration 1ns: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+		}
+		// The report a DBA attaches: the night as a timeline on two jobs in a ten-minute window.
+		r = run(t, "maintain", "plan", "--dsn", srv.AdminDSN, "--max-duration", "10m", "--jobs", "2", "--format", "html")
+		if r.code != ExitOK {
+			t.Fatalf("plan --format html: exit %d: %s", r.code, r.stderr)
+		}
+		for _, want := range []string{"Maintenance plan for ", `aria-label="timeline"`, "window ends, 10m", "freeze public.old_rows", "job 2 ·", "What keeps VACUUM from freezing"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("the plan's report lacks %q", want)
+			}
+		}
+		renderHTML(t, fmt.Sprintf("maintain-plan-%d", srv.Major), r.stdout, 1100, 1400, false)
+
 		// A monitoring gate: the plan has nothing high (70 % is medium).
 		if r := run(t, "maintain", "plan", "--dsn", srv.AdminDSN, "--fail-on", "medium"); r.code != ExitFindings {
 			t.Errorf("--fail-on medium: exit %d", r.code)

@@ -78,7 +78,7 @@ func canRunInImage(major int) (bool, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	code, out, err := inImage(ctx, major, []string{"-test.list", "^$"}, nil)
+	code, out, err := inImage(ctx, major, []string{"-test.list", "^$"}, nil, "")
 	why := ""
 	switch {
 	case err != nil:
@@ -97,8 +97,12 @@ func runInImage(t *testing.T, major int) {
 	ctx, cancel := context.WithTimeout(t.Context(), inImageTimeout)
 	defer cancel()
 	pattern := fmt.Sprintf("^%s$/^pg%d$", regexp.QuoteMeta(top), major)
+	outbox, err := outboxFor(top)
+	if err != nil {
+		t.Fatal(err)
+	}
 	code, out, err := inImage(ctx, major, []string{"-test.run", pattern, "-test.v", "-test.count=1", "-test.timeout", inImageTimeout.String()},
-		map[string]string{MajorsVar: fmt.Sprint(major), "PGTUNE_TEST_BACKENDS": string(BackendLocal)})
+		map[string]string{MajorsVar: fmt.Sprint(major), "PGTUNE_TEST_BACKENDS": string(BackendLocal), outboxVar: "/pgtest/outbox"}, outbox)
 	if testing.Verbose() || code != 0 || err != nil {
 		t.Logf("inside %s:\n%s", imageFor(major), out)
 	}
@@ -116,7 +120,8 @@ func runInImage(t *testing.T, major int) {
 
 // inImage runs this test binary with args inside major's image and returns its exit code and
 // combined output.
-func inImage(ctx context.Context, major int, args []string, env map[string]string) (int, string, error) {
+// outbox, when not empty, is this machine's directory mounted at /pgtest/outbox (Hand).
+func inImage(ctx context.Context, major int, args []string, env map[string]string, outbox string) (int, string, error) {
 	img := imageFor(major)
 	if ok, reason := checkDocker(ctx, img); !ok {
 		return 0, "", fmt.Errorf("%s", reason)
@@ -145,6 +150,9 @@ func inImage(ctx context.Context, major int, args []string, env map[string]strin
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.ShmSize = 1 << 30
 			hc.Binds = append(hc.Binds, exe+":/pgtest/test.bin:ro", root+":"+root+":ro")
+			if outbox != "" {
+				hc.Binds = append(hc.Binds, outbox+":/pgtest/outbox")
+			}
 		}),
 		testcontainers.WithConfigModifier(func(c *container.Config) { c.WorkingDir = wd }),
 		testcontainers.WithWaitStrategyAndDeadline(inImageTimeout, wait.ForExit()),

@@ -22,15 +22,18 @@ const (
 	FormatTable    Format = "table"
 	FormatMarkdown Format = "markdown"
 	FormatJSON     Format = "json"
+	// FormatHTML is one self-contained page (html.go); only the commands whose help lists it
+	// offer it.
+	FormatHTML Format = "html"
 )
 
 // ParseFormat reads a --format value.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(strings.ToLower(s)); f {
-	case FormatTable, FormatMarkdown, FormatJSON:
+	case FormatTable, FormatMarkdown, FormatJSON, FormatHTML:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown --format %q (want table, markdown or json)", s)
+	return "", fmt.Errorf("unknown --format %q (want table, markdown, json or html)", s)
 }
 
 // SchemaVersion is the version of pgtune's JSON output; it changes only when a field is removed
@@ -61,6 +64,13 @@ type Table struct {
 	Code string
 	// Note is a line printed under the table (e.g. a total, or what to do next).
 	Note string
+
+	// What only the HTML format shows: a chart drawn above the grid, a heading that starts a
+	// section when it differs from the previous table's, and a class that colours the table's
+	// frame (a severity name).
+	Figure  Figure
+	Section string
+	Class   string
 }
 
 // Output is one command's result.
@@ -71,6 +81,8 @@ type Output struct {
 	Data any
 	// Tables are rendered for people, in order.
 	Tables []Table
+	// Title heads the HTML page (default "pgtune COMMAND").
+	Title string
 	// Width is the terminal's width the table format fits (fit.go); 0 renders every line whole.
 	Width int
 }
@@ -78,6 +90,8 @@ type Output struct {
 // Write renders out to w in format f.
 func Write(w io.Writer, f Format, out Output) error {
 	switch f {
+	case FormatHTML:
+		return writeHTML(w, out)
 	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -68,12 +68,12 @@ func TestJSONEnvelope(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for _, s := range []string{"table", "markdown", "JSON"} {
+	for _, s := range []string{"table", "markdown", "JSON", "html"} {
 		if _, err := ParseFormat(s); err != nil {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
-	if _, err := ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "table, markdown or json") {
+	if _, err := ParseFormat("yaml"); err == nil || !strings.Contains(err.Error(), "table, markdown, json or html") {
 		t.Errorf("yaml: %v", err)
 	}
 }
