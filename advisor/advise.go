@@ -31,6 +31,9 @@ import (
 type Options struct {
 	// Top is how many statements the workload summary lists (default 10).
 	Top int
+	// Progress, when set, is called a few times a second, from one goroutine, while the
+	// statement texts are parsed: done of total distinct texts.
+	Progress func(done, total int)
 	// Now is the time the advice is given at; zero means the snapshot's TakenAt, so an offline
 	// snapshot is judged as of when it was taken.
 	Now time.Time
@@ -124,7 +127,7 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 		now = snap.TakenAt
 	}
 	cat := model.NewCatalog(snap)
-	w := BuildWorkload(snap, cat)
+	w := buildWorkload(snap, cat, o.Progress)
 
 	var findings []model.Finding
 	findings = append(findings, rewrite.Analyze(w, cat)...)

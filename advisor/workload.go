@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/query"
@@ -31,6 +32,13 @@ func addNodeUse(ws *model.WorkloadStatement, node string, r *model.StatementRow)
 // upgraded from samples that carry the application's literal constants, and the per-table access
 // patterns summed.
 func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
+	return buildWorkload(snap, cat, nil)
+}
+
+// progressEvery is how often buildWorkload reports the parse's progress.
+var progressEvery = 250 * time.Millisecond
+
+func buildWorkload(snap *model.Snapshot, cat *model.Catalog, progress func(done, total int)) *model.Workload {
 	w := &model.Workload{}
 	byKey := map[string]*model.WorkloadStatement{}
 	busiest := map[*model.WorkloadStatement]float64{}
@@ -70,10 +78,33 @@ func BuildWorkload(snap *model.Snapshot, cat *model.Catalog) *model.Workload {
 	}
 	results := make([]parsed, len(texts))
 	views := query.NewViews(snap.Views)
+	var parsedTexts atomic.Int64
+	stop := make(chan struct{})
+	var reporter sync.WaitGroup
+	if progress != nil {
+		// One goroutine reports, on a clock: the workers only count.
+		reporter.Add(1)
+		go func() {
+			defer reporter.Done()
+			tick := time.NewTicker(progressEvery)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					progress(int(parsedTexts.Load()), len(texts))
+				}
+			}
+		}()
+	}
 	parallel(len(texts), func(i int) {
 		p := &results[i]
 		p.st, p.problem, p.detail = query.ModelWith(texts[i], truncateAt, views)
+		parsedTexts.Add(1)
 	})
+	close(stop)
+	reporter.Wait()
 	for i, q := range texts {
 		cache[q] = results[i]
 	}

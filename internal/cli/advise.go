@@ -21,6 +21,7 @@ import (
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/pgconf"
 )
 
 var adviseCmd = &command{
@@ -142,6 +143,9 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 	}
 	p := newProgress(e.stderr)
 	p.update("analysing %d statements", len(snap.Statements.Rows))
+	opts.Progress = func(done, total int) {
+		p.update("analysing statements: %s of %s distinct texts parsed", thousands(int64(done)), thousands(int64(total)))
+	}
 	began := time.Now()
 	rep, engineErr := advisor.Advise(ctx, snap, opts)
 	p.done()
@@ -209,7 +213,15 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 			return nil, "", fileError("--statements", err)
 		}
 		defer f.Close()
-		stmts, err := snapshot.ReadStatementsCSV(f)
+		p := newProgress(fs.e.stderr)
+		var size int64
+		if fi, err := f.Stat(); err == nil {
+			size = fi.Size()
+		}
+		stmts, err := snapshot.ReadStatementsCSV(&progressReader{r: f, report: func(n int64) {
+			p.update("reading %s: %s of %s", s.statementsFile, pgconf.HumanBytes(n), pgconf.HumanBytes(size))
+		}})
+		p.done()
 		if err != nil {
 			return nil, "", fmt.Errorf("--statements %s: %w", s.statementsFile, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 var demoCmd = &command{
@@ -74,4 +75,22 @@ func (p *progress) done() {
 	if p.enabled {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
+}
+
+// progressReader reports how much of a file was read, at most every quarter second.
+type progressReader struct {
+	r      io.Reader
+	n      int64
+	last   time.Time
+	report func(read int64)
+}
+
+func (pr *progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	pr.n += int64(n)
+	if now := time.Now(); now.Sub(pr.last) >= 250*time.Millisecond {
+		pr.last = now
+		pr.report(pr.n)
+	}
+	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +15,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 )
+
+// osUserName is the OS user pgtune runs as, for messages.
+func osUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return fmt.Sprintf("uid %d", os.Getuid())
+}
 
 // Options describe a drill.
 type Options struct {
@@ -366,6 +375,9 @@ func preflight(o Options, acct *osAccount) (*Backup, *Archive, string, string, e
 			}
 			h, err := ReadSegmentHeader(filepath.Join(a.Dir, name))
 			switch {
+			case errors.Is(err, os.ErrPermission):
+				// Not damage: an archiver whose umask keeps its files to itself, read by another user.
+				return b, a, binDir, "", fmt.Errorf("WAL segment %s: permission denied to this OS user (%s): run the drill as the archive's owner (as root, pgtune runs the scratch server as the owner), or make the archive readable to this user", name, osUserName())
 			case err != nil:
 				return b, a, binDir, "", fmt.Errorf("WAL segment %s: %v (a corrupted or truncated file)", name, err)
 			case sysID != 0 && h.SystemID != sysID:
