@@ -140,6 +140,9 @@ func inImage(ctx context.Context, major int, args []string, env map[string]strin
 	}
 	root := filepath.Dir(filepath.Dir(imgDir)) // the module
 	e := map[string]string{inImageVar: "1", "CI": os.Getenv("CI"), "TMPDIR": "/tmp", "HOME": "/root"}
+	if weedBinary() != "" {
+		e[WeedVar] = "/pgtest/weed"
+	}
 	for k, v := range env {
 		e[k] = v
 	}
@@ -152,6 +155,10 @@ func inImage(ctx context.Context, major int, args []string, env map[string]strin
 			hc.Binds = append(hc.Binds, exe+":/pgtest/test.bin:ro", root+":"+root+":ro")
 			if outbox != "" {
 				hc.Binds = append(hc.Binds, outbox+":/pgtest/outbox")
+			}
+			if weed := weedBinary(); weed != "" {
+				// The S3 server (NewS3) is static: this machine's build runs in every image.
+				hc.Binds = append(hc.Binds, weed+":/pgtest/weed:ro")
 			}
 		}),
 		testcontainers.WithConfigModifier(func(c *container.Config) { c.WorkingDir = wd }),

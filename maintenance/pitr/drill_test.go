@@ -404,13 +404,7 @@ func TestDrill(t *testing.T) {
 // is pgbackrest archive-push, a full backup, heartbeats around the target.
 func TestDrillPgBackRest(t *testing.T) {
 	pgtest.EachMajorWithBinaries(t, func(t *testing.T) {
-		bin, err := exec.LookPath("pgbackrest")
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("pgbackrest is not installed (apt-get install pgbackrest); CI installs it")
-			}
-			t.Skip("pgbackrest is not installed")
-		}
+		bin := pgbackrestBinary(t)
 		shared := sharedDir(t)
 		conf := filepath.Join(shared, "pgbackrest.conf")
 		for _, d := range []string{"repo", "log", "lock", "spool"} {
@@ -437,30 +431,14 @@ func TestDrillPgBackRest(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(context.Background())
-		time.Sleep(1100 * time.Millisecond)
-		before, err := WriteSentinel(ctx, conn, "before", true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
-		target := time.Now().UTC()
-		time.Sleep(20 * time.Millisecond)
-		after, _ := WriteSentinel(ctx, conn, "after", true)
-		WriteSentinel(ctx, conn, "later", true)
-		time.Sleep(time.Second) // archive-push
+		before, target, after := sentinelsAround(t, conn)
 
 		src := &PgBackRest{Stanza: "drill", Config: conf, Binary: bin}
 		r, err := Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir(), SentinelDSN: srv.AdminDSN})
 		if err != nil || !r.Passed {
 			t.Fatalf("pgBackRest drill: %v %+v", err, r)
 		}
-		d := r.Steps[len(r.Steps)-1].Detail
-		if !strings.Contains(d, "newest row "+strconv.FormatInt(before.Counter, 10)) || !strings.Contains(d, "row "+strconv.FormatInt(after.Counter, 10)+", written just after it, is absent") {
-			t.Errorf("assert: %s", d)
-		}
-		if !strings.Contains(r.Steps[0].Detail, "pgbackrest verify passed") {
-			t.Errorf("pre-flight: %s", r.Steps[0].Detail)
-		}
+		checkBackRestDrill(t, r, before, after)
 		checkCleanedUp(t, r)
 
 		// A WAL file gone from the repository: pgbackrest verify (or recovery) says so.
@@ -516,4 +494,49 @@ func osUserForTest(t *testing.T, name string) testOSUser {
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return testOSUser{uid, gid}
+}
+
+// sentinelsAround writes a heartbeat, takes the target a moment later, writes two more, and
+// waits for them to be archived: the drill must restore the first and not the others.
+func sentinelsAround(t *testing.T, conn *pgx.Conn) (before Heartbeat, target time.Time, after Heartbeat) {
+	t.Helper()
+	ctx := t.Context()
+	time.Sleep(1100 * time.Millisecond) // past the backup's end, to the second
+	before, err := WriteSentinel(ctx, conn, "before", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	target = time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	after, _ = WriteSentinel(ctx, conn, "after", true)
+	WriteSentinel(ctx, conn, "later", true)
+	time.Sleep(time.Second) // archive-push
+	return before, target, after
+}
+
+// checkBackRestDrill checks a pgBackRest drill's pre-flight ran verify and its assert saw the
+// sentinels.
+func checkBackRestDrill(t *testing.T, r *Report, before, after Heartbeat) {
+	t.Helper()
+	d := r.Steps[len(r.Steps)-1].Detail
+	if !strings.Contains(d, "newest row "+strconv.FormatInt(before.Counter, 10)) || !strings.Contains(d, "row "+strconv.FormatInt(after.Counter, 10)+", written just after it, is absent") {
+		t.Errorf("assert: %s", d)
+	}
+	if !strings.Contains(r.Steps[0].Detail, "pgbackrest verify passed") {
+		t.Errorf("pre-flight: %s", r.Steps[0].Detail)
+	}
+}
+
+// pgbackrestBinary finds pgbackrest; without it the test skips (fails under CI=true).
+func pgbackrestBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("pgbackrest")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pgbackrest is not installed (apt-get install pgbackrest); CI installs it")
+		}
+		t.Skip("pgbackrest is not installed")
+	}
+	return bin
 }

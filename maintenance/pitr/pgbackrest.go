@@ -50,6 +50,14 @@ type backrestInfo struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	} `json:"status"`
+	// Repo is each repository's own status: where an object store's refusal is said.
+	Repo []struct {
+		Key    int `json:"key"`
+		Status struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"status"`
+	} `json:"repo"`
 	Backup []struct {
 		Label     string `json:"label"`
 		Type      string `json:"type"`
@@ -95,7 +103,13 @@ func preflightPgBackRest(ctx context.Context, p *PgBackRest, o Options, cred *sy
 	}
 	info := infos[0]
 	if info.Status.Code != 0 && len(info.Backup) == 0 {
-		return nil, "", fmt.Errorf("stanza %s: %s", p.Stanza, info.Status.Message)
+		msg := info.Status.Message
+		for _, r := range info.Repo {
+			if r.Status.Code != 0 {
+				msg += fmt.Sprintf("; repo%d: %s", r.Key, r.Status.Message)
+			}
+		}
+		return nil, "", fmt.Errorf("stanza %s: %s%s", p.Stanza, msg, repoFix(msg))
 	}
 	var set *backrestSet
 	for _, b := range info.Backup {
@@ -142,4 +156,20 @@ func restorePgBackRest(ctx context.Context, p *PgBackRest, set *backrestSet, dat
 	}
 	_, err := p.run(ctx, cred, "restore", extra...)
 	return err
+}
+
+// repoFix names the fix for what a repository in an object store answered.
+func repoFix(msg string) string {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "403") || strings.Contains(m, "forbidden") || strings.Contains(m, "invalidaccesskeyid") || strings.Contains(m, "signaturedoesnotmatch") || strings.Contains(m, "accessdenied"):
+		return " (the object store refused pgBackRest's credentials: check repo1-s3-key and repo1-s3-key-secret in the pgBackRest configuration, or PGBACKREST_REPO1_S3_KEY and PGBACKREST_REPO1_S3_KEY_SECRET in the environment)"
+	case strings.Contains(m, "nosuchbucket") || strings.Contains(m, "404"):
+		return " (the bucket or the repository path is not in the store: check repo1-s3-bucket and repo1-path)"
+	case strings.Contains(m, "unable to connect") || strings.Contains(m, "connection refused") || strings.Contains(m, "hostconnecterror") || strings.Contains(m, "unable to get address"):
+		return " (the object store is unreachable: check repo1-s3-endpoint, repo1-storage-port and the network)"
+	case strings.Contains(m, "certificate") || strings.Contains(m, "tls"):
+		return " (TLS to the object store failed: check repo1-storage-ca-file, or the endpoint's certificate)"
+	}
+	return ""
 }
