@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/internal/s3"
 	"github.com/bookedbarber/pgtune/maintenance/pitr"
 )
 
@@ -42,6 +44,7 @@ func runBackup(ctx context.Context, cmd *command, e *env, args []string) error {
 
 const backupVerifyHelp = `Usage: pgtune backup verify --base-backup DIR [--incremental DIR ...] --wal-archive DIR [--target-time T | --target latest] [flags]
        pgtune backup verify --pgbackrest STANZA [--pgbackrest-config FILE] [--target-time T | --target latest] [flags]
+       pgtune backup verify --barman-cloud s3://BUCKET[/PREFIX] --server-name NAME [--endpoint-url URL] [--target-time T | --target latest] [flags]
 
 A restore drill: it restores the backup into a scratch directory, recovers it to the target and
 proves the data is there — what pgBackRest's verify, pg_verifybackup and Barman's checks cannot.
@@ -81,6 +84,15 @@ that ended before the target, its age, the archive's range) and runs 'pgbackrest
 restores the set into the scratch directory (checking every file) with its archive-get as
 restore_command; recover and assert are the same.
 
+With --barman-cloud, the source is an object store Barman's cloud tools fill (archive_command =
+barman-cloud-wal-archive, base backups by barman-cloud-backup): pre-flight lists the store itself —
+the newest complete backup (its backup.info) that ended before the target, its age, every WAL
+object from its start along the timelines, each segment's header, and how far behind the newest
+archived WAL is — then barman-cloud-restore restores it and barman-cloud-wal-restore is the
+restore_command. Credentials come from the environment only, for pgtune and the tools alike:
+AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN), AWS_REGION, AWS_ENDPOINT_URL or
+--endpoint-url, and AWS_CA_BUNDLE for a store with a private CA.
+
 The scratch directory and server are always removed: after a success, a failure or SIGTERM.
 Exit 0 only when every step passed; 1 when one failed (the report says which and why).
 
@@ -119,12 +131,20 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	osUser := fs.String("os-user", "", "run as root: the OS user the scratch server and its restore_command run as (default: the WAL archive's owner, else postgres)")
 	stanza := fs.String("pgbackrest", "", "restore from this pgBackRest stanza instead of --base-backup and --wal-archive")
 	backrestConf := fs.String("pgbackrest-config", "", "pgbackrest.conf (default: pgBackRest's own)")
+	barmanURL := fs.String("barman-cloud", "", "restore from what Barman's cloud tools keep at this s3://BUCKET[/PREFIX] (with --server-name)")
+	serverName := fs.String("server-name", "", "with --barman-cloud: the server name barman-cloud-backup and barman-cloud-wal-archive were given")
+	endpoint := fs.String("endpoint-url", os.Getenv("AWS_ENDPOINT_URL"), "with --barman-cloud: the S3 endpoint (default $AWS_ENDPOINT_URL, else AWS's)")
 	scratch := fs.String("scratch-dir", "", "where the scratch directory is made (default: the system's temporary directory)")
 	timeout := fs.Duration("timeout", time.Hour, "how long recovery may take")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
 	switch {
+	case *barmanURL != "" && (*base != "" || *archive != "" || *stanza != "" || len(increments) > 0):
+		return usageErrorf("backup verify: --barman-cloud restores from the object store: drop --base-backup, --wal-archive, --incremental and --pgbackrest")
+	case *barmanURL != "" && *serverName == "":
+		return usageErrorf("backup verify: --barman-cloud needs --server-name NAME (the name given to barman-cloud-backup)")
+	case *barmanURL != "":
 	case *stanza != "" && (*base != "" || *archive != ""):
 		return usageErrorf("backup verify: --pgbackrest restores from the stanza: drop --base-backup and --wal-archive")
 	case *stanza != "" && len(increments) > 0:
@@ -140,6 +160,17 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	var backrest *pitr.PgBackRest
 	if *stanza != "" {
 		backrest = &pitr.PgBackRest{Stanza: *stanza, Config: *backrestConf}
+	}
+	var barman *pitr.BarmanCloud
+	if *barmanURL != "" {
+		client, err := s3.FromEnv()
+		if err != nil {
+			return usageErrorf("backup verify: --barman-cloud: %v", err)
+		}
+		if *endpoint != "" {
+			client.Endpoint = *endpoint
+		}
+		barman = &pitr.BarmanCloud{URL: *barmanURL, Server: *serverName, Endpoint: *endpoint, Client: client}
 	}
 	var t time.Time
 	switch {
@@ -164,7 +195,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	p.update("restore drill: %s", *base)
 	rep, err := pitr.Drill(ctx, pitr.Options{
 		BaseBackup: *base, Increments: increments, WALArchive: *archive, Target: t, MaxAge: *maxAge, Checks: checks, Amcheck: *amcheck,
-		User: *user, Database: *database, SentinelDSN: *sentinelDSN, PgBackRest: backrest, BinDir: *pgBin, OSUser: *osUser, ScratchParent: *scratch, Timeout: *timeout, Log: log,
+		User: *user, Database: *database, SentinelDSN: *sentinelDSN, PgBackRest: backrest, Barman: barman, BinDir: *pgBin, OSUser: *osUser, ScratchParent: *scratch, Timeout: *timeout, Log: log,
 	})
 	p.done()
 	if rep != nil {
@@ -200,6 +231,9 @@ func drillTables(r *pitr.Report) []report.Table {
 	if !r.BackupStarted.IsZero() {
 		note += fmt.Sprintf(" Backup age: %s.", r.BackupAge.Round(time.Minute))
 	}
+	if r.NewestWAL != "" {
+		note += fmt.Sprintf(" Newest archived WAL %s, %s old (the archiving lag).", r.NewestWAL, r.ArchiveLag.Round(time.Second))
+	}
 	class := "ok"
 	if !r.Passed {
 		class = "failed"
@@ -218,6 +252,9 @@ func drillTables(r *pitr.Report) []report.Table {
 		p.Fields = append(p.Fields, [2]string{"target", r.Target})
 		if r.LastReplayed != nil && r.Target != "latest" {
 			p.Fields = append(p.Fields, [2]string{"data-loss window", r.DataLoss.Round(time.Millisecond).String()})
+		}
+		if r.NewestWAL != "" {
+			p.Fields = append(p.Fields, [2]string{"newest archived WAL", fmt.Sprintf("%s, %s old", r.NewestWAL, r.ArchiveLag.Round(time.Second))})
 		}
 		tables = append(tables, p)
 	}

@@ -41,6 +41,15 @@ type S3 struct {
 	Client *s3.Client
 	// Dir holds the server's data and log.
 	Dir string
+
+	cmd *exec.Cmd
+}
+
+// Stop kills the server (a store gone mid-drill); the test's end stops it anyway.
+func (s *S3) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+	}
 }
 
 // WeedVar names the weed binary (testdata/s3/build-weed.sh prints its path).
@@ -116,6 +125,7 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("pgtest: start weed: %v", err)
 	}
+	s.cmd = cmd
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()

@@ -43,6 +43,8 @@ type Options struct {
 	User, Database string
 	// PgBackRest restores from a pgBackRest stanza instead of BaseBackup and WALArchive.
 	PgBackRest *PgBackRest
+	// Barman restores from base backups and WAL Barman's cloud tools keep in an object store.
+	Barman *BarmanCloud
 	// SentinelDSN, when set, reads the live database's heartbeat rows around the target, so the
 	// drill knows exactly which row must be there and which must not.
 	SentinelDSN string
@@ -85,6 +87,10 @@ type Report struct {
 	// window between it and the target (what a restore to the target loses at most).
 	LastReplayed *time.Time    `json:"last_replayed,omitempty"`
 	DataLoss     time.Duration `json:"data_loss_window_ns,omitempty"`
+	// NewestWAL is the newest WAL object in an object store and ArchiveLag its age at the
+	// drill: how far behind archiving is (what a DBA alarms on).
+	NewestWAL  string        `json:"newest_wal,omitempty"`
+	ArchiveLag time.Duration `json:"archive_lag_ns,omitempty"`
 	// StoppedAt is the first commit recovery did not replay (the target worked).
 	StoppedAt *time.Time `json:"stopped_before,omitempty"`
 	Timeline  uint32     `json:"timeline,omitempty"`
@@ -169,7 +175,18 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		binDir = o.BinDir
 		detail string
 	)
-	if o.PgBackRest != nil {
+	var bset *barmanSet
+	if o.Barman != nil {
+		r.Backup, r.Archive = o.Barman.String(), o.Barman.walURL()
+		bset, detail, err = preflightBarman(ctx, o.Barman, o)
+		if err == nil && binDir == "" {
+			binDir, err = BinDir(bset.Version)
+		}
+		if bset != nil {
+			r.BackupStarted = bset.Begin
+			r.ArchiveLag, r.NewestWAL = bset.Lag, bset.NewestWAL
+		}
+	} else if o.PgBackRest != nil {
 		r.Backup = "pgbackrest:" + o.PgBackRest.Stanza
 		set, detail, err = preflightPgBackRest(ctx, o.PgBackRest, o, cred)
 		if err == nil && binDir == "" {
@@ -198,7 +215,19 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 	var settings []string
 	dataDir := filepath.Join(scratch, "data")
 	restored := ""
-	if o.PgBackRest != nil {
+	if o.Barman != nil {
+		err = os.MkdirAll(dataDir, 0o700)
+		if err == nil {
+			err = os.Chmod(scratch, 0o755)
+		}
+		if err == nil {
+			err = chownTree(scratch, acct)
+		}
+		if err == nil {
+			err = o.Barman.restore(ctx, bset, dataDir, cred)
+		}
+		restored = fmt.Sprintf("barman-cloud-restore restored backup %s from %s; barman-cloud-wal-restore as restore_command", bset.ID, o.Barman)
+	} else if o.PgBackRest != nil {
 		err = os.MkdirAll(dataDir, 0o700)
 		if err == nil {
 			err = os.Chmod(scratch, 0o755)
@@ -237,11 +266,14 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		port, err = freePort()
 	}
 	if err == nil {
-		archive := o.WALArchive
-		if o.PgBackRest != nil {
-			archive = "" // pgBackRest wrote the recovery settings
+		restoreCommand := fmt.Sprintf(`cp "%s/%%f" "%%p"`, o.WALArchive)
+		switch {
+		case o.PgBackRest != nil:
+			restoreCommand = "" // pgBackRest wrote the recovery settings
+		case o.Barman != nil:
+			restoreCommand = o.Barman.restoreCommand()
 		}
-		settings, err = configure(dataDir, scratch, port, archive, o.Target)
+		settings, err = configure(dataDir, scratch, port, restoreCommand, o.Target)
 	}
 	if err == nil {
 		err = os.Chmod(scratch, 0o755)
@@ -470,7 +502,7 @@ func verifyManifest(ctx context.Context, binDir string, b *Backup, dataDir strin
 // target and touches nothing outside the scratch directory. It returns the settings to start the
 // server with: on the command line they win over anything the backup's configuration files say
 // (a data_directory or hba_file pointing at production, a preloaded pg_cron, archiving).
-func configure(dataDir, scratch string, port int, archive string, target time.Time) ([]string, error) {
+func configure(dataDir, scratch string, port int, restoreCommand string, target time.Time) ([]string, error) {
 	for _, f := range []string{"postgresql.conf", "pg_ident.conf"} {
 		p := filepath.Join(dataDir, f)
 		if !exists(p) {
@@ -506,8 +538,8 @@ func configure(dataDir, scratch string, port int, archive string, target time.Ti
 		"timezone=UTC",
 		"primary_conninfo=",
 	}
-	if archive != "" {
-		settings = append(settings, "restore_command="+fmt.Sprintf(`cp "%s/%%f" "%%p"`, archive),
+	if restoreCommand != "" {
+		settings = append(settings, "restore_command="+restoreCommand,
 			"recovery_target_action=promote", "recovery_target_timeline=latest")
 		if !target.IsZero() {
 			settings = append(settings, "recovery_target_time="+target.UTC().Format("2006-01-02 15:04:05.999999+00"))
@@ -571,6 +603,10 @@ func (r *Report) readRecovery(srv *server, o Options, waitErr error) (string, er
 		}
 		if invalid != "" {
 			msg += "; the WAL is damaged: " + invalid
+		}
+		if o.Barman != nil {
+			// Pre-flight read the store, so a WAL fetch that failed now is the store's doing.
+			msg += fmt.Sprintf("; restore_command is barman-cloud-wal-restore: if the store at %s went unreachable or refused it mid-recovery, rerun the drill once it answers", o.Barman.storeName())
 		}
 		return "", errors.New(msg)
 	}

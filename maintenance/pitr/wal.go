@@ -2,6 +2,7 @@ package pitr
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -124,6 +125,15 @@ func ReadArchive(dir string) (*Archive, error) {
 
 func readHistory(path string) ([]HistoryEntry, error) {
 	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseHistory(bytes.NewReader(data))
+}
+
+// parseHistory reads a timeline history file's lines.
+func parseHistory(r io.Reader) ([]HistoryEntry, error) {
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +274,14 @@ func ReadSegmentHeader(path string) (SegmentHeader, error) {
 	var b [40]byte
 	if _, err := io.ReadFull(f, b[:]); err != nil {
 		return SegmentHeader{}, fmt.Errorf("%w: %v", ErrBadHeader, err)
+	}
+	return parseSegmentHeader(b[:])
+}
+
+// parseSegmentHeader reads the long page header from a segment's first bytes.
+func parseSegmentHeader(b []byte) (SegmentHeader, error) {
+	if len(b) < 40 {
+		return SegmentHeader{}, fmt.Errorf("%w: %d bytes", ErrBadHeader, len(b))
 	}
 	le := binary.LittleEndian
 	h := SegmentHeader{Magic: le.Uint16(b[0:]), Timeline: le.Uint32(b[4:]), PageAddr: LSN(le.Uint64(b[8:])),
