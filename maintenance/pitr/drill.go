@@ -216,25 +216,13 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 	dataDir := filepath.Join(scratch, "data")
 	restored := ""
 	if o.Barman != nil {
-		err = os.MkdirAll(dataDir, 0o700)
-		if err == nil {
-			err = os.Chmod(scratch, 0o755)
-		}
-		if err == nil {
-			err = chownTree(scratch, acct)
-		}
+		err = ownedDataDir(scratch, dataDir, acct)
 		if err == nil {
 			err = o.Barman.restore(ctx, bset, dataDir, cred)
 		}
 		restored = fmt.Sprintf("barman-cloud-restore restored backup %s from %s; barman-cloud-wal-restore as restore_command", bset.ID, o.Barman)
 	} else if o.PgBackRest != nil {
-		err = os.MkdirAll(dataDir, 0o700)
-		if err == nil {
-			err = os.Chmod(scratch, 0o755)
-		}
-		if err == nil {
-			err = chownTree(scratch, acct)
-		}
+		err = ownedDataDir(scratch, dataDir, acct)
 		if err == nil {
 			err = restorePgBackRest(ctx, o.PgBackRest, set, dataDir, o.Target, cred)
 		}
@@ -326,6 +314,18 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.Passed = true
 	return r, nil
+}
+
+// ownedDataDir makes the empty data directory a restore tool (pgBackRest, barman-cloud-restore)
+// fills as the scratch server's user.
+func ownedDataDir(scratch, dataDir string, acct *osAccount) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(scratch, 0o755); err != nil {
+		return err
+	}
+	return chownTree(scratch, acct)
 }
 
 // preflight checks the backup and the archive before anything is copied.
