@@ -41,6 +41,11 @@ type ScheduleOptions struct {
 	// Command, when set, replaces `maintain run` and its window: the restore drill's
 	// `backup verify ...` arguments, scheduled the same way.
 	Command []string
+	// CredentialsFile (systemd's EnvironmentFile, sourced by the crontab line) and
+	// CredentialsSecret (a Kubernetes Secret, every key an environment variable) hold an object
+	// store's credentials, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: the drill of an S3 backup
+	// reads them from its environment, never from its command line. Empty: none.
+	CredentialsFile, CredentialsSecret string
 }
 
 // The shapes of the values the emitters write into crontab lines, unit files and YAML.
@@ -182,7 +187,13 @@ func Crontab(o ScheduleOptions) (string, error) {
 	for _, k := range sortedEnv(o.Env) {
 		fmt.Fprintf(&b, "%s=%s\n", k, o.Env[k])
 	}
-	cmd := []string{"flock", "-n", "/var/lock/" + o.Name + ".lock", quote.Crontab(o.Binary)}
+	cmd := []string{"flock", "-n", "/var/lock/" + o.Name + ".lock"}
+	if o.CredentialsFile != "" {
+		// cron has no environment file: a shell reads it, exporting every line, then becomes pgtune.
+		b.WriteString("# The object store's credentials come from " + o.CredentialsFile + " (AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...;\n# mode 0600, owned by the user below), never from this file.\n")
+		cmd = append(cmd, "sh", "-c", quote.Crontab(`set -a; . "$1"; set +a; shift; exec "$@"`), "pgtune", quote.Crontab(o.CredentialsFile))
+	}
+	cmd = append(cmd, quote.Crontab(o.Binary))
 	for _, a := range o.runArgs([]string{"--until", o.Until}) {
 		cmd = append(cmd, quote.Crontab(a))
 	}
@@ -202,6 +213,9 @@ func Systemd(o ScheduleOptions) (service, timer string, err error) {
 	fmt.Fprintf(&s, "User=%s\n", o.User)
 	for _, k := range sortedEnv(o.Env) {
 		fmt.Fprintf(&s, "Environment=%s\n", quote.Systemd(k+"="+o.Env[k]))
+	}
+	if o.CredentialsFile != "" {
+		fmt.Fprintf(&s, "# The object store's credentials (AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...), mode 0600, never in this unit.\nEnvironmentFile=%s\n", o.CredentialsFile)
 	}
 	args := o.runArgs([]string{"--max-duration", durationFlag(length)})
 	quoted := make([]string, len(args))
@@ -250,6 +264,14 @@ func Kubernetes(o ScheduleOptions) (string, error) {
 		"env":       []m{{"name": "DATABASE_URL", "valueFrom": m{"secretKeyRef": m{"name": o.Secret, "key": o.SecretKey}}}},
 		"resources": m{"requests": m{"cpu": "50m", "memory": "64Mi"}, "limits": m{"memory": "256Mi"}},
 	}
+	if o.CredentialsSecret != "" {
+		// Every key of the Secret (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...) as a variable.
+		container["envFrom"] = []m{{"secretRef": m{"name": o.CredentialsSecret}}}
+	}
+	if len(o.Command) > 0 {
+		// The drill restores a whole scratch server: more than a VACUUM driver's memory.
+		container["resources"] = m{"requests": m{"cpu": "500m", "memory": "512Mi"}, "limits": m{"memory": "2Gi"}}
+	}
 	doc := yamlDoc{
 		{"apiVersion", "batch/v1"}, {"kind", "CronJob"},
 		{"metadata", yamlDoc{{"name", o.Name}, {"labels", labels}}},
@@ -276,6 +298,9 @@ func Kubernetes(o ScheduleOptions) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# pgtune nightly %s: kubectl apply -f this file. DATABASE_URL comes from the Secret\n# %s (key %s), never from this file.\n", o.what(), o.Secret, o.SecretKey)
+	if o.CredentialsSecret != "" {
+		fmt.Fprintf(&b, "# The object store's credentials come from the Secret %s (keys AWS_ACCESS_KEY_ID and\n# AWS_SECRET_ACCESS_KEY): kubectl create secret generic %s --from-env-file=s3.env\n", o.CredentialsSecret, o.CredentialsSecret)
+	}
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
 	if err := enc.Encode(doc); err != nil {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -98,6 +99,8 @@ func TestBackupVerifyCLI(t *testing.T) {
 }
 
 func TestBackupBadInput(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "") // the credentials' absence is one of the cases
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	cases := []struct {
 		args []string
 		msg  string
@@ -108,6 +111,9 @@ func TestBackupBadInput(t *testing.T) {
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target-time", "yesterday"}, "want a time with its zone"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "soon"}, "only latest"},
 		{[]string{"restore"}, "unknown subcommand"},
+		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--target", "latest"}, "--barman-cloud needs --server-name NAME"},
+		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "db", "--wal-archive", "w"}, "drop --base-backup, --wal-archive"},
+		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "db", "--target", "latest"}, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (not on the command line)"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "latest", "--os-user", "no_such_os_user_x"}, "--os-user no_such_os_user_x"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "latest", "--os-user", "root"}, "--os-user"},
 	}
@@ -122,4 +128,55 @@ func TestBackupBadInput(t *testing.T) {
 	if r.code != ExitFindings || !strings.Contains(r.stderr, "is not a base backup") {
 		t.Errorf("not a backup: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// backup verify --barman-cloud through the CLI: credentials and the CA from the environment,
+// the endpoint from its flag, a real store (SeaweedFS) a server archives to with
+// barman-cloud-wal-archive; the JSON says how far behind the newest archived WAL is, the HTML
+// report draws it, and the secret is in neither.
+func TestBackupVerifyBarmanCloudCLI(t *testing.T) {
+	pgtest.EachMajor(t, func(t *testing.T) {
+		pgtest.Program(t, "barman-cloud-backup", "barman-cli-cloud")
+		store := pgtest.NewS3(t, "barman")
+		for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": store.AccessKey, "AWS_SECRET_ACCESS_KEY": store.SecretKey,
+			"AWS_DEFAULT_REGION": store.Region, "AWS_CA_BUNDLE": store.CAFile} {
+			t.Setenv(k, v)
+		}
+		tool := "--cloud-provider aws-s3 --endpoint-url " + store.Endpoint + " s3://barman/booking db"
+		srv := pgtest.NewDedicated(t, pgtest.DedicatedOptions{Local: true, InitDBArgs: []string{"--wal-segsize=1"},
+			Conf: "archive_mode = on\narchive_command = 'barman-cloud-wal-archive " + tool + " %p'\n"})
+		ctx := t.Context()
+		if out, err := srv.Exec(ctx, append([]string{"barman-cloud-backup", "-h", "127.0.0.1", "-p", strconv.Itoa(srv.ServerPort), "-U", "postgres"}, strings.Fields(tool)...)...); err != nil {
+			t.Fatalf("barman-cloud-backup: %v\n%s", err, out)
+		}
+		if r := run(t, "backup", "sentinel", "--dsn", srv.AdminDSN, "--switch-wal"); r.code != ExitOK {
+			t.Fatalf("sentinel: %s", r.stderr)
+		}
+		time.Sleep(2 * time.Second) // the archiver
+		args := []string{"backup", "verify", "--barman-cloud", "s3://barman/booking", "--server-name", "db", "--endpoint-url", store.Endpoint,
+			"--target", "latest", "--pg-bin", srv.BinDir(), "--check", "SELECT count(*) = 1 FROM pgtune_sentinel.heartbeat"}
+		r := run(t, append(args, "--format", "json")...)
+		var doc struct {
+			Result struct {
+				Passed     bool   `json:"passed"`
+				Backup     string `json:"backup"`
+				NewestWAL  string `json:"newest_wal"`
+				ArchiveLag int64  `json:"archive_lag_ns"`
+			} `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != ExitOK || !doc.Result.Passed ||
+			doc.Result.Backup != "barman-cloud:s3://barman/booking/db" || doc.Result.NewestWAL == "" || doc.Result.ArchiveLag <= 0 || doc.Result.ArchiveLag > int64(time.Minute) {
+			t.Fatalf("verify --barman-cloud: exit %d %v %+v\n%s\n%s", r.code, err, doc.Result, r.stderr, r.stdout)
+		}
+		html := run(t, append(args, "--format", "html")...)
+		for _, out := range []string{r.stdout, r.stderr, html.stdout, html.stderr} {
+			if strings.Contains(out, store.SecretKey) {
+				t.Errorf("the secret key is in the output:\n%s", out)
+			}
+		}
+		if !strings.Contains(html.stdout, "newest archived WAL") {
+			t.Errorf("the report lacks the archiving lag")
+		}
+		renderHTML(t, "backup-verify-barman", html.stdout, 1100, 1200, false)
+	}, pgtest.LocalBinaries())
 }

@@ -210,3 +210,61 @@ func TestMaintainScheduleDrill(t *testing.T) {
 		t.Errorf("drill with pg_cron: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// The drill of an S3 backup takes the store's keys from the environment: a Secret in
+// Kubernetes, systemd's EnvironmentFile, a file the crontab line's shell exports. The wrapper
+// the crontab runs is run here for real.
+func TestMaintainScheduleDrillS3(t *testing.T) {
+	args := "--barman-cloud s3://backups/booking --server-name booking --endpoint-url https://s3.internal --target latest --max-age 26h"
+	r := run(t, "maintain", "schedule", "--emit", "k8s", "--job", "drill", "--at", "06:00", "--until", "07:00", "--image", "pgtune:pg17", "--drill-args", args)
+	var doc struct {
+		Spec struct {
+			JobTemplate struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							Containers []struct {
+								Image   string `yaml:"image"`
+								EnvFrom []struct {
+									SecretRef struct{ Name string } `yaml:"secretRef"`
+								} `yaml:"envFrom"`
+							} `yaml:"containers"`
+						} `yaml:"spec"`
+					} `yaml:"template"`
+				} `yaml:"spec"`
+			} `yaml:"jobTemplate"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != ExitOK {
+		t.Fatalf("k8s: exit %d %v\n%s", r.code, err, r.stdout)
+	}
+	c := doc.Spec.JobTemplate.Spec.Template.Spec.Containers
+	if len(c) != 1 || c[0].Image != "pgtune:pg17" || len(c[0].EnvFrom) != 1 || c[0].EnvFrom[0].SecretRef.Name != "pgtune-s3" {
+		t.Errorf("k8s: the container's credentials: %+v", c)
+	}
+
+	r = run(t, "maintain", "schedule", "--emit", "systemd", "--job", "drill", "--at", "06:00", "--until", "07:00", "--s3-env-file", "/etc/pgtune/booking-s3.env", "--drill-args", args)
+	if !strings.Contains(r.stdout, "\nEnvironmentFile=/etc/pgtune/booking-s3.env\n") {
+		t.Errorf("systemd: no EnvironmentFile:\n%s", r.stdout)
+	}
+
+	r = run(t, "maintain", "schedule", "--emit", "crontab", "--job", "drill", "--at", "06:00", "--until", "07:00", "--drill-args", args)
+	_, rest, ok := strings.Cut(r.stdout, "sh -c '")
+	script, after, ok2 := strings.Cut(rest, "' pgtune /etc/pgtune/s3.env /usr/local/bin/pgtune backup verify --barman-cloud")
+	if !ok || !ok2 || !strings.Contains(after, "--log-format json >> /var/log/pgtune-drill.log") {
+		t.Fatalf("crontab: no environment-file wrapper:\n%s", r.stdout)
+	}
+	env := filepath.Join(t.TempDir(), "s3.env")
+	if err := os.WriteFile(env, []byte("AWS_ACCESS_KEY_ID=AKIATEST\nAWS_SECRET_ACCESS_KEY=\"se cret\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("sh", "-c", script, "pgtune", env, "sh", "-c", `printf '%s|%s' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"`).CombinedOutput()
+	if err != nil || string(out) != "AKIATEST|se cret" {
+		t.Errorf("the crontab's wrapper exported %q (%v)", out, err)
+	}
+	// Without an S3 source, no credentials are wired in.
+	r = run(t, "maintain", "schedule", "--emit", "systemd", "--job", "drill", "--drill-args", "--base-backup /b --wal-archive /w --target latest")
+	if strings.Contains(r.stdout, "EnvironmentFile") {
+		t.Errorf("a local drill got an EnvironmentFile:\n%s", r.stdout)
+	}
+}

@@ -3,8 +3,6 @@ package pitr
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path"
 	"strconv"
 	"strings"
@@ -26,12 +24,7 @@ import (
 // with the fix, no secret), the store gone mid-recovery (recover fails, everything removed).
 func TestDrillBarmanCloud(t *testing.T) {
 	pgtest.EachMajor(t, func(t *testing.T) {
-		if _, err := exec.LookPath("barman-cloud-backup"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("barman-cloud-backup is not installed (apt-get install barman-cli-cloud); CI installs it")
-			}
-			t.Skip("barman-cloud-backup is not installed (apt-get install barman-cli-cloud)")
-		}
+		pgtest.Program(t, "barman-cloud-backup", "barman-cli-cloud")
 		store := pgtest.NewS3(t, "barman")
 		// The credentials live in the environment, for the archiver, the backup and the drill.
 		t.Setenv("AWS_ACCESS_KEY_ID", store.AccessKey)

@@ -531,12 +531,5 @@ func checkBackRestDrill(t *testing.T, r *Report, before, after Heartbeat) {
 // pgbackrestBinary finds pgbackrest; without it the test skips (fails under CI=true).
 func pgbackrestBinary(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("pgbackrest")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("pgbackrest is not installed (apt-get install pgbackrest); CI installs it")
-		}
-		t.Skip("pgbackrest is not installed")
-	}
-	return bin
+	return pgtest.Program(t, "pgbackrest", "pgbackrest")
 }
