@@ -61,8 +61,8 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "pg_cron: lock_timeout of the job's role")
 	job := fs.String("job", "maintain", "what to schedule: maintain (the nightly maintain run) or drill (pgtune backup verify with --drill-args)")
 	drillArgs := fs.String("drill-args", "", "drill: the flags of 'pgtune backup verify', e.g. \"--base-backup /backups/base/latest --wal-archive /backups/wal --target latest --max-age 26h\"")
-	s3Secret := fs.String("s3-secret", "pgtune-s3", "drill of an S3 backup (--barman-cloud), k8s: the Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) become the job's environment")
-	s3EnvFile := fs.String("s3-env-file", "/etc/pgtune/s3.env", "drill of an S3 backup (--barman-cloud), systemd and crontab: the file of AWS_ACCESS_KEY_ID=... lines the job reads its environment from")
+	s3Secret := fs.String("s3-secret", "pgtune-s3", "drill of an S3 backup (--barman-cloud; or --pgbackrest when given), k8s: the Secret whose keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, or PGBACKREST_REPO1_S3_KEY...) become the job's environment")
+	s3EnvFile := fs.String("s3-env-file", "/etc/pgtune/s3.env", "drill of an S3 backup (--barman-cloud; or --pgbackrest when given), systemd and crontab: the file of NAME=value lines (AWS_ACCESS_KEY_ID=...) the job reads its environment from")
 	if err := fs.parse(args, false); err != nil {
 		return err
 	}
@@ -98,8 +98,11 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 		Database: *database, Role: *role, Owner: *owner, Version: *version, LockTimeout: *lockTimeout,
 		Env: map[string]string{}, Command: command,
 	}
-	if slices.ContainsFunc(command, func(a string) bool { return a == "--barman-cloud" || strings.HasPrefix(a, "--barman-cloud=") }) {
-		// The store's keys: from a Secret or an environment file, never on the command line.
+	// The store's keys: from a Secret or an environment file, never on the command line. A
+	// --barman-cloud drill needs them; a pgBackRest one takes them so when asked (its
+	// PGBACKREST_REPO1_S3_KEY and _SECRET, instead of pgbackrest.conf).
+	barman := slices.ContainsFunc(command, func(a string) bool { return a == "--barman-cloud" || strings.HasPrefix(a, "--barman-cloud=") })
+	if len(command) > 0 && (barman || fs.isSet("s3-secret") || fs.isSet("s3-env-file")) {
 		o.CredentialsSecret, o.CredentialsFile = *s3Secret, *s3EnvFile
 	}
 	if *dsn != "" {

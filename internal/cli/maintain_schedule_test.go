@@ -262,6 +262,11 @@ func TestMaintainScheduleDrillS3(t *testing.T) {
 	if err != nil || string(out) != "AKIATEST|se cret" {
 		t.Errorf("the crontab's wrapper exported %q (%v)", out, err)
 	}
+	// A pgBackRest drill whose repository's keys live in the environment, when asked.
+	r = run(t, "maintain", "schedule", "--emit", "systemd", "--job", "drill", "--s3-env-file", "/etc/pgtune/pgbackrest-s3.env", "--drill-args", "--pgbackrest booking --target latest")
+	if !strings.Contains(r.stdout, "\nEnvironmentFile=/etc/pgtune/pgbackrest-s3.env\n") {
+		t.Errorf("a pgBackRest drill given --s3-env-file:\n%s", r.stdout)
+	}
 	// Without an S3 source, no credentials are wired in.
 	r = run(t, "maintain", "schedule", "--emit", "systemd", "--job", "drill", "--drill-args", "--base-backup /b --wal-archive /w --target latest")
 	if strings.Contains(r.stdout, "EnvironmentFile") {

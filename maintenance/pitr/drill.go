@@ -593,7 +593,13 @@ func (r *Report) readRecovery(srv *server, o Options, waitErr error) (string, er
 			if r.LastReplayed != nil {
 				msg += fmt.Sprintf(" up to a commit at %s", r.LastReplayed.Format(time.RFC3339Nano))
 			}
-			msg += " and found no commit after the target (write a sentinel after it, or pick an earlier target)"
+			if o.PgBackRest != nil || o.Barman != nil {
+				// The tool's restore_command fails the same way for a segment the store lacks or
+				// holds damaged as for the archive's real end.
+				msg += " and found no commit after the target: a WAL object missing or damaged in the store ends recovery just so (check the repository: pgbackrest verify, or the store's WAL listing), else write a sentinel after the target or pick an earlier one"
+			} else {
+				msg += " and found no commit after the target (write a sentinel after it, or pick an earlier target)"
+			}
 		case strings.Contains(fatal, "before consistent recovery point"):
 			msg = "the target is before the backup became consistent: pick a later target or an older backup"
 		case fatal != "":

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -89,6 +92,84 @@ func TestDrillPgBackRestS3(t *testing.T) {
 		checkBackRestDrill(t, r, before, after)
 		checkCleanedUp(t, r)
 
+		if pgtest.InImage() {
+			// The faults are pgBackRest's and the drill's, not a major's: the local major runs them
+			// (each is a drill, the store killed one bounded by its timeout).
+			return
+		}
+		// The repository's objects damaged in the store, one at a time and put back after: each
+		// caught by pgbackrest verify at pre-flight, or by archive-get when recovery fetches it.
+		var walObjs, manifests []string
+		for _, o := range objects {
+			base := o.Key[strings.LastIndex(o.Key, "/")+1:]
+			switch {
+			case strings.Contains(o.Key, "/archive/") && len(base) > 24 && strings.HasPrefix(base, "0000000100"):
+				walObjs = append(walObjs, o.Key)
+			case strings.HasSuffix(o.Key, "/backup.manifest") || strings.HasSuffix(o.Key, "/backup.manifest.copy"):
+				manifests = append(manifests, o.Key)
+			}
+		}
+		if now, err := store.Client.List(ctx, "backups", "pgtune/drill/archive/"); err == nil {
+			walObjs = walObjs[:0]
+			for _, o := range now {
+				if base := o.Key[strings.LastIndex(o.Key, "/")+1:]; len(base) > 24 && strings.HasPrefix(base, "0000000100") {
+					walObjs = append(walObjs, o.Key)
+				}
+			}
+		}
+		sort.Strings(walObjs)
+		sort.Strings(manifests)
+		if len(walObjs) < 3 || len(manifests) < 4 {
+			t.Fatalf("the bucket holds %d WAL objects and %d manifests", len(walObjs), len(manifests))
+		}
+		saved := map[string][]byte{}
+		save := func(keys ...string) {
+			for _, k := range keys {
+				b, err := store.Client.Get(ctx, "backups", k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				saved[k] = b
+			}
+		}
+		restore := func() {
+			for k, b := range saved {
+				if err := store.Client.Put(ctx, "backups", k, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clear(saved)
+		}
+		victim := walObjs[len(walObjs)-2] // written after the differential backup, before the target
+		newest := manifests[len(manifests)-2:]
+		for _, f := range []struct {
+			name  string
+			steps []string
+			do    func()
+		}{
+			{"a WAL object deleted", []string{"pre-flight", "recover"}, func() { save(victim); store.Client.Delete(ctx, "backups", victim) }},
+			{"a WAL object overwritten with garbage", []string{"pre-flight", "recover"}, func() {
+				save(victim)
+				store.Client.Put(ctx, "backups", victim, []byte(strings.Repeat("garbage!", 1024)))
+			}},
+			{"the newest backup's manifest gone (and its copy)", []string{"pre-flight", "restore"}, func() {
+				save(newest...)
+				for _, k := range newest {
+					store.Client.Delete(ctx, "backups", k)
+				}
+			}},
+		} {
+			f.do()
+			r, err := Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir()})
+			restore()
+			if err != nil || r.Passed || !slices.Contains(f.steps, r.Failed) {
+				t.Errorf("%s: %v; failed at %q, want one of %v: %+v", f.name, err, r.Failed, f.steps, r.Steps[len(r.Steps)-1])
+			} else {
+				t.Logf("%s: failed at %s: %s", f.name, r.Failed, r.Steps[len(r.Steps)-1].Detail)
+			}
+			checkCleanedUp(t, r)
+		}
+
 		// Wrong credentials: the pre-flight fails with the store's refusal, and the secret (the
 		// wrong one, and the right one) appears in nothing the drill reports.
 		wrong := "WRONG" + store.SecretKey[5:]
@@ -108,6 +189,20 @@ func TestDrillPgBackRestS3(t *testing.T) {
 		}
 		if d := r.Steps[len(r.Steps)-1].Detail; !strings.Contains(d, "the object store refused pgBackRest's credentials: check repo1-s3-key") {
 			t.Errorf("wrong credentials: %s", d)
+		}
+		checkCleanedUp(t, r)
+
+		// The store gone mid-recovery: archive-get fails, the drill fails at recover and cleans up.
+		// pgBackRest retries a store that does not answer for io-timeout (60 s) per file: a short
+		// one, and a bound on the recovery, keep the test short whichever gives up first.
+		if err := os.WriteFile(conf, []byte(strings.Replace(repo(store.SecretKey), "[global]\n", "[global]\nio-timeout=5\n", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testHookRecovering = store.Stop
+		defer func() { testHookRecovering = nil }()
+		r, err = Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir(), Timeout: 30 * time.Second})
+		if err != nil || r.Passed || r.Failed != "recover" {
+			t.Errorf("the store gone mid-recovery: %v; failed at %q: %+v", err, r.Failed, r.Steps[len(r.Steps)-1])
 		}
 		checkCleanedUp(t, r)
 	})
