@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,7 +27,16 @@ func (p *PgBackRest) args(cmd string, extra ...string) []string {
 	if p.Config != "" {
 		args = append(args, "--config="+p.Config)
 	}
-	return append(append(args, extra...), cmd)
+	// Options go before the command, a positional argument (repo-ls's path) after it.
+	var positional []string
+	for _, e := range extra {
+		if strings.HasPrefix(e, "--") {
+			args = append(args, e)
+		} else {
+			positional = append(positional, e)
+		}
+	}
+	return append(append(args, cmd), positional...)
 }
 
 func (p *PgBackRest) run(ctx context.Context, cred *syscall.Credential, cmd string, extra ...string) ([]byte, error) {
@@ -138,8 +148,19 @@ func preflightPgBackRest(ctx context.Context, p *PgBackRest, o Options, cred *sy
 	if set.WALMax == "" || set.WALMax < set.WALStart {
 		return set, "", fmt.Errorf("the stanza's archive holds no WAL from the backup's start %s on", set.WALStart)
 	}
-	if _, err := p.run(ctx, cred, "verify"); err != nil {
+	// pgbackrest verify checks what the repository holds but not what it lacks: the WAL from
+	// the backup's start to the archive's end, segment by segment, is checked here.
+	if err := backrestContinuity(ctx, p, cred, info, set); err != nil {
+		return set, "", err
+	}
+	out, err = p.run(ctx, cred, "verify", "--log-level-console=info")
+	o.Log.Debug("pgbackrest verify", "output", string(out))
+	if err != nil {
 		return set, "", fmt.Errorf("the repository does not verify (a file's checksum, or a gap in the WAL): %v", err)
+	}
+	// verify exits 0 even when it found invalid files: its report says so ("status: error").
+	if bad := verifyProblems(string(out)); bad != "" {
+		return set, "", fmt.Errorf("pgbackrest verify found damaged files in the repository: %s; restore them from another copy of the repository, or take a new backup (and check the store)", bad)
 	}
 	return set, fmt.Sprintf("pgBackRest stanza %s: backup %s started %s, ended %s; WAL archived from %s to %s; pgbackrest verify passed",
 		p.Stanza, set.Label, set.Start.Format(time.RFC3339), set.Stop.Format(time.RFC3339), set.WALStart, set.WALMax), nil
@@ -172,4 +193,90 @@ func repoFix(msg string) string {
 		return " (TLS to the object store failed: check repo1-storage-ca-file, or the endpoint's certificate)"
 	}
 	return ""
+}
+
+// verifyProblems is what pgbackrest verify's info-level report says is wrong: its "invalid
+// result" lines and its per-stanza status, or "" when it found nothing.
+func verifyProblems(out string) string {
+	var bad []string
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case strings.Contains(t, "INFO: invalid result "):
+			bad = append(bad, strings.TrimSpace(t[strings.Index(t, "invalid result "):]))
+		case strings.HasPrefix(t, "status: error"), strings.HasPrefix(t, "archiveId:") && len(bad) > 0,
+			strings.HasPrefix(t, "missing:"), strings.HasPrefix(t, "checksum invalid:"), strings.HasPrefix(t, "size invalid:"), strings.HasPrefix(t, "other:"):
+			bad = append(bad, t)
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+// backrestContinuity lists the stanza's archive (pgbackrest repo-ls) and checks that every
+// segment from the backup's first WAL to the newest archived one, on the backup's timeline, is
+// there: recovery stops at the first one missing.
+func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Credential, info backrestInfo, set *backrestSet) error {
+	if len(set.WALStart) != 24 {
+		return nil
+	}
+	tli := set.WALStart[:8]
+	have := map[[2]uint64]bool{}
+	for _, a := range info.Archive {
+		if a.Max < set.WALStart {
+			continue
+		}
+		out, err := p.run(ctx, cred, "repo-ls", "--recurse", "--output=json", "archive/"+p.Stanza+"/"+a.ID)
+		if err != nil {
+			return fmt.Errorf("listing the stanza's archive: %w", err)
+		}
+		var entries map[string]struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(out, &entries); err != nil {
+			return fmt.Errorf("pgbackrest repo-ls: unreadable output: %v", err)
+		}
+		for k, e := range entries {
+			base := k[strings.LastIndex(k, "/")+1:]
+			// SEGMENT-SHA1[.ext]: not a .history, .backup or .partial file.
+			if e.Type != "file" || len(base) < 25 || base[24] != '-' || base[:8] != tli {
+				continue
+			}
+			if log, seg, ok := logSeg(base[:24]); ok {
+				have[[2]uint64{log, seg}] = true
+			}
+		}
+	}
+	startLog, startSeg, ok1 := logSeg(set.WALStart)
+	endLog, endSeg, ok2 := logSeg(set.WALMax)
+	if !ok1 || !ok2 || set.WALMax[:8] != tli {
+		return nil // another timeline's end: recovery follows the history files, checked by restore
+	}
+	// Segments per log file: from a log the archive finished (its highest segment + 1); one
+	// log file only needs none.
+	perLog := uint64(0)
+	for k := range have {
+		if have[[2]uint64{k[0] + 1, 0}] {
+			perLog = max(perLog, k[1]+1)
+		}
+	}
+	for log, seg := startLog, startSeg; log < endLog || (log == endLog && seg <= endSeg); {
+		if !have[[2]uint64{log, seg}] {
+			return fmt.Errorf("WAL segment %s%08X%08X is missing from the stanza's archive (between the backup's first, %s, and the newest, %s): recovery cannot go past it; pgbackrest verify does not report a missing file", tli, log, seg, set.WALStart, set.WALMax)
+		}
+		seg++
+		if perLog > 0 && seg >= perLog || (perLog == 0 && log < endLog && !have[[2]uint64{log, seg}] && have[[2]uint64{log + 1, 0}]) {
+			log, seg = log+1, 0
+		}
+	}
+	return nil
+}
+
+// logSeg splits a segment name's log and segment parts.
+func logSeg(name string) (uint64, uint64, bool) {
+	if len(name) != 24 {
+		return 0, 0, false
+	}
+	log, err1 := strconv.ParseUint(name[8:16], 16, 32)
+	seg, err2 := strconv.ParseUint(name[16:24], 16, 32)
+	return log, seg, err1 == nil && err2 == nil
 }

@@ -145,14 +145,15 @@ func TestDrillPgBackRestS3(t *testing.T) {
 		for _, f := range []struct {
 			name  string
 			steps []string
+			want  string
 			do    func()
 		}{
-			{"a WAL object deleted", []string{"pre-flight", "recover"}, func() { save(victim); store.Client.Delete(ctx, "backups", victim) }},
-			{"a WAL object overwritten with garbage", []string{"pre-flight", "recover"}, func() {
+			{"a WAL object deleted", []string{"pre-flight"}, "is missing from the stanza's archive", func() { save(victim); store.Client.Delete(ctx, "backups", victim) }},
+			{"a WAL object overwritten with garbage", []string{"pre-flight"}, "pgbackrest verify found damaged files in the repository: invalid result", func() {
 				save(victim)
 				store.Client.Put(ctx, "backups", victim, []byte(strings.Repeat("garbage!", 1024)))
 			}},
-			{"the newest backup's manifest gone (and its copy)", []string{"pre-flight", "restore"}, func() {
+			{"the newest backup's manifest gone (and its copy)", []string{"pre-flight", "restore"}, "backup.manifest", func() {
 				save(newest...)
 				for _, k := range newest {
 					store.Client.Delete(ctx, "backups", k)
@@ -162,7 +163,7 @@ func TestDrillPgBackRestS3(t *testing.T) {
 			f.do()
 			r, err := Drill(ctx, Options{PgBackRest: src, Target: target, BinDir: srv.BinDir()})
 			restore()
-			if err != nil || r.Passed || !slices.Contains(f.steps, r.Failed) {
+			if err != nil || r.Passed || !slices.Contains(f.steps, r.Failed) || !strings.Contains(r.Steps[len(r.Steps)-1].Detail, f.want) {
 				t.Errorf("%s: %v; failed at %q, want one of %v: %+v", f.name, err, r.Failed, f.steps, r.Steps[len(r.Steps)-1])
 			} else {
 				t.Logf("%s: failed at %s: %s", f.name, r.Failed, r.Steps[len(r.Steps)-1].Detail)
