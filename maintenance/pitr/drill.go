@@ -194,6 +194,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		}
 		if set != nil {
 			r.BackupStarted = set.Start
+			r.NewestWAL, r.ArchiveLag = set.NewestWAL, set.Lag
 		}
 	} else {
 		b, a, binDir, detail, err = preflight(o, acct)

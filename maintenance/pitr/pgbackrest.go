@@ -98,6 +98,9 @@ type backrestSet struct {
 	Start, Stop time.Time
 	WALStart    string
 	WALMax      string
+	// NewestWAL is the newest WAL file in the stanza's archive and Lag its age (repo-ls's times).
+	NewestWAL string
+	Lag       time.Duration
 }
 
 // preflightPgBackRest reads the stanza, picks the newest backup that ended before the target, and
@@ -150,7 +153,7 @@ func preflightPgBackRest(ctx context.Context, p *PgBackRest, o Options, cred *sy
 	}
 	// pgbackrest verify checks what the repository holds but not what it lacks: the WAL from
 	// the backup's start to the archive's end, segment by segment, is checked here.
-	if err := backrestContinuity(ctx, p, cred, info, set); err != nil {
+	if err := backrestContinuity(ctx, p, cred, info, set, o.Now()); err != nil {
 		return set, "", err
 	}
 	out, err = p.run(ctx, cred, "verify", "--log-level-console=info")
@@ -162,8 +165,12 @@ func preflightPgBackRest(ctx context.Context, p *PgBackRest, o Options, cred *sy
 	if bad := verifyProblems(string(out)); bad != "" {
 		return set, "", fmt.Errorf("pgbackrest verify found damaged files in the repository: %s; restore them from another copy of the repository, or take a new backup (and check the store)", bad)
 	}
-	return set, fmt.Sprintf("pgBackRest stanza %s: backup %s started %s, ended %s; WAL archived from %s to %s; pgbackrest verify passed",
-		p.Stanza, set.Label, set.Start.Format(time.RFC3339), set.Stop.Format(time.RFC3339), set.WALStart, set.WALMax), nil
+	detail := fmt.Sprintf("pgBackRest stanza %s: backup %s started %s, ended %s; WAL archived from %s to %s, every segment between present (repo-ls); pgbackrest verify passed",
+		p.Stanza, set.Label, set.Start.Format(time.RFC3339), set.Stop.Format(time.RFC3339), set.WALStart, set.WALMax)
+	if set.NewestWAL != "" {
+		detail += fmt.Sprintf("; newest archived WAL %s, %s ago", set.NewestWAL, set.Lag.Round(time.Second))
+	}
+	return set, detail, nil
 }
 
 // restorePgBackRest restores the set into dataDir with the recovery target; pgBackRest writes the
@@ -215,12 +222,18 @@ func verifyProblems(out string) string {
 // backrestContinuity lists the stanza's archive (pgbackrest repo-ls) and checks that every
 // segment from the backup's first WAL to the newest archived one, on the backup's timeline, is
 // there: recovery stops at the first one missing.
-func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Credential, info backrestInfo, set *backrestSet) error {
+func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Credential, info backrestInfo, set *backrestSet, now time.Time) error {
 	if len(set.WALStart) != 24 {
 		return nil
 	}
 	tli := set.WALStart[:8]
 	have := map[[2]uint64]bool{}
+	var newest time.Time
+	defer func() {
+		if !newest.IsZero() {
+			set.Lag = max(now.Sub(newest), 0)
+		}
+	}()
 	for _, a := range info.Archive {
 		if a.Max < set.WALStart {
 			continue
@@ -231,6 +244,7 @@ func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Creden
 		}
 		var entries map[string]struct {
 			Type string `json:"type"`
+			Time int64  `json:"time"`
 		}
 		if err := json.Unmarshal(out, &entries); err != nil {
 			return fmt.Errorf("pgbackrest repo-ls: unreadable output: %v", err)
@@ -243,6 +257,11 @@ func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Creden
 			}
 			if log, seg, ok := logSeg(base[:24]); ok {
 				have[[2]uint64{log, seg}] = true
+			}
+			// The archiving lag, from the repository's own times (to the second; the later name
+			// breaks a tie).
+			if t := time.Unix(e.Time, 0); e.Time > 0 && (t.After(newest) || t.Equal(newest) && base[:24] > set.NewestWAL) {
+				newest, set.NewestWAL = t, base[:24]
 			}
 		}
 	}

@@ -90,6 +90,9 @@ func TestDrillPgBackRestS3(t *testing.T) {
 			t.Fatalf("pgBackRest S3 drill: %v %+v", err, r)
 		}
 		checkBackRestDrill(t, r, before, after)
+		if r.NewestWAL == "" || r.ArchiveLag <= 0 || r.ArchiveLag > time.Minute {
+			t.Errorf("the archiving lag from the repository: newest %q, %v", r.NewestWAL, r.ArchiveLag)
+		}
 		checkCleanedUp(t, r)
 
 		if pgtest.InImage() {
