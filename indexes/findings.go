@@ -2,10 +2,30 @@ package indexes
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/bookedbarber/pgtune/advisor/model"
 )
+
+// CostFact is an index finding's evidence of one statement's planner cost without and with the
+// index: "cost FINGERPRINT": "11421.2 -> 18.4" (docs/json.md).
+func CostFact(fingerprint string, before, after float64) model.Fact {
+	return model.Fact{Name: "cost " + fingerprint, Value: fmt.Sprintf("%.1f -> %.1f", before, after)}
+}
+
+// ParseCostFact reads a CostFact back (the HTML report draws it); ok is false for any other fact.
+func ParseCostFact(f model.Fact) (fingerprint string, before, after float64, ok bool) {
+	fp, isCost := strings.CutPrefix(f.Name, "cost ")
+	s, isText := f.Value.(string)
+	b, a, arrow := strings.Cut(s, " -> ")
+	if !isCost || !isText || !arrow {
+		return "", 0, 0, false
+	}
+	before, err1 := strconv.ParseFloat(b, 64)
+	after, err2 := strconv.ParseFloat(a, 64)
+	return fp, before, after, err1 == nil && err2 == nil
+}
 
 // Findings turns a selection into advise's findings: one per proposed index, graded by the share
 // of the workload's planner cost it saves. planned marks findings the live planner proved (an
@@ -37,7 +57,7 @@ func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.F
 			f.Title += " (estimated)"
 		}
 		for _, e := range p.Effects {
-			f.Evidence = append(f.Evidence, model.Fact{Name: "cost " + e.Fingerprint, Value: fmt.Sprintf("%.1f -> %.1f", e.Before, e.After)})
+			f.Evidence = append(f.Evidence, CostFact(e.Fingerprint, e.Before, e.After))
 			if ws := byFP[e.Fingerprint]; ws != nil {
 				f.Statements = append(f.Statements, ws.Evidence())
 			}

@@ -145,6 +145,8 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	case *barmanURL != "" && *serverName == "":
 		return usageErrorf("backup verify: --barman-cloud needs --server-name NAME (the name given to barman-cloud-backup)")
 	case *barmanURL != "":
+	case fs.isSet("server-name") || fs.isSet("endpoint-url"):
+		return usageErrorf("backup verify: --server-name and --endpoint-url go with --barman-cloud s3://BUCKET[/PREFIX]")
 	case *stanza != "" && (*base != "" || *archive != ""):
 		return usageErrorf("backup verify: --pgbackrest restores from the stanza: drop --base-backup and --wal-archive")
 	case *stanza != "" && len(increments) > 0:
@@ -163,6 +165,12 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	}
 	var barman *pitr.BarmanCloud
 	if *barmanURL != "" {
+		if err := (&pitr.BarmanCloud{URL: *barmanURL, Server: *serverName, Endpoint: *endpoint}).Check(); err != nil {
+			if strings.Contains(*endpoint, "@") {
+				e.redactor.Add(*endpoint) // a URL with user:secret@ is not echoed
+			}
+			return usageErrorf("backup verify: %v", err)
+		}
 		client, err := s3.FromEnv()
 		if err != nil {
 			return usageErrorf("backup verify: --barman-cloud: %v", err)

@@ -114,6 +114,11 @@ func TestBackupBadInput(t *testing.T) {
 		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--target", "latest"}, "--barman-cloud needs --server-name NAME"},
 		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "db", "--wal-archive", "w"}, "drop --base-backup, --wal-archive"},
 		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "db", "--target", "latest"}, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (not on the command line)"},
+		{[]string{"verify", "--barman-cloud", "https://backups/booking", "--server-name", "db", "--target", "latest"}, "--barman-cloud \"https://backups/booking\": want s3://BUCKET[/PREFIX]"},
+		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "a/b", "--target", "latest"}, "--server-name \"a/b\": want the name"},
+		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "db", "--endpoint-url", "s3.internal", "--target", "latest"}, "--endpoint-url \"s3.internal\": want https://HOST[:PORT]"},
+		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--server-name", "db", "--target", "latest"}, "--server-name and --endpoint-url go with --barman-cloud"},
+		{[]string{"verify", "--barman-cloud", "s3://backups/booking", "--server-name", "db", "--endpoint-url", "https://AKIA:s3cretkey@s3.internal", "--target", "latest"}, "never in the URL"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "latest", "--os-user", "no_such_os_user_x"}, "--os-user no_such_os_user_x"},
 		{[]string{"verify", "--base-backup", "b", "--wal-archive", "w", "--target", "latest", "--os-user", "root"}, "--os-user"},
 	}
@@ -122,6 +127,9 @@ func TestBackupBadInput(t *testing.T) {
 		if r.code != ExitUsage || !strings.Contains(r.stderr, c.msg) {
 			t.Errorf("%v: exit %d, %q; want exit 2 naming %q", c.args, r.code, r.stderr, c.msg)
 		}
+	}
+	if r := run(t, "backup", "verify", "--barman-cloud", "s3://b/p", "--server-name", "db", "--endpoint-url", "https://AKIA:s3cretkey@s3.internal", "--target", "latest"); strings.Contains(r.stderr, "s3cretkey") {
+		t.Errorf("a secret in --endpoint-url was echoed: %s", r.stderr)
 	}
 	// A directory that is not a backup: the drill fails at pre-flight, exit 1, one clear line.
 	r := run(t, "backup", "verify", "--base-backup", t.TempDir(), "--wal-archive", t.TempDir(), "--target", "latest")

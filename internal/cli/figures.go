@@ -7,12 +7,12 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/maintenance"
@@ -105,15 +105,8 @@ func indexFigure(f model.Finding) report.Figure {
 	}
 	c := report.BarChart{Series: []string{"cost without the index", "with it"}}
 	for _, e := range f.Evidence {
-		fp, ok := strings.CutPrefix(e.Name, "cost ")
+		fp, before, after, ok := indexes.ParseCostFact(e)
 		if !ok {
-			continue
-		}
-		s, _ := e.Value.(string)
-		beforeText, afterText, ok := strings.Cut(s, " -> ")
-		before, err1 := strconv.ParseFloat(beforeText, 64)
-		after, err2 := strconv.ParseFloat(afterText, 64)
-		if !ok || err1 != nil || err2 != nil {
 			continue
 		}
 		label := fp

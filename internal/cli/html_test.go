@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
 
 // The HTML reports are tested in a real browser: Debian's chromium, headless, renders each to a
@@ -22,16 +24,7 @@ import (
 // installs Debian's chromium).
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "chromium-headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (apt-get install chromium): CI needs it to render the HTML reports")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
+	return pgtest.Program(t, "chromium", "chromium")
 }
 
 var (

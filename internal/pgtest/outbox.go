@@ -1,9 +1,7 @@
 package pgtest
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -80,15 +78,4 @@ func Handed(t testing.TB) map[string][]byte {
 		files[e.Name()] = b
 	}
 	return files
-}
-
-// Program finds a program a test runs (pgbackrest, barman-cloud-backup); without it the test
-// skips, or fails under CI=true, naming the Debian package that has it.
-func Program(t testing.TB, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		skipOrFail(t, fmt.Sprintf("%s is not installed (apt-get install %s; CI installs it)", name, debianPackage))
-	}
-	return p
 }

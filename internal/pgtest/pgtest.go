@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,6 +293,17 @@ func allowedBackends() []Backend {
 		}
 	}
 	return out
+}
+
+// Program finds a program a test runs (pgbackrest, barman-cloud-backup); without it the test
+// skips, or fails under CI=true, naming the Debian package that has it.
+func Program(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		skipOrFail(t, fmt.Sprintf("%s is not installed (apt-get install %s; CI installs it)", name, debianPackage))
+	}
+	return p
 }
 
 func skipOrFail(t testing.TB, msg string) {

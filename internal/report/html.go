@@ -3,6 +3,7 @@ package report
 import (
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,17 +14,16 @@ import (
 // be attached to a ticket or a pull request; the numbers are the JSON document's.
 func writeHTML(w io.Writer, out Output) error {
 	page := htmlPage{Command: out.Command, Version: out.Version, Title: out.Title}
-	if page.Title == "" && len(out.Tables) > 0 && out.Tables[0].Title != "" {
+	tables := slices.Clone(out.Tables) // the caller's stay as they are
+	if page.Title == "" && len(tables) > 0 && tables[0].Title != "" {
 		// The first table's title says what the page is (the database, the server, the backup).
-		page.Title = out.Tables[0].Title
-		out.Tables = append([]Table{out.Tables[0]}, out.Tables[1:]...)
-		out.Tables[0].Title = ""
+		page.Title, tables[0].Title = tables[0].Title, ""
 	}
 	if page.Title == "" {
 		page.Title = "pgtune " + out.Command
 	}
 	section := ""
-	for _, t := range out.Tables {
+	for _, t := range tables {
 		if t.Section != "" && t.Section != section {
 			section = t.Section
 			page.Sections = append(page.Sections, htmlSection{ID: "s" + strconv.Itoa(len(page.Sections)+1), Title: section})

@@ -175,6 +175,12 @@ func (c *Client) Get(ctx context.Context, bucket, key string) ([]byte, error) {
 	return c.do(ctx, http.MethodGet, bucket, key, nil, nil, "get", "s3://"+bucket+"/"+key)
 }
 
+// GetHead reads an object's first n bytes (a ranged GET): a WAL segment's header without its
+// 16 MB.
+func (c *Client) GetHead(ctx context.Context, bucket, key string, n int) ([]byte, error) {
+	return c.doWith(ctx, http.MethodGet, bucket, key, nil, nil, "get", "s3://"+bucket+"/"+key, fmt.Sprintf("bytes=0-%d", n-1))
+}
+
 // Put writes an object.
 func (c *Client) Put(ctx context.Context, bucket, key string, data []byte) error {
 	_, err := c.do(ctx, http.MethodPut, bucket, key, nil, data, "put", "s3://"+bucket+"/"+key)
@@ -197,6 +203,12 @@ func (c *Client) CreateBucket(ctx context.Context, bucket string) error {
 const maxObject = 1 << 30
 
 func (c *Client) do(ctx context.Context, method, bucket, key string, q url.Values, body []byte, op, resource string) ([]byte, error) {
+	return c.doWith(ctx, method, bucket, key, q, body, op, resource, "")
+}
+
+// doWith sends one signed request; byteRange, when set, is its Range header (not signed: S3
+// does not require it to be).
+func (c *Client) doWith(ctx context.Context, method, bucket, key string, q url.Values, body []byte, op, resource, byteRange string) ([]byte, error) {
 	base, err := url.Parse(c.Endpoint)
 	if err != nil || base.Host == "" {
 		return nil, fmt.Errorf("S3 endpoint %q is no URL (want https://host[:port])", c.Endpoint)
@@ -214,6 +226,9 @@ func (c *Client) do(ctx context.Context, method, bucket, key string, q url.Value
 		return nil, err
 	}
 	c.sign(req, body)
+	if byteRange != "" {
+		req.Header.Set("Range", byteRange)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 2 * time.Minute}

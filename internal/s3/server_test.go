@@ -30,6 +30,9 @@ func TestAgainstARealServer(t *testing.T) {
 	if err != nil || !bytes.Equal(b, []byte("xxxx")) {
 		t.Errorf("get: %q %v", b, err)
 	}
+	if h, err := c.GetHead(ctx, "wal", "db 1/wal/00000010+x", 5); err != nil || string(h) != "xxxxx" {
+		t.Errorf("a ranged get of 5 bytes of 16: %q %v", h, err)
+	}
 	if err := c.Delete(ctx, "wal", "db 1/wal/00000004+x"); err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,23 @@ func (b *BarmanCloud) String() string {
 	return "barman-cloud:" + strings.TrimSuffix(b.URL, "/") + "/" + b.Server
 }
 
+// Check refuses a source the tools could not have written: the URL must be s3://BUCKET[/PREFIX],
+// the server a name, the endpoint an http(s) URL.
+func (b *BarmanCloud) Check() error {
+	if _, _, err := b.bucketPrefix(); err != nil {
+		return err
+	}
+	if b.Server == "" || strings.ContainsAny(b.Server, "/ ") {
+		return fmt.Errorf("--server-name %q: want the name barman-cloud-backup was given (no slash, no space)", b.Server)
+	}
+	if b.Endpoint != "" {
+		if u, err := url.Parse(b.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return fmt.Errorf("--endpoint-url %q: want https://HOST[:PORT] (credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never in the URL)", quote.OneLine(b.Endpoint))
+		}
+	}
+	return nil
+}
+
 // bucketPrefix splits the URL: the bucket and the key prefix of the server's objects.
 func (b *BarmanCloud) bucketPrefix() (string, string, error) {
 	u, err := url.Parse(b.URL)
@@ -289,7 +306,7 @@ func preflightBarman(ctx context.Context, b *BarmanCloud, o Options) (*barmanSet
 		if seg.No < first && seg.Timeline == set.Timeline {
 			continue
 		}
-		hb, err := b.getWAL(ctx, bucket, obj.Key)
+		hb, err := b.walHeader(ctx, bucket, obj.Key)
 		if errors.Is(err, errCompressed) {
 			unread++
 			continue
@@ -323,6 +340,17 @@ func preflightBarman(ctx context.Context, b *BarmanCloud, o Options) (*barmanSet
 }
 
 var errCompressed = errors.New("compressed with a codec pgtune does not read")
+
+// walHeader is a segment's long page header (40 bytes): a ranged read of an uncompressed object,
+// else the object decompressed (its compressed size is what the store holds anyway).
+func (b *BarmanCloud) walHeader(ctx context.Context, bucket, key string) ([]byte, error) {
+	for _, suf := range walSuffixes {
+		if strings.HasSuffix(key, suf) {
+			return b.getWAL(ctx, bucket, key)
+		}
+	}
+	return b.Client.GetHead(ctx, bucket, key, 40)
+}
 
 // getWAL reads a WAL object whole, decompressed.
 func (b *BarmanCloud) getWAL(ctx context.Context, bucket, key string) ([]byte, error) {

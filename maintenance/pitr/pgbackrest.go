@@ -270,8 +270,9 @@ func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Creden
 	if !ok1 || !ok2 || set.WALMax[:8] != tli {
 		return nil // another timeline's end: recovery follows the history files, checked by restore
 	}
-	// Segments per log file: from a log the archive finished (its highest segment + 1); one
-	// log file only needs none.
+	// Segments per log file (256 for 16 MB segments), from a log the archive finished: its
+	// highest segment + 1, the highest over all such logs. With one log file there is no
+	// rollover to know.
 	perLog := uint64(0)
 	for k := range have {
 		if have[[2]uint64{k[0] + 1, 0}] {
@@ -283,7 +284,7 @@ func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Creden
 			return fmt.Errorf("WAL segment %s%08X%08X is missing from the stanza's archive (between the backup's first, %s, and the newest, %s): recovery cannot go past it; pgbackrest verify does not report a missing file", tli, log, seg, set.WALStart, set.WALMax)
 		}
 		seg++
-		if perLog > 0 && seg >= perLog || (perLog == 0 && log < endLog && !have[[2]uint64{log, seg}] && have[[2]uint64{log + 1, 0}]) {
+		if perLog > 0 && seg >= perLog {
 			log, seg = log+1, 0
 		}
 	}
