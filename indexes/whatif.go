@@ -583,7 +583,7 @@ func parsePlan(raw []byte) (Plan, error) {
 		Plan planNode `json:"Plan"`
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil || len(doc) == 0 {
-		return Plan{}, fmt.Errorf("unreadable EXPLAIN output: %v", err)
+		return Plan{}, fmt.Errorf("unreadable EXPLAIN output: %w", err)
 	}
 	p := Plan{Cost: doc[0].Plan.TotalCost}
 	var walk func(n planNode)

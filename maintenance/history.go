@@ -29,7 +29,7 @@ func ReadHistory(path string) (History, error) {
 		line++
 		var r Result
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s:%d: not a pgtune maintenance result: %v", path, line, err)
+			return nil, fmt.Errorf("%s:%d: not a pgtune maintenance result: %w", path, line, err)
 		}
 		if r.Status == StatusDone && r.Pages > 0 && r.Duration > 0 && len(r.Ops) > 0 {
 			h[HistoryKey(r.Table, r.Ops[0])] = r.Duration.Seconds() / float64(r.Pages)

@@ -172,10 +172,19 @@ func TestLongTransactionDoesNotCancelTheBuild(t *testing.T) {
 		db, cfg, dir := setup(t, 50000, "a")
 		ctx := t.Context()
 		blocker := holdSnapshot(t, db, "nightly pg_dump")
+		pid := strconv.Itoa(int(blocker.PgConn().PID()))
+		// The blocker commits 4 s in; the goroutine is joined before any return, so it never uses
+		// the connection after the test has closed it (a race -race found).
+		committed := make(chan error, 1)
 		go func() {
-			time.Sleep(4 * time.Second)
-			blocker.Exec(context.Background(), "COMMIT")
+			select {
+			case <-time.After(4 * time.Second):
+			case <-ctx.Done():
+			}
+			_, err := blocker.Exec(context.Background(), "COMMIT")
+			committed <- err
 		}()
+		defer func() { <-committed }()
 		var logs strings.Builder
 		var mu sync.Mutex
 		log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
@@ -188,7 +197,6 @@ func TestLongTransactionDoesNotCancelTheBuild(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		pid := strconv.Itoa(int(blocker.PgConn().PID()))
 		if !strings.Contains(logs.String(), "waits for older transactions") || !strings.Contains(logs.String(), "pid "+pid) ||
 			!strings.Contains(logs.String(), "nightly pg_dump") {
 			t.Errorf("the wait was not reported with pid %s and the application:\n%s", pid, logs.String())

@@ -113,14 +113,6 @@ func FormatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dms", ms)
 }
 
-// roundDownTo rounds b down to a multiple of unit (at least one unit).
-func roundDownTo(b, unit int64) int64 {
-	if b < unit {
-		return unit
-	}
-	return b / unit * unit
-}
-
 // niceBytes rounds a computed memory size down to a value a DBA would write: whole megabytes
 // from 8MB up, whole gigabytes from 8GB up when that loses under 2 %, else whole kilobytes.
 func niceBytes(b int64) int64 {

@@ -24,13 +24,6 @@ WHERE datname = pg_catalog.current_database() AND pid <> pg_catalog.pg_backend_p
 // its constants inline, and samples cannot say which are fixed).
 const maxSamples = 5000
 
-// SampleActivity looks at pg_stat_activity once, or every 100 ms for d, and returns the distinct
-// statement texts other sessions of the database ran, sorted. Run it while the application is
-// busy and pass the result as Options.Samples.
-func SampleActivity(ctx context.Context, conn *pgx.Conn, d time.Duration) ([]string, error) {
-	return sampleActivity(ctx, conn, d, 30*time.Second)
-}
-
 func mergeSorted(a, b []string) []string {
 	out := append(slices.Clone(a), b...)
 	slices.Sort(out)
@@ -41,6 +34,8 @@ func mergeSorted(a, b []string) []string {
 	return out
 }
 
+// sampleActivity looks at pg_stat_activity once, or every 100 ms for d, and returns the distinct
+// statement texts other sessions of the database ran, sorted.
 func sampleActivity(ctx context.Context, conn *pgx.Conn, d, timeout time.Duration) ([]string, error) {
 	seen := map[string]bool{}
 	deadline := time.Now().Add(d)

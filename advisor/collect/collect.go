@@ -33,7 +33,7 @@ type Options struct {
 	// SampleFor is how long to sample pg_stat_activity for statement texts with their literal
 	// constants (0: one look).
 	SampleFor time.Duration
-	// Samples are statement texts sampled earlier (SampleActivity), merged with Collect's own.
+	// Samples are statement texts sampled earlier (by the caller, while the application was busy), merged with Collect's own.
 	Samples []string
 	// Redact removes secrets from statement texts before the snapshot is returned (query.Redact;
 	// nil: every quoted literal is replaced).

@@ -278,14 +278,6 @@ func ParseFailOn(s string) (FailOn, error) {
 	return FailOn{Enabled: true, Min: sev}, nil
 }
 
-// String returns the flag form ("none", "high", ...).
-func (f FailOn) String() string {
-	if !f.Enabled {
-		return "none"
-	}
-	return f.Min.String()
-}
-
 // Trips reports whether any finding is at or above the threshold.
 func (f FailOn) Trips(findings []Finding) bool {
 	if !f.Enabled {

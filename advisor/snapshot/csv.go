@@ -28,7 +28,7 @@ func ReadStatementsCSV(r io.Reader) (*model.Statements, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("the statements CSV is empty; export it with: %s", CSVExportHint)
 		}
-		return nil, fmt.Errorf("the statements CSV does not parse: %v", err)
+		return nil, fmt.Errorf("the statements CSV does not parse: %w", err)
 	}
 	col := map[string]int{}
 	for i, h := range header {
@@ -91,7 +91,7 @@ func ReadStatementsCSV(r io.Reader) (*model.Statements, error) {
 		}
 		line++
 		if err != nil {
-			return nil, fmt.Errorf("the statements CSV does not parse at line %d: %v", line, err)
+			return nil, fmt.Errorf("the statements CSV does not parse at line %d: %w", line, err)
 		}
 		get := func(i int) string {
 			if i < 0 || i >= len(rec) {

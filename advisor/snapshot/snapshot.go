@@ -65,7 +65,7 @@ func Read(r io.Reader) (*model.Snapshot, error) {
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%w: bad gzip data: %v", ErrInvalid, err)
+			return nil, fmt.Errorf("%w: bad gzip data: %w", ErrInvalid, err)
 		}
 		defer zr.Close()
 		br = bufio.NewReader(zr)
@@ -77,7 +77,7 @@ func Read(r io.Reader) (*model.Snapshot, error) {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrInvalid, se.Offset, err)
+			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %w", ErrInvalid, se.Offset, err)
 		case errors.As(err, &te):
 			where := "the file"
 			if te.Field != "" {
@@ -87,7 +87,7 @@ func Read(r io.Reader) (*model.Snapshot, error) {
 		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 			return nil, fmt.Errorf("%w: the file ends early (cut short while copying?)", ErrInvalid)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := Check(&snap); err != nil {
 		return nil, err

@@ -156,7 +156,7 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 	}
 	if *osUser != "" {
 		if err := pitr.CheckOSUser(*osUser); err != nil {
-			return usageErrorf("backup verify: %v", err)
+			return usageErrorf("backup verify: %w", err)
 		}
 	}
 	var backrest *pitr.PgBackRest
@@ -169,11 +169,11 @@ func runBackupVerify(ctx context.Context, cmd *command, e *env, args []string) e
 			if strings.Contains(*endpoint, "@") {
 				e.redactor.Add(*endpoint) // a URL with user:secret@ is not echoed
 			}
-			return usageErrorf("backup verify: %v", err)
+			return usageErrorf("backup verify: %w", err)
 		}
 		client, err := s3.FromEnv()
 		if err != nil {
-			return usageErrorf("backup verify: --barman-cloud: %v", err)
+			return usageErrorf("backup verify: --barman-cloud: %w", err)
 		}
 		if *endpoint != "" {
 			client.Endpoint = *endpoint

@@ -54,7 +54,7 @@ func runDemoLoad(ctx context.Context, cmd *command, e *env, args []string) error
 		opts.Reference = t
 	}
 	if _, err := booking.NewPlan(opts.Options); err != nil {
-		return usageErrorf("demo load: --scale: %v", err)
+		return usageErrorf("demo load: --scale: %w", err)
 	}
 	log, _ := fs.logger()
 	conn, cfg, err := fs.connect(ctx, log)

@@ -96,7 +96,7 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 		return errHelpShown
 	}
 	if err != nil {
-		return usageErrorf("%s: %v (see 'pgtune help %s')", fs.cmd.name, err, fs.cmd.name)
+		return usageErrorf("%s: %w (see 'pgtune help %s')", fs.cmd.name, err, fs.cmd.name)
 	}
 	if !allowArgs && fs.NArg() > 0 {
 		return usageErrorf("%s: unexpected argument %q (flags go before arguments; see 'pgtune help %s')", fs.cmd.name, fs.Arg(0), fs.cmd.name)
@@ -126,7 +126,7 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 	if fs.hasOutput {
 		f, err := report.ParseFormat(fs.format)
 		if err != nil && fs.hasHTML {
-			return usageErrorf("%s: %v", fs.cmd.name, err)
+			return usageErrorf("%s: %w", fs.cmd.name, err)
 		}
 		if err != nil || (f == report.FormatHTML && !fs.hasHTML) {
 			return usageErrorf("%s: unknown --format %q (want table, markdown or json; html is for advise, maintain plan, backup verify and config)", fs.cmd.name, fs.format)
@@ -134,7 +134,7 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 	}
 	if fs.hasFailOn {
 		if _, err := model.ParseFailOn(fs.failOn); err != nil {
-			return usageErrorf("%s: %v", fs.cmd.name, err)
+			return usageErrorf("%s: %w", fs.cmd.name, err)
 		}
 	}
 	return nil

@@ -115,7 +115,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		return usageErrorf("indexes generate: --dir %s is a file; name a directory", *dir)
 	}
 	if _, _, err := parseBudget(*budget); err != nil {
-		return usageErrorf("indexes generate: --budget: %v", err)
+		return usageErrorf("indexes generate: --budget: %w", err)
 	}
 	// The directory as 'migrate up' will read it: numbering after a directory up refuses would
 	// only add to what blocks the pipeline.

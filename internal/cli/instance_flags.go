@@ -86,7 +86,7 @@ func (f *instanceFlags) instance(fs *flagSet, serverVersion int) (pgconf.Instanc
 			return in, nil, usageErrorf("%s: --memory %s needs a unit, e.g. --memory %sGB or --memory %sMB", cmd, f.memory, f.memory, f.memory)
 		}
 		if err != nil {
-			return in, nil, usageErrorf("%s: --memory %v (e.g. --memory 16GB)", cmd, err)
+			return in, nil, usageErrorf("%s: --memory %w (e.g. --memory 16GB)", cmd, err)
 		}
 		in.Memory = b
 	}
@@ -97,7 +97,7 @@ func (f *instanceFlags) instance(fs *flagSet, serverVersion int) (pgconf.Instanc
 		}
 		h, err := detect.Detect(os.DirFS(root), runtime.NumCPU())
 		if err != nil {
-			return in, nil, usageErrorf("%s: --detect: %v", cmd, err)
+			return in, nil, usageErrorf("%s: --detect: %w", cmd, err)
 		}
 		if !fs.isSet("memory") {
 			in.Memory = h.Memory

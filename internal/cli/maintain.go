@@ -75,7 +75,7 @@ func buildPlan(ctx context.Context, fs *flagSet, pf *planFlags) (*maintenance.Pl
 	if pf.history != "" {
 		var err error
 		if hist, err = maintenance.ReadHistory(pf.history); err != nil {
-			return nil, nil, usageErrorf("%s: --history: %v", fs.cmd.name, err)
+			return nil, nil, usageErrorf("%s: --history: %w", fs.cmd.name, err)
 		}
 	}
 	log, _ := fs.logger()

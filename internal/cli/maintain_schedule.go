@@ -108,7 +108,7 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 	if *dsn != "" {
 		clean, db, err := withoutPassword(*dsn)
 		if err != nil {
-			return usageErrorf("maintain schedule: --dsn: %v", err)
+			return usageErrorf("maintain schedule: --dsn: %w", err)
 		}
 		e.redactor.Add(*dsn)
 		o.Env["DATABASE_URL"] = clean
@@ -134,7 +134,7 @@ func runMaintainSchedule(_ context.Context, cmd *command, e *env, args []string)
 		out, err = maintenance.PgCron(o)
 	}
 	if err != nil {
-		return usageErrorf("maintain schedule: %v", err)
+		return usageErrorf("maintain schedule: %w", err)
 	}
 	_, err = fmt.Fprint(e.stdout, out)
 	return err
@@ -146,7 +146,7 @@ func withoutPassword(dsn string) (string, string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "", "", fmt.Errorf("not a URL: %v", err)
+			return "", "", fmt.Errorf("not a URL: %w", err)
 		}
 		if u.User != nil {
 			u.User = url.User(u.User.Username())

@@ -112,7 +112,7 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	if _, err := migrations.Read(*dir); err != nil {
 		if migrations.IsDirError(err) {
-			return usageErrorf("migrate %s: %v", action, err)
+			return usageErrorf("migrate %s: %w", action, err)
 		}
 		return fmt.Errorf("migrate %s: %w", action, err)
 	}

@@ -70,7 +70,7 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 	for _, a := range fs.Args() {
 		st, err := os.Stat(a)
 		if err != nil {
-			return usageErrorf("migrate lint: %v", err)
+			return usageErrorf("migrate lint: %w", err)
 		}
 		if !st.IsDir() {
 			paths = append(paths, a)

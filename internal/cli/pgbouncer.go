@@ -322,7 +322,7 @@ func pgbouncerUsage(err error) error {
 	if oe, ok := errors.AsType[*pgbouncer.OptionError](err); ok {
 		return usageErrorf("pgbouncer: %s %q: want %s (it is written into pgbouncer.ini and auth_setup.sql as is)", optionFlags[oe.Option], oe.Value, oe.Want)
 	}
-	return usageErrorf("pgbouncer: %v", err)
+	return usageErrorf("pgbouncer: %w", err)
 }
 
 func pgbouncerOptions(pf *pgbouncerFlags, dbs []string) pgbouncer.Options {

@@ -246,7 +246,7 @@ func startDedicatedLocal(t testing.TB, o DedicatedOptions, major int) (*Dedicate
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
-			return out.String(), fmt.Errorf("%s: %v: %s", argv[0], err, tail(out.String(), 20))
+			return out.String(), fmt.Errorf("%s: %w: %s", argv[0], err, tail(out.String(), 20))
 		}
 		return out.String(), nil
 	}

@@ -156,7 +156,7 @@ func initCluster(ctx context.Context, major int, prefix string, extra []string) 
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("initdb (%s): %v\n%s", binDir, err, tail(string(out), 20)))
+		return fail(fmt.Errorf("initdb (%s): %w\n%s", binDir, err, tail(string(out), 20)))
 	}
 	return c, nil
 }
@@ -232,7 +232,7 @@ func runPostgresArgs(ctx context.Context, binDir, dir, dataDir string, port int,
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
-				return out, fmt.Errorf("%s: %v: %s", argv[0], err, tail(stderr.String(), 20))
+				return out, fmt.Errorf("%s: %w: %s", argv[0], err, tail(stderr.String(), 20))
 			}
 			return out, nil
 		},
@@ -260,7 +260,10 @@ func runPostgresArgs(ctx context.Context, binDir, dir, dataDir string, port int,
 		select {
 		case werr := <-exited:
 			log, _ := os.ReadFile(logPath)
-			return nil, fmt.Errorf("postgres exited during start-up (%v):\n%s", werr, tail(string(log), 20))
+			if werr == nil {
+				werr = errors.New("exit status 0")
+			}
+			return nil, fmt.Errorf("postgres exited during start-up (%w):\n%s", werr, tail(string(log), 20))
 		case <-readyCtx.Done():
 			_ = cmd.Process.Kill()
 			<-exited

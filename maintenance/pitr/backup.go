@@ -159,7 +159,7 @@ func (b *Backup) parseManifest(path string) error {
 		} `json:"WAL-Ranges"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return fmt.Errorf("backup_manifest is not a manifest: %v", err)
+		return fmt.Errorf("backup_manifest is not a manifest: %w", err)
 	}
 	for _, r := range m.WALRanges {
 		if end, err := ParseLSN(r.End); err == nil && end > b.EndLSN {

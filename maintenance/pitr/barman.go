@@ -321,7 +321,7 @@ func preflightBarman(ctx context.Context, b *BarmanCloud, o Options) (*barmanSet
 			err = fmt.Errorf("%w: magic 0x%04X is no PostgreSQL WAL page's", ErrBadHeader, h.Magic)
 			fallthrough
 		case err != nil:
-			return set, "", fmt.Errorf("WAL segment %s in the store: %v (a corrupted or overwritten object; restore it from another copy, or take a new base backup after it)", name, err)
+			return set, "", fmt.Errorf("WAL segment %s in the store: %w (a corrupted or overwritten object; restore it from another copy, or take a new base backup after it)", name, err)
 		case set.SystemID != 0 && h.SystemID != set.SystemID:
 			return set, "", fmt.Errorf("WAL segment %s in the store belongs to another cluster (system identifier %d, the backup's is %d)", name, h.SystemID, set.SystemID)
 		case h.Timeline != seg.Timeline || uint64(h.PageAddr) != seg.No*uint64(a.SegmentSize):
@@ -394,7 +394,7 @@ func (b *BarmanCloud) restore(ctx context.Context, set *barmanSet, dataDir strin
 	c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	out, err := c.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("barman-cloud-restore %s: %v: %s", set.ID, err, tail(strings.TrimSpace(string(out)), 3))
+		return fmt.Errorf("barman-cloud-restore %s: %w: %s", set.ID, err, tail(strings.TrimSpace(string(out)), 3))
 	}
 	return nil
 }

@@ -307,7 +307,7 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "pg_amcheck"), "--install-missing", "--heapallindexed",
 			"-h", scratch, "-p", fmt.Sprint(port), "-U", o.User, "--all").CombinedOutput()
 		if err != nil {
-			err = fmt.Errorf("pg_amcheck found corruption or could not run: %v: %s", err, tail(string(out), 5))
+			err = fmt.Errorf("pg_amcheck found corruption or could not run: %w: %s", err, tail(string(out), 5))
 		}
 		if r.step("pg_amcheck", began, err, "every table and B-tree index checked (heapallindexed)") != nil {
 			return r, ctx.Err()
@@ -412,7 +412,7 @@ func preflight(o Options, acct *osAccount) (*Backup, *Archive, string, string, e
 				// Not damage: an archiver whose umask keeps its files to itself, read by another user.
 				return b, a, binDir, "", fmt.Errorf("WAL segment %s: permission denied to this OS user (%s): run the drill as the archive's owner (as root, pgtune runs the scratch server as the owner), or make the archive readable to this user", name, osUserName())
 			case err != nil:
-				return b, a, binDir, "", fmt.Errorf("WAL segment %s: %v (a corrupted or truncated file)", name, err)
+				return b, a, binDir, "", fmt.Errorf("WAL segment %s: %w (a corrupted or truncated file)", name, err)
 			case sysID != 0 && h.SystemID != sysID:
 				return b, a, binDir, "", fmt.Errorf("WAL segment %s belongs to another cluster (system identifier %d, the backup's is %d)", name, h.SystemID, sysID)
 			case h.Timeline != t || uint64(h.PageAddr) != n*uint64(a.SegmentSize):
@@ -473,7 +473,7 @@ func controlSystemID(binDir string, b *Backup) (uint64, error) {
 	}
 	out, err := exec.Command(filepath.Join(binDir, "pg_controldata"), b.Dir).Output()
 	if err != nil {
-		return 0, fmt.Errorf("pg_controldata %s: %v", b.Dir, err)
+		return 0, fmt.Errorf("pg_controldata %s: %w", b.Dir, err)
 	}
 	m := regexp.MustCompile(`Database system identifier:\s+(\d+)`).FindSubmatch(out)
 	if m == nil {
@@ -648,7 +648,7 @@ func (r *Report) readRecovery(srv *server, o Options, waitErr error) (string, er
 func assertData(ctx context.Context, srv *server, o Options) (string, error) {
 	conn, err := pgx.Connect(ctx, srv.dsn(o.User, o.Database))
 	if err != nil {
-		return "", fmt.Errorf("the promoted server does not accept queries as %s in %s: %v", o.User, o.Database, err)
+		return "", fmt.Errorf("the promoted server does not accept queries as %s in %s: %w", o.User, o.Database, err)
 	}
 	defer conn.Close(context.Background())
 	var notes []string
@@ -658,7 +658,7 @@ func assertData(ctx context.Context, srv *server, o Options) (string, error) {
 	}
 	before, after, has, err := sentinelAround(ctx, conn, target)
 	if err != nil {
-		return "", fmt.Errorf("sentinel: %v", err)
+		return "", fmt.Errorf("sentinel: %w", err)
 	}
 	if has {
 		if after != nil {
@@ -671,12 +671,12 @@ func assertData(ctx context.Context, srv *server, o Options) (string, error) {
 		if o.SentinelDSN != "" && !o.Target.IsZero() {
 			live, err := pgx.Connect(ctx, o.SentinelDSN)
 			if err != nil {
-				return "", fmt.Errorf("sentinel: cannot read the live heartbeats: %v", err)
+				return "", fmt.Errorf("sentinel: cannot read the live heartbeats: %w", err)
 			}
 			lb, la, _, err := sentinelAround(ctx, live, o.Target)
 			live.Close(context.Background())
 			if err != nil {
-				return "", fmt.Errorf("sentinel: live: %v", err)
+				return "", fmt.Errorf("sentinel: live: %w", err)
 			}
 			if lb != nil && lb.Counter != before.Counter {
 				return "", fmt.Errorf("sentinel: the live row just before the target is %d (%s), the restored database's newest is %d: rows between them were lost", lb.Counter, lb.At.Format(time.RFC3339Nano), before.Counter)
@@ -692,7 +692,7 @@ func assertData(ctx context.Context, srv *server, o Options) (string, error) {
 	for _, q := range o.Checks {
 		var ok bool
 		if err := conn.QueryRow(ctx, q).Scan(&ok); err != nil {
-			return "", fmt.Errorf("check %q: %v (a check returns one boolean, e.g. SELECT count(*) > 0 FROM payments)", q, err)
+			return "", fmt.Errorf("check %q: %w (a check returns one boolean, e.g. SELECT count(*) > 0 FROM payments)", q, err)
 		}
 		if !ok {
 			return "", fmt.Errorf("check %q returned false", q)

@@ -48,7 +48,7 @@ func (p *PgBackRest) run(ctx context.Context, cred *syscall.Credential, cmd stri
 	c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	out, err := c.CombinedOutput()
 	if err != nil {
-		return out, fmt.Errorf("pgbackrest %s: %v: %s", cmd, err, tail(strings.TrimSpace(string(out)), 3))
+		return out, fmt.Errorf("pgbackrest %s: %w: %s", cmd, err, tail(strings.TrimSpace(string(out)), 3))
 	}
 	return out, nil
 }
@@ -112,7 +112,7 @@ func preflightPgBackRest(ctx context.Context, p *PgBackRest, o Options, cred *sy
 	}
 	var infos []backrestInfo
 	if err := json.Unmarshal(out, &infos); err != nil || len(infos) == 0 {
-		return nil, "", fmt.Errorf("pgbackrest info: unreadable output: %v", err)
+		return nil, "", fmt.Errorf("pgbackrest info: unreadable output: %w", err)
 	}
 	info := infos[0]
 	if info.Status.Code != 0 && len(info.Backup) == 0 {
@@ -159,7 +159,7 @@ func preflightPgBackRest(ctx context.Context, p *PgBackRest, o Options, cred *sy
 	out, err = p.run(ctx, cred, "verify", "--log-level-console=info")
 	o.Log.Debug("pgbackrest verify", "output", string(out))
 	if err != nil {
-		return set, "", fmt.Errorf("the repository does not verify (a file's checksum, or a gap in the WAL): %v", err)
+		return set, "", fmt.Errorf("the repository does not verify (a file's checksum, or a gap in the WAL): %w", err)
 	}
 	// verify exits 0 even when it found invalid files: its report says so ("status: error").
 	if bad := verifyProblems(string(out)); bad != "" {
@@ -247,7 +247,7 @@ func backrestContinuity(ctx context.Context, p *PgBackRest, cred *syscall.Creden
 			Time int64  `json:"time"`
 		}
 		if err := json.Unmarshal(out, &entries); err != nil {
-			return fmt.Errorf("pgbackrest repo-ls: unreadable output: %v", err)
+			return fmt.Errorf("pgbackrest repo-ls: unreadable output: %w", err)
 		}
 		for k, e := range entries {
 			base := k[strings.LastIndex(k, "/")+1:]

@@ -272,7 +272,10 @@ func (s *server) waitPromoted(ctx context.Context, user string) error {
 		select {
 		case err := <-s.exited:
 			s.exited <- err
-			return fmt.Errorf("the server stopped during recovery (%v)", err)
+			if err == nil {
+				return errors.New("the server stopped during recovery (it exited normally)")
+			}
+			return fmt.Errorf("the server stopped during recovery (%w)", err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):

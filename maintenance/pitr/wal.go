@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -186,10 +187,7 @@ func (a *Archive) Descends(t, base uint32, from LSN) bool {
 // target timeline: the parent's segments up to each switch point, then the child's.
 func (a *Archive) Path(base uint32, target uint32) []HistoryEntry {
 	// The target's history lists its ancestors oldest first, each with where its child forked.
-	var path []HistoryEntry
-	for _, h := range a.Histories[target] {
-		path = append(path, h)
-	}
+	path := slices.Clone(a.Histories[target])
 	path = append(path, HistoryEntry{Parent: target, Switch: LSN(^uint64(0))})
 	// Drop ancestors before the base timeline.
 	for i, h := range path {
@@ -273,7 +271,7 @@ func ReadSegmentHeader(path string) (SegmentHeader, error) {
 	defer f.Close()
 	var b [40]byte
 	if _, err := io.ReadFull(f, b[:]); err != nil {
-		return SegmentHeader{}, fmt.Errorf("%w: %v", ErrBadHeader, err)
+		return SegmentHeader{}, fmt.Errorf("%w: %w", ErrBadHeader, err)
 	}
 	return parseSegmentHeader(b[:])
 }
