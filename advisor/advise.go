@@ -14,17 +14,21 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookedbarber/pgtune/workload/build"
+
 	"github.com/bookedbarber/pgtune/advisor/audit"
 	"github.com/bookedbarber/pgtune/advisor/cluster"
 	"github.com/bookedbarber/pgtune/advisor/health"
-	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/prereq"
 	"github.com/bookedbarber/pgtune/advisor/rewrite"
 	"github.com/bookedbarber/pgtune/advisor/settings"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/maintenance"
 	"github.com/bookedbarber/pgtune/pgconf"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // Options control Advise.
@@ -51,26 +55,27 @@ type Options struct {
 
 // Report is the advisor's result.
 type Report struct {
-	Source   Source          `json:"source"`
-	Workload WorkloadSummary `json:"workload"`
-	Findings []model.Finding `json:"findings"`
-	// Workload model, for callers that go on (the index engine); not part of the JSON report.
-	Model   *model.Workload `json:"-"`
-	Catalog *model.Catalog  `json:"-"`
+	Source   Source            `json:"source"`
+	Summary  WorkloadSummary   `json:"workload"`
+	Findings []finding.Finding `json:"findings"`
+	// Workload is the statements' model, for callers that go on (the index engine); not part of
+	// the JSON report (Summary is).
+	Workload *workload.Workload `json:"-"`
+	Catalog  *dbstate.Catalog   `json:"-"`
 }
 
 // Source says what was analysed.
 type Source struct {
 	// Kind is "live", "snapshot", "dump" or "demo".
-	Kind            string      `json:"kind"`
-	Database        string      `json:"database,omitempty"`
-	ServerVersion   string      `json:"server_version,omitempty"`
-	TakenAt         time.Time   `json:"taken_at"`
-	StatsReset      *time.Time  `json:"stats_reset,omitempty"`
-	StatementsReset *time.Time  `json:"statements_reset,omitempty"`
-	Tables          int         `json:"tables"`
-	Indexes         int         `json:"indexes"`
-	Gaps            []model.Gap `json:"gaps,omitempty"`
+	Kind            string        `json:"kind"`
+	Database        string        `json:"database,omitempty"`
+	ServerVersion   string        `json:"server_version,omitempty"`
+	TakenAt         time.Time     `json:"taken_at"`
+	StatsReset      *time.Time    `json:"stats_reset,omitempty"`
+	StatementsReset *time.Time    `json:"statements_reset,omitempty"`
+	Tables          int           `json:"tables"`
+	Indexes         int           `json:"indexes"`
+	Gaps            []dbstate.Gap `json:"gaps,omitempty"`
 	// Replicas are the read replicas read beside the primary, each with what it added to the
 	// workload; StreamingReplicas is how many the primary shows streaming (read or not).
 	Replicas          []ReplicaSource `json:"replicas,omitempty"`
@@ -97,19 +102,19 @@ type WorkloadSummary struct {
 	HiddenRows int64 `json:"hidden_rows"`
 	// OwnRows are pgtune's own rows and InternalRows PostgreSQL's foreign-key checks, both left
 	// out of the workload (model.Statements says how they are recognised).
-	OwnRows      int64                `json:"own_rows"`
-	InternalRows int64                `json:"internal_rows"`
-	Unmodelled   []model.ProblemCount `json:"unmodelled,omitempty"`
+	OwnRows      int64                   `json:"own_rows"`
+	InternalRows int64                   `json:"internal_rows"`
+	Unmodelled   []workload.ProblemCount `json:"unmodelled,omitempty"`
 	// Top lists the statements with the most total execution time.
 	Top []TopStatement `json:"top"`
 	// Tables lists how the workload reaches each table, busiest first.
-	Tables []*model.TableAccess `json:"tables"`
+	Tables []*workload.TableAccess `json:"tables"`
 }
 
 // TopStatement is a line of the workload summary.
 type TopStatement struct {
 	Rank int `json:"rank"`
-	model.StatementEvidence
+	finding.StatementEvidence
 	RowsPerCall float64  `json:"rows_per_call"`
 	Tables      []string `json:"tables,omitempty"`
 	Kind        string   `json:"kind,omitempty"`
@@ -118,7 +123,7 @@ type TopStatement struct {
 
 // Advise analyses a snapshot. With a Coster it also runs the index engine, which may fail (a
 // lost connection); the rest of the report stands, and the error says what is missing.
-func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, error) {
+func Advise(ctx context.Context, snap *dbstate.Snapshot, o Options) (*Report, error) {
 	if o.Top <= 0 {
 		o.Top = 10
 	}
@@ -126,10 +131,10 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	if now.IsZero() {
 		now = snap.TakenAt
 	}
-	cat := model.NewCatalog(snap)
-	w := buildWorkload(snap, cat, o.Progress)
+	cat := dbstate.NewCatalog(snap)
+	w := build.Workload(snap, cat, o.Progress)
 
-	var findings []model.Finding
+	var findings []finding.Finding
 	findings = append(findings, rewrite.Analyze(w, cat)...)
 	findings = append(findings, audit.Analyze(cat, now)...)
 	findings = append(findings, health.Analyze(cat, w)...)
@@ -137,9 +142,9 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 	findings = append(findings, settings.Analyze(snap, o.Instance)...)
 	findings = append(findings, maintenance.Findings(snap)...)
 	var engineErr error
-	var engineGaps []model.Gap
+	var engineGaps []dbstate.Gap
 	if st := snap.Statements; st.Hidden > 0 && snap.Source == "live" {
-		engineGaps = append(engineGaps, model.Gap{What: "statements",
+		engineGaps = append(engineGaps, dbstate.Gap{What: "statements",
 			Reason: fmt.Sprintf("%d statements of other roles are hidden from %s (%d calls): GRANT pg_read_all_stats TO %s; (or GRANT pg_monitor)", st.Hidden, snap.Server.User, st.HiddenCalls, quote.Ident(snap.Server.User))})
 	}
 	coster, estimated := o.Coster, false
@@ -160,25 +165,25 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 			return nil, err
 		case errors.As(err, &denied):
 			engineErr = fmt.Errorf("index engine: %w; fix: %s", err, grant)
-			engineGaps = append(engineGaps, model.Gap{What: "planner proofs",
+			engineGaps = append(engineGaps, dbstate.Gap{What: "planner proofs",
 				Reason: fmt.Sprintf("EXPLAIN was refused on all %d statements that read tables (no SELECT on %s), so there is no index advice: %s", denied.Statements, strings.Join(denied.Tables, ", "), grant)})
 		case err != nil:
 			engineErr = fmt.Errorf("index engine: %w", err)
-			engineGaps = append(engineGaps, model.Gap{What: "index advice", Reason: fmt.Sprintf("the index engine failed (%v); the rest of the report stands", err)})
+			engineGaps = append(engineGaps, dbstate.Gap{What: "index advice", Reason: fmt.Sprintf("the index engine failed (%v); the rest of the report stands", err)})
 		default:
 			findings = append(findings, indexes.Findings(res, w, !estimated, estimated)...)
 			if res.Unplanned > 0 {
 				engineGaps = append(engineGaps, UnplannedGap(snap, res.Unplanned))
 			}
 			if len(res.Denied) > 0 {
-				engineGaps = append(engineGaps, model.Gap{What: "planner proofs",
+				engineGaps = append(engineGaps, dbstate.Gap{What: "planner proofs",
 					Reason: fmt.Sprintf("EXPLAIN was refused on %d statements (no SELECT on %s): no index advice covers them; %s", len(res.Denied), strings.Join(res.DeniedTables, ", "), grant)})
 			}
 		}
 	}
 	Rank(findings)
 	if findings == nil {
-		findings = []model.Finding{}
+		findings = []finding.Finding{}
 	}
 
 	r := &Report{
@@ -186,32 +191,32 @@ func Advise(ctx context.Context, snap *model.Snapshot, o Options) (*Report, erro
 			TakenAt: snap.TakenAt, StatsReset: snap.Server.StatsReset, StatementsReset: snap.Statements.StatsReset,
 			Tables: len(snap.Tables), Indexes: len(snap.Indexes), Gaps: append(slices.Clone(snap.Gaps), engineGaps...),
 			Replicas: replicaSources(snap), StreamingReplicas: snap.StreamingReplicas},
-		Workload: WorkloadSummary{Statements: len(w.Statements), Calls: w.TotalCalls, TotalExecMs: model.Round(w.TotalExecMs, 3),
+		Summary: WorkloadSummary{Statements: len(w.Statements), Calls: w.TotalCalls, TotalExecMs: finding.Round(w.TotalExecMs, 3),
 			HiddenRows: snap.Statements.Hidden, OwnRows: snap.Statements.Own, InternalRows: snap.Statements.Internal, Unmodelled: w.Unmodelled, Tables: w.Tables},
 		Findings: findings,
-		Model:    w,
+		Workload: w,
 		Catalog:  cat,
 	}
 	for i, ws := range w.Statements {
 		if i == o.Top {
 			break
 		}
-		ts := TopStatement{Rank: i + 1, StatementEvidence: ws.Evidence(), RowsPerCall: model.Round(ws.RowsPerCall(), 3), Problem: string(ws.Problem)}
+		ts := TopStatement{Rank: i + 1, StatementEvidence: finding.StatementOf(ws), RowsPerCall: finding.Round(ws.RowsPerCall(), 3), Problem: string(ws.Problem)}
 		if ws.Model != nil {
 			ts.Kind = string(ws.Model.Kind)
 			ts.Tables = ws.Model.TableKeys()
 		}
-		r.Workload.Top = append(r.Workload.Top, ts)
+		r.Summary.Top = append(r.Summary.Top, ts)
 	}
-	if r.Workload.Tables == nil {
-		r.Workload.Tables = []*model.TableAccess{}
+	if r.Summary.Tables == nil {
+		r.Summary.Tables = []*workload.TableAccess{}
 	}
 	return r, engineErr
 }
 
 // PlannerTextCap is how many statement texts the index engine may plan on a live server
 // without pushing pg_stat_statements past its max (0: no cap); see indexes.TextBudget.
-func PlannerTextCap(snap *model.Snapshot, w *model.Workload) int {
+func PlannerTextCap(snap *dbstate.Snapshot, w *workload.Workload) int {
 	track, _ := snap.Setting("pg_stat_statements.track")
 	texts := 0
 	for _, ws := range w.Statements {
@@ -222,16 +227,16 @@ func PlannerTextCap(snap *model.Snapshot, w *model.Workload) int {
 }
 
 // UnplannedGap names the statements the text cap left unplanned, and the fix.
-func UnplannedGap(snap *model.Snapshot, n int) model.Gap {
-	return model.Gap{What: "planner proofs",
+func UnplannedGap(snap *dbstate.Snapshot, n int) dbstate.Gap {
+	return dbstate.Gap{What: "planner proofs",
 		Reason: fmt.Sprintf("%d of the least costly statements were not planned: with pg_stat_statements.track = all each statement pgtune plans is recorded as a nested statement of its role, and pg_stat_statements (%d of %d entries used) has no room for more without evicting the application's; GRANT SET ON PARAMETER pg_stat_statements.track TO %s; (15+) lets pgtune record nothing, or raise pg_stat_statements.max",
 			n, snap.Statements.Entries, snap.Statements.Max, quote.Ident(snap.Server.User))}
 }
 
 // Rank orders findings: most severe first, then by the share of the workload (or of the
 // database) they concern, then by rule, table and title so the order is stable.
-func Rank(fs []model.Finding) {
-	slices.SortStableFunc(fs, func(a, b model.Finding) int {
+func Rank(fs []finding.Finding) {
+	slices.SortStableFunc(fs, func(a, b finding.Finding) int {
 		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
 			return c
 		}
@@ -248,7 +253,7 @@ func Rank(fs []model.Finding) {
 	})
 }
 
-func replicaSources(snap *model.Snapshot) []ReplicaSource {
+func replicaSources(snap *dbstate.Snapshot) []ReplicaSource {
 	var out []ReplicaSource
 	for _, r := range snap.Replicas {
 		rs := ReplicaSource{Name: r.Name, ServerVersion: r.Server.Version, StatsReset: r.Server.StatsReset, Error: r.Error,

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
@@ -28,7 +28,7 @@ func BenchmarkSelect500(b *testing.B) {
 	db := pgtest.New(b, pgtest.WithExtensions("hypopg"))
 	conn := db.Connect(b)
 	ctx := b.Context()
-	var rows []model.StatementRow
+	var rows []dbstate.StatementRow
 	for i := range tenants {
 		schema := fmt.Sprintf("tenant_%c", 'a'+i)
 		for _, sql := range []string{"CREATE SCHEMA " + schema, "SET search_path = " + schema} {
@@ -40,7 +40,7 @@ func BenchmarkSelect500(b *testing.B) {
 			b.Fatal(err)
 		}
 		for j, f := range booking.Mix() {
-			rows = append(rows, model.StatementRow{QueryID: model.QueryID(i*100 + j), Query: qualify(f.SQL, schema),
+			rows = append(rows, dbstate.StatementRow{QueryID: dbstate.QueryID(i*100 + j), Query: qualify(f.SQL, schema),
 				Calls: int64(f.PerThousand*20) + 1, TotalExecMs: f.PerThousand, Rows: int64(f.PerThousand*20) + 1})
 		}
 	}
@@ -56,8 +56,8 @@ func BenchmarkSelect500(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if rep.Workload.Statements != tenants*len(booking.Statements) {
-		b.Fatalf("%d statements in the workload", rep.Workload.Statements)
+	if rep.Summary.Statements != tenants*len(booking.Statements) {
+		b.Fatalf("%d statements in the workload", rep.Summary.Statements)
 	}
 	benchSelect(b, db, rep, snap.Server.VersionNum)
 }
@@ -71,8 +71,8 @@ func benchSelect(b *testing.B, db *pgtest.DB, rep *advisor.Report, versionNum in
 			b.Fatal(err)
 		}
 		began := time.Now()
-		cands := Generate(rep.Model, rep.Catalog)
-		res, err := Select(b.Context(), rep.Model, rep.Catalog, cands, w, Options{})
+		cands := Generate(rep.Workload, rep.Catalog)
+		res, err := Select(b.Context(), rep.Workload, rep.Catalog, cands, w, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -157,10 +157,10 @@ func BenchmarkSelectScaling(b *testing.B) {
 
 // syntheticStatements draws n distinct statements over the tables' columns c1..cN, with a fixed
 // seed, and call counts spread over three orders of magnitude.
-func syntheticStatements(n, columns int, tables []string) []model.StatementRow {
+func syntheticStatements(n, columns int, tables []string) []dbstate.StatementRow {
 	rng := rand.New(rand.NewPCG(42, 7))
 	seen := map[string]bool{}
-	var rows []model.StatementRow
+	var rows []dbstate.StatementRow
 	for len(rows) < n {
 		t := tables[rng.IntN(len(tables))]
 		param := 0
@@ -194,7 +194,7 @@ func syntheticStatements(n, columns int, tables []string) []model.StatementRow {
 		}
 		seen[q] = true
 		calls := int64(1 + rng.IntN(10)*int([]int{1, 10, 100}[rng.IntN(3)]))
-		rows = append(rows, model.StatementRow{QueryID: model.QueryID(len(rows) + 1), Toplevel: true, Query: q,
+		rows = append(rows, dbstate.StatementRow{QueryID: dbstate.QueryID(len(rows) + 1), Toplevel: true, Query: q,
 			Calls: calls, TotalExecMs: float64(calls) * 5, MeanExecMs: 5, Rows: calls})
 	}
 	return rows

@@ -7,7 +7,8 @@ package indexes
 import (
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -18,8 +19,8 @@ type Candidate struct {
 	Table  string `json:"table"`
 	Method string `json:"method"` // btree, gin, brin
 	// Keys are the key columns or expressions with their order and operator class.
-	Keys    []model.IndexKey `json:"keys"`
-	Include []string         `json:"include,omitempty"`
+	Keys    []dbstate.IndexKey `json:"keys"`
+	Include []string           `json:"include,omitempty"`
 	// Where is the predicate of a partial index, as SQL.
 	Where string `json:"where,omitempty"`
 	// Name is deterministic and at most 63 bytes.
@@ -112,9 +113,9 @@ func (c *Candidate) definition(mode defMode) string {
 }
 
 // Spec is the candidate as a finding's structured index.
-func (c *Candidate) Spec() *model.IndexSpec {
+func (c *Candidate) Spec() *finding.IndexSpec {
 	schema, table, _ := strings.Cut(c.Table, ".")
-	s := &model.IndexSpec{Schema: schema, Table: table, Name: c.Name, Method: c.Method, Include: c.Include, Where: c.Where}
+	s := &finding.IndexSpec{Schema: schema, Table: table, Name: c.Name, Method: c.Method, Include: c.Include, Where: c.Where}
 	for _, k := range c.Keys {
 		s.Columns = append(s.Columns, k.String())
 	}
@@ -148,7 +149,7 @@ func nameFor(table string, c *Candidate) string {
 
 // nameWord is a key in a name: the column, or the function and column of an expression
 // ("lower_email"), with _desc for a descending key and the operator class's gist (trgm).
-func nameWord(k model.IndexKey) string {
+func nameWord(k dbstate.IndexKey) string {
 	w := k.Column
 	if w == "" {
 		w = identWord(k.Expr)

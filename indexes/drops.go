@@ -6,7 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // HidingCoster is a Coster that can also make existing indexes invisible to the planner: WhatIf
@@ -37,7 +38,7 @@ const dearer = 1.05
 // drops and the index that replaces them are priced as one move). A drop is kept only when no
 // statement gets dearer; otherwise it is refused, naming the statement and both costs. A
 // statement the planner cannot plan refuses the drop too: what cannot be priced is not dropped.
-func ProveDrops(ctx context.Context, w *model.Workload, cat *model.Catalog, coster HidingCoster, config []*Candidate, drops []Drop) (kept []Drop, refused []RefusedDrop, err error) {
+func ProveDrops(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, coster HidingCoster, config []*Candidate, drops []Drop) (kept []Drop, refused []RefusedDrop, err error) {
 	if !coster.CanHideIndexes() {
 		return nil, nil, ErrNoHide
 	}

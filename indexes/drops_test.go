@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
@@ -63,7 +63,7 @@ func TestProveDrops(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer w.Close(ctx)
-		index := func(name string) *model.Index {
+		index := func(name string) *dbstate.Index {
 			for i := range snap.Indexes {
 				if snap.Indexes[i].Name == name {
 					return &snap.Indexes[i]
@@ -73,11 +73,11 @@ func TestProveDrops(t *testing.T) {
 			return nil
 		}
 		// A proposal that replaces visits_client: (client_id, at), which leads with its key.
-		repl := &Candidate{Table: "public.visits", Method: "btree", Keys: []model.IndexKey{{Column: "client_id"}, {Column: "at"}}}
+		repl := &Candidate{Table: "public.visits", Method: "btree", Keys: []dbstate.IndexKey{{Column: "client_id"}, {Column: "at"}}}
 		repl.Name = "visits_client_id_at_idx"
 		drops := []Drop{{Index: index("visits_barber_b")}, {Index: index("visits_barber_a")}, {Index: index("visits_client")}}
 
-		kept, refused, err := ProveDrops(ctx, rep.Model, rep.Catalog, w, nil, drops)
+		kept, refused, err := ProveDrops(ctx, rep.Workload, rep.Catalog, w, nil, drops)
 		if !w.CanHide {
 			if !errors.Is(err, ErrNoHide) {
 				t.Fatalf("HypoPG without hypopg_hide_index: %v, want ErrNoHide", err)
@@ -111,7 +111,7 @@ func TestProveDrops(t *testing.T) {
 		}
 		// The replacement is priced as one move: with (client_id, at) in place visits_client goes
 		// (without it, it stayed: above).
-		kept, refused, err = ProveDrops(ctx, rep.Model, rep.Catalog, w, []*Candidate{repl}, []Drop{{Index: index("visits_client")}})
+		kept, refused, err = ProveDrops(ctx, rep.Workload, rep.Catalog, w, []*Candidate{repl}, []Drop{{Index: index("visits_client")}})
 		if err != nil || len(kept) != 1 {
 			t.Errorf("visits_client with its replacement in place: kept %v, refused %v, %v", kept, refused, err)
 		}

@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // Estimator prices statements from a snapshot's statistics with a small model of PostgreSQL's
@@ -18,8 +19,8 @@ import (
 // and pg_stats' common values for literal constants. Its costs are estimates: findings built on
 // them say so.
 type Estimator struct {
-	cat   *model.Catalog
-	byFP  map[string]*model.WorkloadStatement
+	cat   *dbstate.Catalog
+	byFP  map[string]*workload.Entry
 	cache map[string]Plan
 	// Estimates counts the statements priced (cache misses).
 	Estimates int
@@ -40,8 +41,8 @@ const (
 )
 
 // NewEstimator prices the workload's statements against the catalog.
-func NewEstimator(w *model.Workload, cat *model.Catalog) *Estimator {
-	e := &Estimator{cat: cat, byFP: map[string]*model.WorkloadStatement{}, cache: map[string]Plan{}}
+func NewEstimator(w *workload.Workload, cat *dbstate.Catalog) *Estimator {
+	e := &Estimator{cat: cat, byFP: map[string]*workload.Entry{}, cache: map[string]Plan{}}
 	for _, ws := range w.Statements {
 		e.byFP[ws.Fingerprint] = ws
 	}
@@ -70,7 +71,7 @@ func (e *Estimator) Size(_ context.Context, c *Candidate) (float64, error) {
 	return pages * 8192, nil
 }
 
-func (e *Estimator) width(t *model.Table, col string) float64 {
+func (e *Estimator) width(t *dbstate.Table, col string) float64 {
 	if cs := e.cat.ColumnStat(t.Key(), col); cs != nil && cs.AvgWidth > 0 {
 		return float64(cs.AvgWidth)
 	}
@@ -127,7 +128,7 @@ func boolInt(b bool) int {
 }
 
 // probed reports whether a table is reached through a join from another table of the statement.
-func (e *Estimator) probed(st *model.Statement, table string) bool {
+func (e *Estimator) probed(st *workload.Statement, table string) bool {
 	for _, j := range st.Joins {
 		if j.Left.Table == table && j.Right.Table != table || j.Right.Table == table && j.Left.Table != table {
 			return !hasParamEq(st, table)
@@ -136,9 +137,9 @@ func (e *Estimator) probed(st *model.Statement, table string) bool {
 	return false
 }
 
-func hasParamEq(st *model.Statement, table string) bool {
+func hasParamEq(st *workload.Statement, table string) bool {
 	for _, p := range st.Predicates {
-		if p.Column.Table == table && p.OrGroup == 0 && !p.Negated && p.Wrapper == nil && (p.Op == model.OpEq || p.Op == model.OpIn) {
+		if p.Column.Table == table && p.OrGroup == 0 && !p.Negated && p.Wrapper == nil && (p.Op == workload.OpEq || p.Op == workload.OpIn) {
 			return true
 		}
 	}
@@ -148,7 +149,7 @@ func hasParamEq(st *model.Statement, table string) bool {
 // access is one usable index on the table.
 type indexChoice struct {
 	name    string
-	keys    []model.IndexKey
+	keys    []dbstate.IndexKey
 	include []string
 	where   string
 	pages   float64
@@ -156,11 +157,11 @@ type indexChoice struct {
 
 // tableCost prices reaching one table: a sequential scan, or the cheapest index, the way the
 // planner would weigh them. rows holds the rows already found in the tables that drive this one.
-func (e *Estimator) tableCost(st *model.Statement, t *model.Table, config []*Candidate, hide []string, rows map[string]float64) (cost, found float64, used string) {
+func (e *Estimator) tableCost(st *workload.Statement, t *dbstate.Table, config []*Candidate, hide []string, rows map[string]float64) (cost, found float64, used string) {
 	key := t.Key()
 	n := max(t.RowEstimate, 1)
 	pages := float64(max(t.Pages, 1))
-	var preds []model.Predicate
+	var preds []workload.Predicate
 	for _, p := range st.Predicates {
 		if p.Column.Table == key && p.OrGroup == 0 && p.Clause != "having" {
 			preds = append(preds, p)
@@ -174,7 +175,7 @@ func (e *Estimator) tableCost(st *model.Statement, t *model.Table, config []*Can
 	loops := 1.0
 	var joinCols []string
 	for _, j := range st.Joins {
-		for _, pair := range [][2]model.ColumnRef{{j.Left, j.Right}, {j.Right, j.Left}} {
+		for _, pair := range [][2]workload.ColumnRef{{j.Left, j.Right}, {j.Right, j.Left}} {
 			if pair[0].Table == key && pair[1].Table != key {
 				if r, ok := rows[pair[1].Table]; ok {
 					loops = max(loops, r)
@@ -221,7 +222,7 @@ func (e *Estimator) tableCost(st *model.Statement, t *model.Table, config []*Can
 
 // indexesOn lists the B-tree indexes the planner could use on t: the valid existing ones (minus
 // hidden) and the configured candidates.
-func (e *Estimator) indexesOn(t *model.Table, config []*Candidate, hide []string) []indexChoice {
+func (e *Estimator) indexesOn(t *dbstate.Table, config []*Candidate, hide []string) []indexChoice {
 	var out []indexChoice
 	for _, ix := range e.cat.Indexes(t.Key()) {
 		if !ix.Valid || ix.Method != "btree" || slices.Contains(hide, ix.Key()) {
@@ -244,7 +245,7 @@ func trigram(c *Candidate) bool {
 }
 
 // indexCost prices reaching t through one index, or reports that the index cannot serve.
-func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoice, preds []model.Predicate, joinCols []string,
+func (e *Estimator) indexCost(st *workload.Statement, t *dbstate.Table, ix indexChoice, preds []workload.Predicate, joinCols []string,
 	loops, found, limit float64, ordered bool) (float64, bool) {
 	n := max(t.RowEstimate, 1)
 	pages := float64(max(t.Pages, 1))
@@ -253,7 +254,7 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 		// scan; the planner's default pattern selectivity, rows rechecked on the heap.
 		for _, p := range preds {
 			if p.Column.Column == ix.keys[0].Column && p.Wrapper == nil && !p.Negated &&
-				(p.Op == model.OpLikeWildcard || p.Op == model.OpLikeParam || p.Op == model.OpLikePrefix || p.Op == model.OpRegex) {
+				(p.Op == workload.OpLikeWildcard || p.Op == workload.OpLikeParam || p.Op == workload.OpLikePrefix || p.Op == workload.OpRegex) {
 				rows := n * defaultMatchSel
 				fetched := 2 * pages * rows / (2*pages + rows)
 				perPage := randomPageCost - (randomPageCost-seqPageCost)*math.Sqrt(fetched/pages)
@@ -289,12 +290,12 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 				continue
 			}
 			switch p.Op {
-			case model.OpEq, model.OpIn:
+			case workload.OpEq, workload.OpIn:
 				if !eq {
 					idxSel *= e.selectivity(t, p, nil)
 					eq = true
 				}
-			case model.OpRange, model.OpBetween, model.OpLikePrefix:
+			case workload.OpRange, workload.OpBetween, workload.OpLikePrefix:
 				if !p.CaseInsensitive {
 					rng = true
 				}
@@ -368,10 +369,10 @@ func (e *Estimator) indexCost(st *model.Statement, t *model.Table, ix indexChoic
 const maxSkipDescents = 256
 
 // laterEquality reports whether one of keys has an equality condition (a skip scan needs one).
-func laterEquality(keys []model.IndexKey, preds []model.Predicate) bool {
+func laterEquality(keys []dbstate.IndexKey, preds []workload.Predicate) bool {
 	for _, k := range keys {
 		for _, p := range preds {
-			if keyMatches(k, p) && !p.Negated && (p.Op == model.OpEq || p.Op == model.OpIn) {
+			if keyMatches(k, p) && !p.Negated && (p.Op == workload.OpEq || p.Op == workload.OpIn) {
 				return true
 			}
 		}
@@ -381,7 +382,7 @@ func laterEquality(keys []model.IndexKey, preds []model.Predicate) bool {
 
 // keyMatches reports whether a predicate is on an index key (a plain column, or the same
 // expression).
-func keyMatches(k model.IndexKey, p model.Predicate) bool {
+func keyMatches(k dbstate.IndexKey, p workload.Predicate) bool {
 	if k.Column != "" {
 		return p.Wrapper == nil && p.Column.Column == k.Column
 	}
@@ -394,7 +395,7 @@ func normExpr(s string) string {
 
 // orderFollows: after the matched keys, the index's keys give the statement's ORDER BY (all in the
 // same direction, or all reversed).
-func orderFollows(keys []model.IndexKey, matched int, st *model.Statement) bool {
+func orderFollows(keys []dbstate.IndexKey, matched int, st *workload.Statement) bool {
 	rest := keys[min(matched, len(keys)):]
 	// An equality key can be skipped by the sort: start from the matched prefix's last range key.
 	if matched > 0 && matched <= len(keys) {
@@ -425,12 +426,12 @@ func orderFollows(keys []model.IndexKey, matched int, st *model.Statement) bool 
 }
 
 // covers: every column the statement reads from the table is in the index (an index-only scan).
-func covers(ix indexChoice, st *model.Statement, table string) bool {
-	if st.SelectStar || st.Kind != model.KindSelect {
+func covers(ix indexChoice, st *workload.Statement, table string) bool {
+	if st.SelectStar || st.Kind != workload.KindSelect {
 		return false
 	}
 	has := func(col string) bool {
-		return slices.Contains(ix.include, col) || slices.ContainsFunc(ix.keys, func(k model.IndexKey) bool { return k.Column == col })
+		return slices.Contains(ix.include, col) || slices.ContainsFunc(ix.keys, func(k dbstate.IndexKey) bool { return k.Column == col })
 	}
 	for _, c := range st.Selected {
 		if c.Table == table && !has(c.Column) {
@@ -447,7 +448,7 @@ func covers(ix indexChoice, st *model.Statement, table string) bool {
 
 // impliedBy: the statement's conditions include the partial index's predicate (the same constant
 // equality, IN list or IS NULL).
-func impliedBy(where string, preds []model.Predicate) bool {
+func impliedBy(where string, preds []workload.Predicate) bool {
 	for _, part := range strings.Split(where, " AND ") {
 		ok := false
 		for _, p := range preds {
@@ -455,8 +456,8 @@ func impliedBy(where string, preds []model.Predicate) bool {
 				continue
 			}
 			switch p.Op {
-			case model.OpEq, model.OpIn, model.OpIsNull:
-				if p.Op == model.OpIsNull || p.Value != nil && len(p.Value.Consts) > 0 {
+			case workload.OpEq, workload.OpIn, workload.OpIsNull:
+				if p.Op == workload.OpIsNull || p.Value != nil && len(p.Value.Consts) > 0 {
 					ok = ok || samePredicate(part, predicateSQL(p))
 				}
 			}
@@ -469,7 +470,7 @@ func impliedBy(where string, preds []model.Predicate) bool {
 }
 
 // predicateShare is the share of a table's rows a partial index's predicate keeps.
-func (e *Estimator) predicateShare(t *model.Table, where string) float64 {
+func (e *Estimator) predicateShare(t *dbstate.Table, where string) float64 {
 	if where == "" {
 		return 1
 	}
@@ -481,16 +482,16 @@ func (e *Estimator) predicateShare(t *model.Table, where string) float64 {
 			continue
 		}
 		col = strings.Trim(col, `"`)
-		p := model.Predicate{Column: model.ColumnRef{Table: t.Key(), Column: col}}
+		p := workload.Predicate{Column: workload.ColumnRef{Table: t.Key(), Column: col}}
 		switch {
 		case rest == "IS NULL":
-			p.Op = model.OpIsNull
+			p.Op = workload.OpIsNull
 		case strings.HasPrefix(rest, "IN ("):
-			p.Op = model.OpIn
-			p.Value = &model.Operand{Consts: splitLiterals(strings.TrimSuffix(strings.TrimPrefix(rest, "IN ("), ")"))}
+			p.Op = workload.OpIn
+			p.Value = &workload.Operand{Consts: splitLiterals(strings.TrimSuffix(strings.TrimPrefix(rest, "IN ("), ")"))}
 		case strings.HasPrefix(rest, "= "):
-			p.Op = model.OpEq
-			p.Value = &model.Operand{Consts: splitLiterals(strings.TrimPrefix(rest, "= "))}
+			p.Op = workload.OpEq
+			p.Value = &workload.Operand{Consts: splitLiterals(strings.TrimPrefix(rest, "= "))}
 		default:
 			share *= defaultIneqSel
 			continue
@@ -515,10 +516,10 @@ func splitLiterals(s string) []string {
 }
 
 // selectivity estimates one condition the way a generic plan does.
-func (e *Estimator) selectivity(t *model.Table, p model.Predicate, before []model.Predicate) float64 {
+func (e *Estimator) selectivity(t *dbstate.Table, p workload.Predicate, before []workload.Predicate) float64 {
 	if p.Wrapper != nil {
 		switch p.Op {
-		case model.OpEq, model.OpIn:
+		case workload.OpEq, workload.OpIn:
 			return defaultEqSel
 		}
 		return defaultIneqSel
@@ -526,16 +527,16 @@ func (e *Estimator) selectivity(t *model.Table, p model.Predicate, before []mode
 	nd := math.Max(e.distinct(t, p.Column.Column), 1)
 	var sel float64
 	switch p.Op {
-	case model.OpEq:
+	case workload.OpEq:
 		sel = 1 / nd
 		if p.Value != nil && len(p.Value.Params) == 0 && len(p.Value.Consts) > 0 {
 			if s, known := (&generator{cat: e.cat}).constShare(t, p); known {
 				sel = math.Max(s, 1/math.Max(t.RowEstimate, 1))
 			}
 		}
-	case model.OpIn:
+	case workload.OpIn:
 		k := 10.0
-		if p.Value != nil && p.Value.Kind == model.OperandList {
+		if p.Value != nil && p.Value.Kind == workload.OperandList {
 			k = float64(max(len(p.Value.Params)+len(p.Value.Consts), 1))
 		}
 		sel = math.Min(k/nd, 1)
@@ -544,27 +545,27 @@ func (e *Estimator) selectivity(t *model.Table, p model.Predicate, before []mode
 				sel = math.Max(s, 1/math.Max(t.RowEstimate, 1))
 			}
 		}
-	case model.OpRange:
+	case workload.OpRange:
 		sel = defaultIneqSel
 		for _, b := range before {
-			if b.Column.Table == p.Column.Table && b.Column.Column == p.Column.Column && b.Op == model.OpRange && b.Wrapper == nil {
+			if b.Column.Table == p.Column.Table && b.Column.Column == p.Column.Column && b.Op == workload.OpRange && b.Wrapper == nil {
 				sel = defaultRangeSel / defaultIneqSel // the pair together is DEFAULT_RANGE_INEQ_SEL
 			}
 		}
-	case model.OpBetween:
+	case workload.OpBetween:
 		sel = defaultRangeSel
-	case model.OpIsNull, model.OpNotNull:
+	case workload.OpIsNull, workload.OpNotNull:
 		null := 0.0
 		if cs := e.cat.ColumnStat(t.Key(), p.Column.Column); cs != nil {
 			null = cs.NullFrac
 		}
 		sel = null
-		if p.Op == model.OpNotNull {
+		if p.Op == workload.OpNotNull {
 			sel = 1 - null
 		}
-	case model.OpNe:
+	case workload.OpNe:
 		sel = 1 - 1/nd
-	case model.OpLikePrefix, model.OpLikeParam, model.OpLikeWildcard, model.OpRegex:
+	case workload.OpLikePrefix, workload.OpLikeParam, workload.OpLikeWildcard, workload.OpRegex:
 		sel = defaultMatchSel
 	default:
 		sel = defaultIneqSel
@@ -576,12 +577,12 @@ func (e *Estimator) selectivity(t *model.Table, p model.Predicate, before []mode
 }
 
 // rangeSel is the selectivity of the range conditions on a key column.
-func (e *Estimator) rangeSel(t *model.Table, k model.IndexKey, preds []model.Predicate) float64 {
+func (e *Estimator) rangeSel(t *dbstate.Table, k dbstate.IndexKey, preds []workload.Predicate) float64 {
 	n := 0
 	for _, p := range preds {
-		if keyMatches(k, p) && (p.Op == model.OpRange || p.Op == model.OpBetween || p.Op == model.OpLikePrefix) {
+		if keyMatches(k, p) && (p.Op == workload.OpRange || p.Op == workload.OpBetween || p.Op == workload.OpLikePrefix) {
 			n++
-			if p.Op == model.OpBetween {
+			if p.Op == workload.OpBetween {
 				n++
 			}
 		}
@@ -592,12 +593,12 @@ func (e *Estimator) rangeSel(t *model.Table, k model.IndexKey, preds []model.Pre
 	return defaultIneqSel
 }
 
-func (e *Estimator) distinct(t *model.Table, col string) float64 {
+func (e *Estimator) distinct(t *dbstate.Table, col string) float64 {
 	return (&generator{cat: e.cat}).distinct(t, col)
 }
 
 // correlation of the index's first key with the heap order (0 when unknown).
-func (e *Estimator) correlation(t *model.Table, keys []model.IndexKey) float64 {
+func (e *Estimator) correlation(t *dbstate.Table, keys []dbstate.IndexKey) float64 {
 	if len(keys) == 0 || keys[0].Column == "" {
 		return 0
 	}

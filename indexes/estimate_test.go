@@ -3,10 +3,11 @@ package indexes_test
 import (
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 func TestEstimatorFollowsThePlannersLogic(t *testing.T) {
@@ -19,7 +20,7 @@ func TestEstimatorFollowsThePlannersLogic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var ws *model.WorkloadStatement
+		var ws *workload.Entry
 		for _, s := range w.Statements {
 			if s.Fingerprint == fp {
 				ws = s
@@ -37,7 +38,7 @@ func TestEstimatorFollowsThePlannersLogic(t *testing.T) {
 	idx := func(table string, where string, cols ...string) *Candidate {
 		c := &Candidate{Table: table, Method: "btree", Where: where}
 		for _, col := range cols {
-			c.Keys = append(c.Keys, model.IndexKey{Column: col})
+			c.Keys = append(c.Keys, dbstate.IndexKey{Column: col})
 		}
 		c.Name = NameFor(table, c)
 		return c
@@ -60,7 +61,7 @@ func TestEstimatorFollowsThePlannersLogic(t *testing.T) {
 		t.Errorf("hiding appointments_pkey: cost %.1f -> %.1f", with, without)
 	}
 	// A trigram GIN index serves a leading-wildcard LIKE no B-tree can.
-	trgm := &Candidate{Table: "public.clients", Method: "gin", Keys: []model.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}, Estimated: true, Needs: "pg_trgm"}
+	trgm := &Candidate{Table: "public.clients", Method: "gin", Keys: []dbstate.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}, Estimated: true, Needs: "pg_trgm"}
 	trgm.Name = NameFor(trgm.Table, trgm)
 	if before, after := cost("client_search_phone", nil, nil), cost("client_search_phone", []*Candidate{trgm}, nil); after*2 > before {
 		t.Errorf("a leading-wildcard search with a trigram index: cost %.1f -> %.1f", before, after)

@@ -5,17 +5,18 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // CostFact is an index finding's evidence of one statement's planner cost without and with the
 // index: "cost FINGERPRINT": "11421.2 -> 18.4" (docs/json.md).
-func CostFact(fingerprint string, before, after float64) model.Fact {
-	return model.Fact{Name: "cost " + fingerprint, Value: fmt.Sprintf("%.1f -> %.1f", before, after)}
+func CostFact(fingerprint string, before, after float64) finding.Fact {
+	return finding.Fact{Name: "cost " + fingerprint, Value: fmt.Sprintf("%.1f -> %.1f", before, after)}
 }
 
 // ParseCostFact reads a CostFact back (the HTML report draws it); ok is false for any other fact.
-func ParseCostFact(f model.Fact) (fingerprint string, before, after float64, ok bool) {
+func ParseCostFact(f finding.Fact) (fingerprint string, before, after float64, ok bool) {
 	fp, isCost := strings.CutPrefix(f.Name, "cost ")
 	s, isText := f.Value.(string)
 	b, a, arrow := strings.Cut(s, " -> ")
@@ -30,26 +31,26 @@ func ParseCostFact(f model.Fact) (fingerprint string, before, after float64, ok 
 // Findings turns a selection into advise's findings: one per proposed index, graded by the share
 // of the workload's planner cost it saves. planned marks findings the live planner proved (an
 // offline run cannot repeat them); estimated marks findings priced from statistics alone.
-func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.Finding {
-	byFP := map[string]*model.WorkloadStatement{}
+func Findings(res *Result, w *workload.Workload, planned, estimated bool) []finding.Finding {
+	byFP := map[string]*workload.Entry{}
 	for _, ws := range w.Statements {
 		byFP[ws.Fingerprint] = ws
 	}
-	var out []model.Finding
+	var out []finding.Finding
 	for _, p := range res.Proposals {
 		c := p.Candidate
 		estimated := estimated || p.Estimated
-		f := model.Finding{
-			Rule: "index.create", Kind: model.KindIndex, Table: c.Table,
-			Severity: max(model.SeverityForShare(p.Share), model.SeverityLow),
+		f := finding.Finding{
+			Rule: "index.create", Kind: finding.KindIndex, Table: c.Table,
+			Severity: max(finding.SeverityForShare(p.Share), finding.SeverityLow),
 			Title:    fmt.Sprintf("create %s: saves %.1f%% of the workload's planner cost", c.Name, 100*p.Share),
 			Detail: fmt.Sprintf("Why: %s. The planner%s prices every statement it serves with and without it; the index "+
 				"costs %s and adds write cost %.0f (weighted like the savings).", strings.Join(c.Why, "; "), via(estimated), bytesText(p.SizeBytes), p.WriteCost),
-			Evidence: model.Facts("size_bytes", int64(p.SizeBytes), "benefit", model.Round(p.Benefit, 1), "share", model.Round(p.Share, 4),
-				"write_cost", model.Round(p.WriteCost, 1)),
+			Evidence: finding.Facts("size_bytes", int64(p.SizeBytes), "benefit", finding.Round(p.Benefit, 1), "share", finding.Round(p.Share, 4),
+				"write_cost", finding.Round(p.WriteCost, 1)),
 			SQL:              needs(c) + c.Definition() + ";",
 			Index:            c.Spec(),
-			Impact:           model.Round(p.Share, 4),
+			Impact:           finding.Round(p.Share, 4),
 			NeedsLivePlanner: planned,
 			Estimated:        estimated,
 		}
@@ -59,7 +60,7 @@ func Findings(res *Result, w *model.Workload, planned, estimated bool) []model.F
 		for _, e := range p.Effects {
 			f.Evidence = append(f.Evidence, CostFact(e.Fingerprint, e.Before, e.After))
 			if ws := byFP[e.Fingerprint]; ws != nil {
-				f.Statements = append(f.Statements, ws.Evidence())
+				f.Statements = append(f.Statements, finding.StatementOf(ws))
 			}
 		}
 		var then []string

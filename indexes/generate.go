@@ -6,7 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/workload"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -31,10 +32,10 @@ const (
 
 // Generate proposes candidate indexes for the workload's statements, deduplicated across
 // statements, minus those an existing valid index already provides.
-func Generate(w *model.Workload, cat *model.Catalog) []*Candidate {
+func Generate(w *workload.Workload, cat *dbstate.Catalog) []*Candidate {
 	g := &generator{cat: cat, bySig: map[string]*Candidate{}}
 	for _, ws := range w.Statements {
-		if ws.Model == nil || ws.System || ws.Model.Kind == model.KindUtility || ws.Model.Kind == model.KindInsert {
+		if ws.Model == nil || ws.System || ws.Model.Kind == workload.KindUtility || ws.Model.Kind == workload.KindInsert {
 			continue
 		}
 		for _, st := range ws.Models() {
@@ -61,13 +62,13 @@ func Generate(w *model.Workload, cat *model.Catalog) []*Candidate {
 }
 
 type generator struct {
-	cat   *model.Catalog
+	cat   *dbstate.Catalog
 	bySig map[string]*Candidate
 	order []string
 }
 
 // add records a candidate (or adds the statement to an identical one).
-func (g *generator) add(ws *model.WorkloadStatement, c *Candidate) {
+func (g *generator) add(ws *workload.Entry, c *Candidate) {
 	if len(c.Keys) == 0 {
 		return
 	}
@@ -97,20 +98,20 @@ func (g *generator) add(ws *model.WorkloadStatement, c *Candidate) {
 
 // access is how one statement reaches one table.
 type access struct {
-	eq       []string          // columns fixed by equality or IN with a run-time value
-	multi    map[string]bool   // of those, the ones an IN list or = ANY gives several values
-	nullable map[string]bool   // columns an IS NULL too common for a partial index makes keys
-	constEq  []model.Predicate // columns fixed to constants (status = 'pending')
-	ranges   []string          // columns bounded by ranges, BETWEEN or a LIKE prefix
-	exprs    []model.Predicate // wrapped columns an immutable expression index can serve
-	joins    []string          // columns joined to another table
-	order    []model.IndexKey  // ORDER BY, when every key is a plain column of this table
-	patterns []model.Predicate // leading-wildcard LIKE and ILIKE
-	read     map[string]bool   // every column the statement reads from the table
-	star     bool              // SELECT *
+	eq       []string             // columns fixed by equality or IN with a run-time value
+	multi    map[string]bool      // of those, the ones an IN list or = ANY gives several values
+	nullable map[string]bool      // columns an IS NULL too common for a partial index makes keys
+	constEq  []workload.Predicate // columns fixed to constants (status = 'pending')
+	ranges   []string             // columns bounded by ranges, BETWEEN or a LIKE prefix
+	exprs    []workload.Predicate // wrapped columns an immutable expression index can serve
+	joins    []string             // columns joined to another table
+	order    []dbstate.IndexKey   // ORDER BY, when every key is a plain column of this table
+	patterns []workload.Predicate // leading-wildcard LIKE and ILIKE
+	read     map[string]bool      // every column the statement reads from the table
+	star     bool                 // SELECT *
 }
 
-func (g *generator) collect(st *model.Statement, t *model.Table) *access {
+func (g *generator) collect(st *workload.Statement, t *dbstate.Table) *access {
 	a := &access{read: map[string]bool{}, multi: map[string]bool{}, nullable: map[string]bool{}}
 	key := t.Key()
 	for _, p := range st.Predicates {
@@ -122,42 +123,42 @@ func (g *generator) collect(st *model.Statement, t *model.Table) *access {
 			continue
 		}
 		if p.Wrapper != nil {
-			if immutableExpr(p, t) != "" && (p.Op == model.OpEq || p.Op == model.OpIn || p.Op == model.OpRange || p.Op == model.OpBetween) {
+			if immutableExpr(p, t) != "" && (p.Op == workload.OpEq || p.Op == workload.OpIn || p.Op == workload.OpRange || p.Op == workload.OpBetween) {
 				a.exprs = append(a.exprs, p)
 			}
 			continue
 		}
 		switch p.Op {
-		case model.OpEq, model.OpIn:
-			if p.Value != nil && p.Value.Kind == model.OperandColumn && p.Value.Column != nil && p.Value.Column.Table == key {
+		case workload.OpEq, workload.OpIn:
+			if p.Value != nil && p.Value.Kind == workload.OperandColumn && p.Value.Column != nil && p.Value.Column.Table == key {
 				continue // a = b within one table: no index helps
 			}
-			if p.Value != nil && len(p.Value.Params) == 0 && len(p.Value.Consts) > 0 && p.Value.Kind != model.OperandExpr {
+			if p.Value != nil && len(p.Value.Params) == 0 && len(p.Value.Consts) > 0 && p.Value.Kind != workload.OperandExpr {
 				a.constEq = append(a.constEq, p)
 			} else {
 				a.eq = appendOnce(a.eq, p.Column.Column)
-				if p.Op == model.OpIn && p.Value != nil && (p.Value.Kind == model.OperandParam || len(p.Value.Params)+len(p.Value.Consts) > 1) {
+				if p.Op == workload.OpIn && p.Value != nil && (p.Value.Kind == workload.OperandParam || len(p.Value.Params)+len(p.Value.Consts) > 1) {
 					a.multi[p.Column.Column] = true
 				}
 			}
-		case model.OpRange, model.OpBetween:
+		case workload.OpRange, workload.OpBetween:
 			a.ranges = appendOnce(a.ranges, p.Column.Column)
-		case model.OpLikePrefix:
+		case workload.OpLikePrefix:
 			if !p.CaseInsensitive {
 				a.ranges = appendOnce(a.ranges, p.Column.Column)
 			} else {
 				a.patterns = append(a.patterns, p)
 			}
-		case model.OpLikeWildcard, model.OpLikeParam:
+		case workload.OpLikeWildcard, workload.OpLikeParam:
 			// A pattern bound at run time may start with a wildcard (an ORM's contains()), which
 			// only a trigram index serves, whatever its case sensitivity.
 			a.patterns = append(a.patterns, p)
-		case model.OpIsNull:
+		case workload.OpIsNull:
 			a.constEq = append(a.constEq, p)
 		}
 	}
 	for _, j := range st.Joins {
-		for _, c := range []model.ColumnRef{j.Left, j.Right} {
+		for _, c := range []workload.ColumnRef{j.Left, j.Right} {
 			if c.Table == key {
 				a.joins = appendOnce(a.joins, c.Column)
 				a.read[c.Column] = true
@@ -170,7 +171,7 @@ func (g *generator) collect(st *model.Statement, t *model.Table) *access {
 			ordered = false
 			break
 		}
-		a.order = append(a.order, model.IndexKey{Column: k.Column.Column, Desc: k.Desc, NullsFirst: nullsFirst(k)})
+		a.order = append(a.order, dbstate.IndexKey{Column: k.Column.Column, Desc: k.Desc, NullsFirst: nullsFirst(k)})
 		a.read[k.Column.Column] = true
 	}
 	if !ordered {
@@ -190,7 +191,7 @@ func (g *generator) collect(st *model.Statement, t *model.Table) *access {
 	return a
 }
 
-func nullsFirst(k model.SortKey) bool {
+func nullsFirst(k workload.SortKey) bool {
 	if k.NullsFirst != nil {
 		return *k.NullsFirst
 	}
@@ -205,7 +206,7 @@ func appendOnce(list []string, s string) []string {
 }
 
 // forTable proposes the candidates one statement suggests for one table.
-func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t *model.Table) {
+func (g *generator) forTable(ws *workload.Entry, st *workload.Statement, t *dbstate.Table) {
 	a := g.collect(st, t)
 	key := t.Key()
 
@@ -226,7 +227,7 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 			// as it finds a value, so IS NULL is an equality here; a common one may also be
 			// left to a filter (1d below).
 			eq = appendOnce(eq, p.Column.Column)
-			if p.Op == model.OpIsNull {
+			if p.Op == workload.OpIsNull {
 				a.nullable[p.Column.Column] = true
 			}
 		}
@@ -258,10 +259,10 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 		}
 		return c
 	}
-	eqKeys := func() []model.IndexKey {
-		ks := make([]model.IndexKey, 0, len(eq))
+	eqKeys := func() []dbstate.IndexKey {
+		ks := make([]dbstate.IndexKey, 0, len(eq))
 		for _, c := range eq {
-			ks = append(ks, model.IndexKey{Column: c})
+			ks = append(ks, dbstate.IndexKey{Column: c})
 		}
 		return ks
 	}
@@ -304,7 +305,7 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 		orderFollows := len(a.order) > 0 && (rng == "" || a.order[0].Column == rng)
 		if orderFollows {
 			for _, o := range a.order {
-				if !slices.ContainsFunc(keys, func(k model.IndexKey) bool { return k.Column == o.Column }) {
+				if !slices.ContainsFunc(keys, func(k dbstate.IndexKey) bool { return k.Column == o.Column }) {
 					keys = append(keys, o)
 				}
 			}
@@ -313,13 +314,13 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 				why = append(why, "range on "+rng)
 			}
 		} else if rng != "" {
-			keys = append(keys, model.IndexKey{Column: rng})
+			keys = append(keys, dbstate.IndexKey{Column: rng})
 			why = append(why, "range on "+rng)
 		}
 		c := base(why...)
 		c.Keys = keys
 		if len(c.Keys) == 0 && whereSQL != "" && len(a.joins) > 0 {
-			c.Keys = []model.IndexKey{{Column: a.joins[0]}}
+			c.Keys = []dbstate.IndexKey{{Column: a.joins[0]}}
 			c.Why = append(c.Why, "join on "+a.joins[0])
 		}
 		addB(c)
@@ -342,9 +343,9 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 		//    the range), with the IN list checked on the rows found.
 		//    A common IS NULL is left to a filter the same way.
 		if single := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return a.multi[c] || a.nullable[c] }); len(single) < len(eq) && (len(a.order) > 0 || rng != "") {
-			var ks []model.IndexKey
+			var ks []dbstate.IndexKey
 			for _, c := range single {
-				ks = append(ks, model.IndexKey{Column: c})
+				ks = append(ks, dbstate.IndexKey{Column: c})
 			}
 			why := []string{}
 			if len(single) > 0 {
@@ -354,13 +355,13 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 			nulls := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.nullable[c] })
 			if orderFollows {
 				for _, o := range a.order {
-					if !slices.ContainsFunc(ks, func(k model.IndexKey) bool { return k.Column == o.Column }) {
+					if !slices.ContainsFunc(ks, func(k dbstate.IndexKey) bool { return k.Column == o.Column }) {
 						ks = append(ks, o)
 					}
 				}
 				why = append(why, "ORDER BY "+sortText(a.order))
 			} else {
-				ks = append(ks, model.IndexKey{Column: rng})
+				ks = append(ks, dbstate.IndexKey{Column: rng})
 				why = append(why, "range on "+rng)
 			}
 			if len(multi) > 0 {
@@ -392,14 +393,14 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 			c.Why = append(c.Why, eqWhy)
 		}
 		for _, col := range cols {
-			c.Keys = append(c.Keys, model.IndexKey{Column: col})
+			c.Keys = append(c.Keys, dbstate.IndexKey{Column: col})
 		}
 		addB(c)
 	}
 	// 3. expression indexes for wrapped columns.
 	for _, p := range a.exprs {
 		c := base("condition on " + p.Wrapper.Expr)
-		c.Keys = append(eqKeys(), model.IndexKey{Expr: immutableExpr(p, t)})
+		c.Keys = append(eqKeys(), dbstate.IndexKey{Expr: immutableExpr(p, t)})
 		if eqWhy != "" {
 			c.Why = append([]string{eqWhy}, c.Why...)
 		}
@@ -410,7 +411,7 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 		best := built[0]
 		var extra []string
 		for col := range a.read {
-			if !inWhere[col] && !slices.ContainsFunc(best.Keys, func(k model.IndexKey) bool { return k.Column == col }) {
+			if !inWhere[col] && !slices.ContainsFunc(best.Keys, func(k dbstate.IndexKey) bool { return k.Column == col }) {
 				extra = append(extra, col)
 			}
 		}
@@ -429,7 +430,7 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 	// 5. trigram GIN for patterns no B-tree serves.
 	if g.trigramAvailable() {
 		for _, p := range a.patterns {
-			c := &Candidate{Table: key, Method: "gin", Keys: []model.IndexKey{{Column: p.Column.Column, Opclass: "gin_trgm_ops"}},
+			c := &Candidate{Table: key, Method: "gin", Keys: []dbstate.IndexKey{{Column: p.Column.Column, Opclass: "gin_trgm_ops"}},
 				Why: []string{fmt.Sprintf("%s pattern on %s", likeWord(p), p.Column.Column)}, Estimated: true, Needs: "pg_trgm"}
 			g.add(ws, c)
 		}
@@ -438,7 +439,7 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 	if t.Pages >= BRINMinPages && t.Stats != nil && t.Stats.Updates+t.Stats.Deletes < t.Stats.Inserts/10 {
 		for _, r := range a.ranges {
 			if cs := g.cat.ColumnStat(key, r); cs != nil && cs.Correlation != nil && (*cs.Correlation >= BRINMinCorrelation || *cs.Correlation <= -BRINMinCorrelation) {
-				c := &Candidate{Table: key, Method: "brin", Keys: []model.IndexKey{{Column: r}},
+				c := &Candidate{Table: key, Method: "brin", Keys: []dbstate.IndexKey{{Column: r}},
 					Why: []string{fmt.Sprintf("range on %s, correlation %.2f with the table's physical order", r, *cs.Correlation)}}
 				g.add(ws, c)
 			}
@@ -446,14 +447,14 @@ func (g *generator) forTable(ws *model.WorkloadStatement, st *model.Statement, t
 	}
 }
 
-func likeWord(p model.Predicate) string {
+func likeWord(p workload.Predicate) string {
 	if p.CaseInsensitive {
 		return "ILIKE"
 	}
 	return "leading-wildcard LIKE"
 }
 
-func sortText(keys []model.IndexKey) string {
+func sortText(keys []dbstate.IndexKey) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k.Column
@@ -465,12 +466,12 @@ func sortText(keys []model.IndexKey) string {
 }
 
 // predicateSQL renders a constant condition for a partial index's WHERE.
-func predicateSQL(p model.Predicate) string {
+func predicateSQL(p workload.Predicate) string {
 	col := quote.Ident(p.Column.Column)
 	switch p.Op {
-	case model.OpIsNull:
+	case workload.OpIsNull:
 		return col + " IS NULL"
-	case model.OpIn:
+	case workload.OpIn:
 		vals := make([]string, len(p.Value.Consts))
 		for i, v := range p.Value.Consts {
 			vals[i] = literal(v)
@@ -493,12 +494,12 @@ func literal(v string) string {
 
 // constShare estimates the share of rows a constant condition selects, from pg_stats' most
 // common values and null fraction. known is false when the statistics cannot say.
-func (g *generator) constShare(t *model.Table, p model.Predicate) (share float64, known bool) {
+func (g *generator) constShare(t *dbstate.Table, p workload.Predicate) (share float64, known bool) {
 	cs := g.cat.ColumnStat(t.Key(), p.Column.Column)
 	if cs == nil {
 		return 0, false
 	}
-	if p.Op == model.OpIsNull {
+	if p.Op == workload.OpIsNull {
 		return cs.NullFrac, true
 	}
 	if len(cs.MostCommonVals) == 0 || len(cs.MostCommonVals) != len(cs.MostCommonFreqs) {
@@ -524,7 +525,7 @@ func (g *generator) constShare(t *model.Table, p model.Predicate) (share float64
 }
 
 // distinct estimates a column's number of distinct values (0 when unknown).
-func (g *generator) distinct(t *model.Table, col string) float64 {
+func (g *generator) distinct(t *dbstate.Table, col string) float64 {
 	cs := g.cat.ColumnStat(t.Key(), col)
 	if cs == nil {
 		if g.isPrimaryKeyColumn(t, col) {
@@ -540,7 +541,7 @@ func (g *generator) distinct(t *model.Table, col string) float64 {
 
 // allDistinct: ANALYZE found every value of the column distinct (n_distinct = -1), or it is the
 // single-column primary key.
-func (g *generator) allDistinct(t *model.Table, col string) bool {
+func (g *generator) allDistinct(t *dbstate.Table, col string) bool {
 	if g.isPrimaryKeyColumn(t, col) {
 		return true
 	}
@@ -550,13 +551,13 @@ func (g *generator) allDistinct(t *model.Table, col string) bool {
 
 // sortBySelectivity orders columns most selective (most distinct values) first, keeping the
 // statement's order between columns the statistics cannot tell apart.
-func (g *generator) sortBySelectivity(t *model.Table, cols []string) {
+func (g *generator) sortBySelectivity(t *dbstate.Table, cols []string) {
 	slices.SortStableFunc(cols, func(a, b string) int { return cmp.Compare(g.distinct(t, b), g.distinct(t, a)) })
 }
 
 // uniqueCovered reports whether a valid unique index (without predicate) has only columns
 // among cols: equality on them finds at most one row already.
-func (g *generator) uniqueCovered(t *model.Table, cols []string) bool {
+func (g *generator) uniqueCovered(t *dbstate.Table, cols []string) bool {
 	for _, ix := range g.cat.Indexes(t.Key()) {
 		if !ix.Unique || !ix.Valid || ix.Predicate != "" || len(ix.Keys) == 0 {
 			continue
@@ -572,7 +573,7 @@ func (g *generator) uniqueCovered(t *model.Table, cols []string) bool {
 	return false
 }
 
-func (g *generator) isPrimaryKeyColumn(t *model.Table, col string) bool {
+func (g *generator) isPrimaryKeyColumn(t *dbstate.Table, col string) bool {
 	for _, c := range g.cat.Constraints(t.Key()) {
 		if c.Type == "primary_key" && len(c.Columns) == 1 && c.Columns[0] == col {
 			return true
@@ -582,7 +583,7 @@ func (g *generator) isPrimaryKeyColumn(t *model.Table, col string) bool {
 }
 
 // wide reports whether INCLUDE columns would make the index fat (wide text, JSON).
-func (g *generator) wide(t *model.Table, cols []string) bool {
+func (g *generator) wide(t *dbstate.Table, cols []string) bool {
 	width := 0
 	for _, c := range cols {
 		if cs := g.cat.ColumnStat(t.Key(), c); cs != nil {
@@ -615,7 +616,7 @@ func (g *generator) existing(c *Candidate) bool {
 		}
 		covered := true
 		for _, inc := range c.Include {
-			found := slices.Contains(ix.Include, inc) || slices.ContainsFunc(ix.Keys, func(k model.IndexKey) bool { return k.Column == inc })
+			found := slices.Contains(ix.Include, inc) || slices.ContainsFunc(ix.Keys, func(k dbstate.IndexKey) bool { return k.Column == inc })
 			covered = covered && found
 		}
 		if covered {
@@ -627,7 +628,7 @@ func (g *generator) existing(c *Candidate) bool {
 
 // sameKey compares keys, treating a key's direction pair (DESC NULLS FIRST and ASC NULLS
 // LAST) as equal to its mirror only when both are plain B-tree defaults.
-func sameKey(a, b model.IndexKey) bool {
+func sameKey(a, b dbstate.IndexKey) bool {
 	return a.Column == b.Column && a.Expr == b.Expr && a.Opclass == b.Opclass && a.Collation == b.Collation &&
 		a.Desc == b.Desc && a.NullsFirst == b.NullsFirst
 }
@@ -645,7 +646,7 @@ func samePredicate(catalog, candidate string) bool {
 // immutableExpr returns the index expression for a wrapped column when PostgreSQL would accept
 // it in an index (only immutable functions), "" otherwise. date(timestamptz) and casts of
 // timestamptz depend on the session's time zone, so they are refused.
-func immutableExpr(p model.Predicate, t *model.Table) string {
+func immutableExpr(p workload.Predicate, t *dbstate.Table) string {
 	wr := p.Wrapper
 	if wr == nil || len(wr.OtherColumns) > 0 {
 		return ""
@@ -657,7 +658,7 @@ func immutableExpr(p model.Predicate, t *model.Table) string {
 	col := quote.Ident(p.Column.Column)
 	tz := colType == "timestamp with time zone"
 	switch wr.Kind {
-	case model.WrapFunction:
+	case workload.WrapFunction:
 		switch wr.Name {
 		case "lower", "upper", "md5", "reverse", "btrim", "abs":
 			return wr.Name + "(" + col + ")"
@@ -666,7 +667,7 @@ func immutableExpr(p model.Predicate, t *model.Table) string {
 				return "date(" + col + ")"
 			}
 		}
-	case model.WrapCast:
+	case workload.WrapCast:
 		if wr.Name == "date" && strings.HasPrefix(colType, "timestamp") && !tz {
 			return "(" + col + ")::date"
 		}

@@ -6,27 +6,30 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bookedbarber/pgtune/workload/build"
+
 	pgtune "github.com/bookedbarber/pgtune"
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
-	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/snapshot"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // demoWorkload builds the bundled demo snapshot's workload and catalog.
-func demoWorkload(t *testing.T) (*model.Snapshot, *model.Workload, *model.Catalog) {
+func demoWorkload(t *testing.T) (*dbstate.Snapshot, *workload.Workload, *dbstate.Catalog) {
 	t.Helper()
 	snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := model.NewCatalog(snap)
-	return snap, advisor.BuildWorkload(snap, cat), cat
+	cat := dbstate.NewCatalog(snap)
+	return snap, build.Workload(snap, cat, nil), cat
 }
 
-func demoCandidates(t *testing.T, mutate func(*model.Snapshot)) ([]*Candidate, *model.Workload) {
+func demoCandidates(t *testing.T, mutate func(*dbstate.Snapshot)) ([]*Candidate, *workload.Workload) {
 	t.Helper()
 	snap, err := snapshot.Read(bytes.NewReader(pgtune.DemoSnapshot))
 	if err != nil {
@@ -39,13 +42,13 @@ func demoCandidates(t *testing.T, mutate func(*model.Snapshot)) ([]*Candidate, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Generate(rep.Model, rep.Catalog), rep.Model
+	return Generate(rep.Workload, rep.Catalog), rep.Workload
 }
 
 // The index a DBA would add for each hot booking statement is among the candidates, derived from
 // that statement; nothing an existing index provides is.
 func TestGenerateOnTheBookingWorkload(t *testing.T) {
-	cands, _ := demoCandidates(t, func(s *model.Snapshot) { s.AvailableExtensions = append(s.AvailableExtensions, "pg_trgm") })
+	cands, _ := demoCandidates(t, func(s *dbstate.Snapshot) { s.AvailableExtensions = append(s.AvailableExtensions, "pg_trgm") })
 	byDef := map[string]*Candidate{}
 	for _, c := range cands {
 		byDef[strings.TrimPrefix(c.PlainDefinition(), "CREATE INDEX "+c.Name+" ")] = c
@@ -98,7 +101,7 @@ func TestGenerateOnTheBookingWorkload(t *testing.T) {
 }
 
 func TestTrigramOnlyWhenAvailable(t *testing.T) {
-	cands, _ := demoCandidates(t, func(s *model.Snapshot) {
+	cands, _ := demoCandidates(t, func(s *dbstate.Snapshot) {
 		s.AvailableExtensions = slices.DeleteFunc(s.AvailableExtensions, func(e string) bool { return e == "pg_trgm" })
 	})
 	for _, c := range cands {
@@ -109,20 +112,20 @@ func TestTrigramOnlyWhenAvailable(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	c := &Candidate{Table: "public.appointments", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time", Desc: true, NullsFirst: true}},
+	c := &Candidate{Table: "public.appointments", Method: "btree", Keys: []dbstate.IndexKey{{Column: "barber_id"}, {Column: "start_time", Desc: true, NullsFirst: true}},
 		Where: "status IN ('pending', 'confirmed')"}
 	if got := NameFor(c.Table, c); got != "appointments_barber_id_start_time_desc_pending_confirmed_idx" {
 		t.Errorf("name = %s", got)
 	}
 	long := &Candidate{Table: "public.a_table_with_a_rather_long_name", Method: "btree",
-		Keys: []model.IndexKey{{Column: "first_long_column_name"}, {Column: "second_long_column_name"}}}
+		Keys: []dbstate.IndexKey{{Column: "first_long_column_name"}, {Column: "second_long_column_name"}}}
 	n1 := NameFor(long.Table, long)
 	long.Keys[1].Column = "second_long_column_other"
 	n2 := NameFor(long.Table, long)
 	if len(n1) > 63 || len(n2) > 63 || n1 == n2 || !strings.HasSuffix(n1, "_idx") || NameFor(long.Table, long) != n2 {
 		t.Errorf("long names %q, %q", n1, n2)
 	}
-	expr := &Candidate{Table: "public.clients", Method: "gin", Keys: []model.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}}
+	expr := &Candidate{Table: "public.clients", Method: "gin", Keys: []dbstate.IndexKey{{Column: "phone", Opclass: "gin_trgm_ops"}}}
 	if got := NameFor(expr.Table, expr); got != "clients_phone_trgm_idx" {
 		t.Errorf("trigram name = %s", got)
 	}
@@ -133,7 +136,7 @@ func TestNames(t *testing.T) {
 }
 
 func TestImmutableExpressionsOnly(t *testing.T) {
-	tbl := &model.Table{Columns: []model.Column{{Name: "ts", Type: "timestamp with time zone"}, {Name: "day", Type: "timestamp without time zone"}, {Name: "email", Type: "text"}}}
+	tbl := &dbstate.Table{Columns: []dbstate.Column{{Name: "ts", Type: "timestamp with time zone"}, {Name: "day", Type: "timestamp without time zone"}, {Name: "email", Type: "text"}}}
 	cases := []struct {
 		col, kind, name, want string
 	}{
@@ -145,7 +148,7 @@ func TestImmutableExpressionsOnly(t *testing.T) {
 		{"email", "function", "now", ""},
 	}
 	for _, c := range cases {
-		p := model.Predicate{Column: model.ColumnRef{Column: c.col}, Wrapper: &model.Wrapper{Kind: model.WrapperKind(c.kind), Name: c.name}}
+		p := workload.Predicate{Column: workload.ColumnRef{Column: c.col}, Wrapper: &workload.Wrapper{Kind: workload.WrapperKind(c.kind), Name: c.name}}
 		if got := ImmutableExpr(p, tbl); got != c.want {
 			t.Errorf("%s(%s): %q, want %q", c.name, c.col, got, c.want)
 		}
@@ -156,11 +159,11 @@ func TestImmutableExpressionsOnly(t *testing.T) {
 // candidate is that column alone; the other equality columns would add size, not selectivity.
 func TestGenerateNarrowsOnADistinctColumn(t *testing.T) {
 	const q = "SELECT id, amount_cents FROM payments WHERE stripe_payment_intent_id = $1 AND barber_id = $2 AND currency = $3"
-	cands, _ := demoCandidates(t, func(s *model.Snapshot) {
-		s.Indexes = slices.DeleteFunc(s.Indexes, func(ix model.Index) bool {
+	cands, _ := demoCandidates(t, func(s *dbstate.Snapshot) {
+		s.Indexes = slices.DeleteFunc(s.Indexes, func(ix dbstate.Index) bool {
 			return ix.Table == "payments" && len(ix.Keys) > 0 && ix.Keys[0].Column == "stripe_payment_intent_id"
 		})
-		s.Statements.Rows = append(s.Statements.Rows, model.StatementRow{QueryID: 4242, Toplevel: true, Query: q,
+		s.Statements.Rows = append(s.Statements.Rows, dbstate.StatementRow{QueryID: 4242, Toplevel: true, Query: q,
 			Calls: 5000, TotalExecMs: 50000, MeanExecMs: 10, Rows: 5000})
 	})
 	found := false

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -74,7 +74,7 @@ func Existing(dir string) (last int, indexes map[string]bool, ups []string, err 
 
 // FromIndex turns an index (one a migration will create) into a candidate, so the engine can
 // treat it as in place.
-func FromIndex(ix model.Index) *Candidate {
+func FromIndex(ix dbstate.Index) *Candidate {
 	return &Candidate{Table: ix.TableKey(), Method: ix.Method, Keys: ix.Keys, Include: ix.Include, Where: ix.Predicate, Name: ix.Name,
 		Why: []string{"planned by an earlier migration"}}
 }
@@ -97,7 +97,7 @@ func indexNamesIn(sql string) []string {
 
 // Drop is an existing index to remove, with why.
 type Drop struct {
-	Index  *model.Index
+	Index  *dbstate.Index
 	Reason string
 	// Proven is set when the planner showed, with the index hidden, that no statement gets dearer
 	// (ProveDrops, HypoPG 1.4+).

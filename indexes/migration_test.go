@@ -9,13 +9,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
 )
 
 func proposal(table string, keys ...string) *Proposal {
 	c := &Candidate{Table: table, Method: "btree", Why: []string{"equality on " + keys[0]}}
 	for _, k := range keys {
-		c.Keys = append(c.Keys, model.IndexKey{Column: k})
+		c.Keys = append(c.Keys, dbstate.IndexKey{Column: k})
 	}
 	c.Name = nameFor(table, c)
 	return &Proposal{Candidate: c, SizeBytes: 1 << 20, Share: 0.25, Effects: []Effect{{Fingerprint: "abc", Query: "SELECT 1 FROM t\nWHERE a = $1", Calls: 10, Before: 100, After: 2}}}
@@ -24,7 +24,7 @@ func proposal(table string, keys ...string) *Proposal {
 var day = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 
 func TestMigrationsAreOneStatementEach(t *testing.T) {
-	drop := Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "t_old", Definition: "CREATE INDEX t_old ON public.t USING btree (a)"}, Reason: "Drops t_old."}
+	drop := Drop{Index: &dbstate.Index{Schema: "public", Table: "t", Name: "t_old", Definition: "CREATE INDEX t_old ON public.t USING btree (a)"}, Reason: "Drops t_old."}
 	ms := Migrations([]*Proposal{proposal("public.t", "a", "b"), proposal("public.u", "c")}, []Drop{drop}, nil, 7, map[string]bool{}, day)
 	if len(ms) != 3 || ms[0].Version != 8 || ms[2].Version != 10 {
 		t.Fatalf("%+v", ms)
@@ -95,7 +95,7 @@ func TestHostileNamesStayInTheDirectory(t *testing.T) {
 	dir := filepath.Join(parent, "migrations")
 	evil := proposal("public.t", "../../../tmp/pwn", strings.Repeat("ü", 40))
 	evil.Candidate.Why = []string{"equality on x\nDROP TABLE t; --"}
-	drop := Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "../../escape", Definition: "CREATE INDEX x ON public.t USING btree (a)"}, Reason: "unused"}
+	drop := Drop{Index: &dbstate.Index{Schema: "public", Table: "t", Name: "../../escape", Definition: "CREATE INDEX x ON public.t USING btree (a)"}, Reason: "unused"}
 	files, err := Write(dir, Migrations([]*Proposal{evil}, []Drop{drop}, nil, 0, map[string]bool{}, day))
 	if err != nil {
 		t.Fatal(err)

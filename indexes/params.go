@@ -4,7 +4,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // Representative picks a value for each $n parameter of a statement from pg_stats, so the planner
@@ -28,7 +29,7 @@ import (
 // a coalesce default) are NULL (NullParam), as are any the prepared statement has beyond the
 // last one the model sees: NULL there changes no row count, where in a condition it would fold
 // the plan to one that reads nothing.
-func Representative(st *model.Statement, cat *model.Catalog) (values []string, ok bool) {
+func Representative(st *workload.Statement, cat *dbstate.Catalog) (values []string, ok bool) {
 	n := 0
 	inCondition := map[int]bool{}
 	note := func(ps []int) {
@@ -42,7 +43,7 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 			note(p.Value.Params)
 		}
 	}
-	for _, b := range []*model.Bound{st.Limit, st.Offset} {
+	for _, b := range []*workload.Bound{st.Limit, st.Offset} {
 		if b != nil && b.Param > 0 {
 			n = max(n, b.Param)
 		}
@@ -76,11 +77,11 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 			r = &bounds{}
 		}
 		switch {
-		case p.Op == model.OpBetween && len(p.Value.Params) == 2:
+		case p.Op == workload.OpBetween && len(p.Value.Params) == 2:
 			r.lower, r.upper = append(r.lower, p.Value.Params[0]), append(r.upper, p.Value.Params[1])
-		case p.Op == model.OpRange && (p.Operator == ">" || p.Operator == ">="):
+		case p.Op == workload.OpRange && (p.Operator == ">" || p.Operator == ">="):
 			r.lower = append(r.lower, p.Value.Params...)
-		case p.Op == model.OpRange && (p.Operator == "<" || p.Operator == "<="):
+		case p.Op == workload.OpRange && (p.Operator == "<" || p.Operator == "<="):
 			r.upper = append(r.upper, p.Value.Params...)
 		default:
 			continue
@@ -124,19 +125,19 @@ func Representative(st *model.Statement, cat *model.Catalog) (values []string, o
 			continue
 		}
 		switch p.Op {
-		case model.OpEq:
+		case workload.OpEq:
 			for _, k := range p.Value.Params {
 				set(k, v)
 			}
-		case model.OpIn:
-			if p.Value.Kind == model.OperandParam { // = ANY($1): an array
+		case workload.OpIn:
+			if p.Value.Kind == workload.OperandParam { // = ANY($1): an array
 				set(p.Value.Params[0], "{"+strings.ReplaceAll(v, ",", `\,`)+"}")
 			} else {
 				for _, k := range p.Value.Params {
 					set(k, v)
 				}
 			}
-		case model.OpLikeParam, model.OpLikePrefix:
+		case workload.OpLikeParam, workload.OpLikePrefix:
 			prefix := []rune(v)
 			set(p.Value.Params[0], string(prefix[:min(3, len(prefix))])+"%")
 		}
@@ -171,18 +172,18 @@ const (
 // that is worthless for the common value is what the rare one needs. So the column takes each
 // common value in turn and one uncommon value, and the statement is priced over all of them.
 // An IN list of parameters on such a column takes distinct values, a run of them.
-func RepresentativeSets(st *model.Statement, cat *model.Catalog) [][]string {
+func RepresentativeSets(st *workload.Statement, cat *dbstate.Catalog) [][]string {
 	base, ok := Representative(st, cat)
 	if !ok {
 		return nil
 	}
 	// The skewed column: the one of fewest distinct values among the equality and IN-list
 	// parameters (status = $1, status IN ($4, $5)).
-	var pick *model.ColumnStat
+	var pick *dbstate.ColumnStat
 	var params []int
 	for _, p := range st.Predicates {
-		if p.Op != model.OpEq && p.Op != model.OpIn || p.Wrapper != nil || p.Value == nil || len(p.Value.Params) == 0 ||
-			p.Value.Kind == model.OperandParam && p.Op == model.OpIn || p.Op == model.OpEq && len(p.Value.Params) != 1 {
+		if p.Op != workload.OpEq && p.Op != workload.OpIn || p.Wrapper != nil || p.Value == nil || len(p.Value.Params) == 0 ||
+			p.Value.Kind == workload.OperandParam && p.Op == workload.OpIn || p.Op == workload.OpEq && len(p.Value.Params) != 1 {
 			continue
 		}
 		cs := cat.ColumnStat(p.Column.Table, p.Column.Column)
@@ -232,7 +233,7 @@ func RepresentativeSets(st *model.Statement, cat *model.Catalog) [][]string {
 }
 
 // histogram returns a column's histogram bounds ("schema.table.column").
-func histogram(cat *model.Catalog, column string) []string {
+func histogram(cat *dbstate.Catalog, column string) []string {
 	i := strings.LastIndexByte(column, '.')
 	if i < 0 {
 		return nil
@@ -245,7 +246,7 @@ func histogram(cat *model.Catalog, column string) []string {
 
 // typical is a value the column often holds: its most common value, else a middle histogram
 // bound.
-func typical(cat *model.Catalog, column string) (string, bool) {
+func typical(cat *dbstate.Catalog, column string) (string, bool) {
 	i := strings.LastIndexByte(column, '.')
 	if i < 0 {
 		return "", false

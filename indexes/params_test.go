@@ -4,16 +4,18 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/workload/build"
+
+	"github.com/bookedbarber/pgtune/dbstate"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 func TestRepresentativeParameters(t *testing.T) {
 	_, w, cat := demoWorkload(t)
-	stmt := func(name string) *model.Statement { return findModel(t, w, name) }
+	stmt := func(name string) *workload.Statement { return findModel(t, w, name) }
 	// barber_booked_slots: barber_id = $1, start_time >= $2 AND start_time < $3.
 	v, ok := Representative(stmt("barber_booked_slots"), cat)
 	hist := cat.ColumnStat("public.appointments", "start_time").HistogramBounds
@@ -36,8 +38,8 @@ func TestRepresentativeParameters(t *testing.T) {
 	// A wrapped column's condition (start_time + make_interval(...) > $2) takes the column's values.
 	snap, _, _ := demoWorkload(t)
 	snap.Statements.Samples = nil
-	c := model.NewCatalog(snap)
-	wl := advisor.BuildWorkload(snap, c)
+	c := dbstate.NewCatalog(snap)
+	wl := build.Workload(snap, c, nil)
 	// double_booking_check: barber_id = $1, start_time + ... > $2, start_time < $3, SELECT $4.
 	if v, ok := Representative(findModel(t, wl, "double_booking_check"), c); !ok || len(v) < 4 || slices.Contains(v[:3], NullParam) || v[3] != NullParam || v[1] >= v[2] {
 		t.Errorf("double_booking_check: %q %v, want the barber, two bounds and NULL", v, ok)
@@ -56,10 +58,10 @@ func TestRepresentativeSetsVaryASkewedColumn(t *testing.T) {
 	// demo are normalised already, and the bound poller's text is the same).
 	snap.Statements.Samples = nil
 	bound := booking.Bind(booking.StatementByName("notification_poller").SQL).SQL
-	cat := model.NewCatalog(snap)
-	w := advisor.BuildWorkload(snap, cat)
+	cat := dbstate.NewCatalog(snap)
+	w := build.Workload(snap, cat, nil)
 	fp, _ := query.Fingerprint(bound)
-	var st *model.Statement
+	var st *workload.Statement
 	for _, ws := range w.Statements {
 		if ws.Fingerprint == fp {
 			st = ws.Model
@@ -106,7 +108,7 @@ func TestRepresentativeSetsVaryASkewedColumn(t *testing.T) {
 	}
 }
 
-func findModel(t *testing.T, w *model.Workload, name string) *model.Statement {
+func findModel(t *testing.T, w *workload.Workload, name string) *workload.Statement {
 	t.Helper()
 	fp, _ := query.Fingerprint(booking.StatementByName(name).SQL)
 	for _, ws := range w.Statements {

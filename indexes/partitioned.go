@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -15,7 +15,7 @@ import (
 type Partitions map[string][]string
 
 // PartitionsOf reads the partition tree from a snapshot's tables.
-func PartitionsOf(tables []model.Table) Partitions {
+func PartitionsOf(tables []dbstate.Table) Partitions {
 	p := Partitions{}
 	for _, t := range tables {
 		if t.Kind == "partitioned" {

@@ -13,7 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // Coster prices statements under a configuration of hypothetical indexes. WhatIf (the planner,
@@ -71,7 +72,7 @@ type Options struct {
 // time; it has no calls, so the view never shows it, but it holds a slot). The rows this role
 // recorded in earlier runs count as room (this run records the same keys); 80 covers the fixed
 // texts of a run (about 60 for a role's first). ok is false when the cap bites.
-func TextBudget(st model.Statements, track string, texts int) (limit int, ok bool) {
+func TextBudget(st dbstate.Statements, track string, texts int) (limit int, ok bool) {
 	if st.Untracked || track != "all" || st.Max <= 0 || st.Entries <= 0 {
 		return 0, true
 	}
@@ -161,7 +162,7 @@ const (
 )
 
 type stmt struct {
-	ws    *model.WorkloadStatement
+	ws    *workload.Entry
 	est   *Estimator // prices what the coster cannot (trigram GIN)
 	texts []string
 	// readTexts are the texts' read forms, used once the planner refuses a text to this role.
@@ -178,7 +179,7 @@ type stmt struct {
 
 // buildStmts are the workload's statements an index can serve (reads, and the reads of UPDATE
 // and DELETE), each with its texts, their representative parameters and the columns it reads.
-func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
+func buildStmts(w *workload.Workload, cat *dbstate.Catalog) []*stmt {
 	est := NewEstimator(w, cat)
 	var stmts []*stmt
 	for _, ws := range w.Statements {
@@ -187,7 +188,7 @@ func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
 			continue
 		}
 		switch st.Kind {
-		case model.KindSelect, model.KindUpdate, model.KindDelete:
+		case workload.KindSelect, workload.KindUpdate, workload.KindDelete:
 		default:
 			continue
 		}
@@ -222,7 +223,7 @@ func buildStmts(w *model.Workload, cat *model.Catalog) []*stmt {
 }
 
 // Select chooses the indexes that serve the whole workload best.
-func Select(ctx context.Context, w *model.Workload, cat *model.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
+func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
 	if o.MinImprovement <= 0 {
 		o.MinImprovement = 0.005
 	}
@@ -951,11 +952,11 @@ func indexColumns(c *Candidate) []string {
 
 // hotColumns are the index's columns that the workload's UPDATEs write: each such UPDATE can no
 // longer be a HOT update.
-func hotColumns(w *model.Workload, c *Candidate) []string {
+func hotColumns(w *workload.Workload, c *Candidate) []string {
 	cols := indexColumns(c)
 	var out []string
 	for _, ws := range w.Statements {
-		if ws.Model == nil || ws.Model.Kind != model.KindUpdate {
+		if ws.Model == nil || ws.Model.Kind != workload.KindUpdate {
 			continue
 		}
 		for _, sc := range ws.Model.SetColumns {
@@ -971,7 +972,7 @@ func hotColumns(w *model.Workload, c *Candidate) []string {
 }
 
 // writeCost estimates the weighted cost an index adds to the workload's writes on its table.
-func writeCost(w *model.Workload, cat *model.Catalog, c *Candidate) float64 {
+func writeCost(w *workload.Workload, cat *dbstate.Catalog, c *Candidate) float64 {
 	nIndexes := float64(len(cat.Indexes(c.Table)) + 1)
 	cols := indexColumns(c)
 	total := 0.0
@@ -982,9 +983,9 @@ func writeCost(w *model.Workload, cat *model.Catalog, c *Candidate) float64 {
 		}
 		rows := max(float64(ws.Rows), float64(ws.Calls))
 		switch st.Kind {
-		case model.KindInsert, model.KindMerge:
+		case workload.KindInsert, workload.KindMerge:
 			total += rows * entryCost
-		case model.KindUpdate:
+		case workload.KindUpdate:
 			for _, sc := range st.SetColumns {
 				if sc.Table == c.Table && slices.ContainsFunc(cols, func(col string) bool { return col == sc.Column || strings.Contains(col, sc.Column) }) {
 					total += rows * (entryCost + hotPenalty*nIndexes*entryCost)
@@ -998,7 +999,7 @@ func writeCost(w *model.Workload, cat *model.Catalog, c *Candidate) float64 {
 
 // replaced lists existing plain indexes whose keys lead c's (same method and predicate): c serves
 // everything they serve.
-func replaced(cat *model.Catalog, c *Candidate) []string {
+func replaced(cat *dbstate.Catalog, c *Candidate) []string {
 	var out []string
 	for _, ix := range cat.Indexes(c.Table) {
 		if !ix.Valid || ix.Unique || ix.Constraint != "" || ix.Method != c.Method || ix.Predicate != "" && !samePredicate(ix.Predicate, c.Where) ||

@@ -10,12 +10,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // The engine, on the booking workload at scale 0.3 with its literal constants sampled, chooses
@@ -57,12 +57,12 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cands := Generate(rep.Model, rep.Catalog)
+		cands := Generate(rep.Workload, rep.Catalog)
 		w, err := NewWhatIf(ctx, db.Connect(t), snap.Server.VersionNum)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Select(ctx, rep.Model, rep.Catalog, cands, w, Options{})
+		res, err := Select(ctx, rep.Workload, rep.Catalog, cands, w, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 		}
 		dials := 0
 		wp.Parallel(3, func(ctx context.Context) (*pgx.Conn, error) { dials++; return pgx.Connect(ctx, db.DSN) }, nil)
-		par, err := Select(ctx, rep.Model, rep.Catalog, cands, wp, Options{})
+		par, err := Select(ctx, rep.Workload, rep.Catalog, cands, wp, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,8 +139,8 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 		}
 
 		// Without HypoPG, the statistics estimator serves the same statements, and mostly agrees.
-		est := NewEstimator(rep.Model, rep.Catalog)
-		byEstimate, err := Select(ctx, rep.Model, rep.Catalog, cands, est, Options{})
+		est := NewEstimator(rep.Workload, rep.Catalog)
+		byEstimate, err := Select(ctx, rep.Workload, rep.Catalog, cands, est, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 		for _, p := range res.Proposals {
 			planned = append(planned, p.Candidate)
 		}
-		again, err := Select(ctx, rep.Model, rep.Catalog, cands, w, Options{Planned: planned})
+		again, err := Select(ctx, rep.Workload, rep.Catalog, cands, w, Options{Planned: planned})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,9 +192,9 @@ func TestSelectOnTheBookingWorkload(t *testing.T) {
 }
 
 func TestTextBudget(t *testing.T) {
-	st := model.Statements{Max: 1000, Entries: 800, OwnRole: 40}
+	st := dbstate.Statements{Max: 1000, Entries: 800, OwnRole: 40}
 	for _, c := range []struct {
-		st        model.Statements
+		st        dbstate.Statements
 		track     string
 		texts     int
 		wantLimit int
@@ -203,8 +203,8 @@ func TestTextBudget(t *testing.T) {
 		{st, "all", 20, 0, true},
 		{st, "all", 200, 30, false}, // (900 - 760 - 80) / 2
 		{st, "top", 5000, 0, true},
-		{model.Statements{Max: 1000, Entries: 990, Untracked: true}, "all", 5000, 0, true},
-		{model.Statements{Max: 1000, Entries: 990}, "all", 5000, 1, false},
+		{dbstate.Statements{Max: 1000, Entries: 990, Untracked: true}, "all", 5000, 0, true},
+		{dbstate.Statements{Max: 1000, Entries: 990}, "all", 5000, 1, false},
 	} {
 		limit, ok := TextBudget(c.st, c.track, c.texts)
 		if limit != c.wantLimit || ok != c.wantOK {

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	. "github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
@@ -86,9 +86,9 @@ func TestSkipScan(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The estimator, with t_b hidden, agrees with the planner.
-		est := NewEstimator(rep.Model, rep.Catalog)
+		est := NewEstimator(rep.Workload, rep.Catalog)
 		var fp string
-		for _, ws := range rep.Model.Statements {
+		for _, ws := range rep.Workload.Statements {
 			if strings.HasPrefix(ws.Query, "SELECT pad FROM t WHERE b = $1") {
 				fp = ws.Fingerprint
 			}
@@ -125,13 +125,13 @@ func TestSkipScan(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer w.Close(ctx)
-			var tb *model.Index
+			var tb *dbstate.Index
 			for _, ix := range rep.Catalog.Indexes("public.t") {
 				if ix.Name == "t_b" {
 					tb = ix
 				}
 			}
-			kept, refused, err := ProveDrops(ctx, rep.Model, rep.Catalog, w, nil, []Drop{{Index: tb}})
+			kept, refused, err := ProveDrops(ctx, rep.Workload, rep.Catalog, w, nil, []Drop{{Index: tb}})
 			if err != nil || len(kept)+len(refused) != 1 {
 				t.Fatalf("pricing the drop of t_b: kept %v, refused %v, %v", kept, refused, err)
 			}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
 
@@ -42,7 +42,7 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &Candidate{Table: "public.visits", Method: "btree", Keys: []model.IndexKey{{Column: "barber_id"}, {Column: "start_time"}}}
+		c := &Candidate{Table: "public.visits", Method: "btree", Keys: []dbstate.IndexKey{{Column: "barber_id"}, {Column: "start_time"}}}
 		c.Name = nameFor(c.Table, c)
 		cfg := []*Candidate{c}
 		with, err := w.Cost(ctx, cfg, nil, "fp1", q, nil, tables)
@@ -60,7 +60,7 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 			t.Errorf("a repeated plan was not cached (%d explains, then %d)", explains, w.Explains)
 		}
 		// The cache key holds the configuration of the statement's own tables only.
-		other := &Candidate{Table: "public.other", Method: "btree", Keys: []model.IndexKey{{Column: "x"}}}
+		other := &Candidate{Table: "public.other", Method: "btree", Keys: []dbstate.IndexKey{{Column: "x"}}}
 		if got := configKey(append(cfg, other), nil, tables); got != c.Signature() {
 			t.Errorf("config key %q", got)
 		}

@@ -17,7 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -52,11 +53,11 @@ type Action struct {
 	Reasons []Reason    `json:"reasons"`
 	// Urgency orders the plan: wraparound first (1000 + % of autovacuum_freeze_max_age), then
 	// vacuum (100 + how far past its trigger), then analyze.
-	Urgency  float64        `json:"urgency"`
-	Severity model.Severity `json:"severity"`
-	Pages    int64          `json:"pages"`
-	Bytes    int64          `json:"size_bytes"`
-	Indexes  int            `json:"indexes"`
+	Urgency  float64          `json:"urgency"`
+	Severity finding.Severity `json:"severity"`
+	Pages    int64            `json:"pages"`
+	Bytes    int64            `json:"size_bytes"`
+	Indexes  int              `json:"indexes"`
 	// DeadTuples and LiveTuples are the statistics' counts; EstimatedBloat is the dead share of
 	// the heap (an estimate from the statistics, not a page scan).
 	DeadTuples     int64   `json:"dead_tuples"`
@@ -98,10 +99,10 @@ func (a *Action) Has(op Operation) bool {
 
 // Plan is the ranked work for one database, and what would stop freezing from helping.
 type Plan struct {
-	Database      string          `json:"database"`
-	ServerVersion int             `json:"server_version_num"`
-	Actions       []Action        `json:"actions"`
-	Blockers      []model.Blocker `json:"blockers"`
+	Database      string            `json:"database"`
+	ServerVersion int               `json:"server_version_num"`
+	Actions       []Action          `json:"actions"`
+	Blockers      []dbstate.Blocker `json:"blockers"`
 	// FreezeMaxAge is autovacuum_freeze_max_age, the scale of every xid_age reason.
 	FreezeMaxAge int64 `json:"autovacuum_freeze_max_age"`
 	// Total is the sum of the estimates.
@@ -125,7 +126,7 @@ type History map[string]float64
 func HistoryKey(table string, op Operation) string { return table + " " + string(op) }
 
 // settings reads the server's settings a plan needs.
-type settings struct{ snap *model.Snapshot }
+type settings struct{ snap *dbstate.Snapshot }
 
 func (s settings) float(name string, def float64) float64 {
 	v, ok := s.snap.Setting(name)
@@ -140,7 +141,7 @@ func (s settings) float(name string, def float64) float64 {
 }
 
 // reloption reads a per-table override, falling back to the server's setting.
-func reloption(t *model.Table, name string, server float64) float64 {
+func reloption(t *dbstate.Table, name string, server float64) float64 {
 	for _, o := range t.Reloptions {
 		k, v, ok := strings.Cut(o, "=")
 		if ok && k == name {
@@ -152,7 +153,7 @@ func reloption(t *model.Table, name string, server float64) float64 {
 	return server
 }
 
-func reloptionOff(t *model.Table, name string) bool {
+func reloptionOff(t *dbstate.Table, name string) bool {
 	for _, o := range t.Reloptions {
 		if strings.EqualFold(o, name+"=false") || strings.EqualFold(o, name+"=off") {
 			return true
@@ -175,7 +176,7 @@ type Options struct {
 }
 
 // Build plans the maintenance snap's tables need.
-func Build(snap *model.Snapshot, o Options) *Plan {
+func Build(snap *dbstate.Snapshot, o Options) *Plan {
 	if o.FreezeShare <= 0 {
 		o.FreezeShare = 0.5
 	}
@@ -184,7 +185,7 @@ func Build(snap *model.Snapshot, o Options) *Plan {
 	mxidMax := st.float("autovacuum_multixact_freeze_max_age", 400_000_000)
 	p := &Plan{Database: snap.Server.Database, ServerVersion: snap.Server.VersionNum, Blockers: snap.Blockers, FreezeMaxAge: int64(freezeMax)}
 	if p.Blockers == nil {
-		p.Blockers = []model.Blocker{}
+		p.Blockers = []dbstate.Blocker{}
 	}
 	only := map[string]bool{}
 	for _, t := range o.Tables {
@@ -221,10 +222,10 @@ func Build(snap *model.Snapshot, o Options) *Plan {
 	return p
 }
 
-func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax float64, o Options) *Action {
+func planTable(t *dbstate.Table, st settings, version int, freezeMax, mxidMax float64, o Options) *Action {
 	a := &Action{Table: t.Key(), Kind: t.Kind, Pages: t.Pages, Bytes: t.SizeBytes, Indexes: t.IndexCount}
 	rows := math.Max(t.RowEstimate, 0)
-	add := func(op Operation, r Reason, urgency float64, sev model.Severity) {
+	add := func(op Operation, r Reason, urgency float64, sev finding.Severity) {
 		if !a.Has(op) {
 			a.Ops = append(a.Ops, op)
 		}
@@ -237,7 +238,7 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 		// Autovacuum never analyses a partitioned parent: queries over the whole table then plan
 		// without statistics for it.
 		if !t.InheritedStats {
-			add(OpAnalyze, Reason{Rule: "partitioned_parent", Text: "partitioned parent never analysed: autovacuum analyses only its partitions"}, 50, model.SeverityMedium)
+			add(OpAnalyze, Reason{Rule: "partitioned_parent", Text: "partitioned parent never analysed: autovacuum analyses only its partitions"}, 50, finding.SeverityMedium)
 		}
 		return finish(a, t, o)
 	}
@@ -256,9 +257,9 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 		if share < o.FreezeShare {
 			continue
 		}
-		sev := model.SeverityMedium
+		sev := finding.SeverityMedium
 		if share >= 1 {
-			sev = model.SeverityHigh
+			sev = finding.SeverityHigh
 			a.Emergency = true
 		}
 		add(OpFreeze, Reason{Rule: w.rule, Value: float64(w.age), Threshold: limit,
@@ -283,9 +284,9 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 	}
 	if s.DeadTuples > 0 && float64(s.DeadTuples) > vacTrigger {
 		pressure := float64(s.DeadTuples) / vacTrigger
-		sev := model.SeverityLow
+		sev := finding.SeverityLow
 		if pressure >= 4 {
-			sev = model.SeverityMedium
+			sev = finding.SeverityMedium
 		}
 		why := fmt.Sprintf("%d dead rows passed autovacuum's trigger of %.0f (%.1f×)", s.DeadTuples, vacTrigger, pressure)
 		if reloptionOff(t, "autovacuum_enabled") {
@@ -300,7 +301,7 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 		pressure := float64(s.InsSinceVacuum) / insTrigger
 		add(OpVacuum, Reason{Rule: "inserts", Value: float64(s.InsSinceVacuum), Threshold: insTrigger,
 			Text: fmt.Sprintf("%d rows inserted since the last vacuum passed the insert trigger of %.0f", s.InsSinceVacuum, insTrigger)},
-			100+math.Min(pressure, 100)/2, model.SeverityLow)
+			100+math.Min(pressure, 100)/2, finding.SeverityLow)
 	}
 	// Analyze.
 	anTrigger := reloption(t, "autovacuum_analyze_threshold", st.float("autovacuum_analyze_threshold", 50)) +
@@ -308,22 +309,22 @@ func planTable(t *model.Table, st settings, version int, freezeMax, mxidMax floa
 	switch {
 	case s.LastAnalyzed() == nil && s.LiveTuples+s.Inserts > 0:
 		// A handful of rows (a migrations table) is planned well enough without statistics.
-		sev, urgency := model.SeverityMedium, 60.0
+		sev, urgency := finding.SeverityMedium, 60.0
 		if s.LiveTuples+s.Inserts < 1000 {
-			sev, urgency = model.SeverityLow, 20
+			sev, urgency = finding.SeverityLow, 20
 		}
 		add(OpAnalyze, Reason{Rule: "never_analyzed", Text: "never analysed: the planner guesses its row counts"}, urgency, sev)
 	case s.ModSinceAnalyze > 0 && float64(s.ModSinceAnalyze) > anTrigger:
 		pressure := float64(s.ModSinceAnalyze) / anTrigger
 		add(OpAnalyze, Reason{Rule: "modifications", Value: float64(s.ModSinceAnalyze), Threshold: anTrigger,
 			Text: fmt.Sprintf("%d rows changed since the last analyse passed the trigger of %.0f", s.ModSinceAnalyze, anTrigger)},
-			10+math.Min(pressure, 40), model.SeverityLow)
+			10+math.Min(pressure, 40), finding.SeverityLow)
 	}
 	return finish(a, t, o)
 }
 
 // finish drops tables with nothing to do and estimates the rest.
-func finish(a *Action, t *model.Table, o Options) *Action {
+func finish(a *Action, t *dbstate.Table, o Options) *Action {
 	if len(a.Ops) == 0 {
 		return nil
 	}

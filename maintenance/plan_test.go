@@ -6,17 +6,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 )
 
 var now = time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
 
 func ts(d time.Duration) *time.Time { t := now.Add(-d); return &t }
 
-func snapshot(tables ...model.Table) *model.Snapshot {
-	return &model.Snapshot{
-		Server: model.Server{VersionNum: 150018, Database: "booking"},
-		Settings: []model.Setting{
+func snapshot(tables ...dbstate.Table) *dbstate.Snapshot {
+	return &dbstate.Snapshot{
+		Server: dbstate.Server{VersionNum: 150018, Database: "booking"},
+		Settings: []dbstate.Setting{
 			{Name: "autovacuum_freeze_max_age", Setting: "200000000"},
 			{Name: "autovacuum_vacuum_threshold", Setting: "50"},
 			{Name: "autovacuum_vacuum_scale_factor", Setting: "0.2"},
@@ -27,28 +28,28 @@ func snapshot(tables ...model.Table) *model.Snapshot {
 	}
 }
 
-func table(name string, rows float64, s *model.TableStats) model.Table {
-	return model.Table{Schema: "public", Name: name, Kind: "table", RowEstimate: rows, Pages: int64(rows / 50), SizeBytes: int64(rows / 50 * 8192), Stats: s}
+func table(name string, rows float64, s *dbstate.TableStats) dbstate.Table {
+	return dbstate.Table{Schema: "public", Name: name, Kind: "table", RowEstimate: rows, Pages: int64(rows / 50), SizeBytes: int64(rows / 50 * 8192), Stats: s}
 }
 
-func analysed() *model.TableStats {
-	return &model.TableStats{LiveTuples: 100_000, LastAutoanalyze: ts(time.Hour)}
+func analysed() *dbstate.TableStats {
+	return &dbstate.TableStats{LiveTuples: 100_000, LastAutoanalyze: ts(time.Hour)}
 }
 
 func TestPlanTriggers(t *testing.T) {
-	bloated := table("appointments", 100_000, &model.TableStats{LiveTuples: 100_000, DeadTuples: 90_000, LastAutoanalyze: ts(time.Hour)})
+	bloated := table("appointments", 100_000, &dbstate.TableStats{LiveTuples: 100_000, DeadTuples: 90_000, LastAutoanalyze: ts(time.Hour)})
 	old := table("payments", 100_000, analysed())
 	old.XIDAge = 150_000_000 // 75 %
 	ancient := table("notifications", 100_000, analysed())
 	ancient.XIDAge = 210_000_000 // past autovacuum_freeze_max_age
-	appendOnly := table("audit_log", 1_000_000, &model.TableStats{LiveTuples: 1_000_000, InsSinceVacuum: 400_000, LastAutoanalyze: ts(time.Hour)})
-	stale := table("clients", 100_000, &model.TableStats{LiveTuples: 100_000, ModSinceAnalyze: 30_000, LastAutoanalyze: ts(48 * time.Hour)})
-	fresh := table("shops", 1000, &model.TableStats{LiveTuples: 1000, LastAutoanalyze: ts(time.Hour)})
-	never := table("reviews", 1000, &model.TableStats{LiveTuples: 1000})
-	parent := model.Table{Schema: "public", Name: "events", Kind: "partitioned"}
-	analysedParent := model.Table{Schema: "public", Name: "metrics", Kind: "partitioned", InheritedStats: true}
+	appendOnly := table("audit_log", 1_000_000, &dbstate.TableStats{LiveTuples: 1_000_000, InsSinceVacuum: 400_000, LastAutoanalyze: ts(time.Hour)})
+	stale := table("clients", 100_000, &dbstate.TableStats{LiveTuples: 100_000, ModSinceAnalyze: 30_000, LastAutoanalyze: ts(48 * time.Hour)})
+	fresh := table("shops", 1000, &dbstate.TableStats{LiveTuples: 1000, LastAutoanalyze: ts(time.Hour)})
+	never := table("reviews", 1000, &dbstate.TableStats{LiveTuples: 1000})
+	parent := dbstate.Table{Schema: "public", Name: "events", Kind: "partitioned"}
+	analysedParent := dbstate.Table{Schema: "public", Name: "metrics", Kind: "partitioned", InheritedStats: true}
 	// Its own scale factor (0.5) puts it under the trigger that would otherwise fire.
-	tuned := table("sessions", 100_000, &model.TableStats{LiveTuples: 100_000, DeadTuples: 40_000, LastAutoanalyze: ts(time.Hour)})
+	tuned := table("sessions", 100_000, &dbstate.TableStats{LiveTuples: 100_000, DeadTuples: 40_000, LastAutoanalyze: ts(time.Hour)})
 	tuned.Reloptions = []string{"autovacuum_vacuum_scale_factor=0.5"}
 
 	p := Build(snapshot(bloated, old, ancient, appendOnly, stale, fresh, never, parent, analysedParent, tuned), Options{})
@@ -68,7 +69,7 @@ func TestPlanTriggers(t *testing.T) {
 	for _, a := range p.Actions {
 		byTable[a.Table] = a
 	}
-	if a := byTable["public.notifications"]; a.Severity != model.SeverityHigh || a.Reasons[0].Rule != "xid_age" || !strings.Contains(a.Reasons[0].Text, "105 %") {
+	if a := byTable["public.notifications"]; a.Severity != finding.SeverityHigh || a.Reasons[0].Rule != "xid_age" || !strings.Contains(a.Reasons[0].Text, "105 %") {
 		t.Errorf("notifications: %+v", a)
 	}
 	if a := byTable["public.appointments"]; a.Reasons[0].Rule != "dead_tuples" || a.Reasons[0].Threshold != 20_050 || a.EstimatedBloat < 0.47 || a.EstimatedBloat > 0.48 {
@@ -102,7 +103,7 @@ func TestPlanPerTableFreezeAge(t *testing.T) {
 }
 
 func TestPlanEstimates(t *testing.T) {
-	big := table("big", 10_000_000, &model.TableStats{LiveTuples: 10_000_000, DeadTuples: 5_000_000, LastAutoanalyze: ts(time.Hour)})
+	big := table("big", 10_000_000, &dbstate.TableStats{LiveTuples: 10_000_000, DeadTuples: 5_000_000, LastAutoanalyze: ts(time.Hour)})
 	big.IndexCount = 2
 	p := Build(snapshot(big), Options{})
 	// 200,000 pages at 20,000 a second, doubled for two indexes' share.
@@ -118,10 +119,10 @@ func TestPlanEstimates(t *testing.T) {
 func TestFindings(t *testing.T) {
 	ancient := table("notifications", 100_000, analysed())
 	ancient.XIDAge = 210_000_000
-	bloated := table("appointments", 100_000, &model.TableStats{LiveTuples: 100_000, DeadTuples: 90_000, LastAutoanalyze: ts(time.Hour)})
-	mild := table("payments", 100_000, &model.TableStats{LiveTuples: 100_000, DeadTuples: 30_000, LastAutoanalyze: ts(time.Hour)})
+	bloated := table("appointments", 100_000, &dbstate.TableStats{LiveTuples: 100_000, DeadTuples: 90_000, LastAutoanalyze: ts(time.Hour)})
+	mild := table("payments", 100_000, &dbstate.TableStats{LiveTuples: 100_000, DeadTuples: 30_000, LastAutoanalyze: ts(time.Hour)})
 	snap := snapshot(ancient, bloated, mild)
-	snap.Blockers = []model.Blocker{
+	snap.Blockers = []dbstate.Blocker{
 		{Kind: "session", Name: "pid 42 (app, worker)", XIDAge: 120_000_000, Detail: "idle in transaction: SELECT 1"},
 		{Kind: "replication_slot", Name: "old_standby", XIDAge: 5_000_000, Detail: "physical slot, inactive"},
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/quote"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // BuildApplication is the application_name of the session that runs pgtune's own migrations, so a

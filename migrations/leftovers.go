@@ -9,9 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/quote"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // builtIndex is an index an up migration creates, named as the parser reads the statement: the

@@ -6,13 +6,15 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // File is a migration file to lint, already split into statements.
 type File struct {
 	Path       string
-	Statements []model.MigrationStatement
+	Statements []workload.MigrationStatement
 	// Up is false for a .down.sql file.
 	Up bool
 }
@@ -30,8 +32,8 @@ var volatile = []string{
 // database. cat, when not nil, is the target's catalog: then references to tables or columns that
 // do not exist, and indexes that duplicate existing ones, are found too. Errors are high
 // severity, warnings low.
-func Lint(files []File, cat *model.Catalog) []model.Finding {
-	var out []model.Finding
+func Lint(files []File, cat *dbstate.Catalog) []finding.Finding {
+	var out []finding.Finding
 	created := map[string]bool{}      // tables the migrations themselves create
 	createdIndex := map[string]bool{} // indexes they create ("schema.name")
 	partitioned := map[string]bool{}  // partitioned tables, and indexes on them
@@ -64,7 +66,7 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 	}
 	type seenIndex struct {
 		path string
-		ix   *model.Index
+		ix   *dbstate.Index
 	}
 	var built []seenIndex
 	for _, f := range files {
@@ -73,7 +75,7 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 			concurrent = concurrent || st.Concurrent || st.Kind == "vacuum"
 		}
 		if concurrent && len(f.Statements) > 1 {
-			out = append(out, finding(f, f.Statements[0], "lint.concurrently_not_alone", model.SeverityHigh,
+			out = append(out, lintFinding(f, f.Statements[0], "lint.concurrently_not_alone", finding.SeverityHigh,
 				"CREATE/DROP INDEX CONCURRENTLY (or VACUUM) shares the file with other statements",
 				"golang-migrate sends a file as one string, which PostgreSQL runs as one transaction; CONCURRENTLY (and VACUUM) "+
 					"cannot run in a transaction, so the migration fails and leaves the version dirty.",
@@ -90,7 +92,7 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 				existing := !created[table] && (cat == nil || cat.Table(table) != nil)
 				switch {
 				case partitioned[table] && st.Concurrent:
-					out = append(out, finding(f, st, "lint.concurrently_on_partitioned", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.concurrently_on_partitioned", finding.SeverityHigh,
 						fmt.Sprintf("CREATE INDEX CONCURRENTLY %s on the partitioned table %s: PostgreSQL refuses it", ix.Name, table),
 						"PostgreSQL cannot build an index on a partitioned table CONCURRENTLY: the migration fails on every run and "+
 							"blocks every later one. Build it online in steps: CREATE INDEX ... ON ONLY the parent (no build), CREATE INDEX "+
@@ -98,7 +100,7 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 							"partition's index ('pgtune indexes generate' writes these steps).",
 						"", "create it ON ONLY the parent, build each partition's index CONCURRENTLY, and attach them"))
 				case partitioned[table] && !st.Only && existing:
-					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.index_not_concurrent", finding.SeverityHigh,
 						fmt.Sprintf("CREATE INDEX %s on the partitioned table %s builds every partition's index with writes locked out", ix.Name, table),
 						"A plain CREATE INDEX on a partitioned table holds a SHARE lock on each partition while it builds; and CONCURRENTLY "+
 							"is refused on a partitioned table.",
@@ -106,20 +108,20 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 				case partitioned[table]:
 					// ON ONLY the parent: a catalog entry, no build.
 				case !st.Concurrent && existing:
-					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.index_not_concurrent", finding.SeverityHigh,
 						fmt.Sprintf("CREATE INDEX %s without CONCURRENTLY locks %s against writes while it builds", ix.Name, table),
 						"A plain CREATE INDEX holds a SHARE lock on the table for the whole build: every INSERT, UPDATE and DELETE waits.",
 						concurrently(st.Text), ""))
 				}
 				if !st.IfExists {
-					out = append(out, finding(f, st, "lint.missing_if_not_exists", model.SeverityLow,
+					out = append(out, lintFinding(f, st, "lint.missing_if_not_exists", finding.SeverityLow,
 						fmt.Sprintf("CREATE INDEX %s without IF NOT EXISTS", ix.Name),
 						"A migration retried after a partial failure should not fail on an index that is already there. "+
 							"(IF NOT EXISTS checks only the name: pgtune migrate also drops an INVALID leftover first.)", "", "add IF NOT EXISTS"))
 				}
 				// The parser already cut the name to 63 bytes, as the server will: measure the text.
 				if name := writtenName(st.Text); len(name) > 63 {
-					out = append(out, finding(f, st, "lint.name_too_long", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.name_too_long", finding.SeverityHigh,
 						fmt.Sprintf("index name %s is %d bytes; PostgreSQL cuts names at 63", name, len(name)),
 						"The cut name can collide with another index's, and IF NOT EXISTS then skips the wrong one.", "", "use a name of at most 63 bytes"))
 				}
@@ -130,7 +132,7 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 					}
 				}
 				if len(bad) > 0 {
-					out = append(out, finding(f, st, "lint.not_immutable", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.not_immutable", finding.SeverityHigh,
 						fmt.Sprintf("index %s uses %s, which is not immutable", ix.Name, strings.Join(bad, ", ")),
 						"PostgreSQL accepts only IMMUTABLE functions in index expressions and predicates (the build fails); and a "+
 							"predicate on now() would be frozen at build time anyway.", "", "index a stored column, or a constant boundary"))
@@ -140,7 +142,7 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 				}
 				for _, prev := range built {
 					if sameIndex(prev.ix, ix) {
-						out = append(out, finding(f, st, "lint.duplicate_index", model.SeverityHigh,
+						out = append(out, lintFinding(f, st, "lint.duplicate_index", finding.SeverityHigh,
 							fmt.Sprintf("index %s duplicates %s, created in %s", ix.Name, prev.ix.Name, prev.path),
 							"Two identical indexes cost double on every write and serve nothing more.", "", "drop one of the two migrations"))
 					}
@@ -154,32 +156,32 @@ func Lint(files []File, cat *model.Catalog) []model.Finding {
 					allPartitioned = allPartitioned && partitioned[d]
 				}
 				if st.Concurrent && allPartitioned {
-					out = append(out, finding(f, st, "lint.concurrently_on_partitioned", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.concurrently_on_partitioned", finding.SeverityHigh,
 						"DROP INDEX CONCURRENTLY "+strings.Join(st.Drops, ", ")+": an index of a partitioned table cannot be dropped concurrently",
 						"PostgreSQL refuses it: the migration fails on every run.", "", "drop it without CONCURRENTLY (quick: its partitions' indexes go with it)"))
 				}
 				if !st.Concurrent && !allPartitioned {
-					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.index_not_concurrent", finding.SeverityHigh,
 						"DROP INDEX "+strings.Join(st.Drops, ", ")+" without CONCURRENTLY locks the table",
 						"A plain DROP INDEX takes an ACCESS EXCLUSIVE lock on the table: even reads wait behind it.",
 						concurrently(st.Text), ""))
 				}
 				if !st.IfExists {
-					out = append(out, finding(f, st, "lint.missing_if_exists", model.SeverityLow,
+					out = append(out, lintFinding(f, st, "lint.missing_if_exists", finding.SeverityLow,
 						"DROP INDEX "+strings.Join(st.Drops, ", ")+" without IF EXISTS",
 						"A migration retried after a partial failure should not fail on an index that is already gone.", "", "add IF EXISTS"))
 				}
 				if cat != nil {
 					for _, d := range st.Drops {
 						if !indexExists(cat, d) && !createdIndex[d] {
-							out = append(out, finding(f, st, "lint.unknown_object", model.SeverityLow,
+							out = append(out, lintFinding(f, st, "lint.unknown_object", finding.SeverityLow,
 								"DROP INDEX "+d+": the database has no such index", "It may have been dropped already, or the name is wrong.", "", "check the name"))
 						}
 					}
 				}
 			case "reindex":
 				if !st.Concurrent {
-					out = append(out, finding(f, st, "lint.index_not_concurrent", model.SeverityHigh,
+					out = append(out, lintFinding(f, st, "lint.index_not_concurrent", finding.SeverityHigh,
 						"REINDEX without CONCURRENTLY locks the table", "A plain REINDEX blocks writes (and reads through the index) for the whole rebuild.",
 						"", "use REINDEX (CONCURRENTLY) in a migration file of its own"))
 				}
@@ -204,9 +206,9 @@ func writtenName(text string) string {
 	return strings.ToLower(name)
 }
 
-func finding(f File, st model.MigrationStatement, rule string, sev model.Severity, title, detail, sql, action string) model.Finding {
-	return model.Finding{Rule: rule, Kind: model.KindIndex, Severity: sev, Title: fmt.Sprintf("%s:%d: %s", f.Path, st.Line, title),
-		Detail: detail, Evidence: model.Facts("file", f.Path, "line", st.Line, "statement", oneLine(st.Text)), SQL: sql, Action: action}
+func lintFinding(f File, st workload.MigrationStatement, rule string, sev finding.Severity, title, detail, sql, action string) finding.Finding {
+	return finding.Finding{Rule: rule, Kind: finding.KindIndex, Severity: sev, Title: fmt.Sprintf("%s:%d: %s", f.Path, st.Line, title),
+		Detail: detail, Evidence: finding.Facts("file", f.Path, "line", st.Line, "statement", oneLine(st.Text)), SQL: sql, Action: action}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -223,14 +225,14 @@ func concurrently(text string) string {
 	return ""
 }
 
-func checkAgainstCatalog(f File, st model.MigrationStatement, ix *model.Index, cat *model.Catalog) []model.Finding {
+func checkAgainstCatalog(f File, st workload.MigrationStatement, ix *dbstate.Index, cat *dbstate.Catalog) []finding.Finding {
 	t := cat.Table(ix.TableKey())
 	if t == nil {
-		return []model.Finding{finding(f, st, "lint.unknown_object", model.SeverityHigh,
+		return []finding.Finding{lintFinding(f, st, "lint.unknown_object", finding.SeverityHigh,
 			fmt.Sprintf("index %s is on table %s, which the database does not have", ix.Name, ix.TableKey()),
 			"The migration would fail (or the table is in another schema than the file says).", "", "check the table's name and schema")}
 	}
-	var out []model.Finding
+	var out []finding.Finding
 	var cols []string
 	for _, k := range ix.Keys {
 		if k.Column != "" {
@@ -240,7 +242,7 @@ func checkAgainstCatalog(f File, st model.MigrationStatement, ix *model.Index, c
 	cols = append(cols, ix.Include...)
 	for _, c := range cols {
 		if t.Column(c) == nil {
-			out = append(out, finding(f, st, "lint.unknown_object", model.SeverityHigh,
+			out = append(out, lintFinding(f, st, "lint.unknown_object", finding.SeverityHigh,
 				fmt.Sprintf("index %s names column %s, which %s does not have", ix.Name, c, t.Key()),
 				"The migration would fail.", "", "check the column's name"))
 		}
@@ -250,7 +252,7 @@ func checkAgainstCatalog(f File, st model.MigrationStatement, ix *model.Index, c
 			continue // IF NOT EXISTS makes that a no-op; the same name is not a duplicate
 		}
 		if sameIndex(existing, ix) {
-			out = append(out, finding(f, st, "lint.duplicate_index", model.SeverityHigh,
+			out = append(out, lintFinding(f, st, "lint.duplicate_index", finding.SeverityHigh,
 				fmt.Sprintf("index %s duplicates the existing %s", ix.Name, existing.Name),
 				"Two identical indexes cost double on every write and serve nothing more.", "", "drop the migration, or the existing index"))
 		}
@@ -259,7 +261,7 @@ func checkAgainstCatalog(f File, st model.MigrationStatement, ix *model.Index, c
 }
 
 // sameIndex compares what two indexes do (method, keys, INCLUDE, predicate), not their names.
-func sameIndex(a, b *model.Index) bool {
+func sameIndex(a, b *dbstate.Index) bool {
 	if a.TableKey() != b.TableKey() || a.Method != b.Method || !slices.Equal(a.Include, b.Include) || len(a.Keys) != len(b.Keys) {
 		return false
 	}
@@ -278,7 +280,7 @@ func sameIndex(a, b *model.Index) bool {
 	return true
 }
 
-func indexExists(cat *model.Catalog, key string) bool {
+func indexExists(cat *dbstate.Catalog, key string) bool {
 	schema, name, _ := strings.Cut(key, ".")
 	for _, ix := range cat.Snapshot().Indexes {
 		if ix.Schema == schema && ix.Name == name {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
 	"github.com/bookedbarber/pgtune/indexes"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 const lintSchema = `
@@ -26,13 +26,13 @@ func parse(t *testing.T, path, sql string) File {
 
 func lintRules(t *testing.T, withSchema bool, files ...File) []string {
 	t.Helper()
-	var cat *model.Catalog
+	var cat *dbstate.Catalog
 	if withSchema {
 		s, err := query.ParseSchema(lintSchema)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cat = model.NewCatalog(&model.Snapshot{Tables: s.Tables, Indexes: s.Indexes})
+		cat = dbstate.NewCatalog(&dbstate.Snapshot{Tables: s.Tables, Indexes: s.Indexes})
 	}
 	var out []string
 	for _, f := range Lint(files, cat) {
@@ -84,9 +84,9 @@ func TestLintRules(t *testing.T) {
 
 // The migrations pgtune generates pass its own linter.
 func TestGeneratedMigrationsPassLint(t *testing.T) {
-	c := &indexes.Candidate{Table: "public.t", Method: "btree", Keys: []model.IndexKey{{Column: "y"}, {Column: "created_at", Desc: true, NullsFirst: true}},
+	c := &indexes.Candidate{Table: "public.t", Method: "btree", Keys: []dbstate.IndexKey{{Column: "y"}, {Column: "created_at", Desc: true, NullsFirst: true}},
 		Where: "status = 'open'", Name: "t_y_created_at_desc_open_idx", Why: []string{"test"}}
-	drop := indexes.Drop{Index: &model.Index{Schema: "public", Table: "t", Name: "t_x", Definition: "CREATE INDEX t_x ON public.t USING btree (x)"}, Reason: "test"}
+	drop := indexes.Drop{Index: &dbstate.Index{Schema: "public", Table: "t", Name: "t_x", Definition: "CREATE INDEX t_x ON public.t USING btree (x)"}, Reason: "test"}
 	var files []File
 	for _, m := range indexes.Migrations([]*indexes.Proposal{{Candidate: c}}, []indexes.Drop{drop}, nil, 0, map[string]bool{}, time.Now()) {
 		up, down := m.Files()
@@ -114,7 +114,7 @@ func FuzzLint(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	cat := model.NewCatalog(&model.Snapshot{Tables: s.Tables, Indexes: s.Indexes})
+	cat := dbstate.NewCatalog(&dbstate.Snapshot{Tables: s.Tables, Indexes: s.Indexes})
 	f.Fuzz(func(t *testing.T, sql string) {
 		stmts, err := query.ParseMigration(sql)
 		if err != nil {
@@ -122,7 +122,7 @@ func FuzzLint(f *testing.F) {
 		}
 		lines := strings.Count(sql, "\n") + 1
 		file := File{Path: "000001_x.up.sql", Statements: stmts, Up: true}
-		for _, c := range []*model.Catalog{nil, cat} {
+		for _, c := range []*dbstate.Catalog{nil, cat} {
 			for _, fd := range Lint([]File{file}, c) {
 				if !strings.HasPrefix(fd.Rule, "lint.") || !strings.HasPrefix(fd.Title, file.Path+":") {
 					t.Fatalf("finding without rule, title or file: %+v", fd)

@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
@@ -38,7 +38,7 @@ func setup(t *testing.T, rows int, cols ...string) (*pgtest.DB, *pgx.ConnConfig,
 	}
 	var props []*indexes.Proposal
 	for _, col := range cols {
-		c := &indexes.Candidate{Table: "public.t", Method: "btree", Keys: []model.IndexKey{{Column: col}}, Name: "t_" + col + "_idx", Why: []string{"test"}}
+		c := &indexes.Candidate{Table: "public.t", Method: "btree", Keys: []dbstate.IndexKey{{Column: col}}, Name: "t_" + col + "_idx", Why: []string{"test"}}
 		props = append(props, &indexes.Proposal{Candidate: c})
 	}
 	dir := filepath.Join(t.TempDir(), "m")

@@ -15,11 +15,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // partitionedSetup makes pt, hash-partitioned in three, its third partition partitioned again in
@@ -52,7 +52,7 @@ func partitionedSetup(t *testing.T, rows int) (*pgtest.DB, *pgx.ConnConfig, stri
 	for _, cols := range [][]string{{"a"}, {"b", "a"}} {
 		c := &indexes.Candidate{Table: "public.pt", Method: "btree", Name: "pt_" + strings.Join(cols, "_") + "_idx", Why: []string{"test"}}
 		for _, col := range cols {
-			c.Keys = append(c.Keys, model.IndexKey{Column: col})
+			c.Keys = append(c.Keys, dbstate.IndexKey{Column: col})
 		}
 		props = append(props, &indexes.Proposal{Candidate: c})
 	}
@@ -99,7 +99,7 @@ func TestPartitionedTableMigrations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f := Lint(lintFiles(t, migs), model.NewCatalog(snap)); len(f) != 0 {
+		if f := Lint(lintFiles(t, migs), dbstate.NewCatalog(snap)); len(f) != 0 {
 			t.Errorf("lint of the generated steps: %+v", f)
 		}
 		res, err := Up(ctx, cfg, Options{Dir: dir})
@@ -135,7 +135,7 @@ func TestPartitionedTableMigrations(t *testing.T) {
 			t.Errorf("Recurs(%v) = false", err)
 		}
 		stmts, _ := query.ParseMigration("CREATE INDEX CONCURRENTLY IF NOT EXISTS pt_a_idx ON public.pt (a);")
-		f := Lint([]File{{Path: "bad.up.sql", Statements: stmts, Up: true}}, model.NewCatalog(snap))
+		f := Lint([]File{{Path: "bad.up.sql", Statements: stmts, Up: true}}, dbstate.NewCatalog(snap))
 		if len(f) != 1 || f[0].Rule != "lint.concurrently_on_partitioned" {
 			t.Errorf("lint of CONCURRENTLY on the parent: %+v", f)
 		}

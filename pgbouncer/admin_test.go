@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 )
 
 func TestAdminFindings(t *testing.T) {
@@ -25,14 +25,14 @@ func TestAdminFindings(t *testing.T) {
 	fs := Findings(st, rendered)
 	want := []struct {
 		rule string
-		sev  model.Severity
+		sev  finding.Severity
 		text string
 	}{
-		{"pgbouncer.clients_waiting", model.SeverityHigh, "850 clients waiting"}, // 12.5 s ≥ half of 20 s
-		{"pgbouncer.pool_saturated", model.SeverityLow, "reports/app"},
-		{"pgbouncer.wait_time", model.SeverityHigh, "1500 ms"},
-		{"pgbouncer.clients_near_limit", model.SeverityHigh, "904 of max_client_conn 1000"},
-		{"pgbouncer.differs", model.SeverityLow, "listen_backlog"},
+		{"pgbouncer.clients_waiting", finding.SeverityHigh, "850 clients waiting"}, // 12.5 s ≥ half of 20 s
+		{"pgbouncer.pool_saturated", finding.SeverityLow, "reports/app"},
+		{"pgbouncer.wait_time", finding.SeverityHigh, "1500 ms"},
+		{"pgbouncer.clients_near_limit", finding.SeverityHigh, "904 of max_client_conn 1000"},
+		{"pgbouncer.differs", finding.SeverityLow, "listen_backlog"},
 	}
 	if len(fs) != len(want) {
 		t.Errorf("%d findings, want %d: %v", len(fs), len(want), fs)

@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 )
 
 // The evidence the newer versions give: pg_stat_io (16+) says who writes the shared buffers out,
@@ -18,7 +19,7 @@ import (
 // free one, instead of the background writer having done it ahead of them, every such write is
 // latency the query pays. The background writer is too lax for the load, or shared_buffers too
 // small for the working set.
-func assessBackendWrites(a *model.ServerActivity, l liveSettings) *Signal {
+func assessBackendWrites(a *dbstate.ServerActivity, l liveSettings) *Signal {
 	if len(a.IO) == 0 {
 		return nil
 	}
@@ -50,13 +51,13 @@ func assessBackendWrites(a *model.ServerActivity, l liveSettings) *Signal {
 	mult, _ := l.number("bgwriter_lru_multiplier")
 	suggestPages := max(400, int64(maxPages)*2)
 	suggestMult := math.Max(4, mult)
-	ev := model.Facts("client_backend_writes", backend, "background_writer_writes", bgwriter, "checkpointer_writes", checkpointer,
+	ev := finding.Facts("client_backend_writes", backend, "background_writer_writes", bgwriter, "checkpointer_writes", checkpointer,
 		"client_backend_share", math.Round(share*1000)/1000, "client_backend_reads", reads, "client_backend_hits", hits,
 		"bgwriter_lru_maxpages", l.text("bgwriter_lru_maxpages"), "bgwriter_lru_multiplier", l.text("bgwriter_lru_multiplier"),
 		"shared_buffers", l.text("shared_buffers"), "counters_since", since(a.IOSince))
-	sev := model.SeverityLow
+	sev := finding.SeverityLow
 	if share >= 0.5 {
-		sev = model.SeverityMedium
+		sev = finding.SeverityMedium
 	}
 	detail := fmt.Sprintf("pg_stat_io: client backends wrote %d of the %d shared buffers written in normal use (%.0f %%); the background writer wrote %d and the checkpointer %d. "+
 		"A backend that must write a dirty buffer before it can reuse it makes its query wait on that write.", backend, total, share*100, bgwriter, checkpointer)
@@ -64,7 +65,7 @@ func assessBackendWrites(a *model.ServerActivity, l liveSettings) *Signal {
 		detail += fmt.Sprintf(" Their hit ratio is %.1f %%: the working set does not fit in shared_buffers (%s) either.", 100*float64(hits)/float64(hits+reads), l.text("shared_buffers"))
 	}
 	return &Signal{Rule: "settings.backend_writes", Setting: "bgwriter_lru_maxpages", Current: l.text("bgwriter_lru_maxpages"), Suggest: fmt.Sprint(suggestPages),
-		Severity: sev, Kind: model.KindSettings,
+		Severity: sev, Kind: finding.KindSettings,
 		Title:  fmt.Sprintf("Client backends write %.0f %% of the shared buffers themselves: make the background writer work ahead", share*100),
 		Detail: detail, Evidence: ev,
 		SQL: fmt.Sprintf("ALTER SYSTEM SET bgwriter_lru_maxpages = %d;\nALTER SYSTEM SET bgwriter_lru_multiplier = %s;\nSELECT pg_reload_conf();",
@@ -73,7 +74,7 @@ func assessBackendWrites(a *model.ServerActivity, l liveSettings) *Signal {
 }
 
 // statementTotals sums pg_stat_statements 1.12's counters over the rows (-1 means unknown).
-func statementTotals(rows []model.StatementRow) (toLaunch, launched, walFull int64, known bool) {
+func statementTotals(rows []dbstate.StatementRow) (toLaunch, launched, walFull int64, known bool) {
 	for _, r := range rows {
 		if r.ParallelWorkersToLaunch < 0 {
 			continue
@@ -87,17 +88,17 @@ func statementTotals(rows []model.StatementRow) (toLaunch, launched, walFull int
 }
 
 // topStatements are the statements with the largest share of f, for evidence.
-func topStatements(rows []model.StatementRow, f func(model.StatementRow) int64, n int) []model.StatementEvidence {
-	var picked []model.StatementRow
+func topStatements(rows []dbstate.StatementRow, f func(dbstate.StatementRow) int64, n int) []finding.StatementEvidence {
+	var picked []dbstate.StatementRow
 	for _, r := range rows {
 		if f(r) > 0 {
 			picked = append(picked, r)
 		}
 	}
-	slices.SortFunc(picked, func(a, b model.StatementRow) int { return cmp.Compare(f(b), f(a)) })
-	var out []model.StatementEvidence
+	slices.SortFunc(picked, func(a, b dbstate.StatementRow) int { return cmp.Compare(f(b), f(a)) })
+	var out []finding.StatementEvidence
 	for _, r := range picked[:min(n, len(picked))] {
-		out = append(out, model.StatementEvidence{QueryIDs: []model.QueryID{r.QueryID}, Query: r.Query, Calls: r.Calls,
+		out = append(out, finding.StatementEvidence{QueryIDs: []dbstate.QueryID{r.QueryID}, Query: r.Query, Calls: r.Calls,
 			TotalExecMs: r.TotalExecMs, MeanExecMs: r.MeanExecMs, Rows: r.Rows})
 	}
 	return out
@@ -106,7 +107,7 @@ func topStatements(rows []model.StatementRow, f func(model.StatementRow) int64, 
 // assessParallelShort (pg_stat_statements 1.12): plans asked for parallel workers the server
 // could not start, because max_parallel_workers or max_worker_processes were used up; such a
 // query runs with fewer workers than it was planned for, and slower than its plan says.
-func assessParallelShort(snap *model.Snapshot, l liveSettings) *Signal {
+func assessParallelShort(snap *dbstate.Snapshot, l liveSettings) *Signal {
 	toLaunch, launched, _, known := statementTotals(snap.Statements.Rows)
 	missing := toLaunch - launched
 	if !known || missing < 100 || float64(missing) < 0.1*float64(toLaunch) {
@@ -115,17 +116,17 @@ func assessParallelShort(snap *model.Snapshot, l liveSettings) *Signal {
 	share := float64(missing) / float64(toLaunch)
 	maxPar, _ := l.number("max_parallel_workers")
 	maxProc, _ := l.number("max_worker_processes")
-	ev := model.Facts("parallel_workers_to_launch", toLaunch, "parallel_workers_launched", launched, "not_launched_share", math.Round(share*1000)/1000,
+	ev := finding.Facts("parallel_workers_to_launch", toLaunch, "parallel_workers_launched", launched, "not_launched_share", math.Round(share*1000)/1000,
 		"max_parallel_workers", l.text("max_parallel_workers"), "max_worker_processes", l.text("max_worker_processes"),
 		"max_parallel_workers_per_gather", l.text("max_parallel_workers_per_gather"))
-	stmts := topStatements(snap.Statements.Rows, func(r model.StatementRow) int64 { return r.ParallelWorkersToLaunch - r.ParallelWorkersLaunched }, 5)
-	sev := model.SeverityLow
+	stmts := topStatements(snap.Statements.Rows, func(r dbstate.StatementRow) int64 { return r.ParallelWorkersToLaunch - r.ParallelWorkersLaunched }, 5)
+	sev := finding.SeverityLow
 	if share >= 0.5 {
-		sev = model.SeverityMedium
+		sev = finding.SeverityMedium
 	}
 	suggest := int64(max(maxPar*2, 8))
 	return &Signal{Rule: "settings.parallel_workers_short", Setting: "max_parallel_workers", Current: l.text("max_parallel_workers"), Suggest: fmt.Sprint(suggest),
-		Severity: sev, Kind: model.KindSettings,
+		Severity: sev, Kind: finding.KindSettings,
 		Title: fmt.Sprintf("%.0f %% of the parallel workers plans asked for were never started", share*100),
 		Detail: fmt.Sprintf("pg_stat_statements: plans asked for %d parallel workers and got %d. A query planned for parallel workers runs with fewer when max_parallel_workers (%s) or max_worker_processes (%s) are used up, and takes longer than its plan assumed.",
 			toLaunch, launched, l.text("max_parallel_workers"), l.text("max_worker_processes")),
@@ -137,7 +138,7 @@ func assessParallelShort(snap *model.Snapshot, l liveSettings) *Signal {
 
 // assessWALBuffersFull (pg_stat_statements 1.12): a statement that finds the WAL buffers full
 // writes WAL out itself, synchronously.
-func assessWALBuffersFull(snap *model.Snapshot, l liveSettings) *Signal {
+func assessWALBuffersFull(snap *dbstate.Snapshot, l liveSettings) *Signal {
 	_, _, full, known := statementTotals(snap.Statements.Rows)
 	if !known || full < 100 {
 		return nil
@@ -147,15 +148,15 @@ func assessWALBuffersFull(snap *model.Snapshot, l liveSettings) *Signal {
 	if cur >= float64(suggest) {
 		suggest = int64(cur) * 2
 	}
-	ev := model.Facts("wal_buffers_full", full, "wal_buffers", l.text("wal_buffers"))
-	stmts := topStatements(snap.Statements.Rows, func(r model.StatementRow) int64 { return r.WalBuffersFull }, 5)
-	sev := model.SeverityLow
+	ev := finding.Facts("wal_buffers_full", full, "wal_buffers", l.text("wal_buffers"))
+	stmts := topStatements(snap.Statements.Rows, func(r dbstate.StatementRow) int64 { return r.WalBuffersFull }, 5)
+	sev := finding.SeverityLow
 	if full >= 10000 {
-		sev = model.SeverityMedium
+		sev = finding.SeverityMedium
 	}
 	v := FormatBytes(suggest)
 	return &Signal{Rule: "settings.wal_buffers_full", Setting: "wal_buffers", Current: l.text("wal_buffers"), Suggest: v,
-		Severity: sev, Kind: model.KindSettings,
+		Severity: sev, Kind: finding.KindSettings,
 		Title:    fmt.Sprintf("Statements found the WAL buffers full %d times: raise wal_buffers to %s", full, v),
 		Detail:   fmt.Sprintf("pg_stat_statements: %d times a statement had to write WAL out itself because the WAL buffers (%s) were full, waiting on that write.", full, l.text("wal_buffers")),
 		Evidence: ev, Statements: stmts,

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 )
 
 var collected = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -14,10 +15,10 @@ func ago(d time.Duration) *time.Time { t := collected.Add(-d); return &t }
 
 // liveSnap is a PostgreSQL 16 server with default settings and quiet counters; tests make one
 // part of it loud.
-func liveSnap() *model.Snapshot {
-	return &model.Snapshot{
-		Server: model.Server{VersionNum: 160004},
-		Settings: []model.Setting{
+func liveSnap() *dbstate.Snapshot {
+	return &dbstate.Snapshot{
+		Server: dbstate.Server{VersionNum: 160004},
+		Settings: []dbstate.Setting{
 			{Name: "max_wal_size", Setting: "1024", Unit: "MB"},
 			{Name: "checkpoint_timeout", Setting: "300", Unit: "s"},
 			{Name: "work_mem", Setting: "4096", Unit: "kB"},
@@ -30,7 +31,7 @@ func liveSnap() *model.Snapshot {
 			{Name: "autovacuum_vacuum_cost_limit", Setting: "-1"},
 			{Name: "shared_preload_libraries", Setting: "pg_cron"},
 		},
-		Activity: &model.ServerActivity{
+		Activity: &dbstate.ServerActivity{
 			CollectedAt: collected, CheckpointsTimed: 100, CheckpointsRequested: 2, CheckpointsSince: ago(48 * time.Hour),
 			WALBytes: 10 * GB, WALSince: ago(48 * time.Hour),
 			BlocksHit: 999_000_000, BlocksRead: 1_000_000, DatabaseSince: ago(48 * time.Hour),
@@ -61,53 +62,53 @@ func TestAssessQuiet(t *testing.T) {
 func TestAssessRules(t *testing.T) {
 	tests := []struct {
 		name     string
-		edit     func(*model.Snapshot)
+		edit     func(*dbstate.Snapshot)
 		rule     string
-		severity model.Severity
+		severity finding.Severity
 		suggest  string
 		inTitle  string
 	}{
-		{"requested checkpoints", func(s *model.Snapshot) {
+		{"requested checkpoints", func(s *dbstate.Snapshot) {
 			s.Activity.CheckpointsRequested = 60 // 60 of 160 requested
 			s.Activity.WALBytes = 96 * GB        // 2GB an hour: 167MB per 5 min checkpoint_timeout
-		}, "settings.checkpoints_requested", model.SeverityLow, "2GB", "raise max_wal_size to 2GB"},
-		{"mostly requested, heavy WAL", func(s *model.Snapshot) {
+		}, "settings.checkpoints_requested", finding.SeverityLow, "2GB", "raise max_wal_size to 2GB"},
+		{"mostly requested, heavy WAL", func(s *dbstate.Snapshot) {
 			s.Activity.CheckpointsRequested = 400
 			s.Activity.WALBytes = 48 * 60 * GB // 60GB an hour: 5GB per checkpoint_timeout, twice that rounded up
-		}, "settings.checkpoints_requested", model.SeverityMedium, "16GB", "to 16GB"},
-		{"small spills", func(s *model.Snapshot) {
+		}, "settings.checkpoints_requested", finding.SeverityMedium, "16GB", "to 16GB"},
+		{"small spills", func(s *dbstate.Snapshot) {
 			s.Activity.TempFiles, s.Activity.TempBytes = 4800, 4800*10*MB // 100 an hour, 10MB each
-		}, "settings.temp_spills", model.SeverityMedium, "16MB", "raise work_mem to 16MB"},
-		{"huge spills", func(s *model.Snapshot) {
+		}, "settings.temp_spills", finding.SeverityMedium, "16MB", "raise work_mem to 16MB"},
+		{"huge spills", func(s *dbstate.Snapshot) {
 			s.Activity.TempFiles, s.Activity.TempBytes = 100, 100*GB
-		}, "settings.temp_spills", model.SeverityLow, "", "far beyond work_mem"},
-		{"cache misses", func(s *model.Snapshot) {
+		}, "settings.temp_spills", finding.SeverityLow, "", "far beyond work_mem"},
+		{"cache misses", func(s *dbstate.Snapshot) {
 			s.Activity.BlocksRead = 100_000_000 // 90.9 %
-		}, "settings.cache_hit_ratio", model.SeverityMedium, "", "hit ratio 90.9 %"},
-		{"connections near the limit", func(s *model.Snapshot) {
+		}, "settings.cache_hit_ratio", finding.SeverityMedium, "", "hit ratio 90.9 %"},
+		{"connections near the limit", func(s *dbstate.Snapshot) {
 			s.Activity.ClientBackends = 96
-		}, "settings.connections_near_limit", model.SeverityHigh, "", "96 of 100"},
-		{"idle connections", func(s *model.Snapshot) {
+		}, "settings.connections_near_limit", finding.SeverityHigh, "", "96 of 100"},
+		{"idle connections", func(s *dbstate.Snapshot) {
 			s.Settings[4].Setting = "500"
 			s.Activity.ClientBackends, s.Activity.ActiveBackends = 300, 4
-		}, "settings.connections_idle", model.SeverityLow, "", "300 connections open, 4 running"},
-		{"wraparound", func(s *model.Snapshot) {
+		}, "settings.connections_idle", finding.SeverityLow, "", "300 connections open, 4 running"},
+		{"wraparound", func(s *dbstate.Snapshot) {
 			s.Activity.OldestXIDAge = 250_000_000
-		}, "settings.wraparound_age", model.SeverityHigh, "", "125 %"},
-		{"wraparound emergency", func(s *model.Snapshot) {
+		}, "settings.wraparound_age", finding.SeverityHigh, "", "125 %"},
+		{"wraparound emergency", func(s *dbstate.Snapshot) {
 			s.Activity.OldestXIDAge = 1_600_000_000
-		}, "settings.wraparound_age", model.SeverityCritical, "", "booking"},
-		{"autovacuum behind", func(s *model.Snapshot) {
+		}, "settings.wraparound_age", finding.SeverityCritical, "", "booking"},
+		{"autovacuum behind", func(s *dbstate.Snapshot) {
 			for i := range 4 {
-				s.Tables = append(s.Tables, model.Table{Schema: "public", Name: "t" + string(rune('a'+i)), RowEstimate: 100_000,
-					Stats: &model.TableStats{DeadTuples: 50_000, LastAutovacuum: ago(72 * time.Hour)}})
+				s.Tables = append(s.Tables, dbstate.Table{Schema: "public", Name: "t" + string(rune('a'+i)), RowEstimate: 100_000,
+					Stats: &dbstate.TableStats{DeadTuples: 50_000, LastAutovacuum: ago(72 * time.Hour)}})
 			}
 			// Recently vacuumed, or under the threshold: not behind.
-			s.Tables = append(s.Tables, model.Table{Schema: "public", Name: "fresh", RowEstimate: 100_000,
-				Stats: &model.TableStats{DeadTuples: 50_000, LastAutovacuum: ago(time.Hour)}})
-			s.Tables = append(s.Tables, model.Table{Schema: "public", Name: "big", RowEstimate: 10_000_000,
-				Stats: &model.TableStats{DeadTuples: 50_000}})
-		}, "settings.autovacuum_behind", model.SeverityMedium, "", "behind on 4 tables"},
+			s.Tables = append(s.Tables, dbstate.Table{Schema: "public", Name: "fresh", RowEstimate: 100_000,
+				Stats: &dbstate.TableStats{DeadTuples: 50_000, LastAutovacuum: ago(time.Hour)}})
+			s.Tables = append(s.Tables, dbstate.Table{Schema: "public", Name: "big", RowEstimate: 10_000_000,
+				Stats: &dbstate.TableStats{DeadTuples: 50_000}})
+		}, "settings.autovacuum_behind", finding.SeverityMedium, "", "behind on 4 tables"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,7 +201,7 @@ func TestPreloadWith(t *testing.T) {
 
 func TestLargeTableSettings(t *testing.T) {
 	snap := liveSnap()
-	snap.Tables = []model.Table{
+	snap.Tables = []dbstate.Table{
 		{Schema: "public", Name: "appointments", Kind: "table", RowEstimate: 50_000_000},
 		{Schema: "public", Name: "Notifications", Kind: "table", RowEstimate: 200_000_000},
 		{Schema: "public", Name: "tuned", Kind: "table", RowEstimate: 90_000_000, Reloptions: []string{"autovacuum_vacuum_scale_factor=0.01"}},

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -27,9 +28,9 @@ const (
 )
 
 // Analyze returns the audit's findings, in a stable order (per table, then per rule).
-func Analyze(cat *model.Catalog, now time.Time) []model.Finding {
+func Analyze(cat *dbstate.Catalog, now time.Time) []finding.Finding {
 	snap := cat.Snapshot()
-	var out []model.Finding
+	var out []finding.Finding
 	building := map[string]bool{}
 	for _, b := range snap.IndexBuilds {
 		building[b] = true
@@ -70,12 +71,12 @@ func Analyze(cat *model.Catalog, now time.Time) []model.Finding {
 
 // sameKeys reports whether two key lists are equal, column by column (name or expression,
 // operator class, collation, order).
-func sameKeys(a, b []model.IndexKey) bool {
+func sameKeys(a, b []dbstate.IndexKey) bool {
 	return slices.Equal(a, b)
 }
 
 // prefixOf reports whether a's keys are a strict leading prefix of b's.
-func prefixOf(a, b []model.IndexKey) bool {
+func prefixOf(a, b []dbstate.IndexKey) bool {
 	return len(a) < len(b) && slices.Equal(a, b[:len(a)])
 }
 
@@ -87,7 +88,7 @@ func sameSet(a, b []string) bool {
 }
 
 // covers reports whether b holds every column a keeps for index-only scans.
-func covers(b *model.Index, include []string) bool {
+func covers(b *dbstate.Index, include []string) bool {
 	for _, c := range include {
 		found := slices.Contains(b.Include, c)
 		for _, k := range b.Keys {
@@ -102,7 +103,7 @@ func covers(b *model.Index, include []string) bool {
 
 // keepRank orders two equal indexes: the one to keep ranks higher. Constraint-backed and
 // unique indexes must stay; among plain ones the busier, then the alphabetically first, stays.
-func keepRank(ix *model.Index) int {
+func keepRank(ix *dbstate.Index) int {
 	switch {
 	case ix.Primary:
 		return 4
@@ -116,9 +117,9 @@ func keepRank(ix *model.Index) int {
 	return 0
 }
 
-func redundant(t *model.Table, idx []*model.Index, dbBytes int64) []model.Finding {
-	var out []model.Finding
-	reported := map[*model.Index]bool{}
+func redundant(t *dbstate.Table, idx []*dbstate.Index, dbBytes int64) []finding.Finding {
+	var out []finding.Finding
+	reported := map[*dbstate.Index]bool{}
 	for _, a := range idx {
 		for _, b := range idx {
 			if a == b || !a.Valid || !b.Valid || a.Method != b.Method || a.Predicate != b.Predicate || reported[a] || reported[b] {
@@ -149,11 +150,11 @@ func redundant(t *model.Table, idx []*model.Index, dbBytes int64) []model.Findin
 	return out
 }
 
-func sizeSeverity(bytes int64) model.Severity {
+func sizeSeverity(bytes int64) finding.Severity {
 	if bytes >= LargeIndex {
-		return model.SeverityMedium
+		return finding.SeverityMedium
 	}
-	return model.SeverityLow
+	return finding.SeverityLow
 }
 
 func share(bytes, total int64) float64 {
@@ -163,8 +164,8 @@ func share(bytes, total int64) float64 {
 	return float64(int64(float64(bytes)/float64(total)*10000+0.5)) / 10000
 }
 
-func spec(ix *model.Index) *model.IndexSpec {
-	s := &model.IndexSpec{Schema: ix.Schema, Table: ix.Table, Name: ix.Name, Method: ix.Method,
+func spec(ix *dbstate.Index) *finding.IndexSpec {
+	s := &finding.IndexSpec{Schema: ix.Schema, Table: ix.Table, Name: ix.Name, Method: ix.Method,
 		Include: ix.Include, Where: ix.Predicate, Unique: ix.Unique}
 	for _, k := range ix.Keys {
 		s.Columns = append(s.Columns, k.String())
@@ -172,18 +173,18 @@ func spec(ix *model.Index) *model.IndexSpec {
 	return s
 }
 
-func dropSQL(ix *model.Index) string {
+func dropSQL(ix *dbstate.Index) string {
 	return fmt.Sprintf("DROP INDEX CONCURRENTLY IF EXISTS %s;", quote.QualifiedKey(ix.Key()))
 }
 
-func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) model.Finding {
-	f := model.Finding{
-		Rule: "audit.index.duplicate", Kind: model.KindIndex, Table: t.Key(), Severity: max(sizeSeverity(drop.SizeBytes), model.SeverityMedium),
+func duplicateFinding(t *dbstate.Table, drop, keep *dbstate.Index, dbBytes int64) finding.Finding {
+	f := finding.Finding{
+		Rule: "audit.index.duplicate", Kind: finding.KindIndex, Table: t.Key(), Severity: max(sizeSeverity(drop.SizeBytes), finding.SeverityMedium),
 		Title: fmt.Sprintf("%s duplicates %s", drop.Name, keep.Name),
 		Detail: fmt.Sprintf("Both indexes have the same method, keys, INCLUDE columns and predicate, so the planner can use "+
 			"either and never needs both. Every insert and every non-HOT update writes both, and both take space and "+
 			"cache. %s is the one to keep (%s).", keep.Name, keepReason(keep)),
-		Evidence: model.Facts("index", drop.Definition, "duplicate_of", keep.Definition, "size_bytes", drop.SizeBytes,
+		Evidence: finding.Facts("index", drop.Definition, "duplicate_of", keep.Definition, "size_bytes", drop.SizeBytes,
 			"idx_scan", drop.Scans, "kept_idx_scan", keep.Scans, "kept_index", keep.Name),
 		Index:  spec(drop),
 		Impact: share(drop.SizeBytes, dbBytes),
@@ -193,7 +194,7 @@ func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) mo
 	case len(drop.ReferencedBy) > 0:
 		// Both twins are depended on: dropping this one fails while the foreign key uses it.
 		f.SQL = ""
-		f.Evidence = append(f.Evidence, model.Fact{Name: "referenced_by", Value: strings.Join(drop.ReferencedBy, ", ")})
+		f.Evidence = append(f.Evidence, finding.Fact{Name: "referenced_by", Value: strings.Join(drop.ReferencedBy, ", ")})
 		f.Action = "foreign key " + strings.Join(drop.ReferencedBy, ", ") + " checks through " + drop.Name + " (PostgreSQL refuses to drop it): " +
 			"drop and re-add that foreign key (NOT VALID, then VALIDATE CONSTRAINT) so it uses " + keep.Name + ", then drop " + drop.Name
 	case drop.Constraint != "":
@@ -203,7 +204,7 @@ func duplicateFinding(t *model.Table, drop, keep *model.Index, dbBytes int64) mo
 	return f
 }
 
-func keepReason(ix *model.Index) string {
+func keepReason(ix *dbstate.Index) string {
 	switch {
 	case ix.Primary:
 		return "it backs the primary key"
@@ -228,12 +229,12 @@ const maxSkipValues = 16
 // narrower index is worth its writes is the planner's call: the finding is informational, and
 // `pgtune indexes generate --include-drops` writes the drop only when HypoPG (1.4+) proves no
 // statement gets dearer.
-func skipScanCovered(cat *model.Catalog, t *model.Table, idx []*model.Index, dbBytes int64, already []model.Finding) []model.Finding {
+func skipScanCovered(cat *dbstate.Catalog, t *dbstate.Table, idx []*dbstate.Index, dbBytes int64, already []finding.Finding) []finding.Finding {
 	reported := map[string]bool{}
 	for _, f := range already {
 		reported[f.Index.Name] = true
 	}
-	var out []model.Finding
+	var out []finding.Finding
 	for _, a := range idx {
 		if a.Method != "btree" || a.Unique || a.Constraint != "" || a.Attached || !a.Valid || reported[a.Name] || len(a.Keys) == 0 {
 			continue
@@ -272,14 +273,14 @@ func skipScanCovered(cat *model.Catalog, t *model.Table, idx []*model.Index, dbB
 				continue
 			}
 			reported[a.Name] = true
-			out = append(out, model.Finding{
-				Rule: "audit.index.skip_scan", Kind: model.KindIndex, Table: t.Key(), Severity: model.SeverityInfo,
+			out = append(out, finding.Finding{
+				Rule: "audit.index.skip_scan", Kind: finding.KindIndex, Table: t.Key(), Severity: finding.SeverityInfo,
 				Title: fmt.Sprintf("On PostgreSQL 18, %s serves %s's searches with a skip scan over %s's %.0f values", b.Name, a.Name, strings.Join(skipped, ", "), values),
 				Detail: fmt.Sprintf("From 18 a B-tree index can skip its leading columns: %s answers a condition on %s with one descent per distinct value of %s. "+
 					"%s is a little faster for those searches, but costs a write on every insert and non-HOT update and space in the cache. "+
 					"Price the drop with the planner before making it: pgtune indexes generate --include-drops writes it only when HypoPG 1.4+ shows no statement gets dearer.",
 					b.Name, strings.Join(keyNames(a.Keys), ", "), strings.Join(skipped, ", "), a.Name),
-				Evidence: model.Facts("index", a.Definition, "served_by", b.Definition, "skipped_keys", strings.Join(skipped, ", "),
+				Evidence: finding.Facts("index", a.Definition, "served_by", b.Definition, "skipped_keys", strings.Join(skipped, ", "),
 					"skipped_values", values, "size_bytes", a.SizeBytes, "idx_scan", a.Scans, "covering_idx_scan", b.Scans, "kept_index", b.Name),
 				Index:  spec(a),
 				Impact: share(a.SizeBytes, dbBytes),
@@ -292,7 +293,7 @@ func skipScanCovered(cat *model.Catalog, t *model.Table, idx []*model.Index, dbB
 	return out
 }
 
-func keyNames(keys []model.IndexKey) []string {
+func keyNames(keys []dbstate.IndexKey) []string {
 	var out []string
 	for _, k := range keys {
 		if k.Column != "" {
@@ -304,7 +305,7 @@ func keyNames(keys []model.IndexKey) []string {
 	return out
 }
 
-func prefixFinding(t *model.Table, a, b *model.Index, dbBytes int64) model.Finding {
+func prefixFinding(t *dbstate.Table, a, b *dbstate.Index, dbBytes int64) finding.Finding {
 	what := "index"
 	switch {
 	case b.Primary:
@@ -312,13 +313,13 @@ func prefixFinding(t *model.Table, a, b *model.Index, dbBytes int64) model.Findi
 	case b.Constraint != "":
 		what = "constraint " + b.Constraint
 	}
-	return model.Finding{
-		Rule: "audit.index.prefix", Kind: model.KindIndex, Table: t.Key(), Severity: sizeSeverity(a.SizeBytes),
+	return finding.Finding{
+		Rule: "audit.index.prefix", Kind: finding.KindIndex, Table: t.Key(), Severity: sizeSeverity(a.SizeBytes),
 		Title: fmt.Sprintf("%s is a leading prefix of %s (%s)", a.Name, b.Name, what),
 		Detail: fmt.Sprintf("Every search %s can serve, %s can serve too: its keys start with the same columns in the same "+
 			"order. The narrower index is a little faster to scan, but it costs a write on every insert and non-HOT "+
 			"update and space in the cache; drop it unless a measured query needs its smaller size.", a.Name, b.Name),
-		Evidence: model.Facts("index", a.Definition, "covered_by", b.Definition, "size_bytes", a.SizeBytes,
+		Evidence: finding.Facts("index", a.Definition, "covered_by", b.Definition, "size_bytes", a.SizeBytes,
 			"idx_scan", a.Scans, "covering_idx_scan", b.Scans, "kept_index", b.Name),
 		Index:  spec(a),
 		Impact: share(a.SizeBytes, dbBytes),
@@ -326,18 +327,18 @@ func prefixFinding(t *model.Table, a, b *model.Index, dbBytes int64) model.Findi
 	}
 }
 
-func invalid(t *model.Table, ix *model.Index, building bool) model.Finding {
-	f := model.Finding{
-		Rule: "audit.index.invalid", Kind: model.KindIndex, Table: t.Key(), Severity: model.SeverityHigh,
+func invalid(t *dbstate.Table, ix *dbstate.Index, building bool) finding.Finding {
+	f := finding.Finding{
+		Rule: "audit.index.invalid", Kind: finding.KindIndex, Table: t.Key(), Severity: finding.SeverityHigh,
 		Title: fmt.Sprintf("%s is INVALID: a failed build left it behind", ix.Name),
 		Detail: "A CREATE INDEX CONCURRENTLY (or REINDEX CONCURRENTLY) that failed or was cancelled leaves an index " +
 			"marked invalid: the planner never uses it, yet every write still maintains it. CREATE INDEX ... IF NOT " +
 			"EXISTS would skip over it because the name exists. Drop it and build it again.",
-		Evidence: model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes),
+		Evidence: finding.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes),
 		Index:    spec(ix),
 	}
 	if building {
-		f.Severity = model.SeverityInfo
+		f.Severity = finding.SeverityInfo
 		f.Title = fmt.Sprintf("%s is being built right now (invalid until it finishes)", ix.Name)
 		f.Detail = "pg_stat_progress_create_index shows a build of this index in progress; it is invalid until the build finishes."
 		return f
@@ -365,7 +366,7 @@ func concurrently(def string) string {
 }
 
 // statsAge is how long a server's index usage counters have been counting, if known.
-func statsAge(srv model.Server, now time.Time) (time.Duration, string) {
+func statsAge(srv dbstate.Server, now time.Time) (time.Duration, string) {
 	since := srv.StatsReset
 	how := "since the statistics reset"
 	if srv.VersionNum > 0 && srv.VersionNum < 150000 && srv.StartedAt != nil &&
@@ -379,12 +380,12 @@ func statsAge(srv model.Server, now time.Time) (time.Duration, string) {
 	return now.Sub(*since), how
 }
 
-func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Time, dbBytes int64, dropped map[string]bool, absorbed map[string]int64) []model.Finding {
+func unused(cat *dbstate.Catalog, t *dbstate.Table, idx []*dbstate.Index, now time.Time, dbBytes int64, dropped map[string]bool, absorbed map[string]int64) []finding.Finding {
 	snap := cat.Snapshot()
 	if t.Stats == nil {
 		return nil // no usage counters for this table (a partitioned parent, or a dump)
 	}
-	var fks []*model.Constraint
+	var fks []*dbstate.Constraint
 	for _, c := range cat.Constraints(t.Key()) {
 		if c.Type == "foreign_key" {
 			fks = append(fks, c)
@@ -402,7 +403,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		}
 	}
 	unread := unreadReplicas(snap)
-	var out []model.Finding
+	var out []finding.Finding
 	for _, ix := range idx {
 		total, perNode, complete, lagging := snap.NodeScans(ix)
 		if total != 0 || ix.Scans < 0 || !ix.Valid || ix.Unique || ix.Primary || ix.Constraint != "" || ix.Partitioned ||
@@ -415,7 +416,7 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 			ageText = fmt.Sprintf("%.1f days", age.Hours()/24)
 		}
 		if age < UnusedMinAge { // an unknown age (-1) counts as too young
-			sev = model.SeverityInfo
+			sev = finding.SeverityInfo
 		}
 		where := "The counters are this server's only: check that no replica's queries use it before dropping it, and keep " +
 			"its definition to build it again."
@@ -426,9 +427,9 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		detail := fmt.Sprintf("No statement has scanned this index %s (%s). It still costs a write on every insert and "+
 			"non-HOT update (%d inserts, %d updates, %d deletes on the table in that time) and space in the cache. %s",
 			since, ageText, t.Stats.Inserts, t.Stats.Updates, t.Stats.Deletes, where)
-		evidence := model.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText)
+		evidence := finding.Facts("index", ix.Definition, "size_bytes", ix.SizeBytes, "idx_scan", ix.Scans, "stats_age", ageText)
 		if len(snap.Replicas) > 0 {
-			evidence = append(evidence, model.Fact{Name: "idx_scan_per_node", Value: perNode})
+			evidence = append(evidence, finding.Fact{Name: "idx_scan_per_node", Value: perNode})
 		}
 		// What is not known to be unused everywhere is never dropped: a replica that could not
 		// be read, or replicas streaming from this server that were not read at all.
@@ -446,11 +447,11 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 				"queries never reach its counters. Pass each one's DSN with --replica-dsn; pgtune proposes no drop until then.", snap.StreamingReplicas)
 		}
 		if unknown != "" {
-			out = append(out, model.Finding{
-				Rule: "audit.index.unused", Kind: model.KindIndex, Table: t.Key(), Severity: model.SeverityInfo,
+			out = append(out, finding.Finding{
+				Rule: "audit.index.unused", Kind: finding.KindIndex, Table: t.Key(), Severity: finding.SeverityInfo,
 				Title:    fmt.Sprintf("%s was not scanned on the primary; on the replicas: unknown", ix.Name),
 				Detail:   detail + " " + unknown,
-				Evidence: append(evidence, model.Fact{Name: "unused", Value: "unknown"}),
+				Evidence: append(evidence, finding.Fact{Name: "unused", Value: "unknown"}),
 				Index:    spec(ix),
 				Impact:   share(ix.SizeBytes, dbBytes),
 			})
@@ -466,15 +467,15 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 		}
 		for _, fk := range fks {
 			if len(ix.Keys) > 0 && len(fk.Columns) > 0 && ix.Keys[0].Column == fk.Columns[0] {
-				sev = min(sev, model.SeverityLow)
-				evidence = append(evidence, model.Fact{Name: "foreign_key", Value: fk.Name})
+				sev = min(sev, finding.SeverityLow)
+				evidence = append(evidence, finding.Fact{Name: "foreign_key", Value: fk.Name})
 				detail += fmt.Sprintf(" It also serves foreign key %s: deleting or updating rows of %s looks up %s through it; "+
 					"keep it if such deletes happen.", fk.Name, fk.References, fk.Columns[0])
 				break
 			}
 		}
-		out = append(out, model.Finding{
-			Rule: "audit.index.unused", Kind: model.KindIndex, Table: t.Key(), Severity: sev,
+		out = append(out, finding.Finding{
+			Rule: "audit.index.unused", Kind: finding.KindIndex, Table: t.Key(), Severity: sev,
 			Title:    fmt.Sprintf("%s has not been used %s", ix.Name, shortSince(since)),
 			Detail:   detail,
 			Evidence: evidence,
@@ -484,12 +485,12 @@ func unused(cat *model.Catalog, t *model.Table, idx []*model.Index, now time.Tim
 			Action:   "to undo: " + concurrently(ix.Definition) + ";",
 		})
 	}
-	slices.SortFunc(out, func(a, b model.Finding) int { return cmp.Compare(a.Title, b.Title) })
+	slices.SortFunc(out, func(a, b finding.Finding) int { return cmp.Compare(a.Title, b.Title) })
 	return out
 }
 
 // unreadReplicas names the replicas that could not be read.
-func unreadReplicas(snap *model.Snapshot) []string {
+func unreadReplicas(snap *dbstate.Snapshot) []string {
 	var out []string
 	for _, r := range snap.Replicas {
 		if r.Error != "" {
@@ -499,7 +500,7 @@ func unreadReplicas(snap *model.Snapshot) []string {
 	return out
 }
 
-func replicaErrors(snap *model.Snapshot) string {
+func replicaErrors(snap *dbstate.Snapshot) string {
 	var out []string
 	for _, r := range snap.Replicas {
 		if r.Error != "" {
@@ -510,7 +511,7 @@ func replicaErrors(snap *model.Snapshot) string {
 }
 
 // nodeNames are the nodes read: the primary, then each replica read.
-func nodeNames(snap *model.Snapshot) []string {
+func nodeNames(snap *dbstate.Snapshot) []string {
 	out := []string{"primary"}
 	for _, r := range snap.Replicas {
 		if r.Error == "" {

@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/pgconf"
 )
@@ -33,8 +34,8 @@ const (
 var mustMatch = []string{"max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions", "max_locks_per_transaction"}
 
 // Analyze returns the cluster's findings.
-func Analyze(snap *model.Snapshot) []model.Finding {
-	var out []model.Finding
+func Analyze(snap *dbstate.Snapshot) []finding.Finding {
+	var out []finding.Finding
 	out = append(out, lag(snap)...)
 	out = append(out, slots(snap)...)
 	for _, r := range snap.Replicas {
@@ -48,8 +49,8 @@ func Analyze(snap *model.Snapshot) []model.Finding {
 	return out
 }
 
-func lag(snap *model.Snapshot) []model.Finding {
-	var out []model.Finding
+func lag(snap *dbstate.Snapshot) []finding.Finding {
+	var out []finding.Finding
 	seen := map[string]bool{}
 	if rep := snap.Replication; rep != nil {
 		for _, s := range rep.Standbys {
@@ -58,9 +59,9 @@ func lag(snap *model.Snapshot) []model.Finding {
 			if !behind && paused == nil {
 				continue
 			}
-			sev := model.SeverityMedium
+			sev := finding.SeverityMedium
 			if s.ReplayLagSeconds >= HighLagSeconds {
-				sev = model.SeverityHigh
+				sev = finding.SeverityHigh
 			}
 			name := standbyName(s)
 			detail := fmt.Sprintf("The primary shows %s %s behind in replay (%s of WAL not replayed, state %s). "+
@@ -76,18 +77,18 @@ func lag(snap *model.Snapshot) []model.Finding {
 				title = fmt.Sprintf("replica %s has its replay paused, %s of WAL not replayed", paused.Name,
 					bytesOrUnknown(max(s.ReplayLagBytes, paused.Recovery.ReceiveReplayBytes)))
 				action = "resume replay on the replica unless it was paused on purpose (a recovery target, an investigation)"
-				sev = max(sev, model.SeverityHigh)
+				sev = max(sev, finding.SeverityHigh)
 			}
-			evidence := model.Facts("standby", name, "replay_lag_seconds", model.Round(s.ReplayLagSeconds, 1), "replay_lag_bytes", s.ReplayLagBytes,
+			evidence := finding.Facts("standby", name, "replay_lag_seconds", finding.Round(s.ReplayLagSeconds, 1), "replay_lag_bytes", s.ReplayLagBytes,
 				"sent_lag_bytes", s.SentLagBytes, "state", s.State, "sync_state", s.SyncState)
 			if s.Slot != "" {
-				evidence = append(evidence, model.Fact{Name: "slot", Value: s.Slot})
+				evidence = append(evidence, finding.Fact{Name: "slot", Value: s.Slot})
 			}
 			if s.XminAge > 0 {
-				evidence = append(evidence, model.Fact{Name: "feedback_xmin_age", Value: s.XminAge})
+				evidence = append(evidence, finding.Fact{Name: "feedback_xmin_age", Value: s.XminAge})
 			}
-			out = append(out, model.Finding{
-				Rule: "replication.lag", Kind: model.KindReplication, Severity: sev,
+			out = append(out, finding.Finding{
+				Rule: "replication.lag", Kind: finding.KindReplication, Severity: sev,
 				Title: title, Detail: detail, Evidence: evidence, SQL: sql, Action: action,
 			})
 		}
@@ -98,12 +99,12 @@ func lag(snap *model.Snapshot) []model.Finding {
 		if r.Error != "" || r.Recovery == nil || !r.Recovery.Paused || seen[r.Name] {
 			continue
 		}
-		out = append(out, model.Finding{
-			Rule: "replication.lag", Kind: model.KindReplication, Severity: model.SeverityHigh,
+		out = append(out, finding.Finding{
+			Rule: "replication.lag", Kind: finding.KindReplication, Severity: finding.SeverityHigh,
 			Title: fmt.Sprintf("replica %s has its replay paused", r.Name),
 			Detail: fmt.Sprintf("Replay is paused on %s (%s of WAL received and not replayed): it falls further behind "+
 				"with every write on the primary, and its reads see older and older data.", r.Name, bytesOrUnknown(r.Recovery.ReceiveReplayBytes)),
-			Evidence: model.Facts("replica", r.Name, "paused", true, "receive_replay_bytes", r.Recovery.ReceiveReplayBytes),
+			Evidence: finding.Facts("replica", r.Name, "paused", true, "receive_replay_bytes", r.Recovery.ReceiveReplayBytes),
 			SQL:      "-- on " + r.Name + ":\nSELECT pg_wal_replay_resume();",
 			Action:   "resume replay unless it was paused on purpose",
 		})
@@ -114,8 +115,8 @@ func lag(snap *model.Snapshot) []model.Finding {
 // pausedReplica is the replica read beside the primary that this standby row is, when its
 // replay is paused. A standby row names its replica by application_name and client address, a
 // replica by the address pgtune reached it at: they match when one names the other's host.
-func pausedReplica(snap *model.Snapshot, s model.Standby) *model.Replica {
-	var paused []*model.Replica
+func pausedReplica(snap *dbstate.Snapshot, s dbstate.Standby) *dbstate.Replica {
+	var paused []*dbstate.Replica
 	for i := range snap.Replicas {
 		if r := &snap.Replicas[i]; r.Error == "" && r.Recovery != nil && r.Recovery.Paused {
 			paused = append(paused, r)
@@ -130,38 +131,38 @@ func pausedReplica(snap *model.Snapshot, s model.Standby) *model.Replica {
 	return nil
 }
 
-func slots(snap *model.Snapshot) []model.Finding {
+func slots(snap *dbstate.Snapshot) []finding.Finding {
 	if snap.Replication == nil {
 		return nil
 	}
-	var out []model.Finding
+	var out []finding.Finding
 	for _, s := range snap.Replication.Slots {
 		if s.Active {
 			continue
 		}
-		sev := model.SeverityMedium
+		sev := finding.SeverityMedium
 		title := fmt.Sprintf("replication slot %s is inactive and keeps %s of WAL", s.Name, bytesOrUnknown(s.RetainedBytes))
 		detail := fmt.Sprintf("No replica streams through %s slot %s, yet the primary keeps every WAL segment from its "+
 			"restart point on (%s so far), and more with every write, until the disk fills (max_slot_wal_keep_size "+
 			"bounds it, at the slot's expense).", s.Type, s.Name, bytesOrUnknown(s.RetainedBytes))
 		switch {
 		case s.WALStatus == "lost":
-			sev = model.SeverityLow
+			sev = finding.SeverityLow
 			title = fmt.Sprintf("replication slot %s is inactive and has lost the WAL it needed", s.Name)
 			detail = fmt.Sprintf("Slot %s's WAL was removed (max_slot_wal_keep_size): the replica it served cannot resume "+
 				"from it and must be cloned again. The slot is useless now.", s.Name)
 		case s.RetainedBytes >= SlotHighBytes || s.WALStatus == "extended" || s.WALStatus == "unreserved":
-			sev = model.SeverityHigh
+			sev = finding.SeverityHigh
 		}
 		if s.XminAge > 0 {
 			detail += fmt.Sprintf(" It also holds the xmin horizon back by %d transactions: VACUUM cannot remove rows "+
 				"deleted since.", s.XminAge)
-			sev = max(sev, model.SeverityMedium)
+			sev = max(sev, finding.SeverityMedium)
 		}
-		out = append(out, model.Finding{
-			Rule: "replication.slot_inactive", Kind: model.KindReplication, Severity: sev,
+		out = append(out, finding.Finding{
+			Rule: "replication.slot_inactive", Kind: finding.KindReplication, Severity: sev,
 			Title: title, Detail: detail,
-			Evidence: model.Facts("slot", s.Name, "type", s.Type, "retained_bytes", s.RetainedBytes, "wal_status", s.WALStatus, "xmin_age", s.XminAge),
+			Evidence: finding.Facts("slot", s.Name, "type", s.Type, "retained_bytes", s.RetainedBytes, "wal_status", s.WALStatus, "xmin_age", s.XminAge),
 			SQL:      "SELECT pg_drop_replication_slot(" + quote.Literal(s.Name) + ");",
 			Action:   "drop it if its replica is gone for good; if the replica is coming back, dropping the slot means cloning it again",
 		})
@@ -179,7 +180,7 @@ var conflictAdvice = map[string]string{
 	"active_logicalslot": "a logical slot on the replica lost rows it needed (hot_standby_feedback = on with a physical slot prevents it)",
 }
 
-func conflicts(snap *model.Snapshot, r model.Replica) []model.Finding {
+func conflicts(snap *dbstate.Snapshot, r dbstate.Replica) []finding.Finding {
 	if r.Recovery == nil || len(r.Recovery.Conflicts) == 0 {
 		return nil
 	}
@@ -193,22 +194,22 @@ func conflicts(snap *model.Snapshot, r model.Replica) []model.Finding {
 		return cmp.Or(cmp.Compare(r.Recovery.Conflicts[b], r.Recovery.Conflicts[a]), cmp.Compare(a, b))
 	})
 	var why []string
-	evidence := model.Facts("replica", r.Name)
+	evidence := finding.Facts("replica", r.Name)
 	for _, k := range kinds {
 		why = append(why, fmt.Sprintf("%s %d: %s", k, r.Recovery.Conflicts[k], conflictAdvice[k]))
-		evidence = append(evidence, model.Fact{Name: "confl_" + k, Value: r.Recovery.Conflicts[k]})
+		evidence = append(evidence, finding.Fact{Name: "confl_" + k, Value: r.Recovery.Conflicts[k]})
 	}
 	for _, name := range []string{"hot_standby_feedback", "max_standby_streaming_delay"} {
 		if v, ok := replicaSetting(snap, r, name); ok {
-			evidence = append(evidence, model.Fact{Name: name, Value: v})
+			evidence = append(evidence, finding.Fact{Name: name, Value: v})
 		}
 	}
-	sev := model.SeverityMedium
+	sev := finding.SeverityMedium
 	if total >= 100 {
-		sev = model.SeverityHigh
+		sev = finding.SeverityHigh
 	}
-	return []model.Finding{{
-		Rule: "replication.conflicts", Kind: model.KindReplication, Severity: sev,
+	return []finding.Finding{{
+		Rule: "replication.conflicts", Kind: finding.KindReplication, Severity: sev,
 		Title: fmt.Sprintf("replica %s cancelled %d queries to keep replaying", r.Name, total),
 		Detail: fmt.Sprintf("%s cancelled %d queries since its statistics were reset (pg_stat_database_conflicts): "+
 			"the application saw them fail with \"canceling statement due to conflict with recovery\". %s.",
@@ -218,8 +219,8 @@ func conflicts(snap *model.Snapshot, r model.Replica) []model.Finding {
 	}}
 }
 
-func settings(snap *model.Snapshot, r model.Replica) []model.Finding {
-	var out []model.Finding
+func settings(snap *dbstate.Snapshot, r dbstate.Replica) []finding.Finding {
+	var out []finding.Finding
 	for _, name := range mustMatch {
 		pv, ok1 := snap.Setting(name)
 		rv, ok2 := replicaSetting(snap, r, name)
@@ -228,13 +229,13 @@ func settings(snap *model.Snapshot, r model.Replica) []model.Finding {
 		if !ok1 || !ok2 || err1 != nil || err2 != nil || v >= p {
 			continue
 		}
-		out = append(out, model.Finding{
-			Rule: "replication.settings", Kind: model.KindReplication, Severity: model.SeverityHigh,
+		out = append(out, finding.Finding{
+			Rule: "replication.settings", Kind: finding.KindReplication, Severity: finding.SeverityHigh,
 			Title: fmt.Sprintf("replica %s has %s = %d, below the primary's %d", r.Name, name, v, p),
 			Detail: fmt.Sprintf("A hot standby needs %s at least as high as its primary's: the WAL it replays assumes "+
 				"the primary's value. Below it, the replica refuses to start after a restart, or pauses replay until "+
 				"the setting is raised.", name),
-			Evidence: model.Facts("replica", r.Name, "setting", name, "replica_value", v, "primary_value", p),
+			Evidence: finding.Facts("replica", r.Name, "setting", name, "replica_value", v, "primary_value", p),
 			SQL:      fmt.Sprintf("-- on %s (then restart it):\nALTER SYSTEM SET %s = %d;", r.Name, name, p),
 		})
 	}
@@ -244,7 +245,7 @@ func settings(snap *model.Snapshot, r model.Replica) []model.Finding {
 // delayed reports a replica that applies WAL late on purpose (recovery_min_apply_delay): a
 // safety net against a mistaken DROP, but every read it serves sees data that old, and it is
 // minutes behind by design, which lag alone would not say.
-func delayed(snap *model.Snapshot, r model.Replica) []model.Finding {
+func delayed(snap *dbstate.Snapshot, r dbstate.Replica) []finding.Finding {
 	v, ok := replicaSetting(snap, r, "recovery_min_apply_delay")
 	ms, err := strconv.ParseFloat(v, 64)
 	if !ok || err != nil || ms <= 0 {
@@ -254,26 +255,26 @@ func delayed(snap *model.Snapshot, r model.Replica) []model.Finding {
 	for _, st := range r.Statements.Rows {
 		calls += st.Calls
 	}
-	sev := model.SeverityInfo
+	sev := finding.SeverityInfo
 	detail := fmt.Sprintf("%s applies WAL %s after the primary wrote it (recovery_min_apply_delay = %s ms): its data is that old by design, "+
 		"a safety net against a mistaken DROP or DELETE. Its indexes too: one built on the primary reaches it that much later, "+
 		"and until then no index is called unused (pgtune proposes no drop).", r.Name, lagText(ms/1000), v)
 	if calls > 0 {
-		sev = model.SeverityMedium
+		sev = finding.SeverityMedium
 		detail += fmt.Sprintf(" It serves reads (%d calls in its pg_stat_statements): they see data %s old.", calls, lagText(ms/1000))
 	}
-	return []model.Finding{{
-		Rule: "replication.delayed", Kind: model.KindReplication, Severity: sev,
+	return []finding.Finding{{
+		Rule: "replication.delayed", Kind: finding.KindReplication, Severity: sev,
 		Title:    fmt.Sprintf("replica %s applies WAL %s late on purpose", r.Name, lagText(ms/1000)),
 		Detail:   detail,
-		Evidence: model.Facts("replica", r.Name, "recovery_min_apply_delay_ms", v, "calls", calls),
+		Evidence: finding.Facts("replica", r.Name, "recovery_min_apply_delay_ms", v, "calls", calls),
 		Action:   "keep a delayed replica out of the read pool (serve reads from replicas without the delay), or accept reads that old",
 	}}
 }
 
 // replicaSetting is a setting's value on a replica: its own where it differs, else the
 // primary's (a physical replica starts from the primary's configuration).
-func replicaSetting(snap *model.Snapshot, r model.Replica, name string) (string, bool) {
+func replicaSetting(snap *dbstate.Snapshot, r dbstate.Replica, name string) (string, bool) {
 	for _, s := range r.Settings {
 		if s.Name == name {
 			return s.Setting, true
@@ -282,7 +283,7 @@ func replicaSetting(snap *model.Snapshot, r model.Replica, name string) (string,
 	return snap.Setting(name)
 }
 
-func standbyName(s model.Standby) string {
+func standbyName(s dbstate.Standby) string {
 	switch {
 	case s.Name != "" && s.Addr != "":
 		return s.Name + " (" + s.Addr + ")"

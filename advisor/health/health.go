@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
+	"github.com/bookedbarber/pgtune/workload"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -26,9 +28,9 @@ const (
 )
 
 // Analyze returns the health findings.
-func Analyze(cat *model.Catalog, w *model.Workload) []model.Finding {
+func Analyze(cat *dbstate.Catalog, w *workload.Workload) []finding.Finding {
 	snap := cat.Snapshot()
-	var out []model.Finding
+	var out []finding.Finding
 	used := map[string]float64{}
 	for _, ta := range w.Tables {
 		used[ta.Table] = ta.TimeShare
@@ -45,68 +47,68 @@ func Analyze(cat *model.Catalog, w *model.Workload) []model.Finding {
 	return out
 }
 
-func analyzeSQL(t *model.Table) string { return "ANALYZE " + quote.QualifiedKey(t.Key()) + ";" }
+func analyzeSQL(t *dbstate.Table) string { return "ANALYZE " + quote.QualifiedKey(t.Key()) + ";" }
 
 // smallTable is the row count under which a table never analysed is only low: maintain plan's bar.
 const smallTable = 1000
 
-func neverAnalyzed(cat *model.Catalog, t *model.Table, used map[string]float64) (model.Finding, bool) {
+func neverAnalyzed(cat *dbstate.Catalog, t *dbstate.Table, used map[string]float64) (finding.Finding, bool) {
 	snap := cat.Snapshot()
 	share, read := used[t.Key()]
-	sev := model.SeverityLow
+	sev := finding.SeverityLow
 	if read {
-		sev = max(model.SeverityMedium, model.SeverityForShare(share))
+		sev = max(finding.SeverityMedium, finding.SeverityForShare(share))
 	}
 	if t.Kind == "partitioned" {
 		// Autovacuum never analyses a partitioned parent, so queries planned against the parent
 		// as a whole have no statistics for it. pg_stats' inherited rows tell whether anyone did.
 		if snap.Source != "live" || hasGap(snap, "column_stats") {
-			return model.Finding{}, false
+			return finding.Finding{}, false
 		}
 		for _, cs := range snap.ColumnStats {
 			if cs.Schema == t.Schema && cs.Table == t.Name {
-				return model.Finding{}, false
+				return finding.Finding{}, false
 			}
 		}
-		return model.Finding{
-			Rule: "statistics.partitioned_never_analyzed", Kind: model.KindStatistics, Table: t.Key(), Severity: sev,
+		return finding.Finding{
+			Rule: "statistics.partitioned_never_analyzed", Kind: finding.KindStatistics, Table: t.Key(), Severity: sev,
 			Title: "partitioned table " + t.Key() + " has never been analysed",
 			Detail: "Autovacuum analyses partitions but never their partitioned parent, so the planner has no " +
 				"statistics for queries that span partitions (joins and aggregates over the parent). Analyse it by " +
 				"hand, and again after large changes (pgtune maintain can schedule it).",
-			Evidence: model.Facts("kind", "partitioned", "workload_time_share", model.Round(share, 4)),
+			Evidence: finding.Facts("kind", "partitioned", "workload_time_share", finding.Round(share, 4)),
 			SQL:      analyzeSQL(t), Impact: share,
 		}, true
 	}
 	if t.Stats == nil || t.Kind != "table" || t.Stats.LastAnalyzed() != nil || t.Stats.AnalyzeCount+t.Stats.AutoanalyzeCount > 0 {
-		return model.Finding{}, false
+		return finding.Finding{}, false
 	}
 	if t.Stats.LiveTuples == 0 && t.Pages == 0 && t.RowEstimate <= 0 && t.Stats.ModSinceAnalyze == 0 {
-		return model.Finding{}, false // empty and untouched: nothing to analyse yet
+		return finding.Finding{}, false // empty and untouched: nothing to analyse yet
 	}
 	// A handful of rows (a migrations table) is planned well enough without statistics: the same
 	// bar as maintain plan's, so the two never grade the table apart.
 	small := t.Stats.LiveTuples+t.Stats.Inserts < smallTable && t.RowEstimate < smallTable
 	switch {
 	case small:
-		sev = model.SeverityLow
+		sev = finding.SeverityLow
 	case read:
-		sev = max(model.SeverityHigh, sev)
+		sev = max(finding.SeverityHigh, sev)
 	}
-	return model.Finding{
-		Rule: "statistics.never_analyzed", Kind: model.KindStatistics, Table: t.Key(), Severity: sev,
+	return finding.Finding{
+		Rule: "statistics.never_analyzed", Kind: finding.KindStatistics, Table: t.Key(), Severity: sev,
 		Title: t.Key() + " has never been analysed",
 		Detail: "Without statistics the planner guesses row counts and value distributions, and picks plans " +
 			"(join orders, index or sequential scans) accordingly. Autovacuum analyses a table only once enough rows " +
 			"changed; a table bulk-loaded and not yet analysed waits until then.",
-		Evidence: model.Facts("n_live_tup", t.Stats.LiveTuples, "n_mod_since_analyze", t.Stats.ModSinceAnalyze,
-			"row_estimate", t.RowEstimate, "workload_time_share", model.Round(share, 4)),
+		Evidence: finding.Facts("n_live_tup", t.Stats.LiveTuples, "n_mod_since_analyze", t.Stats.ModSinceAnalyze,
+			"row_estimate", t.RowEstimate, "workload_time_share", finding.Round(share, 4)),
 		SQL: analyzeSQL(t), Impact: share,
 	}, true
 }
 
 // reloption reads a per-table storage parameter ("autovacuum_analyze_scale_factor=0.05").
-func reloption(t *model.Table, name string) (string, bool) {
+func reloption(t *dbstate.Table, name string) (string, bool) {
 	for _, o := range t.Reloptions {
 		if k, v, ok := strings.Cut(o, "="); ok && k == name {
 			return v, true
@@ -116,7 +118,7 @@ func reloption(t *model.Table, name string) (string, bool) {
 }
 
 // setting reads a numeric parameter: the table's own, else the server's, else def.
-func setting(snap *model.Snapshot, t *model.Table, name string, def float64) float64 {
+func setting(snap *dbstate.Snapshot, t *dbstate.Table, name string, def float64) float64 {
 	if v, ok := reloption(t, name); ok {
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			return f
@@ -130,20 +132,20 @@ func setting(snap *model.Snapshot, t *model.Table, name string, def float64) flo
 	return def
 }
 
-func stale(snap *model.Snapshot, t *model.Table, used map[string]float64) (model.Finding, bool) {
+func stale(snap *dbstate.Snapshot, t *dbstate.Table, used map[string]float64) (finding.Finding, bool) {
 	if t.Stats == nil || t.Kind != "table" || t.Stats.LastAnalyzed() == nil {
-		return model.Finding{}, false
+		return finding.Finding{}, false
 	}
 	threshold := setting(snap, t, "autovacuum_analyze_threshold", 50) +
 		setting(snap, t, "autovacuum_analyze_scale_factor", 0.1)*max(t.RowEstimate, 0)
 	mods := float64(t.Stats.ModSinceAnalyze)
 	if mods <= StaleFactor*threshold || mods < 1000 {
-		return model.Finding{}, false
+		return finding.Finding{}, false
 	}
 	share, read := used[t.Key()]
-	sev := model.SeverityLow
+	sev := finding.SeverityLow
 	if read {
-		sev = max(model.SeverityMedium, model.SeverityForShare(share))
+		sev = max(finding.SeverityMedium, finding.SeverityForShare(share))
 	}
 	autovacOff := false
 	if v, ok := reloption(t, "autovacuum_enabled"); ok && (v == "false" || v == "off") {
@@ -161,17 +163,17 @@ func stale(snap *model.Snapshot, t *model.Table, used map[string]float64) (model
 			"consider a lower autovacuum_analyze_scale_factor for it."
 	}
 	last := t.Stats.LastAnalyzed().Format("2006-01-02 15:04 UTC")
-	return model.Finding{
-		Rule: "statistics.stale", Kind: model.KindStatistics, Table: t.Key(), Severity: sev,
+	return finding.Finding{
+		Rule: "statistics.stale", Kind: finding.KindStatistics, Table: t.Key(), Severity: sev,
 		Title:  fmt.Sprintf("%s: statistics are stale (%.0f%% of its rows changed since %s)", t.Key(), 100*mods/max(t.RowEstimate, 1), last),
 		Detail: detail,
-		Evidence: model.Facts("n_mod_since_analyze", t.Stats.ModSinceAnalyze, "autoanalyze_threshold", model.Round(threshold, 4),
-			"row_estimate", t.RowEstimate, "last_analyze", last, "workload_time_share", model.Round(share, 4)),
+		Evidence: finding.Facts("n_mod_since_analyze", t.Stats.ModSinceAnalyze, "autoanalyze_threshold", finding.Round(threshold, 4),
+			"row_estimate", t.RowEstimate, "last_analyze", last, "workload_time_share", finding.Round(share, 4)),
 		SQL: analyzeSQL(t), Impact: share,
 	}, true
 }
 
-func hasGap(snap *model.Snapshot, what string) bool {
+func hasGap(snap *dbstate.Snapshot, what string) bool {
 	for _, g := range snap.Gaps {
 		if g.What == what {
 			return true
@@ -182,7 +184,7 @@ func hasGap(snap *model.Snapshot, what string) bool {
 
 // youngEntries counts the entries pg_stat_statements 1.11+ dates (stats_since) and those created in
 // the last tenth of the window from its statistics' reset (or the oldest entry) to the snapshot.
-func youngEntries(st *model.Statements, takenAt time.Time) (young, known int) {
+func youngEntries(st *dbstate.Statements, takenAt time.Time) (young, known int) {
 	var oldest, newest time.Time
 	for _, r := range st.Rows {
 		if r.StatsSince == nil {
@@ -220,9 +222,9 @@ func youngEntries(st *model.Statements, takenAt time.Time) (young, known int) {
 	return young, known
 }
 
-func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
+func statements(snap *dbstate.Snapshot, w *workload.Workload) []finding.Finding {
 	st := &snap.Statements
-	var out []model.Finding
+	var out []finding.Finding
 	restart := "restart PostgreSQL (pg_stat_statements.max only changes at server start)"
 	newMax := max(2*st.Max, 10000)
 	if st.Dealloc > 0 {
@@ -232,17 +234,17 @@ func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
 		}
 		detail := "When pg_stat_statements is full it evicts its least-used entries, so rare but expensive statements " +
 			"can vanish from the picture pgtune (and everyone else) works from, and their counters restart."
-		ev := model.Facts("dealloc", st.Dealloc, "pg_stat_statements.max", st.Max, "entries", len(st.Rows)+int(st.Hidden+st.Own))
+		ev := finding.Facts("dealloc", st.Dealloc, "pg_stat_statements.max", st.Max, "entries", len(st.Rows)+int(st.Hidden+st.Own))
 		// pg_stat_statements 1.11 (17+) dates each entry: entries much younger than the statistics
 		// themselves were evicted and made again, so their counters cover only part of the window.
 		if young, known := youngEntries(st, snap.TakenAt); known > 0 && young > 0 {
 			share := float64(young) / float64(known)
-			ev = append(ev, model.Fact{Name: "entries_younger_than_a_tenth_of_the_window", Value: young}, model.Fact{Name: "entries_dated", Value: known})
+			ev = append(ev, finding.Fact{Name: "entries_younger_than_a_tenth_of_the_window", Value: young}, finding.Fact{Name: "entries_dated", Value: known})
 			detail += fmt.Sprintf(" %d of the %d entries (%.0f %%) were created in the last tenth of the statistics' window (stats_since): "+
 				"their counts cover only the time since, so their share of the workload reads low.", young, known, share*100)
 		}
-		out = append(out, model.Finding{
-			Rule: "statistics.pg_stat_statements.evictions", Kind: model.KindStatistics, Severity: model.SeverityMedium,
+		out = append(out, finding.Finding{
+			Rule: "statistics.pg_stat_statements.evictions", Kind: finding.KindStatistics, Severity: finding.SeverityMedium,
 			Title:    fmt.Sprintf("pg_stat_statements evicted entries %d times %s", st.Dealloc, since),
 			Detail:   detail,
 			Evidence: ev,
@@ -251,12 +253,12 @@ func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
 	}
 	entries := len(st.Rows) + int(st.Hidden+st.Own)
 	if st.Max > 0 && float64(entries) >= CapacityShare*float64(st.Max) {
-		out = append(out, model.Finding{
-			Rule: "statistics.pg_stat_statements.capacity", Kind: model.KindStatistics, Severity: model.SeverityLow,
+		out = append(out, finding.Finding{
+			Rule: "statistics.pg_stat_statements.capacity", Kind: finding.KindStatistics, Severity: finding.SeverityLow,
 			Title: fmt.Sprintf("pg_stat_statements holds %d entries of its %d", entries, st.Max),
 			Detail: "At capacity it starts evicting entries (see pg_stat_statements_info.dealloc). Each entry costs " +
 				"about 1 kB of shared memory, so a larger maximum is cheap.",
-			Evidence: model.Facts("entries", entries, "pg_stat_statements.max", st.Max),
+			Evidence: finding.Facts("entries", entries, "pg_stat_statements.max", st.Max),
 			SQL:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;", newMax), Action: restart,
 		})
 	}
@@ -266,46 +268,46 @@ func statements(snap *model.Snapshot, w *model.Workload) []model.Finding {
 		if total > 0 {
 			share = st.HiddenMs / total
 		}
-		sev := model.SeverityMedium
+		sev := finding.SeverityMedium
 		if share >= 0.10 {
-			sev = model.SeverityHigh
+			sev = finding.SeverityHigh
 		}
-		out = append(out, model.Finding{
-			Rule: "statistics.pg_stat_statements.hidden", Kind: model.KindStatistics, Severity: sev,
+		out = append(out, finding.Finding{
+			Rule: "statistics.pg_stat_statements.hidden", Kind: finding.KindStatistics, Severity: sev,
 			Title: fmt.Sprintf("%d statements of other roles are hidden from %s (%.0f%% of execution time)", st.Hidden, snap.Server.User, 100*share),
 			Detail: "Without pg_read_all_stats, pg_stat_statements shows other roles' statements as <insufficient " +
 				"privilege> with no queryid, so pgtune cannot model them and its advice ignores that part of the workload.",
-			Evidence: model.Facts("hidden_rows", st.Hidden, "hidden_calls", st.HiddenCalls, "hidden_total_exec_ms", model.Round(st.HiddenMs, 4), "time_share", model.Round(share, 4)),
+			Evidence: finding.Facts("hidden_rows", st.Hidden, "hidden_calls", st.HiddenCalls, "hidden_total_exec_ms", finding.Round(st.HiddenMs, 4), "time_share", finding.Round(share, 4)),
 			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;", quote.Ident(snap.Server.User)),
 			Action:   "or GRANT pg_monitor, which includes it",
 			Impact:   share,
 		})
 	}
 	for _, pc := range w.Unmodelled {
-		if pc.Problem == model.TextHidden {
+		if pc.Problem == workload.TextHidden {
 			continue // counted above
 		}
-		out = append(out, model.Finding{
-			Rule: "statistics.unmodelled_statements", Kind: model.KindStatistics, Severity: model.SeverityInfo,
+		out = append(out, finding.Finding{
+			Rule: "statistics.unmodelled_statements", Kind: finding.KindStatistics, Severity: finding.SeverityInfo,
 			Title: fmt.Sprintf("%d statements could not be analysed: %s", pc.Statements, pc.Problem),
 			Detail: unmodelledDetail(pc.Problem) + " They are counted in the workload totals but produce no " +
 				"findings; the statements list in JSON output names them.",
-			Evidence: model.Facts("statements", pc.Statements, "calls", pc.Calls, "time_share", model.Round(pc.TimeShare, 4)),
+			Evidence: finding.Facts("statements", pc.Statements, "calls", pc.Calls, "time_share", finding.Round(pc.TimeShare, 4)),
 			Impact:   pc.TimeShare,
 		})
 	}
 	return out
 }
 
-func unmodelledDetail(p model.TextProblem) string {
+func unmodelledDetail(p workload.TextProblem) string {
 	switch p {
-	case model.TextUnavailable:
+	case workload.TextUnavailable:
 		return "pg_stat_statements returned no text for them (its query-text file was being rewritten or could not be read)."
-	case model.TextTruncated:
+	case workload.TextTruncated:
 		return "Their texts were cut short at a length limit (track_activity_query_size, or the export tool's), so they no longer parse."
-	case model.TextUnparsable:
+	case workload.TextUnparsable:
 		return "PostgreSQL's parser (version 17) rejects their texts."
-	case model.TextNotOneStatement:
+	case workload.TextNotOneStatement:
 		return "Their texts hold several statements."
 	}
 	return ""

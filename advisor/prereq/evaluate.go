@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -18,21 +18,21 @@ type Check struct {
 	OK       bool   `json:"ok"`
 	Observed string `json:"observed"`
 	// Finding is set when the check failed.
-	Finding *model.Finding `json:"finding,omitempty"`
+	Finding *finding.Finding `json:"finding,omitempty"`
 }
 
 // Evaluate turns the observed state into checks, in a fixed order. It does no I/O.
 func Evaluate(s *State) []Check {
 	var checks []Check
-	add := func(name, observed string, f *model.Finding) {
+	add := func(name, observed string, f *finding.Finding) {
 		checks = append(checks, Check{Name: name, OK: f == nil, Observed: observed, Finding: f})
 	}
-	ev := func(pairs ...any) model.Evidence { return model.Facts(pairs...) }
+	ev := func(pairs ...any) finding.Evidence { return finding.Facts(pairs...) }
 
 	// Server version.
-	var f *model.Finding
+	var f *finding.Finding
 	if s.ServerVersionNum < MinServerVersion {
-		f = &model.Finding{Rule: "check.server.unsupported_version", Kind: model.KindPrerequisite, Severity: model.SeverityCritical,
+		f = &finding.Finding{Rule: "check.server.unsupported_version", Kind: finding.KindPrerequisite, Severity: finding.SeverityCritical,
 			Title:    "PostgreSQL " + s.ServerVersion + " is older than pgtune supports (13)",
 			Detail:   "pgtune reads catalog views and pg_stat_statements columns that exist from PostgreSQL 13 on.",
 			Evidence: ev("server_version", s.ServerVersion),
@@ -57,7 +57,7 @@ func Evaluate(s *State) []Check {
 		if s.SettingsHidden {
 			sql, action = "", "add pg_stat_statements to shared_preload_libraries, keeping the libraries already there (ALTER SYSTEM SET shared_preload_libraries = '<current>,pg_stat_statements'), then restart PostgreSQL"
 		}
-		f = &model.Finding{Rule: "check.pg_stat_statements.not_preloaded", Kind: model.KindPrerequisite, Severity: model.SeverityCritical,
+		f = &finding.Finding{Rule: "check.pg_stat_statements.not_preloaded", Kind: finding.KindPrerequisite, Severity: finding.SeverityCritical,
 			Title:    "pg_stat_statements is not loaded",
 			Detail:   "pgtune learns the workload from pg_stat_statements, which only records statements when it is in shared_preload_libraries. Changing it needs a server restart.",
 			Evidence: ev("shared_preload_libraries", libsObserved),
@@ -71,13 +71,13 @@ func Evaluate(s *State) []Check {
 	switch {
 	case s.PGSSDefault == "":
 		observed = "not available on this server"
-		f = &model.Finding{Rule: "check.pg_stat_statements.not_available", Kind: model.KindPrerequisite, Severity: model.SeverityCritical,
+		f = &finding.Finding{Rule: "check.pg_stat_statements.not_available", Kind: finding.KindPrerequisite, Severity: finding.SeverityCritical,
 			Title:  "the pg_stat_statements extension is not available on this server",
 			Detail: "It ships with PostgreSQL's contrib modules, which this server lacks.",
 			Action: "install PostgreSQL's contrib package (e.g. apt-get install postgresql-contrib), then: CREATE EXTENSION pg_stat_statements;"}
 	case s.PGSSInstalled == "":
 		observed = "not created in database " + s.Database
-		f = &model.Finding{Rule: "check.pg_stat_statements.not_created", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
+		f = &finding.Finding{Rule: "check.pg_stat_statements.not_created", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 			Title:    "pg_stat_statements is not created in database " + s.Database,
 			Detail:   "The extension's view must exist in the database pgtune connects to. Creating it is cheap and needs no restart.",
 			Evidence: ev("available_version", s.PGSSDefault),
@@ -90,7 +90,7 @@ func Evaluate(s *State) []Check {
 		f = nil
 		wantMajor, wantMinor := majorMinor(s.PGSSDefault)
 		if !versionAtLeast(s.PGSSInstalled, wantMajor, wantMinor) {
-			f = &model.Finding{Rule: "check.pg_stat_statements.outdated", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
+			f = &finding.Finding{Rule: "check.pg_stat_statements.outdated", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 				Title:    "pg_stat_statements " + s.PGSSInstalled + " is older than the server's " + s.PGSSDefault,
 				Detail:   "An extension is not updated by pg_upgrade; the older version lacks columns pgtune uses (I/O timings, WAL, JIT).",
 				Evidence: ev("installed", s.PGSSInstalled, "available", s.PGSSDefault),
@@ -103,7 +103,7 @@ func Evaluate(s *State) []Check {
 	if isPreloaded {
 		f = nil
 		if s.PGSSTrack == "none" {
-			f = &model.Finding{Rule: "check.pg_stat_statements.track_none", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
+			f = &finding.Finding{Rule: "check.pg_stat_statements.track_none", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 				Title:    "pg_stat_statements.track is none: nothing is recorded",
 				Evidence: ev("pg_stat_statements.track", s.PGSSTrack),
 				SQL:      "ALTER SYSTEM SET pg_stat_statements.track = 'top'; SELECT pg_reload_conf();"}
@@ -113,7 +113,7 @@ func Evaluate(s *State) []Check {
 	if s.ServerVersionNum >= 140000 && isPreloaded {
 		f = nil
 		if s.ComputeQueryID == "off" {
-			f = &model.Finding{Rule: "check.compute_query_id.off", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
+			f = &finding.Finding{Rule: "check.compute_query_id.off", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 				Title:    "compute_query_id is off, so pg_stat_statements records nothing",
 				Evidence: ev("compute_query_id", s.ComputeQueryID),
 				SQL:      "ALTER SYSTEM SET compute_query_id = 'auto'; SELECT pg_reload_conf();"}
@@ -131,7 +131,7 @@ func Evaluate(s *State) []Check {
 		who += " (member of pg_read_all_stats)"
 	default:
 		who += " (no pg_read_all_stats)"
-		f = &model.Finding{Rule: "check.privileges.read_all_stats", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
+		f = &finding.Finding{Rule: "check.privileges.read_all_stats", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 			Title:    "user " + s.User + " cannot read other roles' statements",
 			Detail:   "Without pg_read_all_stats, pg_stat_statements hides the text and queryid of every statement run by another role, so the advice would rest on this user's own statements only.",
 			Evidence: ev("user", s.User),
@@ -144,7 +144,7 @@ func Evaluate(s *State) []Check {
 	observed = fmt.Sprintf("all %d tables", s.Tables)
 	if s.Unreadable > 0 {
 		observed = fmt.Sprintf("no SELECT on %d of %d tables", s.Unreadable, s.Tables)
-		f = &model.Finding{Rule: "check.privileges.planner_proofs", Kind: model.KindPrerequisite, Severity: model.SeverityHigh,
+		f = &finding.Finding{Rule: "check.privileges.planner_proofs", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 			Title:    fmt.Sprintf("user %s cannot EXPLAIN statements on %d of %d tables, so no index advice can be proven there", s.User, s.Unreadable, s.Tables),
 			Detail:   "pgtune proves each index with EXPLAIN, which PostgreSQL allows only to a role that may SELECT from the tables (pg_monitor alone does not). EXPLAIN reads no rows; the privilege is what the planner checks.",
 			Evidence: ev("tables without SELECT", strings.Join(s.UnreadableExamples, ", ")),
@@ -158,7 +158,7 @@ func Evaluate(s *State) []Check {
 	if !s.MayUntrack && s.PGSSLoaded {
 		observed = "no: pgtune's statements are recorded (marked, and left out of the workload)"
 		if s.ServerVersionNum >= 150000 {
-			f = &model.Finding{Rule: "check.privileges.untrack", Kind: model.KindPrerequisite, Severity: model.SeverityInfo,
+			f = &finding.Finding{Rule: "check.privileges.untrack", Kind: finding.KindPrerequisite, Severity: finding.SeverityInfo,
 				Title:  "pgtune's own statements are recorded in pg_stat_statements",
 				Detail: "pgtune marks its statements and leaves them (and the nested statements its EXPLAINs record under track = all) out of the workload. They still take pg_stat_statements rows: about a hundred on a first run, none on later runs. With the privilege below its sessions record nothing.",
 				SQL:    fmt.Sprintf("GRANT SET ON PARAMETER pg_stat_statements.track TO %s;", quote.Ident(s.User))}
@@ -172,7 +172,7 @@ func Evaluate(s *State) []Check {
 	if s.PGSSDealloc >= 0 {
 		f = nil
 		if s.PGSSDealloc > 0 {
-			f = &model.Finding{Rule: "check.pg_stat_statements.evictions", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
+			f = &finding.Finding{Rule: "check.pg_stat_statements.evictions", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 				Title:    fmt.Sprintf("pg_stat_statements evicted %d entries since its last reset", s.PGSSDealloc),
 				Detail:   "More distinct statements ran than pg_stat_statements.max keeps; rarely run statements lose their statistics and totals are understated.",
 				Evidence: ev("dealloc", fmt.Sprint(s.PGSSDealloc), "pg_stat_statements.max", fmt.Sprint(s.PGSSMax)),
@@ -184,7 +184,7 @@ func Evaluate(s *State) []Check {
 	// track_io_timing.
 	f = nil
 	if s.TrackIOTiming != "on" {
-		f = &model.Finding{Rule: "check.track_io_timing.off", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
+		f = &finding.Finding{Rule: "check.track_io_timing.off", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 			Title:    "track_io_timing is off",
 			Detail:   "Without it pg_stat_statements cannot tell time spent reading from disk apart from CPU time. Its overhead is small on most platforms (check with pg_test_timing).",
 			Evidence: ev("track_io_timing", s.TrackIOTiming),
@@ -197,13 +197,13 @@ func Evaluate(s *State) []Check {
 	switch {
 	case !s.HypoPGAvailable:
 		observed = "not available on this server"
-		f = &model.Finding{Rule: "check.hypopg.not_available", Kind: model.KindPrerequisite, Severity: model.SeverityMedium,
+		f = &finding.Finding{Rule: "check.hypopg.not_available", Kind: finding.KindPrerequisite, Severity: finding.SeverityMedium,
 			Title:  "HypoPG is not available, so index advice cannot be proven with the planner",
 			Detail: "pgtune proves each index it recommends by planning the workload with a hypothetical index (HypoPG). Without it, index advice rests on statistics alone and is marked unproven.",
 			Action: fmt.Sprintf("install HypoPG (e.g. apt-get install postgresql-%d-hypopg), then: CREATE EXTENSION hypopg;", s.ServerVersionNum/10000)}
 	case s.HypoPGInstalled == "":
 		observed = "available, not created in database " + s.Database
-		f = &model.Finding{Rule: "check.hypopg.not_created", Kind: model.KindPrerequisite, Severity: model.SeverityLow,
+		f = &finding.Finding{Rule: "check.hypopg.not_created", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 			Title:  "HypoPG is available but not created in database " + s.Database,
 			Detail: "pgtune's read-only commands do not create extensions themselves. HypoPG's hypothetical indexes live only in the session that makes them.",
 			SQL:    "CREATE EXTENSION hypopg;"}
@@ -224,8 +224,8 @@ func PlannerGrant(user string, versionNum int) string {
 }
 
 // Findings returns the failed checks' findings.
-func Findings(checks []Check) []model.Finding {
-	var out []model.Finding
+func Findings(checks []Check) []finding.Finding {
+	var out []finding.Finding
 	for _, c := range checks {
 		if c.Finding != nil {
 			out = append(out, *c.Finding)

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 )
 
 // ready is a server with every prerequisite in place; each case below breaks one thing.
@@ -32,41 +32,41 @@ func TestEvaluateMatrix(t *testing.T) {
 		name     string
 		breakIt  func(*State)
 		rule     string
-		severity model.Severity
+		severity finding.Severity
 		fix      string
 	}{
 		{"pg_monitor cannot EXPLAIN", func(s *State) { s.Unreadable, s.UnreadableExamples = 12, []string{"public.appointments"} },
-			"check.privileges.planner_proofs", model.SeverityHigh, "GRANT pg_read_all_data TO dba"},
+			"check.privileges.planner_proofs", finding.SeverityHigh, "GRANT pg_read_all_data TO dba"},
 		{"pgtune's statements recorded", func(s *State) { s.MayUntrack = false },
-			"check.privileges.untrack", model.SeverityInfo, "GRANT SET ON PARAMETER pg_stat_statements.track TO dba"},
+			"check.privileges.untrack", finding.SeverityInfo, "GRANT SET ON PARAMETER pg_stat_statements.track TO dba"},
 		{"old server", func(s *State) { s.ServerVersion, s.ServerVersionNum = "12.20", 120020 },
-			"check.server.unsupported_version", model.SeverityCritical, "upgrade"},
+			"check.server.unsupported_version", finding.SeverityCritical, "upgrade"},
 		{"not preloaded, other libraries kept", func(s *State) { s.SharedPreloadLibraries, s.PGSSLoaded = "auto_explain", false },
-			"check.pg_stat_statements.not_preloaded", model.SeverityCritical, "shared_preload_libraries = 'auto_explain,pg_stat_statements'"},
+			"check.pg_stat_statements.not_preloaded", finding.SeverityCritical, "shared_preload_libraries = 'auto_explain,pg_stat_statements'"},
 		{"not preloaded, empty", func(s *State) { s.SharedPreloadLibraries, s.PGSSLoaded = "", false },
-			"check.pg_stat_statements.not_preloaded", model.SeverityCritical, "shared_preload_libraries = 'pg_stat_statements'"},
+			"check.pg_stat_statements.not_preloaded", finding.SeverityCritical, "shared_preload_libraries = 'pg_stat_statements'"},
 		{"not loaded, list hidden from this user", func(s *State) { s.SharedPreloadLibraries, s.SettingsHidden, s.PGSSLoaded = "", true, false },
-			"check.pg_stat_statements.not_preloaded", model.SeverityCritical, "keeping the libraries already there"},
+			"check.pg_stat_statements.not_preloaded", finding.SeverityCritical, "keeping the libraries already there"},
 		{"contrib missing", func(s *State) { s.PGSSDefault, s.PGSSInstalled = "", "" },
-			"check.pg_stat_statements.not_available", model.SeverityCritical, "postgresql-contrib"},
+			"check.pg_stat_statements.not_available", finding.SeverityCritical, "postgresql-contrib"},
 		{"not created", func(s *State) { s.PGSSInstalled = "" },
-			"check.pg_stat_statements.not_created", model.SeverityHigh, "CREATE EXTENSION pg_stat_statements;"},
+			"check.pg_stat_statements.not_created", finding.SeverityHigh, "CREATE EXTENSION pg_stat_statements;"},
 		{"outdated after pg_upgrade", func(s *State) { s.PGSSInstalled, s.PGSSDefault = "1.8", "1.11" },
-			"check.pg_stat_statements.outdated", model.SeverityLow, "ALTER EXTENSION pg_stat_statements UPDATE;"},
+			"check.pg_stat_statements.outdated", finding.SeverityLow, "ALTER EXTENSION pg_stat_statements UPDATE;"},
 		{"track none", func(s *State) { s.PGSSTrack = "none" },
-			"check.pg_stat_statements.track_none", model.SeverityHigh, "pg_stat_statements.track = 'top'"},
+			"check.pg_stat_statements.track_none", finding.SeverityHigh, "pg_stat_statements.track = 'top'"},
 		{"compute_query_id off", func(s *State) { s.ComputeQueryID = "off" },
-			"check.compute_query_id.off", model.SeverityHigh, "compute_query_id = 'auto'"},
+			"check.compute_query_id.off", finding.SeverityHigh, "compute_query_id = 'auto'"},
 		{"no pg_read_all_stats", func(s *State) { s.ReadAllStats, s.User = false, "App User" },
-			"check.privileges.read_all_stats", model.SeverityHigh, `GRANT pg_read_all_stats TO "App User"`},
+			"check.privileges.read_all_stats", finding.SeverityHigh, `GRANT pg_read_all_stats TO "App User"`},
 		{"evictions", func(s *State) { s.PGSSDealloc = 42 },
-			"check.pg_stat_statements.evictions", model.SeverityLow, "pg_stat_statements.max = 10000"},
+			"check.pg_stat_statements.evictions", finding.SeverityLow, "pg_stat_statements.max = 10000"},
 		{"io timing off", func(s *State) { s.TrackIOTiming = "off" },
-			"check.track_io_timing.off", model.SeverityLow, "track_io_timing = on"},
+			"check.track_io_timing.off", finding.SeverityLow, "track_io_timing = on"},
 		{"hypopg missing", func(s *State) { s.HypoPGAvailable, s.HypoPGInstalled = false, "" },
-			"check.hypopg.not_available", model.SeverityMedium, "postgresql-15-hypopg"},
+			"check.hypopg.not_available", finding.SeverityMedium, "postgresql-15-hypopg"},
 		{"hypopg not created", func(s *State) { s.HypoPGInstalled = "" },
-			"check.hypopg.not_created", model.SeverityLow, "CREATE EXTENSION hypopg;"},
+			"check.hypopg.not_created", finding.SeverityLow, "CREATE EXTENSION hypopg;"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

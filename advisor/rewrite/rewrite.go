@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
+	"github.com/bookedbarber/pgtune/workload"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
 )
@@ -26,10 +28,10 @@ const (
 )
 
 // Analyze returns the rewrite findings for a workload.
-func Analyze(w *model.Workload, cat *model.Catalog) []model.Finding {
-	g := &grouper{byKey: map[string]*model.Finding{}}
+func Analyze(w *workload.Workload, cat *dbstate.Catalog) []finding.Finding {
+	g := &grouper{byKey: map[string]*finding.Finding{}}
 	for _, ws := range w.Statements {
-		if ws.Model == nil || ws.System || ws.Model.Kind == model.KindUtility {
+		if ws.Model == nil || ws.System || ws.Model.Kind == workload.KindUtility {
 			continue
 		}
 		// Each sampled variant of a statement is checked: one of them may hold the leading
@@ -48,11 +50,11 @@ func Analyze(w *model.Workload, cat *model.Catalog) []model.Finding {
 // grouper merges findings that share a key (the same hidden column in several statements is one
 // finding listing them all).
 type grouper struct {
-	byKey map[string]*model.Finding
+	byKey map[string]*finding.Finding
 	order []string
 }
 
-func (g *grouper) add(key string, ws *model.WorkloadStatement, make func() model.Finding) {
+func (g *grouper) add(key string, ws *workload.Entry, make func() finding.Finding) {
 	f := g.byKey[key]
 	if f == nil {
 		nf := make()
@@ -65,16 +67,16 @@ func (g *grouper) add(key string, ws *model.WorkloadStatement, make func() model
 			return
 		}
 	}
-	f.Statements = append(f.Statements, ws.Evidence())
+	f.Statements = append(f.Statements, finding.StatementOf(ws))
 	f.Impact += ws.TimeShare
 }
 
-func (g *grouper) findings() []model.Finding {
-	out := make([]model.Finding, 0, len(g.order))
+func (g *grouper) findings() []finding.Finding {
+	out := make([]finding.Finding, 0, len(g.order))
 	for _, k := range g.order {
 		f := g.byKey[k]
-		f.Impact = model.Round(f.Impact, 4)
-		if f.Severity == model.SeverityInfo { // not set by the rule: grade by the statements' time
+		f.Impact = finding.Round(f.Impact, 4)
+		if f.Severity == finding.SeverityInfo { // not set by the rule: grade by the statements' time
 			f.Severity = severity(f.Impact)
 		}
 		out = append(out, *f)
@@ -84,8 +86,8 @@ func (g *grouper) findings() []model.Finding {
 
 // severity is a rewrite finding's grade: by time share, but never below low (a hint about a
 // rarely run statement is still true) unless it concerns almost nothing.
-func severity(share float64) model.Severity {
-	return max(model.SeverityForShare(share), model.SeverityLow)
+func severity(share float64) finding.Severity {
+	return max(finding.SeverityForShare(share), finding.SeverityLow)
 }
 
 // ---- non-sargable predicates ----
@@ -93,14 +95,14 @@ func severity(share float64) model.Severity {
 // nonSargable flags a column hidden inside an expression on the column side of a comparison, when
 // the comparison can be rewritten so the column stands alone. lower()/upper() are left to the
 // index engine: no rewrite keeps their meaning, an expression index does.
-func nonSargable(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat *model.Catalog) {
+func nonSargable(g *grouper, ws *workload.Entry, st *workload.Statement, cat *dbstate.Catalog) {
 	for _, p := range st.Predicates {
 		wr := p.Wrapper
 		if wr == nil || p.Column.Table == "" || p.Negated || p.Value == nil {
 			continue
 		}
 		switch p.Op {
-		case model.OpEq, model.OpRange, model.OpBetween, model.OpIn:
+		case workload.OpEq, workload.OpRange, workload.OpBetween, workload.OpIn:
 		default:
 			continue
 		}
@@ -117,14 +119,14 @@ func nonSargable(g *grouper, ws *model.WorkloadStatement, st *model.Statement, c
 		}
 		col := p.Column.String()
 		key := "non_sargable|" + col + "|" + string(wr.Kind) + "|" + wr.Name
-		g.add(key, ws, func() model.Finding {
-			f := model.Finding{
-				Rule: "rewrite.non_sargable", Kind: model.KindRewrite, Table: p.Column.Table,
+		g.add(key, ws, func() finding.Finding {
+			f := finding.Finding{
+				Rule: "rewrite.non_sargable", Kind: finding.KindRewrite, Table: p.Column.Table,
 				Title: fmt.Sprintf("%s hides %s from its indexes", wr.Expr, col),
 				Detail: fmt.Sprintf("The condition applies %s to the column, so PostgreSQL must compute it for every row it "+
 					"considers: no index on %s can narrow the scan. Rewritten so the column stands alone, the same "+
 					"condition becomes an index range.", describeWrapper(wr), p.Column.Column),
-				Evidence: model.Facts("condition", conditionText(p), "column", col, "column_type", colType),
+				Evidence: finding.Facts("condition", conditionText(p), "column", col, "column_type", colType),
 			}
 			if exact {
 				f.Action = "rewrite the condition as: " + rw
@@ -136,31 +138,31 @@ func nonSargable(g *grouper, ws *model.WorkloadStatement, st *model.Statement, c
 	}
 }
 
-func describeWrapper(wr *model.Wrapper) string {
+func describeWrapper(wr *workload.Wrapper) string {
 	switch wr.Kind {
-	case model.WrapCast:
+	case workload.WrapCast:
 		return "a cast to " + wr.Name
-	case model.WrapArithmetic:
+	case workload.WrapArithmetic:
 		return "arithmetic (" + wr.Name + ")"
 	}
 	return "the function " + wr.Name + "()"
 }
 
-func conditionText(p model.Predicate) string {
+func conditionText(p workload.Predicate) string {
 	left := p.Column.Column
 	if p.Wrapper != nil {
 		left = p.Wrapper.Expr
 	}
 	op := p.Operator
 	switch p.Op {
-	case model.OpIn:
+	case workload.OpIn:
 		op = "IN"
 		if strings.HasPrefix(p.Value.Text, "$") || strings.HasPrefix(p.Value.Text, "ARRAY") {
 			op = p.Operator + " ANY"
 		}
-	case model.OpBetween:
+	case workload.OpBetween:
 		op = "BETWEEN"
-	case model.OpLikePrefix, model.OpLikeWildcard, model.OpLikeParam:
+	case workload.OpLikePrefix, workload.OpLikeWildcard, workload.OpLikeParam:
 		op = "LIKE"
 		if p.CaseInsensitive {
 			op = "ILIKE"
@@ -174,20 +176,20 @@ func conditionText(p model.Predicate) string {
 
 // rewriteFor returns the rewritten condition, and whether it is exactly equivalent; "" when
 // pgtune knows no rewrite.
-func rewriteFor(p model.Predicate, colType string) (string, bool) {
+func rewriteFor(p workload.Predicate, colType string) (string, bool) {
 	wr, col, v := p.Wrapper, quote.Ident(p.Column.Column), p.Value.Text
 	timestamp := strings.HasPrefix(colType, "timestamp") || colType == ""
-	dateCast := (wr.Kind == model.WrapFunction && wr.Name == "date") || (wr.Kind == model.WrapCast && wr.Name == "date")
+	dateCast := (wr.Kind == workload.WrapFunction && wr.Name == "date") || (wr.Kind == workload.WrapCast && wr.Name == "date")
 	switch {
 	case dateCast && timestamp && len(wr.OtherColumns) == 0:
 		d := "(" + v + ")::date"
-		if p.Value.Kind == model.OperandParam || p.Value.Kind == model.OperandConst {
+		if p.Value.Kind == workload.OperandParam || p.Value.Kind == workload.OperandConst {
 			d = v + "::date"
 		}
 		switch p.Op {
-		case model.OpEq:
+		case workload.OpEq:
 			return fmt.Sprintf("%s >= %s AND %s < %s + 1", col, d, col, d), true
-		case model.OpRange:
+		case workload.OpRange:
 			switch p.Operator {
 			case ">=":
 				return fmt.Sprintf("%s >= %s", col, d), true
@@ -198,19 +200,19 @@ func rewriteFor(p model.Predicate, colType string) (string, bool) {
 			case "<=":
 				return fmt.Sprintf("%s < %s + 1", col, d), true
 			}
-		case model.OpBetween:
+		case workload.OpBetween:
 			if len(p.Value.Params)+len(p.Value.Consts) == 2 {
 				parts := splitPair(v)
 				return fmt.Sprintf("%s >= %s::date AND %s < %s::date + 1", col, parts[0], col, parts[1]), true
 			}
 		}
-	case wr.Kind == model.WrapFunction && wr.Name == "date_trunc" && len(wr.OtherColumns) == 0 && p.Op == model.OpEq:
+	case wr.Kind == workload.WrapFunction && wr.Name == "date_trunc" && len(wr.OtherColumns) == 0 && p.Op == workload.OpEq:
 		unit := truncUnit(wr.Expr)
 		if unit == "" {
 			return "", false
 		}
 		return fmt.Sprintf("%s >= %s AND %s < %s + interval '1 %s'", col, v, col, v, unit), true
-	case wr.Kind == model.WrapArithmetic && (wr.Name == "+" || wr.Name == "-") && p.Op == model.OpRange:
+	case wr.Kind == workload.WrapArithmetic && (wr.Name == "+" || wr.Name == "-") && p.Op == workload.OpRange:
 		other, ok := otherOperand(wr.Expr, p.Column.Column, wr.Name)
 		if !ok {
 			return "", false
@@ -227,14 +229,14 @@ func rewriteFor(p model.Predicate, colType string) (string, bool) {
 				"largest %[4]s any row can have (for example 8 hours); the result is unchanged, since no row can satisfy "+
 				"the condition without it", col, p.Operator, v, other), false
 		}
-	case wr.Kind == model.WrapCast && len(wr.OtherColumns) == 0 && colType != "" && !dateCast:
+	case wr.Kind == workload.WrapCast && len(wr.OtherColumns) == 0 && colType != "" && !dateCast:
 		return fmt.Sprintf("%s %s CAST(%s AS %s)  -- cast the value to the column's type, not the column", col, opText(p), v, colType), true
 	}
 	return "", false
 }
 
-func opText(p model.Predicate) string {
-	if p.Op == model.OpIn {
+func opText(p workload.Predicate) string {
+	if p.Op == workload.OpIn {
 		return "= ANY"
 	}
 	return p.Operator
@@ -286,7 +288,7 @@ func lastPart(s string) string {
 
 // ---- LIKE and ILIKE ----
 
-func likeHints(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat *model.Catalog) {
+func likeHints(g *grouper, ws *workload.Entry, st *workload.Statement, cat *dbstate.Catalog) {
 	for _, p := range st.Predicates {
 		if p.Column.Table == "" || p.Wrapper != nil || p.Negated {
 			continue
@@ -295,38 +297,38 @@ func likeHints(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat
 		table := quote.QualifiedKey(p.Column.Table)
 		short := shortName(p.Column.Table)
 		switch {
-		case p.Op == model.OpLikeWildcard:
+		case p.Op == workload.OpLikeWildcard:
 			key := "leading_wildcard|" + col
-			g.add(key, ws, func() model.Finding {
+			g.add(key, ws, func() finding.Finding {
 				trgm := ""
 				if cat.Snapshot().Extension("pg_trgm") == nil {
 					trgm = "CREATE EXTENSION IF NOT EXISTS pg_trgm;\n"
 				}
 				idx := indexName(short, p.Column.Column, "trgm")
-				return model.Finding{
-					Rule: "rewrite.leading_wildcard", Kind: model.KindRewrite, Table: p.Column.Table,
+				return finding.Finding{
+					Rule: "rewrite.leading_wildcard", Kind: finding.KindRewrite, Table: p.Column.Table,
 					Title: fmt.Sprintf("%s starts with a wildcard: no B-tree index can serve it", conditionText(p)),
 					Detail: "A pattern that starts with % (or _) has no fixed prefix, so a B-tree index cannot narrow " +
 						"the scan and every candidate row is read and matched. A trigram GIN index serves any " +
 						"LIKE/ILIKE pattern; for a pure suffix search an index on reverse() is smaller.",
-					Evidence: model.Facts("condition", conditionText(p), "column", col),
+					Evidence: finding.Facts("condition", conditionText(p), "column", col),
 					SQL:      fmt.Sprintf("%sCREATE INDEX CONCURRENTLY %s ON %s USING gin (%s gin_trgm_ops);", trgm, idx, table, quote.Ident(p.Column.Column)),
 					Action: fmt.Sprintf("or, for suffix searches (the pattern only starts with %%): WHERE reverse(%[1]s) LIKE reverse(<suffix>) || '%%' "+
 						"with CREATE INDEX CONCURRENTLY %[2]s ON %[3]s (reverse(%[1]s) text_pattern_ops);",
 						quote.Ident(p.Column.Column), indexName(short, p.Column.Column, "reverse"), table),
 				}
 			})
-		case p.CaseInsensitive && (p.Op == model.OpLikePrefix || p.Op == model.OpLikeParam):
+		case p.CaseInsensitive && (p.Op == workload.OpLikePrefix || p.Op == workload.OpLikeParam):
 			key := "ilike|" + col
-			g.add(key, ws, func() model.Finding {
+			g.add(key, ws, func() finding.Finding {
 				c := quote.Ident(p.Column.Column)
-				return model.Finding{
-					Rule: "rewrite.ilike", Kind: model.KindRewrite, Table: p.Column.Table,
+				return finding.Finding{
+					Rule: "rewrite.ilike", Kind: finding.KindRewrite, Table: p.Column.Table,
 					Title: fmt.Sprintf("%s: ILIKE cannot use a B-tree index", conditionText(p)),
 					Detail: "ILIKE matches case-insensitively, which no B-tree operator class supports, even for a " +
 						"pattern with a fixed prefix. Comparing lower() of both sides keeps the meaning and lets an " +
 						"expression index with text_pattern_ops serve prefix patterns.",
-					Evidence: model.Facts("condition", conditionText(p), "column", col),
+					Evidence: finding.Facts("condition", conditionText(p), "column", col),
 					SQL: fmt.Sprintf("CREATE INDEX CONCURRENTLY %s ON %s (lower(%s) text_pattern_ops);",
 						indexName(short, p.Column.Column, "lower"), table, c),
 					Action: fmt.Sprintf("and rewrite the condition as: lower(%s) LIKE lower(%s)", c, p.Value.Text),
@@ -338,8 +340,8 @@ func likeHints(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat
 
 // ---- OR across columns ----
 
-func orAcrossColumns(g *grouper, ws *model.WorkloadStatement, st *model.Statement) {
-	groups := map[int][]model.Predicate{}
+func orAcrossColumns(g *grouper, ws *workload.Entry, st *workload.Statement) {
+	groups := map[int][]workload.Predicate{}
 	for _, p := range st.Predicates {
 		if p.OrGroup > 0 && p.Clause != "having" {
 			groups[p.OrGroup] = append(groups[p.OrGroup], p)
@@ -367,15 +369,15 @@ func orAcrossColumns(g *grouper, ws *model.WorkloadStatement, st *model.Statemen
 		}
 		table := preds[0].Column.Table
 		key := fmt.Sprintf("or|%s|%s", ws.Fingerprint, strings.Join(cols, ","))
-		g.add(key, ws, func() model.Finding {
-			return model.Finding{
-				Rule: "rewrite.or_across_columns", Kind: model.KindRewrite, Table: table,
+		g.add(key, ws, func() finding.Finding {
+			return finding.Finding{
+				Rule: "rewrite.or_across_columns", Kind: finding.KindRewrite, Table: table,
 				Title: "OR across " + strings.Join(cols, " and ") + " defeats a single index",
 				Detail: "An OR between conditions on different columns can only use indexes as a BitmapOr, which needs " +
 					"an index on every column involved, and otherwise scans the whole table. Splitting the statement " +
 					"into one query per alternative, combined with UNION (or UNION ALL when they cannot overlap), lets " +
 					"each part use its own index.",
-				Evidence: model.Facts("or_condition", strings.Join(conds, " OR "), "columns", strings.Join(cols, ", ")),
+				Evidence: finding.Facts("or_condition", strings.Join(conds, " OR "), "columns", strings.Join(cols, ", ")),
 				Action: fmt.Sprintf("rewrite as: SELECT … WHERE %s UNION SELECT … WHERE %s (one branch per alternative), "+
 					"or index each of %s", conds[0], strings.Join(conds[1:], " UNION SELECT … WHERE "), strings.Join(cols, ", ")),
 			}
@@ -385,9 +387,9 @@ func orAcrossColumns(g *grouper, ws *model.WorkloadStatement, st *model.Statemen
 
 // ---- OFFSET paging ----
 
-func offsetPaging(g *grouper, ws *model.WorkloadStatement, st *model.Statement, cat *model.Catalog) {
+func offsetPaging(g *grouper, ws *workload.Entry, st *workload.Statement, cat *dbstate.Catalog) {
 	off := st.Offset
-	if off == nil || st.Kind != model.KindSelect {
+	if off == nil || st.Kind != workload.KindSelect {
 		return
 	}
 	if off.Known() && off.Value < OffsetLarge {
@@ -401,28 +403,28 @@ func offsetPaging(g *grouper, ws *model.WorkloadStatement, st *model.Statement, 
 	if keys := st.TableKeys(); len(keys) > 0 {
 		table = keys[0]
 	}
-	g.add("offset|"+ws.Fingerprint, ws, func() model.Finding {
-		f := model.Finding{
-			Rule: "rewrite.offset_paging", Kind: model.KindRewrite, Table: table,
+	g.add("offset|"+ws.Fingerprint, ws, func() finding.Finding {
+		f := finding.Finding{
+			Rule: "rewrite.offset_paging", Kind: finding.KindRewrite, Table: table,
 			Title: fmt.Sprintf("OFFSET %s paging%s re-reads every earlier page", offText, orderText(st)),
 			Detail: "OFFSET n makes PostgreSQL produce and discard n rows before the page it returns, so each page " +
 				"costs more than the one before and deep pages cost as much as the whole list. Keyset paging " +
 				"(remember the last row's sort key and continue after it) costs the same for every page.",
-			Evidence: model.Facts("offset", offText, "rows_per_call", model.Round(ws.RowsPerCall(), 4)),
+			Evidence: finding.Facts("offset", offText, "rows_per_call", finding.Round(ws.RowsPerCall(), 4)),
 			Action:   keysetHint(st, cat),
 		}
 		if off.Known() {
-			f.Severity = max(severity(ws.TimeShare), model.SeverityMedium)
+			f.Severity = max(severity(ws.TimeShare), finding.SeverityMedium)
 		} else {
 			f.Detail += " pg_stat_statements does not record the offsets used; the deeper users page, the more it costs."
-			f.Severity = min(severity(ws.TimeShare), model.SeverityMedium)
+			f.Severity = min(severity(ws.TimeShare), finding.SeverityMedium)
 		}
 		return f
 	})
 }
 
 // orderText is " by start_time DESC" for a statement's ORDER BY ("" without one).
-func orderText(st *model.Statement) string {
+func orderText(st *workload.Statement) string {
 	var keys []string
 	for _, k := range st.OrderBy {
 		e := k.Expr
@@ -442,7 +444,7 @@ func orderText(st *model.Statement) string {
 
 // keysetHint builds the keyset version of a statement's ORDER BY, with the primary key as a
 // tie-breaker.
-func keysetHint(st *model.Statement, cat *model.Catalog) string {
+func keysetHint(st *workload.Statement, cat *dbstate.Catalog) string {
 	if len(st.OrderBy) == 0 {
 		return "add an ORDER BY on a unique key and page with WHERE key > $last_key ORDER BY key LIMIT n instead of OFFSET"
 	}
@@ -479,7 +481,7 @@ func keysetHint(st *model.Statement, cat *model.Catalog) string {
 }
 
 // primaryKey returns the single-column primary key of the statement's first table, if any.
-func primaryKey(st *model.Statement, cat *model.Catalog) string {
+func primaryKey(st *workload.Statement, cat *dbstate.Catalog) string {
 	keys := st.TableKeys()
 	if len(keys) == 0 {
 		return ""
@@ -500,7 +502,7 @@ func primaryKey(st *model.Statement, cat *model.Catalog) string {
 
 // nPlusOne flags a single-row lookup by a unique key that makes up a large share of all calls:
 // the shape of a loop in the application that could send one set-based statement instead.
-func nPlusOne(g *grouper, ws *model.WorkloadStatement, w *model.Workload, cat *model.Catalog) {
+func nPlusOne(g *grouper, ws *workload.Entry, w *workload.Workload, cat *dbstate.Catalog) {
 	st := ws.Model
 	if w.TotalCalls == 0 || ws.Calls < NPlusOneMinCalls {
 		return
@@ -510,7 +512,7 @@ func nPlusOne(g *grouper, ws *model.WorkloadStatement, w *model.Workload, cat *m
 		return
 	}
 	switch st.Kind {
-	case model.KindSelect, model.KindUpdate, model.KindDelete:
+	case workload.KindSelect, workload.KindUpdate, workload.KindDelete:
 	default:
 		return
 	}
@@ -526,28 +528,28 @@ func nPlusOne(g *grouper, ws *model.WorkloadStatement, w *model.Workload, cat *m
 	if key == nil {
 		return
 	}
-	g.add("n_plus_one|"+ws.Fingerprint, ws, func() model.Finding {
+	g.add("n_plus_one|"+ws.Fingerprint, ws, func() finding.Finding {
 		cols := strings.Join(key, ", ")
-		return model.Finding{
-			Rule: "rewrite.n_plus_one", Kind: model.KindRewrite, Table: t.Key(),
-			Severity: max(severity(ws.TimeShare), model.SeverityMedium),
+		return finding.Finding{
+			Rule: "rewrite.n_plus_one", Kind: finding.KindRewrite, Table: t.Key(),
+			Severity: max(severity(ws.TimeShare), finding.SeverityMedium),
 			Title:    fmt.Sprintf("%s of one %s row by %s runs %s times: an N+1 loop?", kindVerb(st.Kind), t.Name, cols, compact(ws.Calls)),
 			Detail: fmt.Sprintf("This single-row statement makes up %.0f%% of all calls. Called once per row of an earlier "+
 				"result, each call pays a round trip, parsing and planning for one row; one statement over the whole set "+
 				"costs a fraction of that.", share*100),
-			Evidence: model.Facts("calls", ws.Calls, "call_share", model.Round(share, 4), "rows_per_call", model.Round(ws.RowsPerCall(), 4),
-				"mean_exec_ms", model.Round(ws.MeanExecMs, 4), "key", cols),
+			Evidence: finding.Facts("calls", ws.Calls, "call_share", finding.Round(share, 4), "rows_per_call", finding.Round(ws.RowsPerCall(), 4),
+				"mean_exec_ms", finding.Round(ws.MeanExecMs, 4), "key", cols),
 			Action: fmt.Sprintf("send the keys of one batch together: WHERE %s = ANY($1) with an array parameter "+
 				"(or join this statement into the query that produced the keys)", quote.Ident(key[0])),
 		}
 	})
 }
 
-func kindVerb(k model.StatementKind) string {
+func kindVerb(k workload.StatementKind) string {
 	switch k {
-	case model.KindUpdate:
+	case workload.KindUpdate:
 		return "UPDATE"
-	case model.KindDelete:
+	case workload.KindDelete:
 		return "DELETE"
 	}
 	return "Lookup"
@@ -555,10 +557,10 @@ func kindVerb(k model.StatementKind) string {
 
 // uniqueKeyMatched returns the columns of a primary key or unique constraint/index of t that
 // the statement's top-level conditions fix by equality, or nil.
-func uniqueKeyMatched(st *model.Statement, cat *model.Catalog, t *model.Table) []string {
+func uniqueKeyMatched(st *workload.Statement, cat *dbstate.Catalog, t *dbstate.Table) []string {
 	eq := map[string]bool{}
 	for _, p := range st.Predicates {
-		if p.OrGroup == 0 && !p.Negated && p.Wrapper == nil && p.Op == model.OpEq && p.Column.Table == t.Key() {
+		if p.OrGroup == 0 && !p.Negated && p.Wrapper == nil && p.Op == workload.OpEq && p.Column.Table == t.Key() {
 			eq[p.Column.Column] = true
 		}
 	}

@@ -5,9 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/workload/build"
+
 	"github.com/bookedbarber/pgtune/advisor/rewrite"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 const schema = `
@@ -15,11 +18,11 @@ CREATE TABLE bookings (id bigint PRIMARY KEY, user_id bigint, starts timestamptz
   email text, phone text, name text, status text, seats int);
 CREATE TABLE users (id bigint PRIMARY KEY, email text UNIQUE);`
 
-// workload builds a workload of statements, each with its calls and total time.
-func workload(t *testing.T, rows ...model.StatementRow) (*model.Workload, *model.Catalog) {
+// buildWorkload builds a workload of statements, each with its calls and total time.
+func buildWorkload(t *testing.T, rows ...dbstate.StatementRow) (*workload.Workload, *dbstate.Catalog) {
 	t.Helper()
 	for i := range rows {
-		rows[i].QueryID = model.QueryID(i + 1)
+		rows[i].QueryID = dbstate.QueryID(i + 1)
 		if rows[i].Calls == 0 {
 			rows[i].Calls = 100
 		}
@@ -30,15 +33,15 @@ func workload(t *testing.T, rows ...model.StatementRow) (*model.Workload, *model
 			rows[i].Rows = rows[i].Calls
 		}
 	}
-	snap, err := advisor.FromDump(schema, &model.Statements{Rows: rows}, time.Now(), "test")
+	snap, err := build.SnapshotFromDump(schema, &dbstate.Statements{Rows: rows}, time.Now(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := model.NewCatalog(snap)
-	return advisor.BuildWorkload(snap, cat), cat
+	cat := dbstate.NewCatalog(snap)
+	return build.Workload(snap, cat, nil), cat
 }
 
-func find(fs []model.Finding, rule string) *model.Finding {
+func find(fs []finding.Finding, rule string) *finding.Finding {
 	for i := range fs {
 		if fs[i].Rule == rule {
 			return &fs[i]
@@ -76,7 +79,7 @@ func TestRulesFireAndStayQuiet(t *testing.T) {
 		{"SELECT id FROM bookings ORDER BY starts LIMIT 10 OFFSET 20", "", ""},
 	}
 	for _, c := range cases {
-		w, cat := workload(t, model.StatementRow{Query: c.sql})
+		w, cat := buildWorkload(t, dbstate.StatementRow{Query: c.sql})
 		fs := rewrite.Analyze(w, cat)
 		if c.rule == "" {
 			if len(fs) > 0 {
@@ -92,7 +95,7 @@ func TestRulesFireAndStayQuiet(t *testing.T) {
 		if !strings.Contains(f.Fix(), c.fix) {
 			t.Errorf("%s: fix %q lacks %q", c.sql, f.Fix(), c.fix)
 		}
-		if len(f.Statements) != 1 || f.Table == "" || f.Kind != model.KindRewrite {
+		if len(f.Statements) != 1 || f.Table == "" || f.Kind != finding.KindRewrite {
 			t.Errorf("%s: %+v", c.sql, f)
 		}
 	}
@@ -101,49 +104,49 @@ func TestRulesFireAndStayQuiet(t *testing.T) {
 // The same hidden column in two statements is one finding citing both; its severity follows the
 // share of execution time they take.
 func TestGroupingAndSeverity(t *testing.T) {
-	w, cat := workload(t,
-		model.StatementRow{Query: "SELECT 1 FROM bookings WHERE date(starts) = $1", TotalExecMs: 300},
-		model.StatementRow{Query: "SELECT count(*) FROM bookings WHERE date(starts) = $1 AND user_id = $2", TotalExecMs: 100},
-		model.StatementRow{Query: "SELECT 1 FROM users WHERE id = $1", TotalExecMs: 9600},
+	w, cat := buildWorkload(t,
+		dbstate.StatementRow{Query: "SELECT 1 FROM bookings WHERE date(starts) = $1", TotalExecMs: 300},
+		dbstate.StatementRow{Query: "SELECT count(*) FROM bookings WHERE date(starts) = $1 AND user_id = $2", TotalExecMs: 100},
+		dbstate.StatementRow{Query: "SELECT 1 FROM users WHERE id = $1", TotalExecMs: 9600},
 	)
 	fs := rewrite.Analyze(w, cat)
-	if len(fs) != 1 || len(fs[0].Statements) != 2 || fs[0].Impact != 0.04 || fs[0].Severity != model.SeverityMedium {
+	if len(fs) != 1 || len(fs[0].Statements) != 2 || fs[0].Impact != 0.04 || fs[0].Severity != finding.SeverityMedium {
 		t.Fatalf("%+v", fs)
 	}
 	// 4 % of the time is medium; a rare statement is still reported, as low.
-	w, cat = workload(t,
-		model.StatementRow{Query: "SELECT 1 FROM bookings WHERE date(starts) = $1", TotalExecMs: 1},
-		model.StatementRow{Query: "SELECT 1 FROM users WHERE id = $1", TotalExecMs: 99999},
+	w, cat = buildWorkload(t,
+		dbstate.StatementRow{Query: "SELECT 1 FROM bookings WHERE date(starts) = $1", TotalExecMs: 1},
+		dbstate.StatementRow{Query: "SELECT 1 FROM users WHERE id = $1", TotalExecMs: 99999},
 	)
-	if fs := rewrite.Analyze(w, cat); len(fs) != 1 || fs[0].Severity != model.SeverityLow {
+	if fs := rewrite.Analyze(w, cat); len(fs) != 1 || fs[0].Severity != finding.SeverityLow {
 		t.Errorf("rare statement: %+v", fs)
 	}
 }
 
 func TestNPlusOne(t *testing.T) {
-	other := model.StatementRow{Query: "SELECT 1 FROM bookings WHERE user_id = $1", Calls: 5000}
+	other := dbstate.StatementRow{Query: "SELECT 1 FROM bookings WHERE user_id = $1", Calls: 5000}
 	cases := []struct {
-		row  model.StatementRow
+		row  dbstate.StatementRow
 		want bool
 	}{
-		{model.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 3000}, true},
-		{model.StatementRow{Query: "UPDATE bookings SET status = $2 WHERE id = $1", Calls: 3000}, true},
-		{model.StatementRow{Query: "SELECT id FROM users WHERE email = $1", Calls: 3000}, true},                // a unique key too
-		{model.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 999}, false},                // too few calls
-		{model.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 3000, Rows: 9000}, false},   // not one row
-		{model.StatementRow{Query: "SELECT email FROM bookings WHERE user_id = $1", Calls: 3000}, false},       // not a unique key
-		{model.StatementRow{Query: "SELECT email FROM users WHERE id = $1 OR email = $2", Calls: 3000}, false}, // not a key lookup
+		{dbstate.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 3000}, true},
+		{dbstate.StatementRow{Query: "UPDATE bookings SET status = $2 WHERE id = $1", Calls: 3000}, true},
+		{dbstate.StatementRow{Query: "SELECT id FROM users WHERE email = $1", Calls: 3000}, true},                // a unique key too
+		{dbstate.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 999}, false},                // too few calls
+		{dbstate.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 3000, Rows: 9000}, false},   // not one row
+		{dbstate.StatementRow{Query: "SELECT email FROM bookings WHERE user_id = $1", Calls: 3000}, false},       // not a unique key
+		{dbstate.StatementRow{Query: "SELECT email FROM users WHERE id = $1 OR email = $2", Calls: 3000}, false}, // not a key lookup
 	}
 	for _, c := range cases {
-		w, cat := workload(t, c.row, other)
+		w, cat := buildWorkload(t, c.row, other)
 		got := find(rewrite.Analyze(w, cat), "rewrite.n_plus_one") != nil
 		if got != c.want {
 			t.Errorf("%s (%d calls): N+1 %v, want %v", c.row.Query, c.row.Calls, got, c.want)
 		}
 	}
 	// A lookup that is a small share of all calls is not an N+1 suspect.
-	w, cat := workload(t, model.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 3000},
-		model.StatementRow{Query: "SELECT 1 FROM bookings WHERE user_id = $1", Calls: 50000})
+	w, cat := buildWorkload(t, dbstate.StatementRow{Query: "SELECT email FROM users WHERE id = $1", Calls: 3000},
+		dbstate.StatementRow{Query: "SELECT 1 FROM bookings WHERE user_id = $1", Calls: 50000})
 	if find(rewrite.Analyze(w, cat), "rewrite.n_plus_one") != nil {
 		t.Error("6 % of calls flagged as N+1")
 	}
@@ -151,7 +154,7 @@ func TestNPlusOne(t *testing.T) {
 
 // Statements on the system catalogs (pg_dump's, a monitoring tool's) get no advice.
 func TestSystemStatementsAreLeftAlone(t *testing.T) {
-	w, cat := workload(t, model.StatementRow{Query: "SELECT 1 FROM pg_catalog.pg_class c WHERE c.relkind = $1 OR c.relnamespace = $2"})
+	w, cat := buildWorkload(t, dbstate.StatementRow{Query: "SELECT 1 FROM pg_catalog.pg_class c WHERE c.relkind = $1 OR c.relnamespace = $2"})
 	if fs := rewrite.Analyze(w, cat); len(fs) != 0 {
 		t.Errorf("%+v", fs)
 	}

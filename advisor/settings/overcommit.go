@@ -3,14 +3,15 @@ package settings
 import (
 	"fmt"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/pgconf"
 )
 
 // overcommit prices the live settings' worst case the way pgtune config proves its own: every
 // backend sorting and hashing at once, every autovacuum worker and two maintenance sessions at
 // full memory, on top of shared memory.
-func overcommit(snap *model.Snapshot, in pgconf.Instance) *model.Finding {
+func overcommit(snap *dbstate.Snapshot, in pgconf.Instance) *finding.Finding {
 	num := func(name string, def float64) float64 {
 		if v, ok := pgconf.LiveValue(snap, name); ok {
 			return v
@@ -40,16 +41,16 @@ func overcommit(snap *model.Snapshot, in pgconf.Instance) *model.Finding {
 	if worst <= ram*0.9 {
 		return nil
 	}
-	sev := model.SeverityMedium
+	sev := finding.SeverityMedium
 	if worst > ram {
-		sev = model.SeverityHigh
+		sev = finding.SeverityHigh
 	}
-	return &model.Finding{
-		Rule: "settings.memory_overcommit", Kind: model.KindSettings, Severity: sev,
+	return &finding.Finding{
+		Rule: "settings.memory_overcommit", Kind: finding.KindSettings, Severity: sev,
 		Title: fmt.Sprintf("the live settings can ask for %s on a %s machine", pgconf.HumanBytes(int64(worst)), pgconf.HumanBytes(in.Memory)),
 		Detail: fmt.Sprintf("If %.0f backends (max_connections + parallel workers) each ran %g sort and %g hash nodes at work_mem × hash_mem_multiplier, beside shared_buffers, the autovacuum workers and two maintenance sessions, the server would need %s: the OOM killer ends such a night. pgtune config sizes work_mem (or the connections, or PgBouncer in front) so the worst case fits.",
 			backends, sorts, hashes, pgconf.HumanBytes(int64(worst))),
-		Evidence: model.Facts("ram", pgconf.HumanBytes(in.Memory), "worst_case", pgconf.HumanBytes(int64(worst)),
+		Evidence: finding.Facts("ram", pgconf.HumanBytes(in.Memory), "worst_case", pgconf.HumanBytes(int64(worst)),
 			"shared_buffers", pgconf.HumanBytes(int64(sb)), "work_mem", pgconf.HumanBytes(int64(wm)), "hash_mem_multiplier", hmm,
 			"max_connections", int64(conns), "max_parallel_workers", int64(pw), "sorts_and_hashes", pgconf.HumanBytes(int64(work)),
 			"autovacuum_workers", int64(avw), "maintenance_work_mem", pgconf.HumanBytes(int64(mwm))),

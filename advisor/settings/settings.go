@@ -11,7 +11,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/pgconf"
 
 	"github.com/bookedbarber/pgtune/internal/quote"
@@ -19,8 +20,8 @@ import (
 
 // Analyze returns the settings findings for snap. in is the instance's size (nil: unknown, so
 // only the evidence speaks); its Version is taken from the server when zero.
-func Analyze(snap *model.Snapshot, in *pgconf.Instance) []model.Finding {
-	var out []model.Finding
+func Analyze(snap *dbstate.Snapshot, in *pgconf.Instance) []finding.Finding {
+	var out []finding.Finding
 	for _, s := range pgconf.Assess(snap) {
 		out = append(out, s.Finding())
 	}
@@ -36,32 +37,32 @@ func Analyze(snap *model.Snapshot, in *pgconf.Instance) []model.Finding {
 	}
 	cfg, _, err := pgconf.RecommendLive(inst, snap)
 	if err != nil {
-		return append(out, model.Finding{Rule: "settings.unsizable", Kind: model.KindSettings, Severity: model.SeverityMedium,
+		return append(out, finding.Finding{Rule: "settings.unsizable", Kind: finding.KindSettings, Severity: finding.SeverityMedium,
 			Title:  "pgtune cannot size settings for this instance",
 			Detail: err.Error(), Action: "adjust the instance flags (see pgtune help config)"})
 	}
 	if cfg.Memory.OverBy > 0 && len(cfg.Notes) > 0 {
 		// The tightest configuration is still compared below; that it cannot be proven to fit
 		// is a finding of its own.
-		out = append(out, model.Finding{Rule: "settings.unsizable", Kind: model.KindSettings, Severity: model.SeverityMedium,
+		out = append(out, finding.Finding{Rule: "settings.unsizable", Kind: finding.KindSettings, Severity: finding.SeverityMedium,
 			Title:    "no configuration fits this instance's memory: the worst case is over the RAM",
 			Detail:   cfg.Notes[0],
-			Evidence: model.Facts("over_by_bytes", cfg.Memory.OverBy, "worst_case_bytes", cfg.Memory.WorstCase, "available_bytes", cfg.Memory.Available),
+			Evidence: finding.Facts("over_by_bytes", cfg.Memory.OverBy, "worst_case_bytes", cfg.Memory.WorstCase, "available_bytes", cfg.Memory.Available),
 			Action:   "put PgBouncer in front (--pooler), lower the connections, or give the server more memory"})
 	}
 	return append(out, differences(cfg, snap)...)
 }
 
 // groupSeverity is how much a difference in each group matters when it is large.
-var groupSeverity = map[string]model.Severity{
-	"memory": model.SeverityMedium, "connections": model.SeverityMedium, "wal": model.SeverityLow,
-	"planner": model.SeverityLow, "parallel": model.SeverityLow, "autovacuum": model.SeverityLow,
-	"observability": model.SeverityLow,
+var groupSeverity = map[string]finding.Severity{
+	"memory": finding.SeverityMedium, "connections": finding.SeverityMedium, "wal": finding.SeverityLow,
+	"planner": finding.SeverityLow, "parallel": finding.SeverityLow, "autovacuum": finding.SeverityLow,
+	"observability": finding.SeverityLow,
 }
 
 // differences groups the settings that differ from the rendered config into one finding per
 // settings group.
-func differences(cfg *pgconf.Config, snap *model.Snapshot) []model.Finding {
+func differences(cfg *pgconf.Config, snap *dbstate.Snapshot) []finding.Finding {
 	reasons := map[string]pgconf.Setting{}
 	for _, s := range cfg.Settings {
 		reasons[s.Name] = s
@@ -79,17 +80,17 @@ func differences(cfg *pgconf.Config, snap *model.Snapshot) []model.Finding {
 		byGroup[g] = append(byGroup[g], c)
 	}
 	sort.SliceStable(groups, func(i, j int) bool { return groupSeverity[groups[i]] > groupSeverity[groups[j]] })
-	var out []model.Finding
+	var out []finding.Finding
 	for _, g := range groups {
 		changes := byGroup[g]
-		sev := model.SeverityInfo
+		sev := finding.SeverityInfo
 		if anyFar(changes) {
 			sev = groupSeverity[g]
 		}
-		var ev model.Evidence
+		var ev finding.Evidence
 		var sql, names, restart []string
 		for _, c := range changes {
-			ev = append(ev, model.Fact{Name: c.Name, Value: fmt.Sprintf("%s -> %s: %s", c.Live, c.Pgtune, reasons[c.Name].Reason)})
+			ev = append(ev, finding.Fact{Name: c.Name, Value: fmt.Sprintf("%s -> %s: %s", c.Live, c.Pgtune, reasons[c.Name].Reason)})
 			sql = append(sql, fmt.Sprintf("ALTER SYSTEM SET %s = %s;", c.Name, quote.Literal(c.Pgtune)))
 			names = append(names, c.Name)
 			if c.Restart {
@@ -100,8 +101,8 @@ func differences(cfg *pgconf.Config, snap *model.Snapshot) []model.Finding {
 		if len(restart) > 0 {
 			action = "a restart applies " + strings.Join(restart, ", ") + "; a reload the rest"
 		}
-		out = append(out, model.Finding{
-			Rule: "settings.differs." + g, Kind: model.KindSettings, Severity: sev,
+		out = append(out, finding.Finding{
+			Rule: "settings.differs." + g, Kind: finding.KindSettings, Severity: sev,
 			Title: fmt.Sprintf("%d %s setting(s) differ from pgtune config's for %s: %s", len(changes), g,
 				pgconf.HumanBytes(cfg.Instance.Memory)+" / "+fmt.Sprint(cfg.Instance.CPUs)+" CPU(s)", strings.Join(names, ", ")),
 			Detail:   "Each line gives the live value, pgtune's, and why. pgtune config --dsn renders the whole file with the connection and memory budgets.",

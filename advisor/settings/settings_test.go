@@ -5,16 +5,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/pgconf"
 )
 
 // defaults is a PostgreSQL 15 server left at its defaults, with a busy web app's 400 connections
 // allowed and work_mem raised by hand: the classic over-commit.
-func defaults() *model.Snapshot {
-	return &model.Snapshot{
-		Server: model.Server{VersionNum: 150018},
-		Settings: []model.Setting{
+func defaults() *dbstate.Snapshot {
+	return &dbstate.Snapshot{
+		Server: dbstate.Server{VersionNum: 150018},
+		Settings: []dbstate.Setting{
 			{Name: "max_connections", Setting: "400"},
 			{Name: "shared_buffers", Setting: "262144", Unit: "8kB"}, // 2GB
 			{Name: "work_mem", Setting: "65536", Unit: "kB"},         // 64MB
@@ -26,7 +27,7 @@ func defaults() *model.Snapshot {
 			{Name: "random_page_cost", Setting: "4"},
 			{Name: "shared_preload_libraries", Setting: "pg_stat_statements"},
 		},
-		Activity: &model.ServerActivity{CollectedAt: time.Now(), CheckpointsTimed: 10, BlocksHit: 10, ClientBackends: 5, OldestXIDAge: 1000},
+		Activity: &dbstate.ServerActivity{CollectedAt: time.Now(), CheckpointsTimed: 10, BlocksHit: 10, ClientBackends: 5, OldestXIDAge: 1000},
 	}
 }
 
@@ -34,8 +35,8 @@ func instance() *pgconf.Instance {
 	return &pgconf.Instance{Memory: 16 * pgconf.GB, CPUs: 4, Storage: pgconf.StorageSSD, Profile: pgconf.ProfileWeb, OS: pgconf.OSLinux}
 }
 
-func byRule(fs []model.Finding) map[string]model.Finding {
-	m := map[string]model.Finding{}
+func byRule(fs []finding.Finding) map[string]finding.Finding {
+	m := map[string]finding.Finding{}
 	for _, f := range fs {
 		m[f.Rule] = f
 	}
@@ -54,7 +55,7 @@ func TestWithoutInstanceOnlyEvidence(t *testing.T) {
 func TestOvercommit(t *testing.T) {
 	f, ok := byRule(Analyze(defaults(), instance()))["settings.memory_overcommit"]
 	// 408 backends × (4MB + 64MB × 3) ≈ 78 GB on a 16 GB machine.
-	if !ok || f.Severity != model.SeverityHigh || !strings.Contains(f.Title, "on a 16 GB machine") {
+	if !ok || f.Severity != finding.SeverityHigh || !strings.Contains(f.Title, "on a 16 GB machine") {
 		t.Fatalf("overcommit finding %+v", f)
 	}
 	if v, _ := f.Evidence.Get("max_connections"); v != int64(400) {
@@ -71,7 +72,7 @@ func TestOvercommit(t *testing.T) {
 func TestDifferencesGrouped(t *testing.T) {
 	fs := byRule(Analyze(defaults(), instance()))
 	mem, ok := fs["settings.differs.memory"]
-	if !ok || mem.Severity != model.SeverityMedium {
+	if !ok || mem.Severity != finding.SeverityMedium {
 		t.Fatalf("memory differences: %+v", mem)
 	}
 	if v, _ := mem.Evidence.Get("shared_buffers"); !strings.HasPrefix(v.(string), "2GB -> 4GB: a quarter of the RAM") {
@@ -83,7 +84,7 @@ func TestDifferencesGrouped(t *testing.T) {
 	if !strings.Contains(mem.Action, "restart applies shared_buffers") {
 		t.Errorf("action %q", mem.Action)
 	}
-	if p, ok := fs["settings.differs.planner"]; !ok || p.Severity != model.SeverityLow {
+	if p, ok := fs["settings.differs.planner"]; !ok || p.Severity != finding.SeverityLow {
 		t.Errorf("planner differences (random_page_cost 4 -> 1.1): %+v", p)
 	}
 	// The preload list already holds pg_stat_statements: no observability finding for it.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 func TestBind(t *testing.T) {

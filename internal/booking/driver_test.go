@@ -7,10 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // TestRunFillsPgStatStatements is the workload's promise: after a run, pg_stat_statements holds
@@ -73,7 +73,7 @@ func testRunFills(t *testing.T, bindAll bool) {
 				continue // the driver's own sampling queries
 			}
 			st, err := query.Parse(e.Query)
-			if err != nil || st.Kind == model.KindUtility {
+			if err != nil || st.Kind == workload.KindUtility {
 				continue
 			}
 			seen[st.Fingerprint] += e.Calls

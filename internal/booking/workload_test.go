@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 func TestStatementCatalogue(t *testing.T) {
@@ -104,7 +104,7 @@ func TestReplicaRouteIsReadOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			sql := strings.ToUpper(StatementByName(u).SQL)
-			if !strings.HasPrefix(sql, "SELECT") || strings.Contains(sql, "FOR UPDATE") || st.Kind != model.KindSelect {
+			if !strings.HasPrefix(sql, "SELECT") || strings.Contains(sql, "FOR UPDATE") || st.Kind != workload.KindSelect {
 				t.Errorf("action %s sends %s (%s) to a replica, which cannot run it", a.Name, u, st.Kind)
 			}
 		}

@@ -11,17 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookedbarber/pgtune/workload/build"
+
 	pgtune "github.com/bookedbarber/pgtune"
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
-	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
+	"github.com/bookedbarber/pgtune/dbstate/snapshot"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/pgconf"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 var adviseCmd = &command{
@@ -115,7 +118,7 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 		}
 		opts.Instance = &in
 	}
-	var engineNote *model.Finding
+	var engineNote *finding.Finding
 	switch {
 	case *noIndexes:
 	case kind == "live" && snap.Extension("hypopg") != nil:
@@ -157,7 +160,7 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 		advisor.Rank(rep.Findings)
 	}
 	rep.Source.Kind = kind
-	log.Debug("advised", "source", kind, "statements", rep.Workload.Statements, "findings", len(rep.Findings), "took", time.Since(began))
+	log.Debug("advised", "source", kind, "statements", rep.Summary.Statements, "findings", len(rep.Findings), "took", time.Since(began))
 
 	if err := fs.write(rep, adviseTables(rep)...); err != nil {
 		return err
@@ -174,7 +177,7 @@ func runAdvise(ctx context.Context, cmd *command, e *env, args []string) error {
 }
 
 // load gets the snapshot from the chosen source; kind names it for the report.
-func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*model.Snapshot, string, error) {
+func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*dbstate.Snapshot, string, error) {
 	n := 0
 	for _, set := range []bool{s.snapshotFile != "", s.schemaFile != "" || s.statementsFile != "", s.demo, fs.dsn != ""} {
 		if set {
@@ -225,7 +228,7 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 		if err != nil {
 			return nil, "", fmt.Errorf("--statements %s: %w", s.statementsFile, err)
 		}
-		snap, err := advisor.FromDump(string(schemaSQL), stmts, time.Now(), Version())
+		snap, err := build.SnapshotFromDump(string(schemaSQL), stmts, time.Now(), Version())
 		if err != nil {
 			return nil, "", fmt.Errorf("--schema %s: %w", s.schemaFile, err)
 		}
@@ -259,8 +262,8 @@ func (s *sourceFlags) load(ctx context.Context, fs *flagSet, cmdName string) (*m
 
 // indexEngineNote says why a run's index recommendations are estimated (or missing), and how to
 // have them proven by the planner.
-func indexEngineNote(snap *model.Snapshot, kind string) *model.Finding {
-	f := &model.Finding{Rule: "index.engine_unavailable", Kind: model.KindIndex, Severity: model.SeverityInfo, NeedsLivePlanner: true}
+func indexEngineNote(snap *dbstate.Snapshot, kind string) *finding.Finding {
+	f := &finding.Finding{Rule: "index.engine_unavailable", Kind: finding.KindIndex, Severity: finding.SeverityInfo, NeedsLivePlanner: true}
 	estimated := " Index recommendations below are estimated from pg_stats with a model of the planner, and marked so."
 	switch {
 	case kind == "dump":
@@ -299,7 +302,7 @@ func adviseTables(r *advisor.Report) []report.Table {
 		title += ", PostgreSQL " + strings.Fields(src.ServerVersion)[0]
 	}
 	title += fmt.Sprintf(" (%s, taken %s)", src.Kind, src.TakenAt.Format("2006-01-02 15:04 UTC"))
-	w := r.Workload
+	w := r.Summary
 	note := fmt.Sprintf("%d statements, %s calls, %s of execution time", w.Statements, thousands(w.Calls), duration(w.TotalExecMs))
 	if src.StatementsReset != nil {
 		note += " since " + src.StatementsReset.Format("2006-01-02 15:04 UTC")
@@ -315,14 +318,14 @@ func adviseTables(r *advisor.Report) []report.Table {
 	}
 	tables := []report.Table{}
 
-	sevCount := map[model.Severity]int{}
+	sevCount := map[finding.Severity]int{}
 	var rows [][]string
 	for i, f := range r.Findings {
 		sevCount[f.Severity]++
 		rows = append(rows, []string{fmt.Sprint(i + 1), f.Severity.String(), string(f.Kind), orDash(f.Table), f.Title})
 	}
 	counts := []string{}
-	for s := model.SeverityCritical; s >= model.SeverityInfo; s-- {
+	for s := finding.SeverityCritical; s >= finding.SeverityInfo; s-- {
 		if sevCount[s] > 0 {
 			counts = append(counts, fmt.Sprintf("%d %s", sevCount[s], s))
 		}
@@ -382,7 +385,7 @@ func adviseTables(r *advisor.Report) []report.Table {
 				uses = append(uses, fmt.Sprintf("+%d more", len(t.Columns)-4))
 				break
 			}
-			uses = append(uses, c.Column+" ("+advisor.DescribeColumn(c)+")")
+			uses = append(uses, c.Column+" ("+c.Describe()+")")
 		}
 		acc = append(acc, []string{t.Table, fmt.Sprint(t.Statements), thousands(t.ReadCalls), thousands(t.WriteCalls),
 			fmt.Sprintf("%.1f%%", 100*t.TimeShare), strings.Join(uses, "\n"), strings.Join(t.Written, ", ")})
@@ -400,7 +403,7 @@ func adviseTables(r *advisor.Report) []report.Table {
 }
 
 // findingDetail renders one finding as a record.
-func findingDetail(n int, f model.Finding, live bool) report.Table {
+func findingDetail(n int, f finding.Finding, live bool) report.Table {
 	t := report.Table{Title: fmt.Sprintf("[%d] %s · %s · %s", n, strings.ToUpper(f.Severity.String()), f.Rule, f.Title)}
 	if f.Table != "" {
 		t.Fields = append(t.Fields, [2]string{"table", f.Table})

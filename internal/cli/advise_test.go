@@ -13,10 +13,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // adviseDoc is the part of advise's JSON the tests read.
@@ -479,7 +479,7 @@ func TestAdviseSettingsWithInstance(t *testing.T) {
 
 // A finding the live planner proved says so on a live run; offline, that it needs one.
 func TestFindingDetailLivePlannerNote(t *testing.T) {
-	f := model.Finding{Rule: "index.create", Title: "create x", NeedsLivePlanner: true}
+	f := finding.Finding{Rule: "index.create", Title: "create x", NeedsLivePlanner: true}
 	note := func(live bool) string {
 		for _, kv := range findingDetail(1, f, live).Fields {
 			if kv[0] == "note" {

@@ -23,24 +23,14 @@ var backupCmd = &command{
 
 Run 'pgtune backup <subcommand> -h' for its flags.
 `,
-	run: runBackup,
+	run:         runSubcommand,
+	subcommands: []*command{backupVerifyCmd, backupSentinelCmd},
 }
 
-func runBackup(ctx context.Context, cmd *command, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("backup: missing subcommand (verify or sentinel); see 'pgtune help backup'")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help":
-		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
-		return errHelpShown
-	case "verify":
-		return runBackupVerify(ctx, &command{name: "backup verify", help: backupVerifyHelp}, e, args[1:])
-	case "sentinel":
-		return runBackupSentinel(ctx, &command{name: "backup sentinel", help: backupSentinelHelp}, e, args[1:])
-	}
-	return usageErrorf("backup: unknown subcommand %q (want verify or sentinel)", args[0])
-}
+var (
+	backupVerifyCmd   = &command{name: "backup verify", help: backupVerifyHelp, run: runBackupVerify}
+	backupSentinelCmd = &command{name: "backup sentinel", help: backupSentinelHelp, run: runBackupSentinel}
+)
 
 const backupVerifyHelp = `Usage: pgtune backup verify --base-backup DIR [--incremental DIR ...] --wal-archive DIR [--target-time T | --target latest] [flags]
        pgtune backup verify --pgbackrest STANZA [--pgbackrest-config FILE] [--target-time T | --target latest] [flags]

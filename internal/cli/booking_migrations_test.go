@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/collect"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
@@ -114,12 +114,12 @@ func runEngine(tb testing.TB, db *pgtest.DB, conn *pgx.Conn, samples []string) (
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cands := indexes.Generate(rep.Model, rep.Catalog)
+	cands := indexes.Generate(rep.Workload, rep.Catalog)
 	w, err := indexes.NewWhatIf(ctx, db.Connect(tb), snap.Server.VersionNum)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, w, indexes.Options{})
+	res, err := indexes.Select(ctx, rep.Workload, rep.Catalog, cands, w, indexes.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

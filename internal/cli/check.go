@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/prereq"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 )
@@ -29,9 +29,9 @@ Examples:
 
 // checkResult is check's JSON document (docs/json.md).
 type checkResult struct {
-	Server   *prereq.State   `json:"server"`
-	Checks   []prereq.Check  `json:"checks"`
-	Findings []model.Finding `json:"findings"`
+	Server   *prereq.State     `json:"server"`
+	Checks   []prereq.Check    `json:"checks"`
+	Findings []finding.Finding `json:"findings"`
 }
 
 func runCheck(ctx context.Context, cmd *command, e *env, args []string) error {
@@ -53,7 +53,7 @@ func runCheck(ctx context.Context, cmd *command, e *env, args []string) error {
 	checks := prereq.Evaluate(state)
 	findings := prereq.Findings(checks)
 	if findings == nil {
-		findings = []model.Finding{}
+		findings = []finding.Finding{}
 	}
 	log.Debug("checked", "target", connect.Describe(cfg), "checks", len(checks), "findings", len(findings))
 

@@ -32,6 +32,43 @@ type command struct {
 	// help is the long help: usage line, description, examples. Flags are appended.
 	help string
 	run  func(ctx context.Context, cmd *command, e *env, args []string) error
+	// subcommands, when set, make the command a group ("maintain plan"): run is then
+	// runSubcommand, and each subcommand's name is the group's name, a space and its own.
+	subcommands []*command
+	// parent is the group a subcommand belongs to (set at start-up).
+	parent *command
+}
+
+func init() {
+	for _, c := range commands {
+		for _, sub := range c.subcommands {
+			sub.parent = c
+		}
+	}
+}
+
+// runSubcommand dispatches a group's first argument to its subcommand, the one place the
+// missing, unknown and help cases are handled for every group.
+func runSubcommand(ctx context.Context, cmd *command, e *env, args []string) error {
+	names := make([]string, len(cmd.subcommands))
+	for i, sub := range cmd.subcommands {
+		names[i] = strings.TrimPrefix(sub.name, cmd.name+" ")
+	}
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(args) == 0 {
+		return usageErrorf("%s: missing subcommand (%s); see 'pgtune help %s'", cmd.name, want, cmd.name)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
+		return errHelpShown
+	}
+	for i, sub := range cmd.subcommands {
+		if names[i] == args[0] {
+			return sub.run(ctx, sub, e, args[1:])
+		}
+	}
+	return usageErrorf("%s: unknown subcommand %q (want %s)", cmd.name, args[0], want)
 }
 
 // commands lists the subcommands `pgtune help` shows; only commands that work are listed.

@@ -21,7 +21,7 @@ import (
 	"github.com/bookedbarber/pgtune/internal/report"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+var update = flag.Bool("update", false, "rewrite the expected outputs (testdata/cli cases, index engine cases)")
 
 // asPgtune, set in the environment, makes the test binary the pgtune command itself: its value
 // is the arguments, separated by the unit separator (0x1f). Tests that must kill pgtune (kill -9) run it so.
@@ -122,32 +122,6 @@ func TestCouldNotConnect(t *testing.T) {
 	}
 	if strings.Contains(r.stderr, "s3cretpw") {
 		t.Errorf("password printed: %q", r.stderr)
-	}
-}
-
-func TestDemoWorkloadGolden(t *testing.T) {
-	r := run(t, "demo", "workload", "--format", "markdown", "--sql")
-	if r.code != ExitOK {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	golden(t, "demo_workload.md", r.stdout)
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("..", "..", "testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/cli -run %s -update to create it)", err, t.Name())
-	}
-	if string(want) != got {
-		t.Errorf("output differs from %s (rerun with -update if the change is intended):\n%s", path, firstDiff(string(want), got))
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
 )
@@ -521,7 +521,7 @@ func TestMigrateWaitsForReplicas(t *testing.T) {
 		var props []*indexes.Proposal
 		for _, col := range []string{"a", "b", "c"} {
 			props = append(props, &indexes.Proposal{Candidate: &indexes.Candidate{Table: "public.t", Method: "btree",
-				Keys: []model.IndexKey{{Column: col}}, Name: "t_" + col + "_idx", Why: []string{"test"}}})
+				Keys: []dbstate.IndexKey{{Column: col}}, Name: "t_" + col + "_idx", Why: []string{"test"}}})
 		}
 		if _, err := indexes.Write(all, indexes.Migrations(props, nil, nil, 0, map[string]bool{}, time.Now())); err != nil {
 			t.Fatal(err)

@@ -9,8 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/atomicfile"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/quote"
@@ -101,7 +102,7 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 	if err := checkOut(cmd.name, *out); err != nil {
 		return err
 	}
-	var snap *model.Snapshot
+	var snap *dbstate.Snapshot
 	serverMajor := 0
 	if fs.dsn != "" || *live {
 		var err error
@@ -159,7 +160,7 @@ func runConfig(ctx context.Context, cmd *command, e *env, args []string) error {
 
 // readLiveServer reads the settings, the server-wide evidence and the tables' statistics (not
 // pg_stat_statements, not data values) in one read-only transaction.
-func readLiveServer(ctx context.Context, fs *flagSet) (*model.Snapshot, error) {
+func readLiveServer(ctx context.Context, fs *flagSet) (*dbstate.Snapshot, error) {
 	log, _ := fs.logger()
 	conn, cfg, err := fs.connect(ctx, log)
 	if err != nil {
@@ -298,7 +299,7 @@ func configTables(res configResult) []report.Table {
 		if len(live.Signals) > 0 {
 			var srows [][]string
 			for _, s := range live.Signals {
-				srows = append(srows, []string{s.Severity.String(), s.Title, model.Evidence(s.Evidence).String()})
+				srows = append(srows, []string{s.Severity.String(), s.Title, finding.Evidence(s.Evidence).String()})
 			}
 			tables = append(tables, report.Table{Title: "The server's evidence", Columns: []string{"severity", "finding", "evidence"}, Rows: srows})
 		}

@@ -8,28 +8,7 @@ import (
 	"testing"
 )
 
-func TestConfigGolden(t *testing.T) {
-	cases := []struct {
-		golden string
-		args   []string
-	}{
-		{"config_web_16gb.conf", []string{"config", "--memory", "16GB", "--cpus", "4", "--pg-version", "17"}},
-		{"config_oltp_pooler.sql", []string{"config", "--memory", "64GB", "--cpus", "16", "--profile", "oltp", "--storage", "nvme",
-			"--pg-version", "16", "--pooler", "--app-instances", "20", "--app-pool-size", "25", "--pooler-processes", "2", "--format", "sql"}},
-		{"config_web_replicas.conf", []string{"config", "--memory", "32GB", "--cpus", "8", "--pg-version", "17", "--replicas", "2",
-			"--app-instances", "10", "--app-pool-size", "20", "--app-read-pool-size", "40"}},
-		{"config_dw_small.md", []string{"config", "--memory", "8GB", "--cpus", "2", "--profile", "dw", "--storage", "hdd", "--pg-version", "13", "--format", "markdown"}},
-	}
-	for _, c := range cases {
-		t.Run(c.golden, func(t *testing.T) {
-			r := run(t, c.args...)
-			if r.code != ExitOK {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			golden(t, c.golden, strings.ReplaceAll(r.stdout, "pgtune "+Version(), "pgtune VERSION"))
-		})
-	}
-}
+// The rendered files themselves are cases under testdata/cli (config_*), run by TestCLICases.
 
 func TestConfigJSON(t *testing.T) {
 	r := run(t, "config", "--memory", "32GB", "--cpus", "8", "--profile", "mixed", "--format", "json")

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -25,26 +23,8 @@ generator and the app's query mix. Use it to try pgtune, or to reproduce its ben
 'load' and 'run' write to the database they are given: point them at a scratch database.
 Run 'pgtune help demo <subcommand>' for each one's flags.
 `,
-	run: runDemo,
-}
-
-var demoSubcommands = []*command{demoWorkloadCmd, demoLoadCmd, demoRunCmd}
-
-func runDemo(ctx context.Context, cmd *command, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("demo: missing subcommand (workload, load or run); see 'pgtune help demo'")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help":
-		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
-		return errHelpShown
-	}
-	for _, c := range demoSubcommands {
-		if c.name == "demo "+args[0] {
-			return c.run(ctx, c, e, args[1:])
-		}
-	}
-	return usageErrorf("demo: unknown subcommand %q (want workload, load or run)", args[0])
+	run:         runSubcommand,
+	subcommands: []*command{demoWorkloadCmd, demoLoadCmd, demoRunCmd},
 }
 
 // progress reports long work on stderr, only when stderr is a terminal: pipelines and CI logs get

@@ -6,10 +6,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/report"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 var demoWorkloadCmd = &command{
@@ -29,13 +29,13 @@ Examples:
 }
 
 type workloadStatement struct {
-	Name        string              `json:"name"`
-	Purpose     string              `json:"purpose"`
-	SQL         string              `json:"sql"`
-	Kind        model.StatementKind `json:"kind"`
-	Fingerprint string              `json:"fingerprint"`
-	Tables      []model.TableRef    `json:"tables"`
-	PerThousand float64             `json:"calls_per_1000_actions"`
+	Name        string                 `json:"name"`
+	Purpose     string                 `json:"purpose"`
+	SQL         string                 `json:"sql"`
+	Kind        workload.StatementKind `json:"kind"`
+	Fingerprint string                 `json:"fingerprint"`
+	Tables      []workload.TableRef    `json:"tables"`
+	PerThousand float64                `json:"calls_per_1000_actions"`
 }
 
 func runDemoWorkload(_ context.Context, cmd *command, e *env, args []string) error {

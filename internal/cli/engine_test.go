@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/booking"
 	"github.com/bookedbarber/pgtune/internal/pgtest"
@@ -119,7 +119,7 @@ func TestMoreEqualityColumnsThanAnIndexHolds(t *testing.T) {
 		}
 		var doc struct {
 			Result struct {
-				Findings []model.Finding `json:"findings"`
+				Findings []finding.Finding `json:"findings"`
 			} `json:"result"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/maintenance"
 	"github.com/bookedbarber/pgtune/maintenance/pitr"
 	"github.com/bookedbarber/pgtune/pgconf"
+	"github.com/bookedbarber/pgtune/workload"
 )
 
 // workloadFigure is the workload's execution time by statement.
@@ -37,10 +38,10 @@ func workloadFigure(top []advisor.TopStatement) report.Figure {
 const maxAccessRows = 40
 
 // accessFigure is per-table access: each column the workload uses (rows) by kind of use.
-func accessFigure(tables []*model.TableAccess) report.Figure {
+func accessFigure(tables []*workload.TableAccess) report.Figure {
 	type row struct {
 		name string
-		ca   *model.ColumnAccess
+		ca   *workload.ColumnAccess
 	}
 	var rows []row
 	kinds := map[string]int64{}
@@ -95,7 +96,7 @@ func accessFigure(tables []*model.TableAccess) report.Figure {
 
 // indexFigure is an index proposal's planner cost per statement, before and after, from the
 // finding's "cost FINGERPRINT" evidence ("11421.2 -> 18.4").
-func indexFigure(f model.Finding) report.Figure {
+func indexFigure(f finding.Finding) report.Figure {
 	if f.Rule != "index.create" {
 		return nil
 	}

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/quote"
 	"github.com/bookedbarber/pgtune/internal/report"
@@ -133,7 +133,7 @@ func (fs *flagSet) parse(args []string, allowArgs bool) error {
 		}
 	}
 	if fs.hasFailOn {
-		if _, err := model.ParseFailOn(fs.failOn); err != nil {
+		if _, err := finding.ParseFailOn(fs.failOn); err != nil {
 			return usageErrorf("%s: %w", fs.cmd.name, err)
 		}
 	}
@@ -208,8 +208,8 @@ func (fs *flagSet) output() report.Format {
 }
 
 // failOnThreshold returns the parsed --fail-on (validated in parse).
-func (fs *flagSet) failOnThreshold() model.FailOn {
-	f, _ := model.ParseFailOn(fs.failOn)
+func (fs *flagSet) failOnThreshold() finding.FailOn {
+	f, _ := finding.ParseFailOn(fs.failOn)
 	return f
 }
 

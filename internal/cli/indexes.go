@@ -13,16 +13,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bookedbarber/pgtune/advisor/audit"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/advisor"
-	"github.com/bookedbarber/pgtune/advisor/model"
 	"github.com/bookedbarber/pgtune/advisor/prereq"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/indexes"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/migrations"
+	"github.com/bookedbarber/pgtune/query"
+	"github.com/bookedbarber/pgtune/workload/build"
 )
 
 var indexesCmd = &command{
@@ -150,11 +154,10 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		}
 		budgetBytes = total * share
 	}
-	rep, err := advisor.Advise(ctx, snap, advisor.Options{})
-	if err != nil {
-		return err
-	}
-	cands := indexes.Generate(rep.Model, rep.Catalog)
+	// The engine needs the workload model only, not the advisor's other findings.
+	cat := dbstate.NewCatalog(snap)
+	wl := build.Workload(snap, cat, nil)
+	cands := indexes.Generate(wl, cat)
 
 	// The planner proves each index through HypoPG on a live database; without it (or offline),
 	// costs are estimated from the statistics, and the files say so.
@@ -162,7 +165,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	var explains func() int
 	estimated := kind != "live" || snap.Extension("hypopg") == nil
 	if estimated {
-		est := indexes.NewEstimator(rep.Model, rep.Catalog)
+		est := indexes.NewEstimator(wl, cat)
 		coster, explains = est, func() int { return est.Estimates }
 		log.Warn("no HypoPG to ask the planner: index costs are estimated from pg_stats", "source", kind)
 	} else {
@@ -183,9 +186,9 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	p.update("pricing %d candidates", len(cands))
 	maxTexts := 0
 	if !estimated {
-		maxTexts = advisor.PlannerTextCap(snap, rep.Model)
+		maxTexts = advisor.PlannerTextCap(snap, wl)
 	}
-	res, err := indexes.Select(ctx, rep.Model, rep.Catalog, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned, MaxTexts: maxTexts,
+	res, err := indexes.Select(ctx, wl, cat, cands, coster, indexes.Options{MaxIndexes: *maxIdx, BudgetBytes: budgetBytes, Planned: planned, MaxTexts: maxTexts,
 		Trace: func(msg string, args ...any) { log.Debug("index selection: "+msg, args...) }})
 	p.done()
 	if err != nil {
@@ -209,14 +212,15 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		// proposals in place; a drop that makes any statement dearer is not written.
 		hc, canProve := coster.(indexes.HidingCoster)
 		canProve = canProve && hc.CanHideIndexes()
-		dropList = redundantIndexes(rep, res, canProve, log)
+		// The drops start from the audit's findings (duplicates, unused, skip-scan-redundant).
+		dropList = redundantIndexes(audit.Analyze(cat, snap.TakenAt), cat, res, canProve, log)
 		if canProve && len(dropList) > 0 {
 			config := slices.Clone(planned)
 			for _, pr := range res.Proposals {
 				config = append(config, pr.Candidate)
 			}
 			p.update("pricing %d drops with the indexes hidden", len(dropList))
-			dropList, refused, err = indexes.ProveDrops(ctx, rep.Model, rep.Catalog, hc, config, dropList)
+			dropList, refused, err = indexes.ProveDrops(ctx, wl, cat, hc, config, dropList)
 			p.done()
 			if err != nil {
 				return fmt.Errorf("indexes generate: price the drops: %w", err)
@@ -234,7 +238,7 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 		return err
 	}
 	sum := generateSummary{Dir: *dir, Files: files, Proposals: res.Proposals, Candidates: res.Candidates, Explains: explains(), Estimated: estimated,
-		BaseCost: model.Round(res.BaseCost, 1), FinalCost: model.Round(res.FinalCost, 1)}
+		BaseCost: finding.Round(res.BaseCost, 1), FinalCost: finding.Round(res.FinalCost, 1)}
 	if sum.Proposals == nil {
 		sum.Proposals = []*indexes.Proposal{}
 	}
@@ -276,10 +280,10 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 //     indexes are taken first, so of a used prefix and an unused wider index, the unused one goes;
 //   - an "unused" index on statistics younger than a week or of unknown age (the audit's info
 //     findings, which are left out).
-func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool, log *slog.Logger) []indexes.Drop {
-	byKey := map[string]*model.Index{}
-	for i := range rep.Catalog.Snapshot().Indexes {
-		ix := &rep.Catalog.Snapshot().Indexes[i]
+func redundantIndexes(audited []finding.Finding, cat *dbstate.Catalog, res *indexes.Result, proven bool, log *slog.Logger) []indexes.Drop {
+	byKey := map[string]*dbstate.Index{}
+	for i := range cat.Snapshot().Indexes {
+		ix := &cat.Snapshot().Indexes[i]
 		byKey[ix.Key()] = ix
 	}
 	type candidate struct {
@@ -287,8 +291,8 @@ func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool, log
 		unused            bool
 	}
 	var cands []candidate
-	for _, f := range rep.Findings {
-		if f.Index == nil || !strings.HasPrefix(f.SQL, "DROP INDEX") || (f.Severity < model.SeverityLow && f.Rule != "audit.index.skip_scan") {
+	for _, f := range audited {
+		if f.Index == nil || !strings.HasPrefix(f.SQL, "DROP INDEX") || (f.Severity < finding.SeverityLow && f.Rule != "audit.index.skip_scan") {
 			continue
 		}
 		if _, fk := f.Evidence.Get("foreign_key"); fk && f.Rule == "audit.index.unused" {
@@ -296,10 +300,10 @@ func redundantIndexes(rep *advisor.Report, res *indexes.Result, proven bool, log
 			// statement shows: whether they happen is the DBA's call, not a generated file's.
 			continue
 		}
-		key := model.QualifiedName(f.Index.Schema, f.Index.Name)
+		key := dbstate.QualifiedName(f.Index.Schema, f.Index.Name)
 		partner := ""
 		if p, ok := f.Evidence.Get("kept_index"); ok {
-			partner = model.QualifiedName(f.Index.Schema, fmt.Sprint(p))
+			partner = dbstate.QualifiedName(f.Index.Schema, fmt.Sprint(p))
 		}
 		switch {
 		case f.Rule == "audit.index.duplicate", f.Rule == "audit.index.prefix", f.Rule == "audit.index.unused",

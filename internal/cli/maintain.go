@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/maintenance"
@@ -32,26 +32,15 @@ transactions, replication slots.
 
 Run 'pgtune maintain <subcommand> -h' for its flags.
 `,
-	run: runMaintain,
+	run:         runSubcommand,
+	subcommands: []*command{maintainPlanCmd, maintainRunCmd, maintainScheduleCmd},
 }
 
-func runMaintain(ctx context.Context, cmd *command, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("maintain: missing subcommand (plan, run or schedule); see 'pgtune help maintain'")
-	}
-	switch args[0] {
-	case "-h", "-help", "--help":
-		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
-		return errHelpShown
-	case "plan":
-		return runMaintainPlan(ctx, &command{name: "maintain plan", help: maintainPlanHelp}, e, args[1:])
-	case "run":
-		return runMaintainRun(ctx, &command{name: "maintain run", help: maintainRunHelp}, e, args[1:])
-	case "schedule":
-		return runMaintainSchedule(ctx, &command{name: "maintain schedule", help: maintainScheduleHelp}, e, args[1:])
-	}
-	return usageErrorf("maintain: unknown subcommand %q (want plan, run or schedule)", args[0])
-}
+var (
+	maintainPlanCmd     = &command{name: "maintain plan", help: maintainPlanHelp, run: runMaintainPlan}
+	maintainRunCmd      = &command{name: "maintain run", help: maintainRunHelp, run: runMaintainRun}
+	maintainScheduleCmd = &command{name: "maintain schedule", help: maintainScheduleHelp, run: runMaintainSchedule}
+)
 
 // planFlags are shared by plan and run.
 type planFlags struct {
@@ -67,7 +56,7 @@ func (p *planFlags) add(fs *flagSet) {
 }
 
 // buildPlan reads the database (read-only) and plans its maintenance.
-func buildPlan(ctx context.Context, fs *flagSet, pf *planFlags) (*maintenance.Plan, *model.Snapshot, error) {
+func buildPlan(ctx context.Context, fs *flagSet, pf *planFlags) (*maintenance.Plan, *dbstate.Snapshot, error) {
 	if pf.freezeShare <= 0 || pf.freezeShare > 2 {
 		return nil, nil, usageErrorf("%s: --freeze-share %g: want a share such as 0.5", fs.cmd.name, pf.freezeShare)
 	}
@@ -111,7 +100,7 @@ func durationString(d time.Duration) string {
 }
 
 // blockersTable lists what holds back the xmin horizon.
-func blockersTable(bs []model.Blocker) report.Table {
+func blockersTable(bs []dbstate.Blocker) report.Table {
 	var rows [][]string
 	for _, b := range bs {
 		rows = append(rows, []string{b.Kind, b.Name, fmt.Sprint(b.XIDAge), b.Detail})

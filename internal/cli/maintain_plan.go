@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/maintenance"
 	"github.com/bookedbarber/pgtune/pgconf"
@@ -68,9 +68,9 @@ func runMaintainPlan(ctx context.Context, cmd *command, e *env, args []string) e
 			return &exitError{code: ExitFindings, err: fmt.Errorf("maintain plan: %s", a.NotPermitted)}
 		}
 	}
-	var sevs []model.Finding
+	var sevs []finding.Finding
 	for _, a := range plan.Actions {
-		sevs = append(sevs, model.Finding{Severity: a.Severity})
+		sevs = append(sevs, finding.Finding{Severity: a.Severity})
 	}
 	if fs.failOnThreshold().Trips(sevs) {
 		return errFindings

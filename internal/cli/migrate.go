@@ -61,7 +61,8 @@ Examples:
   pgtune migrate up --dir migrations --wait 10m --lock-timeout 3s
   pgtune migrate up --dir migrations --wait-replicas 5m
 `,
-	run: runMigrate,
+	run:         runSubcommand,
+	subcommands: []*command{migrateUpCmd, migrateDownCmd, migrateStatusCmd, migrateLintCmd},
 }
 
 type migrateResult struct {
@@ -71,22 +72,16 @@ type migrateResult struct {
 	Status *migrations.Status `json:"status,omitempty"`
 }
 
-func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageErrorf("migrate: missing subcommand (up, down, status or lint); see 'pgtune help migrate'")
-	}
-	action := args[0]
-	switch action {
-	case "-h", "-help", "--help":
-		fmt.Fprint(e.stdout, strings.TrimLeft(cmd.help, "\n"))
-		return errHelpShown
-	case "up", "down", "status":
-	case "lint":
-		lint := &command{name: "migrate lint", summary: "check index migrations", help: migrateLintHelp, run: runMigrateLint}
-		return lint.run(ctx, lint, e, args[1:])
-	default:
-		return usageErrorf("migrate: unknown subcommand %q (want up, down, status or lint)", action)
-	}
+var (
+	migrateUpCmd     = &command{name: "migrate up", run: runMigrate}
+	migrateDownCmd   = &command{name: "migrate down", run: runMigrate}
+	migrateStatusCmd = &command{name: "migrate status", run: runMigrate}
+	migrateLintCmd   = &command{name: "migrate lint", summary: "check index migrations", help: migrateLintHelp, run: runMigrateLint}
+)
+
+// runMigrate runs up, down and status, which share their flags and the group's help.
+func runMigrate(ctx context.Context, sub *command, e *env, args []string) error {
+	cmd, action := sub.parent, strings.TrimPrefix(sub.name, "migrate ")
 	fs := newFlagSet(cmd, e).withConnection().withOutput()
 	dir := fs.String("dir", "", "migration directory (required)")
 	lockTimeout := fs.Duration("lock-timeout", 5*time.Second, "how long a statement may wait for a lock on its table: one that cannot get it in time fails instead of queueing the application")
@@ -95,7 +90,7 @@ func runMigrate(ctx context.Context, cmd *command, e *env, args []string) error 
 	waitReplicas := fs.Duration("wait-replicas", 0, "up: wait, at most this long, for every streaming replica to replay each migration before the next (0: only report how far they have replayed)")
 	steps := fs.Int("steps", 1, "down: how many migrations to roll back")
 	all := fs.Bool("all", false, "down: roll back every migration")
-	if err := fs.parse(args[1:], false); err != nil {
+	if err := fs.parse(args, false); err != nil {
 		return err
 	}
 	if *dir == "" {

@@ -9,12 +9,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/migrations"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 const migrateLintHelp = `Usage: pgtune migrate lint [--dsn DSN | --schema FILE] FILE|DIR...
@@ -47,8 +48,8 @@ Examples:
 `
 
 type lintResult struct {
-	Files    []string        `json:"files"`
-	Findings []model.Finding `json:"findings"`
+	Files    []string          `json:"files"`
+	Findings []finding.Finding `json:"findings"`
 }
 
 func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) error {
@@ -66,7 +67,7 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 		return usageErrorf("migrate lint: choose one of --dsn and --schema")
 	}
 	var paths []string
-	var findings []model.Finding
+	var findings []finding.Finding
 	for _, a := range fs.Args() {
 		st, err := os.Stat(a)
 		if err != nil {
@@ -85,8 +86,8 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 			paths = append(paths, filepath.Join(a, f))
 		}
 		for _, p := range d.Problems {
-			findings = append(findings, model.Finding{Rule: "lint.directory", Kind: model.KindIndex, Severity: model.SeverityHigh,
-				Title: a + ": " + p, Evidence: model.Facts("dir", a),
+			findings = append(findings, finding.Finding{Rule: "lint.directory", Kind: finding.KindIndex, Severity: finding.SeverityHigh,
+				Title: a + ": " + p, Evidence: finding.Facts("dir", a),
 				Action: "fix the directory: 'pgtune migrate up' refuses it as it is"})
 		}
 	}
@@ -104,15 +105,15 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 			if errors.As(err, &se) {
 				line = se.Line
 			}
-			findings = append(findings, model.Finding{Rule: "lint.syntax", Kind: model.KindIndex, Severity: model.SeverityHigh,
-				Title: fmt.Sprintf("%s:%d: does not parse: %v", p, line, err), Evidence: model.Facts("file", p, "line", line),
+			findings = append(findings, finding.Finding{Rule: "lint.syntax", Kind: finding.KindIndex, Severity: finding.SeverityHigh,
+				Title: fmt.Sprintf("%s:%d: does not parse: %v", p, line, err), Evidence: finding.Facts("file", p, "line", line),
 				Action: "fix the SQL; the migration would fail"})
 			continue
 		}
 		files = append(files, migrations.File{Path: p, Statements: stmts, Up: !strings.HasSuffix(p, ".down.sql")})
 	}
 
-	var cat *model.Catalog
+	var cat *dbstate.Catalog
 	switch {
 	case *schema != "":
 		body, err := os.ReadFile(*schema)
@@ -123,7 +124,7 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 		if err != nil {
 			return fmt.Errorf("--schema %s: does not parse at %w", *schema, err)
 		}
-		cat = model.NewCatalog(&model.Snapshot{Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints})
+		cat = dbstate.NewCatalog(&dbstate.Snapshot{Tables: s.Tables, Indexes: s.Indexes, Constraints: s.Constraints})
 	case fs.dsn != "":
 		log, _ := fs.logger()
 		conn, cfg, err := fs.connect(ctx, log)
@@ -135,17 +136,17 @@ func runMigrateLint(ctx context.Context, cmd *command, e *env, args []string) er
 		if err != nil {
 			return fmt.Errorf("migrate lint %s: %w", connect.Describe(cfg), err)
 		}
-		cat = model.NewCatalog(snap)
+		cat = dbstate.NewCatalog(snap)
 	}
 	findings = append(findings, migrations.Lint(files, cat)...)
 	if findings == nil {
-		findings = []model.Finding{}
+		findings = []finding.Finding{}
 	}
 	errs, warns := 0, 0
 	var rows [][]string
 	for _, f := range findings {
 		level := "warning"
-		if f.Severity >= model.SeverityHigh {
+		if f.Severity >= finding.SeverityHigh {
 			level = "error"
 			errs++
 		} else {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
+	"github.com/bookedbarber/pgtune/finding"
 	"github.com/bookedbarber/pgtune/internal/atomicfile"
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
@@ -240,7 +240,7 @@ func pgbouncerTables(cfg *pgconf.Config, r *pgbouncer.Config) []report.Table {
 // pgbouncerAdminResult is pgbouncer --admin-dsn's JSON document (docs/json.md).
 type pgbouncerAdminResult struct {
 	Admin    *pgbouncer.AdminState `json:"admin"`
-	Findings []model.Finding       `json:"findings"`
+	Findings []finding.Finding     `json:"findings"`
 }
 
 // runPgbouncerAdmin reads a running PgBouncer and reports on it; with the instance flags it also
@@ -280,7 +280,7 @@ func runPgbouncerAdmin(ctx context.Context, fs *flagSet, inf *instanceFlags, pf 
 	}
 	findings := pgbouncer.Findings(st, rendered)
 	if findings == nil {
-		findings = []model.Finding{}
+		findings = []finding.Finding{}
 	}
 	var frows, prows [][]string
 	for _, f := range findings {

@@ -13,7 +13,7 @@ func TestPgbouncerGolden(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	golden(t, "pgbouncer_16gb.ini", strings.ReplaceAll(r.stdout, "pgtune "+Version(), "pgtune VERSION"))
+	// The ini itself is the case testdata/cli/pgbouncer_16gb.
 
 	// The same flags give config the same budget.
 	c := run(t, "config", "--pooler", "--memory", "16GB", "--cpus", "8", "--app-instances", "20", "--app-pool-size", "25",
@@ -36,7 +36,7 @@ func TestPgbouncerReplicasGolden(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	golden(t, "pgbouncer_replicas.ini", strings.ReplaceAll(r.stdout, "pgtune "+Version(), "pgtune VERSION"))
+	// The ini itself is the case testdata/cli/pgbouncer_replicas.
 	c := run(t, append([]string{"config", "--pooler", "--replicas", "2"}, flags...)...)
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if strings.HasPrefix(line, ";; Connection budget") || strings.HasPrefix(line, ";; Each of the 2 replicas") || strings.HasPrefix(line, ";;   application reads") || strings.HasPrefix(line, ";;   PgBouncer read pool") {

@@ -7,17 +7,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bookedbarber/pgtune/advisor/collect"
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/query"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/collect"
 	"github.com/bookedbarber/pgtune/internal/connect"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // readReplicas reads each --replica-dsn beside the primary snap was collected from. A replica
 // that cannot be reached or read is kept with its error, and named as a gap: the report is
 // partial (every "unused" becomes unknown), never wrong, and the run goes on; only the primary
 // is required. A DSN that does not parse is a usage error.
-func (s *sourceFlags) readReplicas(ctx context.Context, fs *flagSet, snap *model.Snapshot, cfgs []*pgx.ConnConfig, log *slog.Logger) error {
+func (s *sourceFlags) readReplicas(ctx context.Context, fs *flagSet, snap *dbstate.Snapshot, cfgs []*pgx.ConnConfig, log *slog.Logger) error {
 	for _, cfg := range cfgs {
 		name := collect.NodeName(cfg)
 		r, err := s.readReplica(ctx, snap, name, cfg, log)
@@ -27,8 +27,8 @@ func (s *sourceFlags) readReplicas(ctx context.Context, fs *flagSet, snap *model
 			}
 			msg := fs.e.redactor.String(err.Error())
 			log.Warn("a replica could not be read; the report is partial", "replica", name, "error", msg)
-			r = model.Replica{Name: name, Error: msg}
-			snap.Gaps = append(snap.Gaps, model.Gap{What: "replica " + name,
+			r = dbstate.Replica{Name: name, Error: msg}
+			snap.Gaps = append(snap.Gaps, dbstate.Gap{What: "replica " + name,
 				Reason: msg + "; its statements and index scans are missing, so no index is called unused"})
 		}
 		snap.Replicas = append(snap.Replicas, r)
@@ -57,7 +57,7 @@ func parseReplicaDSNs(fs *flagSet, dsns []string) ([]*pgx.ConnConfig, error) {
 	return out, nil
 }
 
-func (s *sourceFlags) readReplica(ctx context.Context, snap *model.Snapshot, name string, cfg *pgx.ConnConfig, log *slog.Logger) (model.Replica, error) {
+func (s *sourceFlags) readReplica(ctx context.Context, snap *dbstate.Snapshot, name string, cfg *pgx.ConnConfig, log *slog.Logger) (dbstate.Replica, error) {
 	// A replica cut off mid-read may never answer (packets dropped, no reset): its read is bounded
 	// as a whole, so the run goes on without it. The server-side statement timeout bounds each
 	// query; this bounds the network too.
@@ -65,7 +65,7 @@ func (s *sourceFlags) readReplica(ctx context.Context, snap *model.Snapshot, nam
 	defer cancel()
 	conn, err := connect.Connect(ctx, cfg)
 	if err != nil {
-		return model.Replica{}, err
+		return dbstate.Replica{}, err
 	}
 	defer conn.Close(context.Background())
 	untracked := connect.Untrack(ctx, conn)
@@ -73,7 +73,7 @@ func (s *sourceFlags) readReplica(ctx context.Context, snap *model.Snapshot, nam
 		StatementTimeout: s.timeout, PgtuneVersion: Version(), Log: log, Redact: query.Redact, Untracked: untracked,
 	})
 	if err != nil {
-		return model.Replica{}, fmt.Errorf("read replica %s: %w", connect.Describe(cfg), err)
+		return dbstate.Replica{}, fmt.Errorf("read replica %s: %w", connect.Describe(cfg), err)
 	}
 	return r, nil
 }

@@ -52,7 +52,13 @@ func TestNoSecretsInStatementTexts(t *testing.T) {
 		})
 		// A statement running while pgtune samples pg_stat_activity, its key in the text.
 		busy := db.Connect(t)
-		go busy.Exec(ctx, "SELECT pgp_sym_encrypt('4242 4242 4242 4242', 'S3cret-key'), pg_sleep(4)", pgx.QueryExecModeSimpleProtocol)
+		// Joined before the test returns: the connection is closed at cleanup, never under it.
+		busyDone := make(chan struct{})
+		go func() {
+			defer close(busyDone)
+			busy.Exec(ctx, "SELECT pgp_sym_encrypt('4242 4242 4242 4242', 'S3cret-key'), pg_sleep(4)", pgx.QueryExecModeSimpleProtocol)
+		}()
+		defer func() { <-busyDone }()
 		time.Sleep(300 * time.Millisecond)
 
 		out := filepath.Join(t.TempDir(), "snap.json")

@@ -6,8 +6,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/bookedbarber/pgtune/advisor/model"
-	"github.com/bookedbarber/pgtune/advisor/snapshot"
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/dbstate/snapshot"
 	"github.com/bookedbarber/pgtune/internal/report"
 )
 
@@ -37,17 +37,17 @@ Examples:
 
 // snapshotSummary is snapshot's JSON document (docs/json.md).
 type snapshotSummary struct {
-	File        string      `json:"file"`
-	Bytes       int64       `json:"bytes"`
-	Database    string      `json:"database"`
-	Server      string      `json:"server_version"`
-	TakenAt     string      `json:"taken_at"`
-	Tables      int         `json:"tables"`
-	Indexes     int         `json:"indexes"`
-	ColumnStats int         `json:"column_stats"`
-	Statements  int         `json:"statements"`
-	Samples     int         `json:"samples"`
-	Gaps        []model.Gap `json:"gaps,omitempty"`
+	File        string        `json:"file"`
+	Bytes       int64         `json:"bytes"`
+	Database    string        `json:"database"`
+	Server      string        `json:"server_version"`
+	TakenAt     string        `json:"taken_at"`
+	Tables      int           `json:"tables"`
+	Indexes     int           `json:"indexes"`
+	ColumnStats int           `json:"column_stats"`
+	Statements  int           `json:"statements"`
+	Samples     int           `json:"samples"`
+	Gaps        []dbstate.Gap `json:"gaps,omitempty"`
 }
 
 func runSnapshot(ctx context.Context, cmd *command, e *env, args []string) error {

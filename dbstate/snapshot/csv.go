@@ -1,0 +1,171 @@
+package snapshot
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/bookedbarber/pgtune/dbstate"
+)
+
+// CSVExportHint is how to make the export ReadStatementsCSV reads.
+const CSVExportHint = `psql -d DB -c "\copy (SELECT * FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())) TO 'statements.csv' CSV HEADER"`
+
+// ReadStatementsCSV reads a pg_stat_statements export with a header row (psql's \copy ... CSV
+// HEADER, or any tool's export with the view's column names). It needs query, calls and
+// total_exec_time (total_time before PostgreSQL 13); the other counters are read when present.
+// Rows of several databases are refused: their statements would mix.
+func ReadStatementsCSV(r io.Reader) (*dbstate.Statements, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("the statements CSV is empty; export it with: %s", CSVExportHint)
+		}
+		return nil, fmt.Errorf("the statements CSV does not parse: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	pick := func(names ...string) int {
+		for _, n := range names {
+			if i, ok := col[n]; ok {
+				return i
+			}
+		}
+		return -1
+	}
+	iQuery, iCalls, iTotal := pick("query"), pick("calls"), pick("total_exec_time", "total_time")
+	var missing []string
+	for name, i := range map[string]int{"query": iQuery, "calls": iCalls, "total_exec_time": iTotal} {
+		if i < 0 {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sortStrings(missing)
+		return nil, fmt.Errorf("the statements CSV lacks column(s) %s (its header has: %s); export the whole view with: %s",
+			strings.Join(missing, ", "), strings.Join(header, ", "), CSVExportHint)
+	}
+	iQueryID, iDB, iTop, iUser := pick("queryid"), pick("dbid"), pick("toplevel"), pick("userid", "rolname", "user")
+	counters := []struct {
+		names []string
+		set   func(*dbstate.StatementRow, float64)
+	}{
+		{[]string{"min_exec_time", "min_time"}, func(s *dbstate.StatementRow, v float64) { s.MinExecMs = v }},
+		{[]string{"max_exec_time", "max_time"}, func(s *dbstate.StatementRow, v float64) { s.MaxExecMs = v }},
+		{[]string{"mean_exec_time", "mean_time"}, func(s *dbstate.StatementRow, v float64) { s.MeanExecMs = v }},
+		{[]string{"stddev_exec_time", "stddev_time"}, func(s *dbstate.StatementRow, v float64) { s.StddevExecMs = v }},
+		{[]string{"rows"}, func(s *dbstate.StatementRow, v float64) { s.Rows = int64(v) }},
+		{[]string{"plans"}, func(s *dbstate.StatementRow, v float64) { s.Plans = int64(v) }},
+		{[]string{"total_plan_time"}, func(s *dbstate.StatementRow, v float64) { s.TotalPlanMs = v }},
+		{[]string{"shared_blks_hit"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksHit = int64(v) }},
+		{[]string{"shared_blks_read"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksRead = int64(v) }},
+		{[]string{"shared_blks_dirtied"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksDirt = int64(v) }},
+		{[]string{"shared_blks_written"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksWrit = int64(v) }},
+		{[]string{"temp_blks_read"}, func(s *dbstate.StatementRow, v float64) { s.TempBlksRead = int64(v) }},
+		{[]string{"temp_blks_written"}, func(s *dbstate.StatementRow, v float64) { s.TempBlksWrit = int64(v) }},
+		{[]string{"shared_blk_read_time", "blk_read_time"}, func(s *dbstate.StatementRow, v float64) { s.BlkReadMs = v }},
+		{[]string{"shared_blk_write_time", "blk_write_time"}, func(s *dbstate.StatementRow, v float64) { s.BlkWriteMs = v }},
+		{[]string{"wal_bytes"}, func(s *dbstate.StatementRow, v float64) { s.WalBytes = v }},
+	}
+	idx := make([]int, len(counters))
+	for i, c := range counters {
+		idx[i] = pick(c.names...)
+	}
+
+	out := &dbstate.Statements{Dealloc: -1}
+	dbs := map[string]bool{}
+	line := 1
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line++
+		if err != nil {
+			return nil, fmt.Errorf("the statements CSV does not parse at line %d: %w", line, err)
+		}
+		get := func(i int) string {
+			if i < 0 || i >= len(rec) {
+				return ""
+			}
+			return rec[i]
+		}
+		if len(rec) < len(header) {
+			return nil, fmt.Errorf("the statements CSV's line %d has %d fields, its header %d", line, len(rec), len(header))
+		}
+		num := func(name string, i int) (float64, error) {
+			s := strings.TrimSpace(get(i))
+			if s == "" {
+				return 0, nil
+			}
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("the statements CSV's line %d: %s is %q, not a count", line, name, s)
+			}
+			return v, nil
+		}
+		var row dbstate.StatementRow
+		row.Query = get(iQuery)
+		calls, err := num("calls", iCalls)
+		if err != nil {
+			return nil, err
+		}
+		row.Calls = int64(calls)
+		if row.TotalExecMs, err = num("total_exec_time", iTotal); err != nil {
+			return nil, err
+		}
+		for i, c := range counters {
+			if idx[i] < 0 {
+				continue
+			}
+			v, err := num(c.names[0], idx[i])
+			if err != nil {
+				return nil, err
+			}
+			c.set(&row, v)
+		}
+		if db := get(iDB); db != "" {
+			dbs[db] = true
+		}
+		row.Toplevel = get(iTop) != "f" && get(iTop) != "false"
+		row.User = get(iUser)
+		qid := strings.TrimSpace(get(iQueryID))
+		if qid == "" || row.Query == "<insufficient privilege>" {
+			out.Hidden++
+			out.HiddenCalls += row.Calls
+			out.HiddenMs += row.TotalExecMs
+			continue
+		}
+		id, err := strconv.ParseInt(qid, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("the statements CSV's line %d: queryid %q is not a number", line, qid)
+		}
+		row.QueryID = dbstate.QueryID(id)
+		if strings.HasPrefix(row.Query, "/* pgtune */") {
+			out.Own++
+			continue
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	if len(dbs) > 1 {
+		var ids []string
+		for d := range dbs {
+			ids = append(ids, d)
+		}
+		sortStrings(ids)
+		return nil, fmt.Errorf("the statements CSV holds rows of %d databases (dbid %s); export one database's rows: %s",
+			len(dbs), strings.Join(ids, ", "), CSVExportHint)
+	}
+	return out, nil
+}
+
+func sortStrings(s []string) { slices.Sort(s) }

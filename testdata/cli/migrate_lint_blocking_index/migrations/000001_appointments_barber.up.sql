@@ -1,0 +1,1 @@
+CREATE INDEX appointments_barber_idx ON appointments (barber_id, start_time);
