@@ -205,14 +205,71 @@ func appendOnce(list []string, s string) []string {
 	return append(list, s)
 }
 
-// forTable proposes the candidates one statement suggests for one table.
+// forTable proposes the candidates of one statement on one table: B-tree shapes over its
+// equality, range and sort columns (btrees), the inner side of its joins (joinCandidates),
+// expressions (exprCandidates), a covering variant (covering), trigram GIN for patterns and
+// BRIN for ranges on a column that follows the table's physical order.
 func (g *generator) forTable(ws *workload.Entry, st *workload.Statement, t *dbstate.Table) {
-	a := g.collect(st, t)
-	key := t.Key()
+	sh, ok := g.shapeOf(st, t)
+	if !ok {
+		return // a unique index already finds the one row
+	}
+	var built []*Candidate
+	for _, c := range slices.Concat(g.btrees(sh), g.joinCandidates(sh), g.exprCandidates(sh)) {
+		if len(c.Keys) > 0 {
+			built = append(built, c)
+		}
+	}
+	if c := g.covering(sh, built); c != nil {
+		built = append(built, c)
+	}
+	for _, c := range built {
+		c.Why = slices.DeleteFunc(c.Why, func(s string) bool { return s == "" })
+		g.add(ws, c)
+	}
+	// Trigram GIN for patterns no B-tree serves.
+	if g.trigramAvailable() {
+		for _, p := range sh.a.patterns {
+			c := &Candidate{Table: sh.key, Method: "gin", Keys: []dbstate.IndexKey{{Column: p.Column.Column, Opclass: "gin_trgm_ops"}},
+				Why: []string{fmt.Sprintf("%s pattern on %s", likeWord(p), p.Column.Column)}, Estimated: true, Needs: "pg_trgm"}
+			g.add(ws, c)
+		}
+	}
+	// BRIN for a large table read by ranges on a column that follows its physical order.
+	if t.Pages >= BRINMinPages && t.Stats != nil && t.Stats.Updates+t.Stats.Deletes < t.Stats.Inserts/10 {
+		for _, r := range sh.a.ranges {
+			if cs := g.cat.ColumnStat(sh.key, r); cs != nil && cs.Correlation != nil && (*cs.Correlation >= BRINMinCorrelation || *cs.Correlation <= -BRINMinCorrelation) {
+				c := &Candidate{Table: sh.key, Method: "brin", Keys: []dbstate.IndexKey{{Column: r}},
+					Why: []string{fmt.Sprintf("range on %s, correlation %.2f with the table's physical order", r, *cs.Correlation)}}
+				g.add(ws, c)
+			}
+		}
+	}
+}
 
+// shape is how one statement reaches one table, as the candidates are built from it: the
+// equality columns (most selective first), the partial-index predicate of its rare constants,
+// the range column chosen and the sort.
+type shape struct {
+	a        *access
+	t        *dbstate.Table
+	key      string
+	eq       []string
+	eqWhy    string
+	whereSQL string
+	whereWhy []string
+	narrowed string          // why eq was cut to its leading column, if it was
+	inWhere  map[string]bool // columns the partial predicate fixes
+	rng      string
+}
+
+// shapeOf reads the statement's conditions on t into a shape; ok is false when a unique index
+// already finds the one row the equality columns select.
+func (g *generator) shapeOf(st *workload.Statement, t *dbstate.Table) (*shape, bool) {
+	a := g.collect(st, t)
+	sh := &shape{a: a, t: t, key: t.Key(), inWhere: map[string]bool{}}
 	// Constant conditions: a partial index when the constants select few rows, else a key column.
 	var where []string
-	var whereWhy []string
 	eq := slices.Clone(a.eq)
 	for _, p := range a.constEq {
 		share, known := g.constShare(t, p)
@@ -221,11 +278,11 @@ func (g *generator) forTable(ws *workload.Entry, st *workload.Statement, t *dbst
 			continue // the data holds no such row (now): never index a value the data does not contain
 		case known && share <= RareShare:
 			where = append(where, predicateSQL(p))
-			whereWhy = append(whereWhy, fmt.Sprintf("%s selects %.1f%% of rows (pg_stats)", predicateSQL(p), 100*share))
+			sh.whereWhy = append(sh.whereWhy, fmt.Sprintf("%s selects %.1f%% of rows (pg_stats)", predicateSQL(p), 100*share))
 		default:
 			// Too common for a partial index (or unknown): a key column. A B-tree finds IS NULL
 			// as it finds a value, so IS NULL is an equality here; a common one may also be
-			// left to a filter (1d below).
+			// left to a filter (1d in btrees).
 			eq = appendOnce(eq, p.Column.Column)
 			if p.Op == workload.OpIsNull {
 				a.nullable[p.Column.Column] = true
@@ -233,218 +290,212 @@ func (g *generator) forTable(ws *workload.Entry, st *workload.Statement, t *dbst
 		}
 	}
 	g.sortBySelectivity(t, eq)
-	whereSQL := strings.Join(where, " AND ")
+	sh.whereSQL = strings.Join(where, " AND ")
 	if g.uniqueCovered(t, eq) {
-		return // a unique index already finds the one row
+		return nil, false
 	}
-	narrowed := ""
 	if len(eq) > 1 && g.allDistinct(t, eq[0]) {
 		// Equality on a column whose every value is distinct finds one row: the other equality
 		// columns would make the index bigger (30 % on a typical pair), not faster.
-		narrowed = fmt.Sprintf("%s is distinct in every row (pg_stats), so %s would only add size", eq[0], strings.Join(eq[1:], ", "))
+		sh.narrowed = fmt.Sprintf("%s is distinct in every row (pg_stats), so %s would only add size", eq[0], strings.Join(eq[1:], ", "))
 		eq = eq[:1]
 	}
-	inWhere := map[string]bool{}
+	sh.eq = eq
 	for _, p := range a.constEq {
-		if strings.Contains(whereSQL, predicateSQL(p)) {
-			inWhere[p.Column.Column] = true
+		if strings.Contains(sh.whereSQL, predicateSQL(p)) {
+			sh.inWhere[p.Column.Column] = true
 		}
 	}
-
-	base := func(why ...string) *Candidate {
-		c := &Candidate{Table: key, Where: whereSQL}
-		c.Why = append(append(c.Why, why...), whereWhy...)
-		if narrowed != "" {
-			c.Why = append(c.Why, narrowed)
-		}
-		return c
-	}
-	eqKeys := func() []dbstate.IndexKey {
-		ks := make([]dbstate.IndexKey, 0, len(eq))
-		for _, c := range eq {
-			ks = append(ks, dbstate.IndexKey{Column: c})
-		}
-		return ks
-	}
-	eqWhy := ""
 	if len(eq) > 0 {
-		eqWhy = "equality on " + strings.Join(eq, ", ")
+		sh.eqWhy = "equality on " + strings.Join(eq, ", ")
 	}
-
 	// Range: prefer the column the statement also sorts on, then the most selective.
-	rng := ""
 	if len(a.ranges) > 0 {
-		rng = a.ranges[0]
+		sh.rng = a.ranges[0]
 		for _, r := range a.ranges {
 			if len(a.order) > 0 && a.order[0].Column == r {
-				rng = r
+				sh.rng = r
 				break
 			}
 		}
-		if !(len(a.order) > 0 && a.order[0].Column == rng) {
+		if !(len(a.order) > 0 && a.order[0].Column == sh.rng) {
 			rs := slices.Clone(a.ranges)
 			g.sortBySelectivity(t, rs)
-			rng = rs[0]
+			sh.rng = rs[0]
 		}
 	}
+	return sh, true
+}
 
-	var built []*Candidate
-	addB := func(c *Candidate) {
-		if len(c.Keys) > 0 {
-			built = append(built, c)
-		}
+// base is a candidate on the shape's table with its partial predicate and the reasons given.
+func (sh *shape) base(why ...string) *Candidate {
+	c := &Candidate{Table: sh.key, Where: sh.whereSQL}
+	c.Why = append(append(c.Why, why...), sh.whereWhy...)
+	if sh.narrowed != "" {
+		c.Why = append(c.Why, sh.narrowed)
 	}
+	return c
+}
+
+// eqKeys are the equality columns as index keys.
+func (sh *shape) eqKeys() []dbstate.IndexKey {
+	ks := make([]dbstate.IndexKey, 0, len(sh.eq))
+	for _, c := range sh.eq {
+		ks = append(ks, dbstate.IndexKey{Column: c})
+	}
+	return ks
+}
+
+// btrees are the B-tree shapes over the equality, range and sort columns.
+func (g *generator) btrees(sh *shape) []*Candidate {
+	a, eq, rng, eqWhy := sh.a, sh.eq, sh.rng, sh.eqWhy
+	if !(len(eq) > 0 || rng != "" || len(a.order) > 0 || sh.whereSQL != "") {
+		return nil
+	}
+	var out []*Candidate
 	// 1. equality columns, then the range column, then the ORDER BY (when the sort follows
 	//    the range column, or there is no range).
-	if len(eq) > 0 || rng != "" || len(a.order) > 0 || whereSQL != "" {
-		keys := eqKeys()
-		why := []string{}
-		if eqWhy != "" {
-			why = append(why, eqWhy)
+	keys := sh.eqKeys()
+	why := []string{}
+	if eqWhy != "" {
+		why = append(why, eqWhy)
+	}
+	orderFollows := len(a.order) > 0 && (rng == "" || a.order[0].Column == rng)
+	if orderFollows {
+		for _, o := range a.order {
+			if !slices.ContainsFunc(keys, func(k dbstate.IndexKey) bool { return k.Column == o.Column }) {
+				keys = append(keys, o)
+			}
 		}
-		orderFollows := len(a.order) > 0 && (rng == "" || a.order[0].Column == rng)
+		why = append(why, "ORDER BY "+sortText(a.order))
+		if rng != "" {
+			why = append(why, "range on "+rng)
+		}
+	} else if rng != "" {
+		keys = append(keys, dbstate.IndexKey{Column: rng})
+		why = append(why, "range on "+rng)
+	}
+	c := sh.base(why...)
+	c.Keys = keys
+	if len(c.Keys) == 0 && sh.whereSQL != "" && len(a.joins) > 0 {
+		c.Keys = []dbstate.IndexKey{{Column: a.joins[0]}}
+		c.Why = append(c.Why, "join on "+a.joins[0])
+	}
+	out = append(out, c)
+	// 1b. equality columns alone, when the full one added more.
+	if len(eq) > 0 && len(keys) > len(eq) {
+		e := sh.base(eqWhy)
+		e.Keys = sh.eqKeys()
+		out = append(out, e)
+	}
+	// 1c. the sort alone after the equality columns, when the range column was not the sort's.
+	if len(a.order) > 0 && !orderFollows {
+		o := sh.base(eqWhy, "ORDER BY "+sortText(a.order))
+		o.Keys = append(sh.eqKeys(), a.order...)
+		out = append(out, o)
+	}
+	// 1d. without the columns an IN list gives several values (status IN ($4, $5), bound
+	//    by the application, so no partial index can hold it): in front of the sort or the
+	//    range they split the index into one run per value, which the sort cannot follow and
+	//    the range must scan once each. The single-valued equality columns, then the sort (or
+	//    the range), with the IN list checked on the rows found.
+	//    A common IS NULL is left to a filter the same way.
+	if single := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return a.multi[c] || a.nullable[c] }); len(single) < len(eq) && (len(a.order) > 0 || rng != "") {
+		var ks []dbstate.IndexKey
+		for _, c := range single {
+			ks = append(ks, dbstate.IndexKey{Column: c})
+		}
+		why := []string{}
+		if len(single) > 0 {
+			why = append(why, "equality on "+strings.Join(single, ", "))
+		}
+		multi := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.multi[c] })
+		nulls := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.nullable[c] })
 		if orderFollows {
 			for _, o := range a.order {
-				if !slices.ContainsFunc(keys, func(k dbstate.IndexKey) bool { return k.Column == o.Column }) {
-					keys = append(keys, o)
+				if !slices.ContainsFunc(ks, func(k dbstate.IndexKey) bool { return k.Column == o.Column }) {
+					ks = append(ks, o)
 				}
 			}
 			why = append(why, "ORDER BY "+sortText(a.order))
-			if rng != "" {
-				why = append(why, "range on "+rng)
-			}
-		} else if rng != "" {
-			keys = append(keys, dbstate.IndexKey{Column: rng})
+		} else {
+			ks = append(ks, dbstate.IndexKey{Column: rng})
 			why = append(why, "range on "+rng)
 		}
-		c := base(why...)
-		c.Keys = keys
-		if len(c.Keys) == 0 && whereSQL != "" && len(a.joins) > 0 {
-			c.Keys = []dbstate.IndexKey{{Column: a.joins[0]}}
-			c.Why = append(c.Why, "join on "+a.joins[0])
+		if len(multi) > 0 {
+			why = append(why, "the IN list on "+strings.Join(multi, ", ")+" checked on the rows found (several values would split the index's order)")
 		}
-		addB(c)
-		// 1b. equality columns alone, when the full one added more.
-		if len(eq) > 0 && len(keys) > len(eq) {
-			e := base(eqWhy)
-			e.Keys = eqKeys()
-			addB(e)
+		if len(nulls) > 0 {
+			why = append(why, strings.Join(nulls, ", ")+" IS NULL checked on the rows found")
 		}
-		// 1c. the sort alone after the equality columns, when the range column was not the sort's.
-		if len(a.order) > 0 && !orderFollows {
-			o := base(eqWhy, "ORDER BY "+sortText(a.order))
-			o.Keys = append(eqKeys(), a.order...)
-			addB(o)
-		}
-		// 1d. without the columns an IN list gives several values (status IN ($4, $5), bound
-		//    by the application, so no partial index can hold it): in front of the sort or the
-		//    range they split the index into one run per value, which the sort cannot follow and
-		//    the range must scan once each. The single-valued equality columns, then the sort (or
-		//    the range), with the IN list checked on the rows found.
-		//    A common IS NULL is left to a filter the same way.
-		if single := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return a.multi[c] || a.nullable[c] }); len(single) < len(eq) && (len(a.order) > 0 || rng != "") {
-			var ks []dbstate.IndexKey
-			for _, c := range single {
-				ks = append(ks, dbstate.IndexKey{Column: c})
-			}
-			why := []string{}
-			if len(single) > 0 {
-				why = append(why, "equality on "+strings.Join(single, ", "))
-			}
-			multi := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.multi[c] })
-			nulls := slices.DeleteFunc(slices.Clone(eq), func(c string) bool { return !a.nullable[c] })
-			if orderFollows {
-				for _, o := range a.order {
-					if !slices.ContainsFunc(ks, func(k dbstate.IndexKey) bool { return k.Column == o.Column }) {
-						ks = append(ks, o)
-					}
-				}
-				why = append(why, "ORDER BY "+sortText(a.order))
-			} else {
-				ks = append(ks, dbstate.IndexKey{Column: rng})
-				why = append(why, "range on "+rng)
-			}
-			if len(multi) > 0 {
-				why = append(why, "the IN list on "+strings.Join(multi, ", ")+" checked on the rows found (several values would split the index's order)")
-			}
-			if len(nulls) > 0 {
-				why = append(why, strings.Join(nulls, ", ")+" IS NULL checked on the rows found")
-			}
-			m := base(why...)
-			m.Keys = ks
-			addB(m)
-		}
+		m := sh.base(why...)
+		m.Keys = ks
+		out = append(out, m)
 	}
-	// 2. join columns: the inner side of a nested loop probes them, together with the
-	//    statement's other equality conditions on the table.
-	//    A table the statement restricts by run-time values drives the join (it is the outer
-	//    side), so its join columns are not probed: only a table without such conditions gets
-	//    join candidates.
-	for _, j := range a.joins {
-		if len(a.eq) > 0 || slices.Contains(eq, j) || g.isPrimaryKeyColumn(t, j) {
+	return out
+}
+
+// joinCandidates: the inner side of a nested loop probes the join columns, together with the
+// statement's other equality conditions on the table. A table the statement restricts by
+// run-time values drives the join (it is the outer side), so its join columns are not probed:
+// only a table without such conditions gets join candidates.
+func (g *generator) joinCandidates(sh *shape) []*Candidate {
+	var out []*Candidate
+	for _, j := range sh.a.joins {
+		if len(sh.a.eq) > 0 || slices.Contains(sh.eq, j) || g.isPrimaryKeyColumn(sh.t, j) {
 			continue
 		}
-		cols := append([]string{j}, eq...)
-		if g.uniqueCovered(t, cols) {
+		cols := append([]string{j}, sh.eq...)
+		if g.uniqueCovered(sh.t, cols) {
 			continue
 		}
-		c := base("join on " + j)
-		if eqWhy != "" {
-			c.Why = append(c.Why, eqWhy)
+		c := sh.base("join on " + j)
+		if sh.eqWhy != "" {
+			c.Why = append(c.Why, sh.eqWhy)
 		}
 		for _, col := range cols {
 			c.Keys = append(c.Keys, dbstate.IndexKey{Column: col})
 		}
-		addB(c)
+		out = append(out, c)
 	}
-	// 3. expression indexes for wrapped columns.
-	for _, p := range a.exprs {
-		c := base("condition on " + p.Wrapper.Expr)
-		c.Keys = append(eqKeys(), dbstate.IndexKey{Expr: immutableExpr(p, t)})
-		if eqWhy != "" {
-			c.Why = append([]string{eqWhy}, c.Why...)
+	return out
+}
+
+// exprCandidates are expression indexes for wrapped columns.
+func (g *generator) exprCandidates(sh *shape) []*Candidate {
+	var out []*Candidate
+	for _, p := range sh.a.exprs {
+		c := sh.base("condition on " + p.Wrapper.Expr)
+		c.Keys = append(sh.eqKeys(), dbstate.IndexKey{Expr: immutableExpr(p, sh.t)})
+		if sh.eqWhy != "" {
+			c.Why = append([]string{sh.eqWhy}, c.Why...)
 		}
-		addB(c)
+		out = append(out, c)
 	}
-	// 4. covering variants: a narrow statement could be answered from the index alone.
-	if !a.star && len(built) > 0 {
-		best := built[0]
-		var extra []string
-		for col := range a.read {
-			if !inWhere[col] && !slices.ContainsFunc(best.Keys, func(k dbstate.IndexKey) bool { return k.Column == col }) {
-				extra = append(extra, col)
-			}
-		}
-		slices.Sort(extra)
-		if len(extra) > 0 && len(extra) <= MaxInclude && best.Method == "btree" && !g.wide(t, extra) {
-			c := base(append(slices.Clone(best.Why), "INCLUDE "+strings.Join(extra, ", ")+" for an index-only scan")...)
-			c.Keys, c.Include, c.Where = slices.Clone(best.Keys), extra, best.Where
-			c.Why = slices.Compact(c.Why)
-			addB(c)
-		}
+	return out
+}
+
+// covering is the first candidate with the columns the statement reads besides its keys as
+// INCLUDE, when a narrow statement could be answered from the index alone; nil otherwise.
+func (g *generator) covering(sh *shape, built []*Candidate) *Candidate {
+	if sh.a.star || len(built) == 0 {
+		return nil
 	}
-	for _, c := range built {
-		c.Why = slices.DeleteFunc(c.Why, func(s string) bool { return s == "" })
-		g.add(ws, c)
-	}
-	// 5. trigram GIN for patterns no B-tree serves.
-	if g.trigramAvailable() {
-		for _, p := range a.patterns {
-			c := &Candidate{Table: key, Method: "gin", Keys: []dbstate.IndexKey{{Column: p.Column.Column, Opclass: "gin_trgm_ops"}},
-				Why: []string{fmt.Sprintf("%s pattern on %s", likeWord(p), p.Column.Column)}, Estimated: true, Needs: "pg_trgm"}
-			g.add(ws, c)
+	best := built[0]
+	var extra []string
+	for col := range sh.a.read {
+		if !sh.inWhere[col] && !slices.ContainsFunc(best.Keys, func(k dbstate.IndexKey) bool { return k.Column == col }) {
+			extra = append(extra, col)
 		}
 	}
-	// 6. BRIN for a large table read by ranges on a column that follows its physical order.
-	if t.Pages >= BRINMinPages && t.Stats != nil && t.Stats.Updates+t.Stats.Deletes < t.Stats.Inserts/10 {
-		for _, r := range a.ranges {
-			if cs := g.cat.ColumnStat(key, r); cs != nil && cs.Correlation != nil && (*cs.Correlation >= BRINMinCorrelation || *cs.Correlation <= -BRINMinCorrelation) {
-				c := &Candidate{Table: key, Method: "brin", Keys: []dbstate.IndexKey{{Column: r}},
-					Why: []string{fmt.Sprintf("range on %s, correlation %.2f with the table's physical order", r, *cs.Correlation)}}
-				g.add(ws, c)
-			}
-		}
+	slices.Sort(extra)
+	if len(extra) == 0 || len(extra) > MaxInclude || best.Method != "btree" || g.wide(sh.t, extra) {
+		return nil
 	}
+	c := sh.base(append(slices.Clone(best.Why), "INCLUDE "+strings.Join(extra, ", ")+" for an index-only scan")...)
+	c.Keys, c.Include, c.Where = slices.Clone(best.Keys), extra, best.Where
+	c.Why = slices.Compact(c.Why)
+	return c
 }
 
 func likeWord(p workload.Predicate) string {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -30,69 +28,11 @@ func (m Migration) Files() (up, down string) {
 	return base + ".up.sql", base + ".down.sql"
 }
 
-// migrationFile matches golang-migrate's file names (source/parse.go).
-var migrationFile = regexp.MustCompile(`^([0-9]+)_(.*)\.(down|up)\.(.*)$`)
-
-// Existing reads a migration directory: the highest version, the index names its migrations
-// already create or drop (so generating twice adds nothing), and the texts of its up files (whose
-// CREATE INDEX statements the engine treats as already in place). A missing directory is empty.
-func Existing(dir string) (last int, indexes map[string]bool, ups []string, err error) {
-	indexes = map[string]bool{}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, indexes, nil, nil
-	}
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	for _, e := range entries {
-		m := migrationFile.FindStringSubmatch(e.Name())
-		if m == nil || e.IsDir() {
-			continue
-		}
-		v, err := strconv.Atoi(m[1])
-		if err != nil {
-			return 0, nil, nil, fmt.Errorf("%s: version %q is not a number", e.Name(), m[1])
-		}
-		last = max(last, v)
-		if m[3] == "up" {
-			body, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return 0, nil, nil, err
-			}
-			ups = append(ups, string(body))
-			for _, name := range indexNamesIn(string(body)) {
-				indexes[name] = true
-			}
-			for _, m := range createExtension.FindAllStringSubmatch(string(body), -1) {
-				indexes["extension "+strings.Trim(m[1], `"`)] = true
-			}
-		}
-	}
-	return last, indexes, ups, nil
-}
-
 // FromIndex turns an index (one a migration will create) into a candidate, so the engine can
 // treat it as in place.
 func FromIndex(ix dbstate.Index) *Candidate {
 	return &Candidate{Table: ix.TableKey(), Method: ix.Method, Keys: ix.Keys, Include: ix.Include, Where: ix.Predicate, Name: ix.Name,
 		Why: []string{"planned by an earlier migration"}}
-}
-
-var createOrDrop = regexp.MustCompile(`(?i)(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?|DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?)("?[A-Za-z0-9_."]+"?)`)
-
-var createExtension = regexp.MustCompile(`(?i)CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?("?[A-Za-z0-9_]+"?)`)
-
-func indexNamesIn(sql string) []string {
-	var out []string
-	for _, m := range createOrDrop.FindAllStringSubmatch(sql, -1) {
-		name := strings.Trim(m[1], `"`)
-		if i := strings.LastIndexByte(name, '.'); i >= 0 {
-			name = strings.Trim(name[i+1:], `"`)
-		}
-		out = append(out, name)
-	}
-	return out
 }
 
 // Drop is an existing index to remove, with why.

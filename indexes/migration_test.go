@@ -59,20 +59,14 @@ func TestMigrationsAreOneStatementEach(t *testing.T) {
 func TestWriteNeverOverwritesAndGeneratingTwiceAddsNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "migrations")
 	props := []*Proposal{proposal("public.t", "a")}
-	last, known, _, err := Existing(dir)
-	if err != nil || last != 0 || len(known) != 0 {
-		t.Fatalf("empty dir: %v %v %v", last, known, err)
-	}
-	files, err := Write(dir, Migrations(props, nil, nil, last, known, day))
+	// What the directory already plans is read by migrations.Dir.Planned (tested there); here
+	// its answers are given.
+	files, err := Write(dir, Migrations(props, nil, nil, 0, map[string]bool{}, day))
 	if err != nil || len(files) != 2 {
 		t.Fatalf("%v %v", files, err)
 	}
 	// A foreign migration raises the numbering; the index already handled is skipped.
-	os.WriteFile(filepath.Join(dir, "000041_add_column.up.sql"), []byte("ALTER TABLE t ADD COLUMN z int;"), 0o644)
-	last, known, ups, err := Existing(dir)
-	if err != nil || last != 41 || !known["t_a_idx"] || len(ups) != 2 {
-		t.Fatalf("existing: %v %v %v", last, known, err)
-	}
+	last, known := 41, map[string]bool{"t_a_idx": true}
 	more := append(props, proposal("public.t", "b"))
 	ms := Migrations(more, nil, nil, last, known, day)
 	if len(ms) != 1 || ms[0].Version != 42 || ms[0].Name != "create_t_b_idx" {

@@ -222,8 +222,31 @@ func buildStmts(w *workload.Workload, cat *dbstate.Catalog) []*stmt {
 	return stmts
 }
 
-// Select chooses the indexes that serve the whole workload best.
+// Select chooses the indexes that serve the whole workload best. It runs in phases, each a
+// method of selection: the statements and their yardstick (newSelection, priceBaseline), what
+// each candidate can change (relate), the lazy greedy growth and the pruning, in rounds (grow),
+// and each chosen index's own effect (propose).
 func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
+	sel := newSelection(ctx, w, cat, cands, coster, o.withDefaults())
+	if err := sel.priceBaseline(); err != nil {
+		return nil, err
+	}
+	sel.relate()
+	if err := sel.grow(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, Interrupted(err)
+	}
+	sel.propose()
+	if err := ctx.Err(); err != nil {
+		return nil, Interrupted(err)
+	}
+	return sel.res, nil
+}
+
+// withDefaults fills the thresholds left at zero.
+func (o Options) withDefaults() Options {
 	if o.MinImprovement <= 0 {
 		o.MinImprovement = 0.005
 	}
@@ -236,25 +259,90 @@ func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, can
 	if o.MinStatementSaving <= 0 {
 		o.MinStatementSaving = 0.5
 	}
-	stmts := buildStmts(w, cat)
+	return o
+}
+
+// selection is one run of Select: its inputs, the statements' prices, and the choice so far.
+type selection struct {
+	ctx    context.Context
+	w      *workload.Workload
+	cat    *dbstate.Catalog
+	coster Coster
+	o      Options
+	stmts  []*stmt
+	cands  []*Candidate
+	res    *Result
+
+	// tableCalls are the calls of statements that read a table: the yardstick of "frequent".
+	tableCalls int64
+	// reference is the workload's cost without any index pgtune proposed or planned; threshold
+	// and timeThreshold are the bars in planner cost and in measured time.
+	reference, threshold, timeThreshold float64
+
+	// serves: the statements a candidate can change; own: those it is priced on while it
+	// competes (those it was derived from); owners: own, the other way round.
+	serves map[*Candidate][]*stmt
+	own    map[*Candidate][]*stmt
+	owners map[*stmt][]*Candidate
+
+	chosen    []*Candidate
+	sizes     map[*Candidate]float64
+	usedBytes float64
+	dropped   map[*Candidate]bool
+	// dirty statements have a stale cur: an index that serves them was chosen since. They are
+	// priced again when something needs their cost (refresh).
+	dirty map[*stmt]bool
+	// changed[s] is the step at which s's cost or configuration last changed; an option priced
+	// at a later step is still exact.
+	changed map[*stmt]int
+	step    int
+	// priced keeps each candidate's last per-statement prices, by the chosen index it widens
+	// (nil: added outright): a statement no choice touched since keeps its price, so pricing a
+	// candidate again costs only its statements that changed (a candidate derived from a hundred
+	// statements is otherwise priced a hundred times at every step it comes to the front).
+	priced map[*Candidate]map[*Candidate]*memo
+}
+
+type memo struct {
+	at    int
+	costs map[*stmt]float64
+	vars  map[*stmt][]float64
+}
+
+// option is a candidate priced against the chosen set: added outright, or widening replace.
+type option struct {
+	c        *Candidate
+	replace  *Candidate // a chosen index c widens
+	benefit  float64
+	perByte  float64
+	costs    map[*stmt]float64
+	size     float64
+	writeAdd float64
+	extra    float64 // bytes it adds
+	at       int     // the step it was priced at
+}
+
+// newSelection builds the statements an index can serve, caps their texts at MaxTexts, leaves
+// out the candidates already planned, and warms the coster's cache for the first pass.
+func newSelection(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, cands []*Candidate, coster Coster, o Options) *selection {
+	sel := &selection{ctx: ctx, w: w, cat: cat, coster: coster, o: o, stmts: buildStmts(w, cat), res: &Result{Candidates: len(cands)},
+		sizes: map[*Candidate]float64{}, dropped: map[*Candidate]bool{}, dirty: map[*stmt]bool{}, changed: map[*stmt]int{},
+		priced: map[*Candidate]map[*Candidate]*memo{}}
 	// Only statements that read a table can be served by an index. Cheap, frequent ones that
 	// read none (SELECT 1, SELECT now(), pool health checks) must not move the choice: they
 	// count neither in the yardstick of thresholds nor in what makes a statement frequent.
-	tableCalls := int64(0)
-	for _, s := range stmts {
+	for _, s := range sel.stmts {
 		if len(s.tables) > 0 {
-			tableCalls += s.ws.Calls
+			sel.tableCalls += s.ws.Calls
 		}
 	}
-	frequent := func(s *stmt) bool { return float64(s.ws.Calls) >= o.MinCallShare*float64(tableCalls) }
-	res := &Result{Candidates: len(cands)}
 	if o.MaxTexts > 0 {
 		// The workload is ordered by total time: keep the costliest statements' texts.
 		texts := 0
-		for i, s := range stmts {
+		for i, s := range sel.stmts {
 			if texts+len(s.texts) > o.MaxTexts {
-				res.Unplanned = len(stmts) - i
-				stmts = stmts[:i]
+				sel.res.Unplanned = len(sel.stmts) - i
+				sel.stmts = sel.stmts[:i]
 				break
 			}
 			texts += len(s.texts)
@@ -264,17 +352,28 @@ func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, can
 	for _, p := range o.Planned {
 		planned[p.Signature()] = true
 	}
-	cands = slices.DeleteFunc(slices.Clone(cands), func(c *Candidate) bool { return planned[c.Signature()] })
+	sel.cands = slices.DeleteFunc(slices.Clone(cands), func(c *Candidate) bool { return planned[c.Signature()] })
 	if wm, ok := coster.(Warmer); ok {
-		wm.Warm(ctx, firstPass(stmts, cands, o.Planned))
+		wm.Warm(ctx, firstPass(sel.stmts, sel.cands, o.Planned))
 	}
+	return sel
+}
+
+func (sel *selection) frequent(s *stmt) bool {
+	return float64(s.ws.Calls) >= sel.o.MinCallShare*float64(sel.tableCalls)
+}
+
+// priceBaseline prices every statement without pgtune's indexes (the reference) and with the
+// planned ones (where the choice starts), sets the thresholds, and leaves out what cannot be
+// planned. Refused on every statement that reads a table, it is a DeniedError.
+func (sel *selection) priceBaseline() error {
 	// The threshold and the shares are measured against the workload without any index pgtune
 	// proposed or planned, so a second run (with the first run's migrations planned) judges by
 	// the same yardstick as the first.
-	reference := 0.0
+	res, o := sel.res, sel.o
 	deniedTables := map[string]bool{}
-	for _, s := range stmts {
-		c, err := s.cost(ctx, coster, nil)
+	for _, s := range sel.stmts {
+		c, err := s.cost(sel.ctx, sel.coster, nil)
 		if err != nil {
 			// A statement the planner cannot plan (a temporary table since dropped, a text
 			// cut short) is left out, not fatal. One it may not plan is said.
@@ -290,11 +389,11 @@ func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, can
 			continue
 		}
 		if len(s.tables) > 0 {
-			reference += float64(s.ws.Calls) * c
+			sel.reference += float64(s.ws.Calls) * c
 		}
 		s.ref = c
 		if len(o.Planned) > 0 {
-			if c, err = s.cost(ctx, coster, o.Planned); err != nil {
+			if c, err = s.cost(sel.ctx, sel.coster, o.Planned); err != nil {
 				s.base = math.NaN()
 				continue
 			}
@@ -302,438 +401,442 @@ func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, can
 		s.base, s.cur = c, c
 		res.BaseCost += float64(s.ws.Calls) * c
 	}
-	stmts = slices.DeleteFunc(stmts, func(s *stmt) bool { return math.IsNaN(s.base) })
+	sel.stmts = slices.DeleteFunc(sel.stmts, func(s *stmt) bool { return math.IsNaN(s.base) })
 	res.DeniedTables = slices.Sorted(maps.Keys(deniedTables))
 	// Refused on every statement that reads a table (what remains reads none: SELECT now()).
-	if len(res.Denied) > 0 && !slices.ContainsFunc(stmts, func(s *stmt) bool { return len(s.tables) > 0 }) {
-		return nil, &DeniedError{Statements: len(res.Denied), Tables: res.DeniedTables}
+	if len(res.Denied) > 0 && !slices.ContainsFunc(sel.stmts, func(s *stmt) bool { return len(s.tables) > 0 }) {
+		return &DeniedError{Statements: len(res.Denied), Tables: res.DeniedTables}
 	}
-	res.ReferenceCost = reference
-	threshold := o.MinImprovement * reference
+	res.ReferenceCost = sel.reference
+	sel.threshold = o.MinImprovement * sel.reference
 	// The same bar in measured time: pg_stat_statements says how much of the workload's execution
 	// time each statement takes, the planner how much of its cost an index saves. A statement on
 	// a small table is cheap in planner units beside the sequential scans of the big ones, and
 	// can still take a real share of the time (a 50 ms page load called often): an index that
 	// saves MinImprovement of the measured time passes too.
 	totalMs := 0.0
-	for _, s := range stmts {
+	for _, s := range sel.stmts {
 		if len(s.tables) > 0 {
 			totalMs += s.ws.TotalExecMs
 		}
 	}
-	timeThreshold := o.MinImprovement * totalMs
-	savedMs := func(s *stmt, before, after float64) float64 {
-		// The time was measured without the planned indexes: a share of that cost.
-		if s.ref <= 0 || before <= after {
-			return 0
-		}
-		return s.ws.TotalExecMs * (before - after) / s.ref
-	}
+	sel.timeThreshold = o.MinImprovement * totalMs
+	return nil
+}
 
+// savedMs is the measured time an index saves a statement, from its planner costs.
+func (sel *selection) savedMs(s *stmt, before, after float64) float64 {
+	// The time was measured without the planned indexes: a share of that cost.
+	if s.ref <= 0 || before <= after {
+		return 0
+	}
+	return s.ws.TotalExecMs * (before - after) / s.ref
+}
+
+// relate finds the statements each candidate can change and those it is priced on.
+func (sel *selection) relate() {
 	// The statements a candidate can change (serves): those it was derived from, and any other
 	// that uses its leading column. A statement is priced with only the indexes that can change
 	// it (relevant): the others do not move its plan, and leaving them out of its configuration
 	// keeps its cached plan valid while indexes elsewhere on its table are chosen. The planned
 	// indexes are always in place.
-	serves := map[*Candidate][]*stmt{}
-	for _, c := range cands {
+	sel.serves = map[*Candidate][]*stmt{}
+	for _, c := range sel.cands {
 		lead := ""
 		if len(c.Keys) > 0 && c.Keys[0].Column != "" {
 			lead = c.Table + "." + c.Keys[0].Column
 		}
-		for _, s := range stmts {
+		for _, s := range sel.stmts {
 			if slices.Contains(c.Serves, s.ws.Fingerprint) || lead != "" && s.reads[lead] {
-				serves[c] = append(serves[c], s)
+				sel.serves[c] = append(sel.serves[c], s)
 				s.near[c] = true
 			}
 		}
 	}
-	planWith := func(s *stmt, set []*Candidate) (float64, []float64, []string, error) {
-		config := slices.Clone(o.Planned)
-		for _, c := range set {
-			if s.near[c] {
-				config = append(config, c)
-			}
-		}
-		return s.plan(ctx, coster, config, nil)
-	}
-	priceV := func(s *stmt, set []*Candidate) (float64, []float64, error) {
-		c, v, _, err := planWith(s, set)
-		return c, v, err
-	}
-	price := func(s *stmt, set []*Candidate) (float64, error) {
-		c, _, err := priceV(s, set)
-		return c, err
-	}
-	// uses: whether a statement's plans with set in place use c. An index its plans leave
-	// unused can be taken away without changing them (the plan they chose is still there), so
-	// pruning and the effects only price the statements that use it. Both costers name the
-	// indexes a plan uses; a candidate the planner cannot simulate (trigram GIN, priced by the
-	// estimator's ratio) is in no plan, and is always priced.
-	uses := func(s *stmt, set []*Candidate, c *Candidate) bool {
-		if c.Estimated {
-			return true
-		}
-		_, _, used, err := planWith(s, set)
-		return err == nil && slices.Contains(used, c.Signature())
-	}
-	for _, s := range stmts {
-		if _, v, err := priceV(s, nil); err == nil {
+	for _, s := range sel.stmts {
+		if _, v, err := sel.priceV(s, nil); err == nil {
 			s.curV = v
 		}
-	}
-	// dirty statements have a stale cur: an index that serves them was chosen since. They are
-	// priced again when something needs their cost (refresh).
-	dirty := map[*stmt]bool{}
-	refresh := func(s *stmt, set []*Candidate) {
-		if !dirty[s] {
-			return
-		}
-		if cost, variants, err := priceV(s, set); err == nil {
-			s.cur, s.curV = cost, variants
-		}
-		delete(dirty, s)
 	}
 	// own: the statements a candidate is priced on while it competes, those it was derived from.
 	// Pricing each candidate over every statement that touches its leading column made the cost
 	// grow with statements × candidates on one wide table; the others still count: once it is
 	// chosen they are priced with it (their cost drops, so their own candidates gain less) and
 	// they count in pruning and in its effects.
-	own := map[*Candidate][]*stmt{}
-	owners := map[*stmt][]*Candidate{}
-	for _, c := range cands {
-		for _, s := range serves[c] {
+	sel.own = map[*Candidate][]*stmt{}
+	sel.owners = map[*stmt][]*Candidate{}
+	for _, c := range sel.cands {
+		for _, s := range sel.serves[c] {
 			if slices.Contains(c.Serves, s.ws.Fingerprint) {
-				own[c] = append(own[c], s)
-				owners[s] = append(owners[s], c)
+				sel.own[c] = append(sel.own[c], s)
+				sel.owners[s] = append(sel.owners[s], c)
 			}
 		}
 	}
+}
 
-	var chosen []*Candidate
-	sizes := map[*Candidate]float64{}
-	usedBytes := 0.0
-	dropped := map[*Candidate]bool{}
-	// changed[s] is the step at which s's cost or configuration last changed; an option priced
-	// at a later step is still exact.
-	changed := map[*stmt]int{}
-	step := 0
-	type option struct {
-		c        *Candidate
-		replace  *Candidate // a chosen index c widens
-		benefit  float64
-		perByte  float64
-		costs    map[*stmt]float64
-		size     float64
-		writeAdd float64
-		extra    float64 // bytes it adds
-		at       int     // the step it was priced at
+// planWith plans s with the planned indexes and those of set that can change it.
+func (sel *selection) planWith(s *stmt, set []*Candidate) (float64, []float64, []string, error) {
+	config := slices.Clone(sel.o.Planned)
+	for _, c := range set {
+		if s.near[c] {
+			config = append(config, c)
+		}
 	}
-	// evaluate prices c against the chosen set: adding it outright, or widening a chosen index
-	// that leads its keys. It returns the best option that passes the thresholds, or nil.
-	// priced keeps each candidate's last per-statement prices, by the chosen index it widens
-	// (nil: added outright): a statement no choice touched since keeps its price, so pricing a
-	// candidate again costs only its statements that changed (a candidate derived from a hundred
-	// statements is otherwise priced a hundred times at every step it comes to the front).
-	type memo struct {
-		at    int
-		costs map[*stmt]float64
-		vars  map[*stmt][]float64
-	}
-	priced := map[*Candidate]map[*Candidate]*memo{}
-	evaluate := func(c *Candidate) (*option, error) {
-		replaceOptions := []*Candidate{nil}
-		for _, ch := range chosen {
-			if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
-				slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
-				replaceOptions = append(replaceOptions, ch)
-			}
-		}
-		var best *option
-		for _, rep := range replaceOptions {
-			config := append(slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == rep }), c)
-			// Widening rep: the statements that use rep are served by c as well (rep's keys lead
-			// c's; the wider index costs them a little more), so c is priced on its own.
-			affected := own[c]
-			costs := map[*stmt]float64{}
-			if priced[c] == nil {
-				priced[c] = map[*Candidate]*memo{}
-			}
-			prev := priced[c][rep]
-			m := &memo{at: step, costs: costs, vars: map[*stmt][]float64{}}
-			benefit, speedup, saving, timeSaved := 0.0, 0.0, 0.0, 0.0
-			for _, s := range affected {
-				refresh(s, chosen)
-				cost, variants, ok := 0.0, []float64(nil), false
-				if prev != nil && changed[s] <= prev.at {
-					cost, ok = prev.costs[s]
-					variants = prev.vars[s]
-				}
-				if !ok {
-					var err error
-					if cost, variants, err = priceV(s, config); err != nil {
-						continue
-					}
-				}
-				costs[s], m.vars[s] = cost, variants
-				benefit += float64(s.ws.Calls) * (s.cur - cost)
-				timeSaved += savedMs(s, s.cur, cost)
-				if frequent(s) {
-					speedup = max(speedup, speedupOf(s.curV, variants, s.cur, cost))
-				}
-				if s.cur > 0 {
-					saving = max(saving, (s.cur-cost)/s.cur)
-				}
-			}
-			priced[c][rep] = m
-			size, err := coster.Size(ctx, c)
-			if err == nil && size <= 0 && c.Estimated && len(stmts) > 0 && stmts[0].est != nil {
-				size, err = stmts[0].est.Size(ctx, c) // HypoPG cannot size a GIN index
-			}
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, Interrupted(ctx.Err())
-				}
-				// HypoPG refuses this candidate (too many columns, an operator class it cannot
-				// build): the candidate goes, the engine goes on.
-				dropped[c] = true
-				res.Refused = append(res.Refused, RefusedCandidate{Name: c.Name, Reason: err.Error()})
-				return nil, nil
-			}
-			extra := size
-			writeAdd := writeCost(w, cat, c)
-			if rep != nil {
-				extra -= sizes[rep]
-				writeAdd -= writeCost(w, cat, rep)
-			}
-			net := benefit - writeAdd
-			if o.Trace != nil {
-				o.Trace("priced", "candidate", c.Name, "widens", nameOf(rep), "statements", len(affected), "net", math.Round(net), "threshold", math.Round(threshold),
-					"best_statement_saving", math.Round(100*saving)/100, "frequent_speedup", math.Round(10*speedup)/10,
-					"saved_ms", math.Round(timeSaved), "time_threshold_ms", math.Round(timeThreshold))
-			}
-			if net <= threshold && (net <= 0 || speedup < o.MinSpeedup && timeSaved < timeThreshold) || saving < o.MinStatementSaving && rep == nil {
-				continue // too little for the workload, or for every statement it serves
-			}
-			opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extra, 8192), costs: costs, size: size, writeAdd: writeAdd, extra: extra, at: step}
-			if best == nil || opt.perByte > best.perByte {
-				best = opt
-			}
-		}
-		return best, nil
-	}
-	// fresh: nothing the option was priced on has changed since.
-	fresh := func(opt *option) bool {
-		if opt.replace != nil && !slices.Contains(chosen, opt.replace) {
-			return false
-		}
-		for s := range opt.costs {
-			if changed[s] > opt.at {
-				return false
-			}
-		}
-		for _, s := range own[opt.c] {
-			if changed[s] > opt.at {
-				return false
-			}
-		}
+	return s.plan(sel.ctx, sel.coster, config, nil)
+}
+
+func (sel *selection) priceV(s *stmt, set []*Candidate) (float64, []float64, error) {
+	c, v, _, err := sel.planWith(s, set)
+	return c, v, err
+}
+
+func (sel *selection) price(s *stmt, set []*Candidate) (float64, error) {
+	c, _, err := sel.priceV(s, set)
+	return c, err
+}
+
+// uses: whether a statement's plans with set in place use c. An index its plans leave unused
+// can be taken away without changing them (the plan they chose is still there), so pruning and
+// the effects only price the statements that use it. Both costers name the indexes a plan uses;
+// a candidate the planner cannot simulate (trigram GIN, priced by the estimator's ratio) is in
+// no plan, and is always priced.
+func (sel *selection) uses(s *stmt, set []*Candidate, c *Candidate) bool {
+	if c.Estimated {
 		return true
 	}
-	// Grow greedily, then prune what later choices superseded; a pruned index can leave room
-	// for a candidate that lost to it, so grow again, until nothing is pruned (at most 5 rounds;
-	// a pruned index is never taken back, so the rounds end).
-	//
-	// The growing is lazy (Minoux's accelerated greedy): what a candidate saves only shrinks as
-	// indexes are chosen, so its last price bounds its next; the candidates wait in order of
-	// their last price, and only the one at the front is priced again, and taken if it still
-	// leads. A candidate none of whose statements changed keeps its price.
-	for round := 0; round < 5; round++ {
-		queue := &optionQueue{}
-		for _, c := range cands {
-			if slices.Contains(chosen, c) || dropped[c] || len(own[c]) == 0 {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, Interrupted(err)
-			}
-			opt, err := evaluate(c)
-			if err != nil {
-				return nil, err
-			}
-			if opt != nil {
-				queue.push(opt.c, opt.perByte, opt)
-			}
+	_, _, used, err := sel.planWith(s, set)
+	return err == nil && slices.Contains(used, c.Signature())
+}
+
+// refresh prices a dirty statement again with set in place.
+func (sel *selection) refresh(s *stmt, set []*Candidate) {
+	if !sel.dirty[s] {
+		return
+	}
+	if cost, variants, err := sel.priceV(s, set); err == nil {
+		s.cur, s.curV = cost, variants
+	}
+	delete(sel.dirty, s)
+}
+
+// evaluate prices c against the chosen set: adding it outright, or widening a chosen index
+// that leads its keys. It returns the best option that passes the thresholds, or nil.
+func (sel *selection) evaluate(c *Candidate) (*option, error) {
+	o := sel.o
+	replaceOptions := []*Candidate{nil}
+	for _, ch := range sel.chosen {
+		if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
+			slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
+			replaceOptions = append(replaceOptions, ch)
 		}
-		for queue.Len() > 0 {
-			// Cost errors are skipped (a statement the planner cannot plan with some index); a
-			// cancelled context makes every one fail, and must stop the selection rather than
-			// end it early with a partial answer.
-			if err := ctx.Err(); err != nil {
-				return nil, Interrupted(err)
+	}
+	var best *option
+	for _, rep := range replaceOptions {
+		config := append(slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == rep }), c)
+		// Widening rep: the statements that use rep are served by c as well (rep's keys lead
+		// c's; the wider index costs them a little more), so c is priced on its own.
+		affected := sel.own[c]
+		costs := map[*stmt]float64{}
+		if sel.priced[c] == nil {
+			sel.priced[c] = map[*Candidate]*memo{}
+		}
+		prev := sel.priced[c][rep]
+		m := &memo{at: sel.step, costs: costs, vars: map[*stmt][]float64{}}
+		benefit, speedup, saving, timeSaved := 0.0, 0.0, 0.0, 0.0
+		for _, s := range affected {
+			sel.refresh(s, sel.chosen)
+			cost, variants, ok := 0.0, []float64(nil), false
+			if prev != nil && sel.changed[s] <= prev.at {
+				cost, ok = prev.costs[s]
+				variants = prev.vars[s]
 			}
-			if o.MaxIndexes > 0 && len(chosen) >= o.MaxIndexes {
-				break
-			}
-			opt := queue.pop().(*option)
-			if slices.Contains(chosen, opt.c) || dropped[opt.c] {
-				continue
-			}
-			if !fresh(opt) {
-				again, err := evaluate(opt.c)
-				if err != nil {
-					return nil, err
-				}
-				if again != nil {
-					queue.push(again.c, again.perByte, again)
-				}
-				continue
-			}
-			if o.BudgetBytes > 0 && usedBytes+opt.extra > o.BudgetBytes {
-				continue // it does not fit; a smaller one may
-			}
-			// Take it.
-			if o.Trace != nil {
-				o.Trace("chosen", "candidate", opt.c.Name, "widens", nameOf(opt.replace), "net", math.Round(opt.benefit), "bytes", opt.size)
-			}
-			step++
-			touched := serves[opt.c]
-			if opt.replace != nil {
-				chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == opt.replace })
-				usedBytes -= sizes[opt.replace]
-				touched = mergeStmts(touched, serves[opt.replace])
-			}
-			chosen = append(chosen, opt.c)
-			sizes[opt.c] = opt.size
-			usedBytes += opt.size
-			// Re-price only what the new index can change: the statements it serves. Where one's
-			// plan changed, its candidates that had fallen out (they saved too little) are priced
-			// again: an index can make another worth having (an anti-join's inner index makes an
-			// index on the outer side pay). Candidates that widen the new index have a new
-			// option, and are priced again too.
-			var again []*Candidate
-			for _, s := range touched {
-				changed[s] = step
-				dirty[s] = true
-				if len(s.tables) < 2 {
-					continue // on one table an index rarely makes another pay: priced when needed
-				}
-				before := s.cur
-				refresh(s, chosen)
-				if s.cur != before {
-					again = append(again, owners[s]...)
-				}
-			}
-			for _, c := range cands {
-				if c.Table == opt.c.Table && c.Method == opt.c.Method && c.Where == opt.c.Where &&
-					len(opt.c.Keys) < len(c.Keys) && slices.EqualFunc(opt.c.Keys, c.Keys[:len(opt.c.Keys)], sameKey) {
-					again = append(again, c)
-				}
-			}
-			for _, c := range again {
-				if c == opt.c || queue.has(c) || slices.Contains(chosen, c) || dropped[c] {
+			if !ok {
+				var err error
+				if cost, variants, err = sel.priceV(s, config); err != nil {
 					continue
 				}
-				next, err := evaluate(c)
-				if err != nil {
-					return nil, err
-				}
-				if next != nil {
-					queue.push(next.c, next.perByte, next)
-				}
+			}
+			costs[s], m.vars[s] = cost, variants
+			benefit += float64(s.ws.Calls) * (s.cur - cost)
+			timeSaved += sel.savedMs(s, s.cur, cost)
+			if sel.frequent(s) {
+				speedup = max(speedup, speedupOf(s.curV, variants, s.cur, cost))
+			}
+			if s.cur > 0 {
+				saving = max(saving, (s.cur-cost)/s.cur)
 			}
 		}
+		sel.priced[c][rep] = m
+		size, err := sel.coster.Size(sel.ctx, c)
+		if err == nil && size <= 0 && c.Estimated && len(sel.stmts) > 0 && sel.stmts[0].est != nil {
+			size, err = sel.stmts[0].est.Size(sel.ctx, c) // HypoPG cannot size a GIN index
+		}
+		if err != nil {
+			if sel.ctx.Err() != nil {
+				return nil, Interrupted(sel.ctx.Err())
+			}
+			// HypoPG refuses this candidate (too many columns, an operator class it cannot
+			// build): the candidate goes, the engine goes on.
+			sel.dropped[c] = true
+			sel.res.Refused = append(sel.res.Refused, RefusedCandidate{Name: c.Name, Reason: err.Error()})
+			return nil, nil
+		}
+		extra := size
+		writeAdd := writeCost(sel.w, sel.cat, c)
+		if rep != nil {
+			extra -= sel.sizes[rep]
+			writeAdd -= writeCost(sel.w, sel.cat, rep)
+		}
+		net := benefit - writeAdd
+		if o.Trace != nil {
+			o.Trace("priced", "candidate", c.Name, "widens", nameOf(rep), "statements", len(affected), "net", math.Round(net), "threshold", math.Round(sel.threshold),
+				"best_statement_saving", math.Round(100*saving)/100, "frequent_speedup", math.Round(10*speedup)/10,
+				"saved_ms", math.Round(timeSaved), "time_threshold_ms", math.Round(sel.timeThreshold))
+		}
+		if net <= sel.threshold && (net <= 0 || speedup < o.MinSpeedup && timeSaved < sel.timeThreshold) || saving < o.MinStatementSaving && rep == nil {
+			continue // too little for the workload, or for every statement it serves
+		}
+		opt := &option{c: c, replace: rep, benefit: net, perByte: net / max(extra, 8192), costs: costs, size: size, writeAdd: writeAdd, extra: extra, at: sel.step}
+		if best == nil || opt.perByte > best.perByte {
+			best = opt
+		}
+	}
+	return best, nil
+}
 
-		// Prune: greedy choices made early can be superseded by later ones. Take away, one at a time,
-		// the chosen index whose own net benefit (what the workload loses without it, minus its
-		// write cost) is smallest, while that is below the threshold.
-		pruned := false
-		for len(chosen) > 1 {
-			var worst *Candidate
-			worstNet := math.Inf(1)
-			for _, c := range chosen {
-				without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
-				loss, speedup, lostMs := 0.0, 0.0, 0.0
-				for _, s := range serves[c] {
-					if !uses(s, chosen, c) {
-						continue
-					}
-					in, inV, err1 := priceV(s, chosen)
-					wo, woV, err2 := priceV(s, without)
-					if err1 == nil && err2 == nil {
-						loss += float64(s.ws.Calls) * (wo - in)
-						lostMs += savedMs(s, wo, in)
-						if frequent(s) {
-							speedup = max(speedup, speedupOf(woV, inV, wo, in))
-						}
-					}
-				}
-				if (speedup >= o.MinSpeedup || lostMs >= timeThreshold) && loss > writeCost(w, cat, c) {
-					continue // it keeps a frequent statement fast: not a candidate for pruning
-				}
-				if net := loss - writeCost(w, cat, c); net < worstNet {
-					worst, worstNet = c, net
-				}
-			}
-			if worstNet >= threshold {
-				break
-			}
-			chosen = slices.DeleteFunc(chosen, func(x *Candidate) bool { return x == worst })
-			dropped[worst], pruned = true, true
-			usedBytes -= sizes[worst]
+// fresh: nothing the option was priced on has changed since.
+func (sel *selection) fresh(opt *option) bool {
+	if opt.replace != nil && !slices.Contains(sel.chosen, opt.replace) {
+		return false
+	}
+	for s := range opt.costs {
+		if sel.changed[s] > opt.at {
+			return false
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, Interrupted(err)
+	}
+	for _, s := range sel.own[opt.c] {
+		if sel.changed[s] > opt.at {
+			return false
+		}
+	}
+	return true
+}
+
+// requeue prices c again and queues it when it still passes.
+func (sel *selection) requeue(queue *optionQueue, c *Candidate) error {
+	opt, err := sel.evaluate(c)
+	if err != nil {
+		return err
+	}
+	if opt != nil {
+		queue.push(opt.c, opt.perByte, opt)
+	}
+	return nil
+}
+
+// grow grows the set greedily, then prunes what later choices superseded; a pruned index can
+// leave room for a candidate that lost to it, so it grows again, until nothing is pruned (at
+// most 5 rounds; a pruned index is never taken back, so the rounds end).
+func (sel *selection) grow() error {
+	for round := 0; round < 5; round++ {
+		if err := sel.growGreedily(); err != nil {
+			return err
+		}
+		pruned := sel.prune()
+		if err := sel.ctx.Err(); err != nil {
+			return Interrupted(err)
 		}
 		if !pruned {
 			break
 		}
-		step++
-		for _, s := range stmts {
-			changed[s] = step
-			dirty[s] = true
+		sel.step++
+		for _, s := range sel.stmts {
+			sel.changed[s] = sel.step
+			sel.dirty[s] = true
 		}
 	}
+	return nil
+}
 
-	if err := ctx.Err(); err != nil {
-		return nil, Interrupted(err)
+// growGreedily is one lazy greedy growth (Minoux's accelerated greedy): what a candidate saves
+// only shrinks as indexes are chosen, so its last price bounds its next; the candidates wait in
+// order of their last price, and only the one at the front is priced again, and taken if it
+// still leads. A candidate none of whose statements changed keeps its price.
+func (sel *selection) growGreedily() error {
+	o := sel.o
+	queue := &optionQueue{}
+	for _, c := range sel.cands {
+		if slices.Contains(sel.chosen, c) || sel.dropped[c] || len(sel.own[c]) == 0 {
+			continue
+		}
+		if err := sel.ctx.Err(); err != nil {
+			return Interrupted(err)
+		}
+		if err := sel.requeue(queue, c); err != nil {
+			return err
+		}
 	}
-	// Final pass: each chosen index's own effect, measured by taking it away from the final set.
+	for queue.Len() > 0 {
+		// Cost errors are skipped (a statement the planner cannot plan with some index); a
+		// cancelled context makes every one fail, and must stop the selection rather than
+		// end it early with a partial answer.
+		if err := sel.ctx.Err(); err != nil {
+			return Interrupted(err)
+		}
+		if o.MaxIndexes > 0 && len(sel.chosen) >= o.MaxIndexes {
+			break
+		}
+		opt := queue.pop().(*option)
+		if slices.Contains(sel.chosen, opt.c) || sel.dropped[opt.c] {
+			continue
+		}
+		if !sel.fresh(opt) {
+			if err := sel.requeue(queue, opt.c); err != nil {
+				return err
+			}
+			continue
+		}
+		if o.BudgetBytes > 0 && sel.usedBytes+opt.extra > o.BudgetBytes {
+			continue // it does not fit; a smaller one may
+		}
+		for _, c := range sel.take(opt) {
+			if c == opt.c || queue.has(c) || slices.Contains(sel.chosen, c) || sel.dropped[c] {
+				continue
+			}
+			if err := sel.requeue(queue, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// take adds the option to the chosen set and returns the candidates to price again.
+func (sel *selection) take(opt *option) []*Candidate {
+	if sel.o.Trace != nil {
+		sel.o.Trace("chosen", "candidate", opt.c.Name, "widens", nameOf(opt.replace), "net", math.Round(opt.benefit), "bytes", opt.size)
+	}
+	sel.step++
+	touched := sel.serves[opt.c]
+	if opt.replace != nil {
+		sel.chosen = slices.DeleteFunc(sel.chosen, func(x *Candidate) bool { return x == opt.replace })
+		sel.usedBytes -= sel.sizes[opt.replace]
+		touched = mergeStmts(touched, sel.serves[opt.replace])
+	}
+	sel.chosen = append(sel.chosen, opt.c)
+	sel.sizes[opt.c] = opt.size
+	sel.usedBytes += opt.size
+	// Re-price only what the new index can change: the statements it serves. Where one's
+	// plan changed, its candidates that had fallen out (they saved too little) are priced
+	// again: an index can make another worth having (an anti-join's inner index makes an
+	// index on the outer side pay). Candidates that widen the new index have a new
+	// option, and are priced again too.
+	var again []*Candidate
+	for _, s := range touched {
+		sel.changed[s] = sel.step
+		sel.dirty[s] = true
+		if len(s.tables) < 2 {
+			continue // on one table an index rarely makes another pay: priced when needed
+		}
+		before := s.cur
+		sel.refresh(s, sel.chosen)
+		if s.cur != before {
+			again = append(again, sel.owners[s]...)
+		}
+	}
+	for _, c := range sel.cands {
+		if c.Table == opt.c.Table && c.Method == opt.c.Method && c.Where == opt.c.Where &&
+			len(opt.c.Keys) < len(c.Keys) && slices.EqualFunc(opt.c.Keys, c.Keys[:len(opt.c.Keys)], sameKey) {
+			again = append(again, c)
+		}
+	}
+	return again
+}
+
+// prune: greedy choices made early can be superseded by later ones. Take away, one at a time,
+// the chosen index whose own net benefit (what the workload loses without it, minus its write
+// cost) is smallest, while that is below the threshold. It reports whether any went.
+func (sel *selection) prune() bool {
+	o := sel.o
+	pruned := false
+	for len(sel.chosen) > 1 {
+		var worst *Candidate
+		worstNet := math.Inf(1)
+		for _, c := range sel.chosen {
+			without := slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
+			loss, speedup, lostMs := 0.0, 0.0, 0.0
+			for _, s := range sel.serves[c] {
+				if !sel.uses(s, sel.chosen, c) {
+					continue
+				}
+				in, inV, err1 := sel.priceV(s, sel.chosen)
+				wo, woV, err2 := sel.priceV(s, without)
+				if err1 == nil && err2 == nil {
+					loss += float64(s.ws.Calls) * (wo - in)
+					lostMs += sel.savedMs(s, wo, in)
+					if sel.frequent(s) {
+						speedup = max(speedup, speedupOf(woV, inV, wo, in))
+					}
+				}
+			}
+			if (speedup >= o.MinSpeedup || lostMs >= sel.timeThreshold) && loss > writeCost(sel.w, sel.cat, c) {
+				continue // it keeps a frequent statement fast: not a candidate for pruning
+			}
+			if net := loss - writeCost(sel.w, sel.cat, c); net < worstNet {
+				worst, worstNet = c, net
+			}
+		}
+		if worstNet >= sel.threshold {
+			break
+		}
+		sel.chosen = slices.DeleteFunc(sel.chosen, func(x *Candidate) bool { return x == worst })
+		sel.dropped[worst], pruned = true, true
+		sel.usedBytes -= sel.sizes[worst]
+	}
+	return pruned
+}
+
+// propose prices the final set and each chosen index's own effect, measured by taking it away
+// from the final set, into the result's proposals.
+func (sel *selection) propose() {
+	res := sel.res
 	final := map[*stmt]float64{}
-	for _, s := range stmts {
-		c, err := price(s, chosen)
+	for _, s := range sel.stmts {
+		c, err := sel.price(s, sel.chosen)
 		if err != nil {
 			c = s.cur
 		}
 		final[s] = c
 		res.FinalCost += float64(s.ws.Calls) * c
 	}
-	for _, c := range chosen {
-		without := slices.DeleteFunc(slices.Clone(chosen), func(x *Candidate) bool { return x == c })
-		_, estimated := coster.(*Estimator)
+	for _, c := range sel.chosen {
+		without := slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
+		_, estimated := sel.coster.(*Estimator)
 		estimated = estimated || c.Estimated
-		prop := &Proposal{Candidate: c, SizeBytes: sizes[c], WriteCost: writeCost(w, cat, c), BreaksHOT: hotColumns(w, c), Estimated: estimated}
-		for _, s := range stmts {
-			if !slices.Contains(serves[c], s) {
+		prop := &Proposal{Candidate: c, SizeBytes: sel.sizes[c], WriteCost: writeCost(sel.w, sel.cat, c), BreaksHOT: hotColumns(sel.w, c), Estimated: estimated}
+		for _, s := range sel.stmts {
+			if !slices.Contains(sel.serves[c], s) {
 				continue
 			}
-			if !uses(s, chosen, c) {
+			if !sel.uses(s, sel.chosen, c) {
 				continue
 			}
-			before, err := price(s, without)
+			before, err := sel.price(s, without)
 			if err != nil || before <= final[s] {
 				continue
 			}
 			prop.Effects = append(prop.Effects, Effect{Fingerprint: s.ws.Fingerprint, Query: s.ws.Query, Calls: s.ws.Calls, Before: before, After: final[s]})
 			prop.Benefit += float64(s.ws.Calls) * (before - final[s])
 		}
-		if reference > 0 {
-			prop.Share = prop.Benefit / reference
+		if sel.reference > 0 {
+			prop.Share = prop.Benefit / sel.reference
 		}
 		slices.SortFunc(prop.Effects, func(a, b Effect) int {
 			return cmp.Compare(float64(b.Calls)*(b.Before-b.After), float64(a.Calls)*(a.Before-a.After))
 		})
-		prop.Replaces = replaced(cat, c)
-		prop.Alternatives = alternatives(c, cands, chosen, serves)
+		prop.Replaces = replaced(sel.cat, c)
+		prop.Alternatives = alternatives(c, sel.cands, sel.chosen, sel.serves)
 		res.Proposals = append(res.Proposals, prop)
 	}
 	slices.SortFunc(res.Proposals, func(a, b *Proposal) int {
@@ -742,10 +845,6 @@ func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, can
 		}
 		return cmp.Compare(a.Candidate.Name, b.Candidate.Name)
 	})
-	if err := ctx.Err(); err != nil {
-		return nil, Interrupted(err)
-	}
-	return res, nil
 }
 
 // cost plans a statement's texts (its sampled variants, each with the application's literal

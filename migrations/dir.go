@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bookedbarber/pgtune/dbstate"
+	"github.com/bookedbarber/pgtune/query"
 )
 
 // Migration is one file pair of the directory.
@@ -150,4 +153,44 @@ func Read(dir string) ([]Migration, error) {
 func IsDirError(err error) bool {
 	var de *DirError
 	return errors.As(err, &de)
+}
+
+// Planned is what a directory's up migrations already do, for a generator that adds to it: the
+// highest version (new files are numbered after it), the names of the indexes they create or
+// drop and "extension NAME" for the extensions they create (generating twice adds nothing), and
+// the indexes they create (the engine treats them as in place). A nil Dir (no directory yet)
+// plans nothing.
+func (d *Dir) Planned() (last int, names map[string]bool, creates []dbstate.Index, err error) {
+	names = map[string]bool{}
+	if d == nil {
+		return 0, names, nil, nil
+	}
+	for _, m := range d.Migrations {
+		last = max(last, int(m.Version))
+		if m.Up == "" {
+			continue
+		}
+		stmts, err := query.ParseMigration(m.Up)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("%s: %w", m.UpFile, err)
+		}
+		for _, st := range stmts {
+			switch st.Kind {
+			case "create_index":
+				if st.Index != nil {
+					if !st.Unnamed {
+						names[st.Index.Name] = true
+					}
+					creates = append(creates, *st.Index)
+				}
+			case "drop_index":
+				for _, q := range st.Drops {
+					names[q[strings.LastIndexByte(q, '.')+1:]] = true
+				}
+			case "create_extension":
+				names["extension "+st.Extension] = true
+			}
+		}
+	}
+	return last, names, creates, nil
 }

@@ -85,6 +85,8 @@ func ParseMigration(sql string) ([]workload.MigrationStatement, error) {
 			schema, name := qualified(n.GetCreateStmt().Relation)
 			ms.Kind, ms.Table = "create_table", schema+"."+name
 			ms.Partitioned = n.GetCreateStmt().Partspec != nil
+		case n.GetCreateExtensionStmt() != nil:
+			ms.Kind, ms.Extension = "create_extension", n.GetCreateExtensionStmt().Extname
 		case n.GetVacuumStmt() != nil:
 			ms.Kind = "vacuum"
 		}

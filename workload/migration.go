@@ -7,7 +7,7 @@ type MigrationStatement struct {
 	// Line is the 1-based line the statement starts on.
 	Line int
 	// Kind is "create_index", "drop_index", "attach_index" (ALTER INDEX ... ATTACH PARTITION),
-	// "reindex", "create_table", "vacuum" or "other".
+	// "reindex", "create_table", "create_extension", "vacuum" or "other".
 	Kind string
 	// Concurrent is set for CREATE/DROP/REINDEX ... CONCURRENTLY.
 	Concurrent bool
@@ -34,6 +34,8 @@ type MigrationStatement struct {
 	// Functions are the functions the index's expressions and predicate call (lower-cased, without
 	// schema); SQLValueFunctions such as CURRENT_DATE count as functions.
 	Functions []string
+	// Extension is what CREATE EXTENSION creates.
+	Extension string
 	// Text is the statement's text.
 	Text string
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/bookedbarber/pgtune/internal/connect"
 	"github.com/bookedbarber/pgtune/internal/report"
 	"github.com/bookedbarber/pgtune/migrations"
-	"github.com/bookedbarber/pgtune/query"
 	"github.com/bookedbarber/pgtune/workload/build"
 )
 
@@ -121,25 +120,25 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	if _, _, err := parseBudget(*budget); err != nil {
 		return usageErrorf("indexes generate: --budget: %w", err)
 	}
-	// The directory as 'migrate up' will read it: numbering after a directory up refuses would
-	// only add to what blocks the pipeline.
-	if d, err := migrations.ReadDir(*dir); err == nil && len(d.Problems) > 0 {
-		return usageErrorf("indexes generate: --dir %s: %v", *dir, &migrations.DirError{Dir: *dir, Problems: d.Problems})
-	}
-	last, known, ups, err := indexes.Existing(*dir)
-	if err != nil {
+	// The directory as 'migrate up' will read it (one reader, the parser's names): numbering
+	// after a directory up refuses would only add to what blocks the pipeline.
+	d, err := migrations.ReadDir(*dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		d = nil // written on the first run
+	case err != nil:
 		return fmt.Errorf("read --dir %s: %w", *dir, err)
+	case len(d.Problems) > 0:
+		return usageErrorf("indexes generate: --dir %s: %w", *dir, &migrations.DirError{Dir: *dir, Problems: d.Problems})
+	}
+	last, known, creates, err := d.Planned()
+	if err != nil {
+		return fmt.Errorf("read --dir %s: a migration does not parse: %w", *dir, err)
 	}
 	// Indexes DIR's migrations will create count as in place: a second run builds on them.
 	var planned []*indexes.Candidate
-	for _, up := range ups {
-		ixs, err := query.ParseIndexes(up)
-		if err != nil {
-			return fmt.Errorf("read --dir %s: a migration does not parse: %w", *dir, err)
-		}
-		for _, ix := range ixs {
-			planned = append(planned, indexes.FromIndex(ix))
-		}
+	for _, ix := range creates {
+		planned = append(planned, indexes.FromIndex(ix))
 	}
 	log, _ := fs.logger()
 	snap, kind, err := src.load(ctx, fs, "indexes generate")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,8 +125,35 @@ var (
 // testHookRecovering, when set by a test, runs once the scratch server has started recovering.
 var testHookRecovering func()
 
-// Drill runs the restore drill: pre-flight, restore, recover, assert, and always clean up.
+// Drill runs the restore drill: pre-flight, restore, recover, assert (and pg_amcheck), each a
+// phase of drill that records its step; the first to fail ends the drill, which always cleans up.
 func Drill(ctx context.Context, o Options) (*Report, error) {
+	o = o.withDefaults()
+	d := &drill{o: o, binDir: o.BinDir, r: &Report{Backup: strings.Join(append([]string{o.BaseBackup}, o.Increments...), " + "), Archive: o.WALArchive, Target: "latest"}}
+	if !o.Target.IsZero() {
+		d.r.Target = o.Target.UTC().Format(time.RFC3339Nano)
+	}
+	scratch, err := os.MkdirTemp(o.ScratchParent, "pgtune-drill-")
+	if err != nil {
+		return nil, err
+	}
+	d.r.Scratch, d.scratch, d.dataDir = scratch, scratch, filepath.Join(scratch, "data")
+	defer func() {
+		// Always: stop the server, remove everything (also after an error or a signal).
+		d.srv.stop()
+		os.RemoveAll(scratch)
+	}()
+	for _, phase := range []func(context.Context) bool{d.preflight, d.restore, d.recover, d.assert, d.amcheck} {
+		if stop := phase(ctx); stop {
+			return d.r, ctx.Err()
+		}
+	}
+	d.r.Passed = true
+	return d.r, nil
+}
+
+// withDefaults fills what the caller left out.
+func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -141,118 +169,103 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 	if o.Database == "" {
 		o.Database = "postgres"
 	}
-	r := &Report{Backup: strings.Join(append([]string{o.BaseBackup}, o.Increments...), " + "), Archive: o.WALArchive, Target: "latest"}
-	if !o.Target.IsZero() {
-		r.Target = o.Target.UTC().Format(time.RFC3339Nano)
-	}
-	scratch, err := os.MkdirTemp(o.ScratchParent, "pgtune-drill-")
-	if err != nil {
-		return nil, err
-	}
-	r.Scratch = scratch
-	var srv *server
-	defer func() {
-		// Always: stop the server, remove everything (also after an error or a signal).
-		srv.stop()
-		os.RemoveAll(scratch)
-	}()
+	return o
+}
 
-	// a. Pre-flight.
+// drill is one run of Drill: the source as pre-flight found it, the scratch server, the report.
+type drill struct {
+	o       Options
+	r       *Report
+	acct    *osAccount
+	cred    *syscall.Credential
+	scratch string
+	dataDir string
+	binDir  string
+	// The source, one of: a base backup and its WAL archive, a pgBackRest set, a Barman set.
+	b    *Backup
+	a    *Archive
+	set  *backrestSet
+	bset *barmanSet
+	port int
+	// settings are the recovery settings written for the scratch server.
+	settings []string
+	srv      *server
+}
+
+// preflight checks the source before anything is restored: the OS user the server runs as,
+// then the backup and the archive as the source keeps them. It reports whether the drill stops.
+func (d *drill) preflight(ctx context.Context) bool {
+	o, r := d.o, d.r
 	began := time.Now()
 	acct, err := runAs(o.OSUser, o.WALArchive)
-	cred := acct.cred()
+	d.acct, d.cred = acct, acct.cred()
 	if acct != nil {
 		r.OSUser = acct.Name
 	}
 	if err != nil {
 		r.step("pre-flight", began, err, "")
-		return r, nil
+		return true
 	}
-	var (
-		b      *Backup
-		a      *Archive
-		set    *backrestSet
-		binDir = o.BinDir
-		detail string
-	)
-	var bset *barmanSet
-	if o.Barman != nil {
+	var detail string
+	switch {
+	case o.Barman != nil:
 		r.Backup, r.Archive = o.Barman.String(), o.Barman.walURL()
-		bset, detail, err = preflightBarman(ctx, o.Barman, o)
-		if err == nil && binDir == "" {
-			binDir, err = BinDir(bset.Version)
+		d.bset, detail, err = preflightBarman(ctx, o.Barman, o)
+		if err == nil && d.binDir == "" {
+			d.binDir, err = BinDir(d.bset.Version)
 		}
-		if bset != nil {
-			r.BackupStarted = bset.Begin
-			r.ArchiveLag, r.NewestWAL = bset.Lag, bset.NewestWAL
+		if d.bset != nil {
+			r.BackupStarted = d.bset.Begin
+			r.ArchiveLag, r.NewestWAL = d.bset.Lag, d.bset.NewestWAL
 		}
-	} else if o.PgBackRest != nil {
+	case o.PgBackRest != nil:
 		r.Backup = "pgbackrest:" + o.PgBackRest.Stanza
-		set, detail, err = preflightPgBackRest(ctx, o.PgBackRest, o, cred)
-		if err == nil && binDir == "" {
-			binDir, err = BinDir(set.Version)
+		d.set, detail, err = preflightPgBackRest(ctx, o.PgBackRest, o, d.cred)
+		if err == nil && d.binDir == "" {
+			d.binDir, err = BinDir(d.set.Version)
 		}
-		if set != nil {
-			r.BackupStarted = set.Start
-			r.NewestWAL, r.ArchiveLag = set.NewestWAL, set.Lag
+		if d.set != nil {
+			r.BackupStarted = d.set.Start
+			r.NewestWAL, r.ArchiveLag = d.set.NewestWAL, d.set.Lag
 		}
-	} else {
-		b, a, binDir, detail, err = preflight(o, acct)
-		if b != nil {
-			r.BackupStarted = b.StartTime
+	default:
+		d.b, d.a, d.binDir, detail, err = preflight(o, acct)
+		if d.b != nil {
+			r.BackupStarted = d.b.StartTime
 		}
 	}
 	if r.step("pre-flight", began, err, detail) != nil {
-		return r, ctx.Err()
+		return true
 	}
 	r.BackupAge = o.Now().Sub(r.BackupStarted)
-	if ctx.Err() != nil {
-		return r, ctx.Err()
-	}
+	return ctx.Err() != nil
+}
 
-	// b. Restore into the scratch directory, isolated.
-	began = time.Now()
-	var port int
-	var settings []string
-	dataDir := filepath.Join(scratch, "data")
+// restore restores the backup into the scratch directory, isolated: socket only, archiving off,
+// no preloaded libraries, recovery settings towards the target.
+func (d *drill) restore(ctx context.Context) bool {
+	o := d.o
+	began := time.Now()
+	var err error
 	restored := ""
-	if o.Barman != nil {
-		err = ownedDataDir(scratch, dataDir, acct)
+	switch {
+	case o.Barman != nil:
+		err = ownedDataDir(d.scratch, d.dataDir, d.acct)
 		if err == nil {
-			err = o.Barman.restore(ctx, bset, dataDir, cred)
+			err = o.Barman.restore(ctx, d.bset, d.dataDir, d.cred)
 		}
-		restored = fmt.Sprintf("barman-cloud-restore restored backup %s from %s; barman-cloud-wal-restore as restore_command", bset.ID, o.Barman)
-	} else if o.PgBackRest != nil {
-		err = ownedDataDir(scratch, dataDir, acct)
+		restored = fmt.Sprintf("barman-cloud-restore restored backup %s from %s; barman-cloud-wal-restore as restore_command", d.bset.ID, o.Barman)
+	case o.PgBackRest != nil:
+		err = ownedDataDir(d.scratch, d.dataDir, d.acct)
 		if err == nil {
-			err = restorePgBackRest(ctx, o.PgBackRest, set, dataDir, o.Target, cred)
+			err = restorePgBackRest(ctx, o.PgBackRest, d.set, d.dataDir, o.Target, d.cred)
 		}
-		restored = fmt.Sprintf("pgBackRest restored backup %s (checking every file's checksum) with its archive-get as restore_command", set.Label)
-	} else {
-		copyStart := time.Now()
-		how := b.Format + " backup restored"
-		verified := b
-		if len(b.Chain) > 0 {
-			// pg_combinebackup writes the combined directory and a manifest of it, which
-			// pg_verifybackup then checks like a full backup's.
-			err = combine(ctx, binDir, b.Chain, dataDir)
-			combined := *b
-			combined.Manifest = filepath.Join(dataDir, "backup_manifest")
-			verified = &combined
-			how = fmt.Sprintf("chain of %d backups combined with pg_combinebackup", len(b.Chain))
-		} else {
-			err = b.Restore(dataDir)
-		}
-		copied := time.Since(copyStart)
-		verifyStart := time.Now()
-		if err == nil {
-			err = verifyManifest(ctx, binDir, verified, dataDir, a)
-		}
-		restored = fmt.Sprintf("%s to a scratch directory in %.1f s; manifest checked with pg_verifybackup in %.1f s",
-			how, copied.Seconds(), time.Since(verifyStart).Seconds())
+		restored = fmt.Sprintf("pgBackRest restored backup %s (checking every file's checksum) with its archive-get as restore_command", d.set.Label)
+	default:
+		restored, err = d.restoreBaseBackup(ctx)
 	}
 	if err == nil {
-		port, err = freePort()
+		d.port, err = freePort()
 	}
 	if err == nil {
 		restoreCommand := fmt.Sprintf(`cp "%s/%%f" "%%p"`, o.WALArchive)
@@ -262,59 +275,84 @@ func Drill(ctx context.Context, o Options) (*Report, error) {
 		case o.Barman != nil:
 			restoreCommand = o.Barman.restoreCommand()
 		}
-		settings, err = configure(dataDir, scratch, port, restoreCommand, o.Target)
+		d.settings, err = configure(d.dataDir, d.scratch, d.port, restoreCommand, o.Target)
 	}
 	if err == nil {
-		err = os.Chmod(scratch, 0o755)
+		err = os.Chmod(d.scratch, 0o755)
 	}
 	if err == nil {
-		err = chownTree(scratch, acct)
+		err = chownTree(d.scratch, d.acct)
 	}
-	if r.step("restore", began, err, restored+"; socket only, archiving off, no preloaded libraries") != nil {
-		return r, ctx.Err()
+	if d.r.step("restore", began, err, restored+"; socket only, archiving off, no preloaded libraries") != nil {
+		return true
 	}
-	if ctx.Err() != nil {
-		return r, ctx.Err()
-	}
+	return ctx.Err() != nil
+}
 
-	// c. Recover to the target and promote.
-	began = time.Now()
-	srv, err = start(binDir, dataDir, scratch, port, filepath.Join(scratch, "server.log"), cred, settings)
+// restoreBaseBackup copies (or, for an incremental chain, combines) a base backup into the data
+// directory and checks it against its manifest; it says how it went.
+func (d *drill) restoreBaseBackup(ctx context.Context) (string, error) {
+	b := d.b
+	copyStart := time.Now()
+	how := b.Format + " backup restored"
+	verified := b
+	var err error
+	if len(b.Chain) > 0 {
+		// pg_combinebackup writes the combined directory and a manifest of it, which
+		// pg_verifybackup then checks like a full backup's.
+		err = combine(ctx, d.binDir, b.Chain, d.dataDir)
+		combined := *b
+		combined.Manifest = filepath.Join(d.dataDir, "backup_manifest")
+		verified = &combined
+		how = fmt.Sprintf("chain of %d backups combined with pg_combinebackup", len(b.Chain))
+	} else {
+		err = b.Restore(d.dataDir)
+	}
+	copied := time.Since(copyStart)
+	verifyStart := time.Now()
+	if err == nil {
+		err = verifyManifest(ctx, d.binDir, verified, d.dataDir, d.a)
+	}
+	return fmt.Sprintf("%s to a scratch directory in %.1f s; manifest checked with pg_verifybackup in %.1f s",
+		how, copied.Seconds(), time.Since(verifyStart).Seconds()), err
+}
+
+// recover starts the scratch server, lets it recover to the target and promote, within Timeout.
+func (d *drill) recover(ctx context.Context) bool {
+	began := time.Now()
+	var err error
+	d.srv, err = start(d.binDir, d.dataDir, d.scratch, d.port, filepath.Join(d.scratch, "server.log"), d.cred, d.settings)
 	if err == nil && testHookRecovering != nil {
 		testHookRecovering()
 	}
 	if err == nil {
-		rctx, cancel := context.WithTimeout(ctx, o.Timeout)
-		err = srv.waitPromoted(rctx, o.User)
+		rctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+		err = d.srv.waitPromoted(rctx, d.o.User)
 		cancel()
 	}
-	recoveryDetail, rerr := r.readRecovery(srv, o, err)
-	if r.step("recover", began, rerr, recoveryDetail) != nil {
-		if ctx.Err() != nil {
-			return r, ctx.Err()
-		}
-		return r, nil
-	}
+	recoveryDetail, rerr := d.r.readRecovery(d.srv, d.o, err)
+	return d.r.step("recover", began, rerr, recoveryDetail) != nil
+}
 
-	// d. Assert: the sentinel, the checks, amcheck.
-	began = time.Now()
-	detail, err = assertData(ctx, srv, o)
-	if r.step("assert", began, err, detail) != nil {
-		return r, ctx.Err()
+// assert proves the data is there: the sentinel and the checks.
+func (d *drill) assert(ctx context.Context) bool {
+	began := time.Now()
+	detail, err := assertData(ctx, d.srv, d.o)
+	return d.r.step("assert", began, err, detail) != nil
+}
+
+// amcheck runs pg_amcheck over every table and B-tree index, when asked.
+func (d *drill) amcheck(ctx context.Context) bool {
+	if !d.o.Amcheck {
+		return false
 	}
-	if o.Amcheck {
-		began = time.Now()
-		out, err := exec.CommandContext(ctx, filepath.Join(binDir, "pg_amcheck"), "--install-missing", "--heapallindexed",
-			"-h", scratch, "-p", fmt.Sprint(port), "-U", o.User, "--all").CombinedOutput()
-		if err != nil {
-			err = fmt.Errorf("pg_amcheck found corruption or could not run: %w: %s", err, tail(string(out), 5))
-		}
-		if r.step("pg_amcheck", began, err, "every table and B-tree index checked (heapallindexed)") != nil {
-			return r, ctx.Err()
-		}
+	began := time.Now()
+	out, err := exec.CommandContext(ctx, filepath.Join(d.binDir, "pg_amcheck"), "--install-missing", "--heapallindexed",
+		"-h", d.scratch, "-p", fmt.Sprint(d.port), "-U", d.o.User, "--all").CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("pg_amcheck found corruption or could not run: %w: %s", err, tail(string(out), 5))
 	}
-	r.Passed = true
-	return r, nil
+	return d.r.step("pg_amcheck", began, err, "every table and B-tree index checked (heapallindexed)") != nil
 }
 
 // ownedDataDir makes the empty data directory a restore tool (pgBackRest, barman-cloud-restore)
