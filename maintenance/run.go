@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -227,6 +228,57 @@ var (
 // Cancelling ctx (SIGINT, SIGTERM) cancels the running statements on the server and returns the
 // summary so far with Interrupted set.
 func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*Summary, error) {
+	o = o.withDefaults()
+	began := time.Now()
+	if o.DryRun {
+		sum := dryRun(plan, o)
+		sum.Elapsed = time.Since(began)
+		return sum, nil
+	}
+	cfg = ConnConfig(cfg)
+	lockConn, err := takeLock(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer lockConn.Close(context.Background())
+	defer lockConn.Exec(context.Background(), connect.Marker+"SELECT pg_catalog.pg_advisory_unlock($1)", LockKey) //nolint:errcheck // the session's end releases it anyway
+
+	r := &run{cfg: cfg, plan: plan, o: o, queue: make(chan int), results: make([]Result, len(plan.Actions)),
+		pids: map[uint32]string{}, workerErr: make(chan error, o.Jobs)}
+	var wg sync.WaitGroup
+	for range o.Jobs {
+		wg.Go(func() { r.worker(ctx) })
+	}
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		r.reportProgress(ctx, lockConn, stopProgress)
+	}()
+	r.feed(ctx)
+	close(r.queue)
+	wg.Wait()
+	close(stopProgress)
+	<-progressDone
+
+	sum := &Summary{}
+	for _, res := range r.results {
+		sum.add(res)
+	}
+	sum.Interrupted = ctx.Err() != nil
+	sum.Elapsed = time.Since(began)
+	select {
+	case err := <-r.workerErr:
+		if sum.Done == 0 && !sum.Interrupted {
+			return sum, err
+		}
+	default:
+	}
+	return sum, nil
+}
+
+// withDefaults fills what the caller left out.
+func (o RunOptions) withDefaults() RunOptions {
 	if o.LockTimeout <= 0 {
 		o.LockTimeout = 5 * time.Second
 	}
@@ -236,180 +288,172 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, plan *Plan, o RunOptions) (*S
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	began := time.Now()
-	sum := &Summary{}
-	if o.DryRun {
-		// Simulate the window: the actions laid out on the jobs as a run would (Timeline).
-		var window time.Duration
-		if !o.Deadline.IsZero() {
-			window = max(time.Until(o.Deadline), time.Nanosecond)
-		}
-		for _, s := range Timeline(plan, o.Jobs, window) {
-			a := &plan.Actions[s.Action]
-			r := Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusDryRun, Estimate: a.Estimate, Pages: a.Pages}
-			switch {
-			case s.Skipped != "":
-				r.Status, r.Reason = StatusNotPermitted, a.NotPermitted
-			case !s.Fits:
-				r.Status, r.Reason = StatusNotStarted, fmt.Sprintf("estimated %v, %v would be left in the window", a.Estimate.Round(time.Second), (window-s.Start).Round(time.Second))
-			}
-			sum.add(r)
-		}
-		sum.Elapsed = time.Since(began)
-		return sum, nil
-	}
+	return o
+}
 
-	cfg = ConnConfig(cfg)
+// dryRun simulates the window: the actions laid out on the jobs as a run would (Timeline).
+func dryRun(plan *Plan, o RunOptions) *Summary {
+	sum := &Summary{}
+	var window time.Duration
+	if !o.Deadline.IsZero() {
+		window = max(time.Until(o.Deadline), time.Nanosecond)
+	}
+	for _, s := range Timeline(plan, o.Jobs, window) {
+		a := &plan.Actions[s.Action]
+		r := Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusDryRun, Estimate: a.Estimate, Pages: a.Pages}
+		switch {
+		case s.Skipped != "":
+			r.Status, r.Reason = StatusNotPermitted, a.NotPermitted
+		case !s.Fits:
+			r.Status, r.Reason = StatusNotStarted, fmt.Sprintf("estimated %v, %v would be left in the window", a.Estimate.Round(time.Second), (window-s.Start).Round(time.Second))
+		}
+		sum.add(r)
+	}
+	return sum
+}
+
+// takeLock opens the run's own session and takes the database's maintenance lock on it: a
+// standby is refused (ErrStandby), and so is a second run (ErrBusy).
+func takeLock(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	lockConn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, connect.ConnectError(cfg, err)
 	}
-	defer lockConn.Close(context.Background())
 	var standby, got bool
 	if err := lockConn.QueryRow(ctx, connect.Marker+"SELECT pg_catalog.pg_is_in_recovery()").Scan(&standby); err != nil {
+		lockConn.Close(context.Background())
 		return nil, err
 	}
 	if standby {
+		lockConn.Close(context.Background())
 		return nil, ErrStandby
 	}
 	if err := lockConn.QueryRow(ctx, connect.Marker+"SELECT pg_catalog.pg_try_advisory_lock($1)", LockKey).Scan(&got); err != nil {
+		lockConn.Close(context.Background())
 		return nil, err
 	}
 	if !got {
+		lockConn.Close(context.Background())
 		return nil, ErrBusy
 	}
-	defer lockConn.Exec(context.Background(), connect.Marker+"SELECT pg_catalog.pg_advisory_unlock($1)", LockKey) //nolint:errcheck // the session's end releases it anyway
+	return lockConn, nil
+}
 
-	queue := make(chan int)
-	results := make([]Result, len(plan.Actions))
-	var wg sync.WaitGroup
-	var pidsMu sync.Mutex
-	pids := map[uint32]string{}
-	workerErr := make(chan error, o.Jobs)
-	for w := 0; w < o.Jobs; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := &notices{}
-			wcfg := cfg.Copy()
-			wcfg.OnNotice = n.add
-			// A worker that cannot start still takes its share of the queue, marking each action
-			// not started: otherwise the feeder would wait on it for ever.
-			drain := func(why string) {
-				for i := range queue {
-					results[i] = Result{Table: plan.Actions[i].Table, Ops: plan.Actions[i].Ops, Status: StatusNotStarted, Reason: why}
-				}
-			}
-			conn, err := pgx.ConnectConfig(ctx, wcfg)
-			if err != nil {
-				workerErr <- connect.ConnectError(cfg, err)
-				drain("no session: " + err.Error())
-				return
-			}
-			defer conn.Close(context.Background())
-			setup := []string{fmt.Sprintf("SET lock_timeout = %d", o.LockTimeout.Milliseconds())}
-			if o.CostDelay > 0 {
-				setup = append(setup, fmt.Sprintf("SET vacuum_cost_delay = %g", float64(o.CostDelay.Microseconds())/1000))
-			}
-			if o.CostLimit > 0 {
-				setup = append(setup, fmt.Sprintf("SET vacuum_cost_limit = %d", o.CostLimit))
-			}
-			for _, s := range setup {
-				if _, err := conn.Exec(ctx, connect.Marker+s); err != nil {
-					workerErr <- fmt.Errorf("%s: %w", s, err)
-					drain(s + " failed: " + err.Error())
-					return
-				}
-			}
-			pid := conn.PgConn().PID()
-			for i := range queue {
-				a := &plan.Actions[i]
-				pidsMu.Lock()
-				pids[pid] = a.Table
-				pidsMu.Unlock()
-				results[i] = runAction(ctx, conn, n, a, plan.ServerVersion, o)
-				pidsMu.Lock()
-				delete(pids, pid)
-				pidsMu.Unlock()
-				logResult(o.Log, &results[i])
-			}
-		}()
+// run is one Run's shared state: the queue of action indexes the workers take, their results,
+// and which table each worker's backend is on (for the progress report).
+type run struct {
+	cfg       *pgx.ConnConfig
+	plan      *Plan
+	o         RunOptions
+	queue     chan int
+	results   []Result
+	pidsMu    sync.Mutex
+	pids      map[uint32]string
+	workerErr chan error
+}
+
+// worker runs the actions it takes from the queue on a session of its own.
+func (r *run) worker(ctx context.Context) {
+	plan, o := r.plan, r.o
+	n := &notices{}
+	wcfg := r.cfg.Copy()
+	wcfg.OnNotice = n.add
+	// A worker that cannot start still takes its share of the queue, marking each action
+	// not started: otherwise the feeder would wait on it for ever.
+	drain := func(why string) {
+		for i := range r.queue {
+			r.results[i] = Result{Table: plan.Actions[i].Table, Ops: plan.Actions[i].Ops, Status: StatusNotStarted, Reason: why}
+		}
 	}
-
-	stopProgress := make(chan struct{})
-	progressDone := make(chan struct{})
-	go func() {
-		defer close(progressDone)
-		if o.Progress == nil {
+	conn, err := pgx.ConnectConfig(ctx, wcfg)
+	if err != nil {
+		r.workerErr <- connect.ConnectError(r.cfg, err)
+		drain("no session: " + err.Error())
+		return
+	}
+	defer conn.Close(context.Background())
+	setup := []string{fmt.Sprintf("SET lock_timeout = %d", o.LockTimeout.Milliseconds())}
+	if o.CostDelay > 0 {
+		setup = append(setup, fmt.Sprintf("SET vacuum_cost_delay = %g", float64(o.CostDelay.Microseconds())/1000))
+	}
+	if o.CostLimit > 0 {
+		setup = append(setup, fmt.Sprintf("SET vacuum_cost_limit = %d", o.CostLimit))
+	}
+	for _, s := range setup {
+		if _, err := conn.Exec(ctx, connect.Marker+s); err != nil {
+			r.workerErr <- fmt.Errorf("%s: %w", s, err)
+			drain(s + " failed: " + err.Error())
 			return
 		}
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopProgress:
-				return
-			case <-tick.C:
-			}
-			pidsMu.Lock()
-			running := map[uint32]string{}
-			for p, t := range pids {
-				running[p] = t
-			}
-			pidsMu.Unlock()
-			if len(running) == 0 {
-				continue
-			}
-			o.Progress(readProgress(ctx, lockConn, running))
-		}
-	}()
+	}
+	pid := conn.PgConn().PID()
+	for i := range r.queue {
+		a := &plan.Actions[i]
+		r.pidsMu.Lock()
+		r.pids[pid] = a.Table
+		r.pidsMu.Unlock()
+		r.results[i] = runAction(ctx, conn, n, a, plan.ServerVersion, o)
+		r.pidsMu.Lock()
+		delete(r.pids, pid)
+		r.pidsMu.Unlock()
+		logResult(o.Log, &r.results[i])
+	}
+}
 
-	// Hand out the actions in order; once the context ends, none more start.
-feed:
+// reportProgress tells o.Progress, every second until stop, how far each running action is.
+func (r *run) reportProgress(ctx context.Context, lockConn *pgx.Conn, stop <-chan struct{}) {
+	if r.o.Progress == nil {
+		return
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		r.pidsMu.Lock()
+		running := maps.Clone(r.pids)
+		r.pidsMu.Unlock()
+		if len(running) == 0 {
+			continue
+		}
+		r.o.Progress(readProgress(ctx, lockConn, running))
+	}
+}
+
+// feed hands out the actions in order; what may not or cannot fit is recorded instead, and once
+// the context ends, none more start.
+func (r *run) feed(ctx context.Context) {
+	plan, o := r.plan, r.o
 	for i := range plan.Actions {
 		a := &plan.Actions[i]
 		if a.NotPermitted != "" {
 			// Checked up front: PostgreSQL would skip it with only a WARNING.
-			results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotPermitted, Estimate: a.Estimate, Pages: a.Pages, Reason: a.NotPermitted}
-			logResult(o.Log, &results[i])
+			r.results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotPermitted, Estimate: a.Estimate, Pages: a.Pages, Reason: a.NotPermitted}
+			logResult(o.Log, &r.results[i])
 			continue
 		}
 		if !o.Deadline.IsZero() {
 			if left := time.Until(o.Deadline); a.Estimate > left {
-				results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotStarted, Estimate: a.Estimate, Pages: a.Pages,
+				r.results[i] = Result{Table: a.Table, Ops: a.Ops, SQL: Statement(a, plan.ServerVersion, o), Status: StatusNotStarted, Estimate: a.Estimate, Pages: a.Pages,
 					Reason: fmt.Sprintf("estimated %v, %v left in the window", a.Estimate.Round(time.Second), left.Round(time.Second))}
-				logResult(o.Log, &results[i])
+				logResult(o.Log, &r.results[i])
 				continue
 			}
 		}
 		select {
-		case queue <- i:
+		case r.queue <- i:
 		case <-ctx.Done():
 			for j := i; j < len(plan.Actions); j++ {
-				if results[j].Status == "" {
-					results[j] = Result{Table: plan.Actions[j].Table, Ops: plan.Actions[j].Ops, Status: StatusNotStarted, Reason: "interrupted", Pages: plan.Actions[j].Pages}
+				if r.results[j].Status == "" {
+					r.results[j] = Result{Table: plan.Actions[j].Table, Ops: plan.Actions[j].Ops, Status: StatusNotStarted, Reason: "interrupted", Pages: plan.Actions[j].Pages}
 				}
 			}
-			break feed
+			return
 		}
 	}
-	close(queue)
-	wg.Wait()
-	close(stopProgress)
-	<-progressDone
-	for _, r := range results {
-		sum.add(r)
-	}
-	sum.Interrupted = ctx.Err() != nil
-	sum.Elapsed = time.Since(began)
-	select {
-	case err := <-workerErr:
-		if sum.Done == 0 && !sum.Interrupted {
-			return sum, err
-		}
-	default:
-	}
-	return sum, nil
 }
 
 func (s *Summary) add(r Result) {

@@ -21,33 +21,48 @@ type Check struct {
 	Finding *finding.Finding `json:"finding,omitempty"`
 }
 
-// Evaluate turns the observed state into checks, in a fixed order. It does no I/O.
+// Evaluate turns the observed state into checks, in the order `check` prints them: one rule
+// per function below, each adding its check (or checks; none where it does not apply).
 func Evaluate(s *State) []Check {
 	var checks []Check
 	add := func(name, observed string, f *finding.Finding) {
 		checks = append(checks, Check{Name: name, OK: f == nil, Observed: observed, Finding: f})
 	}
-	ev := func(pairs ...any) finding.Evidence { return finding.Facts(pairs...) }
+	for _, rule := range rules {
+		rule(s, add)
+	}
+	return checks
+}
 
-	// Server version.
+// rules are Evaluate's checks, in order.
+var rules = []func(s *State, add func(name, observed string, f *finding.Finding)){
+	checkServerVersion, checkPGSSPreloaded, checkPGSSCreated, checkPGSSUpToDate, checkTracking, checkComputeQueryID, checkReadAllStats, checkPlannerProofs, checkUntrack, checkEvictions, checkTrackIOTiming, checkHypoPG,
+}
+
+// pgssPreloaded: pg_stat_statements is loaded (or listed to be, when the role cannot tell).
+func pgssPreloaded(s *State) bool { return s.PGSSLoaded || preloaded(s.SharedPreloadLibraries) }
+
+// checkServerVersion: the server is a version pgtune supports (13 or newer).
+func checkServerVersion(s *State, add func(name, observed string, f *finding.Finding)) {
 	var f *finding.Finding
 	if s.ServerVersionNum < MinServerVersion {
 		f = &finding.Finding{Rule: "check.server.unsupported_version", Kind: finding.KindPrerequisite, Severity: finding.SeverityCritical,
 			Title:    "PostgreSQL " + s.ServerVersion + " is older than pgtune supports (13)",
 			Detail:   "pgtune reads catalog views and pg_stat_statements columns that exist from PostgreSQL 13 on.",
-			Evidence: ev("server_version", s.ServerVersion),
+			Evidence: finding.Facts("server_version", s.ServerVersion),
 			Action:   "upgrade the server to PostgreSQL 13 or newer"}
 	}
 	add("server version 13 or newer", s.ServerVersion, f)
+}
 
-	// pg_stat_statements preloaded.
-	f = nil
-	isPreloaded := s.PGSSLoaded || preloaded(s.SharedPreloadLibraries)
+// checkPGSSPreloaded: pg_stat_statements is in shared_preload_libraries.
+func checkPGSSPreloaded(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
 	libsObserved := quoteOrEmpty(s.SharedPreloadLibraries)
 	if s.SettingsHidden {
 		libsObserved = "(hidden: needs pg_read_all_settings)"
 	}
-	if !isPreloaded {
+	if !pgssPreloaded(s) {
 		libs := strings.TrimSpace(s.SharedPreloadLibraries)
 		want := "pg_stat_statements"
 		if libs != "" {
@@ -60,13 +75,15 @@ func Evaluate(s *State) []Check {
 		f = &finding.Finding{Rule: "check.pg_stat_statements.not_preloaded", Kind: finding.KindPrerequisite, Severity: finding.SeverityCritical,
 			Title:    "pg_stat_statements is not loaded",
 			Detail:   "pgtune learns the workload from pg_stat_statements, which only records statements when it is in shared_preload_libraries. Changing it needs a server restart.",
-			Evidence: ev("shared_preload_libraries", libsObserved),
+			Evidence: finding.Facts("shared_preload_libraries", libsObserved),
 			SQL:      sql, Action: action}
 	}
 	add("pg_stat_statements in shared_preload_libraries", libsObserved, f)
+}
 
-	// Extension created in this database.
-	f = nil
+// checkPGSSCreated: the extension is created in this database.
+func checkPGSSCreated(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
 	observed := "version " + s.PGSSInstalled + " in schema " + s.PGSSSchema
 	switch {
 	case s.PGSSDefault == "":
@@ -80,49 +97,59 @@ func Evaluate(s *State) []Check {
 		f = &finding.Finding{Rule: "check.pg_stat_statements.not_created", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 			Title:    "pg_stat_statements is not created in database " + s.Database,
 			Detail:   "The extension's view must exist in the database pgtune connects to. Creating it is cheap and needs no restart.",
-			Evidence: ev("available_version", s.PGSSDefault),
+			Evidence: finding.Facts("available_version", s.PGSSDefault),
 			SQL:      "CREATE EXTENSION pg_stat_statements;"}
 	}
 	add("pg_stat_statements created", observed, f)
+}
 
-	// Extension up to date (after pg_upgrade the old version stays until updated).
+// checkPGSSUpToDate: the extension is up to date (after pg_upgrade the old version stays until updated).
+func checkPGSSUpToDate(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
 	if s.PGSSInstalled != "" && s.PGSSDefault != "" {
-		f = nil
 		wantMajor, wantMinor := majorMinor(s.PGSSDefault)
 		if !versionAtLeast(s.PGSSInstalled, wantMajor, wantMinor) {
 			f = &finding.Finding{Rule: "check.pg_stat_statements.outdated", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 				Title:    "pg_stat_statements " + s.PGSSInstalled + " is older than the server's " + s.PGSSDefault,
 				Detail:   "An extension is not updated by pg_upgrade; the older version lacks columns pgtune uses (I/O timings, WAL, JIT).",
-				Evidence: ev("installed", s.PGSSInstalled, "available", s.PGSSDefault),
+				Evidence: finding.Facts("installed", s.PGSSInstalled, "available", s.PGSSDefault),
 				SQL:      "ALTER EXTENSION pg_stat_statements UPDATE;"}
 		}
 		add("pg_stat_statements up to date", s.PGSSInstalled+" (server offers "+s.PGSSDefault+")", f)
 	}
+}
 
-	// Tracking switched on.
-	if isPreloaded {
-		f = nil
+// checkTracking: pg_stat_statements.track records statements.
+func checkTracking(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
+	if pgssPreloaded(s) {
 		if s.PGSSTrack == "none" {
 			f = &finding.Finding{Rule: "check.pg_stat_statements.track_none", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 				Title:    "pg_stat_statements.track is none: nothing is recorded",
-				Evidence: ev("pg_stat_statements.track", s.PGSSTrack),
+				Evidence: finding.Facts("pg_stat_statements.track", s.PGSSTrack),
 				SQL:      "ALTER SYSTEM SET pg_stat_statements.track = 'top'; SELECT pg_reload_conf();"}
 		}
 		add("pg_stat_statements.track records statements", s.PGSSTrack, f)
 	}
-	if s.ServerVersionNum >= 140000 && isPreloaded {
-		f = nil
+}
+
+// checkComputeQueryID: from 14, query IDs computed (pg_stat_statements records nothing without).
+func checkComputeQueryID(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
+	if s.ServerVersionNum >= 140000 && pgssPreloaded(s) {
 		if s.ComputeQueryID == "off" {
 			f = &finding.Finding{Rule: "check.compute_query_id.off", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 				Title:    "compute_query_id is off, so pg_stat_statements records nothing",
-				Evidence: ev("compute_query_id", s.ComputeQueryID),
+				Evidence: finding.Facts("compute_query_id", s.ComputeQueryID),
 				SQL:      "ALTER SYSTEM SET compute_query_id = 'auto'; SELECT pg_reload_conf();"}
 		}
 		add("compute_query_id on or auto", s.ComputeQueryID, f)
 	}
+}
 
-	// Privilege to read everyone's statements.
-	f = nil
+// checkReadAllStats: the privilege to read everyone's statements.
+func checkReadAllStats(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
 	who := s.User
 	switch {
 	case s.Superuser:
@@ -134,27 +161,31 @@ func Evaluate(s *State) []Check {
 		f = &finding.Finding{Rule: "check.privileges.read_all_stats", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 			Title:    "user " + s.User + " cannot read other roles' statements",
 			Detail:   "Without pg_read_all_stats, pg_stat_statements hides the text and queryid of every statement run by another role, so the advice would rest on this user's own statements only.",
-			Evidence: ev("user", s.User),
+			Evidence: finding.Facts("user", s.User),
 			SQL:      fmt.Sprintf("GRANT pg_read_all_stats TO %s;  -- or GRANT pg_monitor", quote.Ident(s.User))}
 	}
 	add("may read all roles' statistics", who, f)
+}
 
-	// SELECT on the tables: EXPLAIN needs it, and every planner proof is an EXPLAIN.
-	f = nil
-	observed = fmt.Sprintf("all %d tables", s.Tables)
+// checkPlannerProofs: SELECT on the tables, since EXPLAIN needs it, and every planner proof is an EXPLAIN.
+func checkPlannerProofs(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
+	observed := fmt.Sprintf("all %d tables", s.Tables)
 	if s.Unreadable > 0 {
 		observed = fmt.Sprintf("no SELECT on %d of %d tables", s.Unreadable, s.Tables)
 		f = &finding.Finding{Rule: "check.privileges.planner_proofs", Kind: finding.KindPrerequisite, Severity: finding.SeverityHigh,
 			Title:    fmt.Sprintf("user %s cannot EXPLAIN statements on %d of %d tables, so no index advice can be proven there", s.User, s.Unreadable, s.Tables),
 			Detail:   "pgtune proves each index with EXPLAIN, which PostgreSQL allows only to a role that may SELECT from the tables (pg_monitor alone does not). EXPLAIN reads no rows; the privilege is what the planner checks.",
-			Evidence: ev("tables without SELECT", strings.Join(s.UnreadableExamples, ", ")),
+			Evidence: finding.Facts("tables without SELECT", strings.Join(s.UnreadableExamples, ", ")),
 			SQL:      PlannerGrant(s.User, s.ServerVersionNum)}
 	}
 	add("may plan the workload (SELECT on its tables)", observed, f)
+}
 
-	// pgtune's own footprint in pg_stat_statements.
-	f = nil
-	observed = "yes: pgtune's sessions run with pg_stat_statements.track = none"
+// checkUntrack: pgtune's own statements leave no footprint in pg_stat_statements.
+func checkUntrack(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
+	observed := "yes: pgtune's sessions run with pg_stat_statements.track = none"
 	if !s.MayUntrack && s.PGSSLoaded {
 		observed = "no: pgtune's statements are recorded (marked, and left out of the workload)"
 		if s.ServerVersionNum >= 150000 {
@@ -167,33 +198,40 @@ func Evaluate(s *State) []Check {
 		}
 	}
 	add("leaves pg_stat_statements untouched", observed, f)
+}
 
-	// Evictions.
+// checkEvictions: pg_stat_statements evicted nothing since its reset.
+func checkEvictions(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
 	if s.PGSSDealloc >= 0 {
-		f = nil
 		if s.PGSSDealloc > 0 {
 			f = &finding.Finding{Rule: "check.pg_stat_statements.evictions", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 				Title:    fmt.Sprintf("pg_stat_statements evicted %d entries since its last reset", s.PGSSDealloc),
 				Detail:   "More distinct statements ran than pg_stat_statements.max keeps; rarely run statements lose their statistics and totals are understated.",
-				Evidence: ev("dealloc", fmt.Sprint(s.PGSSDealloc), "pg_stat_statements.max", fmt.Sprint(s.PGSSMax)),
+				Evidence: finding.Facts("dealloc", fmt.Sprint(s.PGSSDealloc), "pg_stat_statements.max", fmt.Sprint(s.PGSSMax)),
 				SQL:      fmt.Sprintf("ALTER SYSTEM SET pg_stat_statements.max = %d;", max(2*s.PGSSMax, 10000)), Action: "restart PostgreSQL"}
 		}
 		add("no pg_stat_statements evictions", fmt.Sprintf("%d evicted (max %d)", s.PGSSDealloc, s.PGSSMax), f)
 	}
+}
 
-	// track_io_timing.
-	f = nil
+// checkTrackIOTiming: track_io_timing is on.
+func checkTrackIOTiming(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
 	if s.TrackIOTiming != "on" {
 		f = &finding.Finding{Rule: "check.track_io_timing.off", Kind: finding.KindPrerequisite, Severity: finding.SeverityLow,
 			Title:    "track_io_timing is off",
 			Detail:   "Without it pg_stat_statements cannot tell time spent reading from disk apart from CPU time. Its overhead is small on most platforms (check with pg_test_timing).",
-			Evidence: ev("track_io_timing", s.TrackIOTiming),
+			Evidence: finding.Facts("track_io_timing", s.TrackIOTiming),
 			SQL:      "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();"}
 	}
 	add("track_io_timing on", s.TrackIOTiming, f)
+}
 
-	// HypoPG.
-	f = nil
+// checkHypoPG: HypoPG is there for what-if indexes.
+func checkHypoPG(s *State, add func(name, observed string, f *finding.Finding)) {
+	var f *finding.Finding
+	var observed string
 	switch {
 	case !s.HypoPGAvailable:
 		observed = "not available on this server"
@@ -211,7 +249,6 @@ func Evaluate(s *State) []Check {
 		observed = "version " + s.HypoPGInstalled
 	}
 	add("HypoPG for what-if indexes", observed, f)
-	return checks
 }
 
 // PlannerGrant is the grant that lets user EXPLAIN the workload: pg_read_all_data on 14+ (all

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,80 @@ func ReadStatementsCSV(r io.Reader) (*dbstate.Statements, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
+	cols, err := readCSVHeader(cr)
+	if err != nil {
+		return nil, err
+	}
+	out := &dbstate.Statements{Dealloc: -1}
+	dbs := map[string]bool{}
+	for line := 2; ; line++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the statements CSV does not parse at line %d: %w", line, err)
+		}
+		row, db, hidden, err := cols.row(rec, line)
+		if err != nil {
+			return nil, err
+		}
+		if db != "" {
+			dbs[db] = true
+		}
+		switch {
+		case hidden:
+			// Another role's statement, its text and queryid hidden from the exporting role.
+			out.Hidden++
+			out.HiddenCalls += row.Calls
+			out.HiddenMs += row.TotalExecMs
+		case strings.HasPrefix(row.Query, "/* pgtune */"):
+			out.Own++
+		default:
+			out.Rows = append(out.Rows, row)
+		}
+	}
+	if len(dbs) > 1 {
+		ids := slices.Sorted(maps.Keys(dbs))
+		return nil, fmt.Errorf("the statements CSV holds rows of %d databases (dbid %s); export one database's rows: %s",
+			len(dbs), strings.Join(ids, ", "), CSVExportHint)
+	}
+	return out, nil
+}
+
+// csvColumns are where an export's header puts the columns pgtune reads (-1: absent).
+type csvColumns struct {
+	header                      []string
+	query, calls, total         int
+	queryID, db, toplevel, user int
+	counters                    []int // by csvCounters
+}
+
+// csvCounters are the optional counters, each under its names (the newest first).
+var csvCounters = []struct {
+	names []string
+	set   func(*dbstate.StatementRow, float64)
+}{
+	{[]string{"min_exec_time", "min_time"}, func(s *dbstate.StatementRow, v float64) { s.MinExecMs = v }},
+	{[]string{"max_exec_time", "max_time"}, func(s *dbstate.StatementRow, v float64) { s.MaxExecMs = v }},
+	{[]string{"mean_exec_time", "mean_time"}, func(s *dbstate.StatementRow, v float64) { s.MeanExecMs = v }},
+	{[]string{"stddev_exec_time", "stddev_time"}, func(s *dbstate.StatementRow, v float64) { s.StddevExecMs = v }},
+	{[]string{"rows"}, func(s *dbstate.StatementRow, v float64) { s.Rows = int64(v) }},
+	{[]string{"plans"}, func(s *dbstate.StatementRow, v float64) { s.Plans = int64(v) }},
+	{[]string{"total_plan_time"}, func(s *dbstate.StatementRow, v float64) { s.TotalPlanMs = v }},
+	{[]string{"shared_blks_hit"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksHit = int64(v) }},
+	{[]string{"shared_blks_read"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksRead = int64(v) }},
+	{[]string{"shared_blks_dirtied"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksDirt = int64(v) }},
+	{[]string{"shared_blks_written"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksWrit = int64(v) }},
+	{[]string{"temp_blks_read"}, func(s *dbstate.StatementRow, v float64) { s.TempBlksRead = int64(v) }},
+	{[]string{"temp_blks_written"}, func(s *dbstate.StatementRow, v float64) { s.TempBlksWrit = int64(v) }},
+	{[]string{"shared_blk_read_time", "blk_read_time"}, func(s *dbstate.StatementRow, v float64) { s.BlkReadMs = v }},
+	{[]string{"shared_blk_write_time", "blk_write_time"}, func(s *dbstate.StatementRow, v float64) { s.BlkWriteMs = v }},
+	{[]string{"wal_bytes"}, func(s *dbstate.StatementRow, v float64) { s.WalBytes = v }},
+}
+
+// readCSVHeader reads the header row and finds the columns; the three pgtune needs must be there.
+func readCSVHeader(cr *csv.Reader) (*csvColumns, error) {
 	header, err := cr.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -30,6 +105,7 @@ func ReadStatementsCSV(r io.Reader) (*dbstate.Statements, error) {
 		}
 		return nil, fmt.Errorf("the statements CSV does not parse: %w", err)
 	}
+	header = slices.Clone(header) // the reader reuses its record
 	col := map[string]int{}
 	for i, h := range header {
 		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
@@ -42,9 +118,10 @@ func ReadStatementsCSV(r io.Reader) (*dbstate.Statements, error) {
 		}
 		return -1
 	}
-	iQuery, iCalls, iTotal := pick("query"), pick("calls"), pick("total_exec_time", "total_time")
+	c := &csvColumns{header: header, query: pick("query"), calls: pick("calls"), total: pick("total_exec_time", "total_time"),
+		queryID: pick("queryid"), db: pick("dbid"), toplevel: pick("toplevel"), user: pick("userid", "rolname", "user")}
 	var missing []string
-	for name, i := range map[string]int{"query": iQuery, "calls": iCalls, "total_exec_time": iTotal} {
+	for name, i := range map[string]int{"query": c.query, "calls": c.calls, "total_exec_time": c.total} {
 		if i < 0 {
 			missing = append(missing, name)
 		}
@@ -54,118 +131,66 @@ func ReadStatementsCSV(r io.Reader) (*dbstate.Statements, error) {
 		return nil, fmt.Errorf("the statements CSV lacks column(s) %s (its header has: %s); export the whole view with: %s",
 			strings.Join(missing, ", "), strings.Join(header, ", "), CSVExportHint)
 	}
-	iQueryID, iDB, iTop, iUser := pick("queryid"), pick("dbid"), pick("toplevel"), pick("userid", "rolname", "user")
-	counters := []struct {
-		names []string
-		set   func(*dbstate.StatementRow, float64)
-	}{
-		{[]string{"min_exec_time", "min_time"}, func(s *dbstate.StatementRow, v float64) { s.MinExecMs = v }},
-		{[]string{"max_exec_time", "max_time"}, func(s *dbstate.StatementRow, v float64) { s.MaxExecMs = v }},
-		{[]string{"mean_exec_time", "mean_time"}, func(s *dbstate.StatementRow, v float64) { s.MeanExecMs = v }},
-		{[]string{"stddev_exec_time", "stddev_time"}, func(s *dbstate.StatementRow, v float64) { s.StddevExecMs = v }},
-		{[]string{"rows"}, func(s *dbstate.StatementRow, v float64) { s.Rows = int64(v) }},
-		{[]string{"plans"}, func(s *dbstate.StatementRow, v float64) { s.Plans = int64(v) }},
-		{[]string{"total_plan_time"}, func(s *dbstate.StatementRow, v float64) { s.TotalPlanMs = v }},
-		{[]string{"shared_blks_hit"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksHit = int64(v) }},
-		{[]string{"shared_blks_read"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksRead = int64(v) }},
-		{[]string{"shared_blks_dirtied"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksDirt = int64(v) }},
-		{[]string{"shared_blks_written"}, func(s *dbstate.StatementRow, v float64) { s.SharedBlksWrit = int64(v) }},
-		{[]string{"temp_blks_read"}, func(s *dbstate.StatementRow, v float64) { s.TempBlksRead = int64(v) }},
-		{[]string{"temp_blks_written"}, func(s *dbstate.StatementRow, v float64) { s.TempBlksWrit = int64(v) }},
-		{[]string{"shared_blk_read_time", "blk_read_time"}, func(s *dbstate.StatementRow, v float64) { s.BlkReadMs = v }},
-		{[]string{"shared_blk_write_time", "blk_write_time"}, func(s *dbstate.StatementRow, v float64) { s.BlkWriteMs = v }},
-		{[]string{"wal_bytes"}, func(s *dbstate.StatementRow, v float64) { s.WalBytes = v }},
+	for _, k := range csvCounters {
+		c.counters = append(c.counters, pick(k.names...))
 	}
-	idx := make([]int, len(counters))
-	for i, c := range counters {
-		idx[i] = pick(c.names...)
-	}
+	return c, nil
+}
 
-	out := &dbstate.Statements{Dealloc: -1}
-	dbs := map[string]bool{}
-	line := 1
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
+// row reads one record (at line) into a statement row, and the database it belongs to; hidden
+// is a row whose queryid or text the exporting role could not see.
+func (c *csvColumns) row(rec []string, line int) (row dbstate.StatementRow, db string, hidden bool, err error) {
+	get := func(i int) string {
+		if i < 0 || i >= len(rec) {
+			return ""
 		}
-		line++
-		if err != nil {
-			return nil, fmt.Errorf("the statements CSV does not parse at line %d: %w", line, err)
+		return rec[i]
+	}
+	if len(rec) < len(c.header) {
+		return row, "", false, fmt.Errorf("the statements CSV's line %d has %d fields, its header %d", line, len(rec), len(c.header))
+	}
+	num := func(name string, i int) (float64, error) {
+		s := strings.TrimSpace(get(i))
+		if s == "" {
+			return 0, nil
 		}
-		get := func(i int) string {
-			if i < 0 || i >= len(rec) {
-				return ""
-			}
-			return rec[i]
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("the statements CSV's line %d: %s is %q, not a count", line, name, s)
 		}
-		if len(rec) < len(header) {
-			return nil, fmt.Errorf("the statements CSV's line %d has %d fields, its header %d", line, len(rec), len(header))
-		}
-		num := func(name string, i int) (float64, error) {
-			s := strings.TrimSpace(get(i))
-			if s == "" {
-				return 0, nil
-			}
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil || v < 0 {
-				return 0, fmt.Errorf("the statements CSV's line %d: %s is %q, not a count", line, name, s)
-			}
-			return v, nil
-		}
-		var row dbstate.StatementRow
-		row.Query = get(iQuery)
-		calls, err := num("calls", iCalls)
-		if err != nil {
-			return nil, err
-		}
-		row.Calls = int64(calls)
-		if row.TotalExecMs, err = num("total_exec_time", iTotal); err != nil {
-			return nil, err
-		}
-		for i, c := range counters {
-			if idx[i] < 0 {
-				continue
-			}
-			v, err := num(c.names[0], idx[i])
-			if err != nil {
-				return nil, err
-			}
-			c.set(&row, v)
-		}
-		if db := get(iDB); db != "" {
-			dbs[db] = true
-		}
-		row.Toplevel = get(iTop) != "f" && get(iTop) != "false"
-		row.User = get(iUser)
-		qid := strings.TrimSpace(get(iQueryID))
-		if qid == "" || row.Query == "<insufficient privilege>" {
-			out.Hidden++
-			out.HiddenCalls += row.Calls
-			out.HiddenMs += row.TotalExecMs
+		return v, nil
+	}
+	row.Query = get(c.query)
+	calls, err := num("calls", c.calls)
+	if err != nil {
+		return row, "", false, err
+	}
+	row.Calls = int64(calls)
+	if row.TotalExecMs, err = num("total_exec_time", c.total); err != nil {
+		return row, "", false, err
+	}
+	for i, k := range csvCounters {
+		if c.counters[i] < 0 {
 			continue
 		}
-		id, err := strconv.ParseInt(qid, 10, 64)
+		v, err := num(k.names[0], c.counters[i])
 		if err != nil {
-			return nil, fmt.Errorf("the statements CSV's line %d: queryid %q is not a number", line, qid)
+			return row, "", false, err
 		}
-		row.QueryID = dbstate.QueryID(id)
-		if strings.HasPrefix(row.Query, "/* pgtune */") {
-			out.Own++
-			continue
-		}
-		out.Rows = append(out.Rows, row)
+		k.set(&row, v)
 	}
-	if len(dbs) > 1 {
-		var ids []string
-		for d := range dbs {
-			ids = append(ids, d)
-		}
-		sortStrings(ids)
-		return nil, fmt.Errorf("the statements CSV holds rows of %d databases (dbid %s); export one database's rows: %s",
-			len(dbs), strings.Join(ids, ", "), CSVExportHint)
+	row.Toplevel = get(c.toplevel) != "f" && get(c.toplevel) != "false"
+	row.User = get(c.user)
+	qid := strings.TrimSpace(get(c.queryID))
+	if qid == "" || row.Query == "<insufficient privilege>" {
+		return row, get(c.db), true, nil
 	}
-	return out, nil
+	id, err := strconv.ParseInt(qid, 10, 64)
+	if err != nil {
+		return row, "", false, fmt.Errorf("the statements CSV's line %d: queryid %q is not a number", line, qid)
+	}
+	row.QueryID = dbstate.QueryID(id)
+	return row, get(c.db), false, nil
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
