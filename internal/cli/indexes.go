@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bookedbarber/pgtune/advisor/audit"
+	"github.com/bookedbarber/pgtune/workload"
 
 	"github.com/jackc/pgx/v5"
 
@@ -120,25 +121,9 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	if _, _, err := parseBudget(*budget); err != nil {
 		return usageErrorf("indexes generate: --budget: %w", err)
 	}
-	// The directory as 'migrate up' will read it (one reader, the parser's names): numbering
-	// after a directory up refuses would only add to what blocks the pipeline.
-	d, err := migrations.ReadDir(*dir)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		d = nil // written on the first run
-	case err != nil:
-		return fmt.Errorf("read --dir %s: %w", *dir, err)
-	case len(d.Problems) > 0:
-		return usageErrorf("indexes generate: --dir %s: %w", *dir, &migrations.DirError{Dir: *dir, Problems: d.Problems})
-	}
-	last, known, creates, err := d.Planned()
+	last, known, planned, err := plannedIn(*dir)
 	if err != nil {
-		return fmt.Errorf("read --dir %s: a migration does not parse: %w", *dir, err)
-	}
-	// Indexes DIR's migrations will create count as in place: a second run builds on them.
-	var planned []*indexes.Candidate
-	for _, ix := range creates {
-		planned = append(planned, indexes.FromIndex(ix))
+		return err
 	}
 	log, _ := fs.logger()
 	snap, kind, err := src.load(ctx, fs, "indexes generate")
@@ -158,29 +143,11 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	wl := build.Workload(snap, cat, nil)
 	cands := indexes.Generate(wl, cat)
 
-	// The planner proves each index through HypoPG on a live database; without it (or offline),
-	// costs are estimated from the statistics, and the files say so.
-	var coster indexes.Coster
-	var explains func() int
-	estimated := kind != "live" || snap.Extension("hypopg") == nil
-	if estimated {
-		est := indexes.NewEstimator(wl, cat)
-		coster, explains = est, func() int { return est.Estimates }
-		log.Warn("no HypoPG to ask the planner: index costs are estimated from pg_stats", "source", kind)
-	} else {
-		conn, cfg, err := fs.connect(ctx, log)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		w, err := indexes.NewWhatIf(ctx, conn, snap.Server.VersionNum)
-		if err != nil {
-			return fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
-		}
-		defer w.Close(context.Background())
-		parallel(w, *sessions, fs, log)
-		coster, explains = w, func() int { return w.Explains }
+	coster, explains, estimated, closeCoster, err := indexCoster(ctx, fs, snap, kind, wl, cat, *sessions, log)
+	if err != nil {
+		return err
 	}
+	defer closeCoster()
 	p := newProgress(e.stderr)
 	p.update("pricing %d candidates", len(cands))
 	maxTexts := 0
@@ -207,28 +174,8 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	var dropList []indexes.Drop
 	var refused []indexes.RefusedDrop
 	if *drops {
-		// With HypoPG 1.4+ every drop is priced with the planner, the index hidden and the
-		// proposals in place; a drop that makes any statement dearer is not written.
-		hc, canProve := coster.(indexes.HidingCoster)
-		canProve = canProve && hc.CanHideIndexes()
-		// The drops start from the audit's findings (duplicates, unused, skip-scan-redundant).
-		dropList = redundantIndexes(audit.Analyze(cat, snap.TakenAt), cat, res, canProve, log)
-		if canProve && len(dropList) > 0 {
-			config := slices.Clone(planned)
-			for _, pr := range res.Proposals {
-				config = append(config, pr.Candidate)
-			}
-			p.update("pricing %d drops with the indexes hidden", len(dropList))
-			dropList, refused, err = indexes.ProveDrops(ctx, wl, cat, hc, config, dropList)
-			p.done()
-			if err != nil {
-				return fmt.Errorf("indexes generate: price the drops: %w", err)
-			}
-			for _, r := range refused {
-				log.Warn("drop not written", "index", r.Index, "reason", r.Reason)
-			}
-		} else if len(dropList) > 0 {
-			log.Info("drops not priced with the planner (HypoPG 1.4+ hides indexes; this server's cannot, or the run is offline): they rest on the audit's rules")
+		if dropList, refused, err = generateDrops(ctx, snap, wl, cat, coster, res, planned, p, log); err != nil {
+			return err
 		}
 	}
 	migs := indexes.Migrations(res.Proposals, dropList, indexes.PartitionsOf(snap.Tables), last, known, time.Now().UTC())
@@ -266,6 +213,90 @@ func runIndexes(ctx context.Context, cmd *command, e *env, args []string) error 
 	}
 	return fs.write(sum, report.Table{Title: fmt.Sprintf("Wrote %d migrations into %s", len(migs), *dir),
 		Columns: []string{"file", "statement"}, Rows: rows, Note: note})
+}
+
+// plannedIn reads the directory as 'migrate up' will (one reader, the parser's names): its last
+// version, the names its migrations handle, and the indexes they create as candidates in place
+// (a second run builds on them). A directory up refuses is refused here too: numbering after it
+// would only add to what blocks the pipeline. A missing directory plans nothing.
+func plannedIn(dir string) (last int, known map[string]bool, planned []*indexes.Candidate, err error) {
+	d, err := migrations.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		d = nil // written on the first run
+	case err != nil:
+		return 0, nil, nil, fmt.Errorf("read --dir %s: %w", dir, err)
+	case len(d.Problems) > 0:
+		return 0, nil, nil, usageErrorf("indexes generate: --dir %s: %w", dir, &migrations.DirError{Dir: dir, Problems: d.Problems})
+	}
+	last, known, creates, err := d.Planned()
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("read --dir %s: a migration does not parse: %w", dir, err)
+	}
+	for _, ix := range creates {
+		planned = append(planned, indexes.FromIndex(ix))
+	}
+	return last, known, planned, nil
+}
+
+// indexCoster is what prices the candidates: the planner through HypoPG on a live database (on
+// helper sessions too); without it (or offline), the statistics estimator, and the files say so.
+// explains counts what it priced; closeCoster ends its sessions.
+func indexCoster(ctx context.Context, fs *flagSet, snap *dbstate.Snapshot, kind string, wl *workload.Workload, cat *dbstate.Catalog,
+	sessions int, log *slog.Logger) (coster indexes.Coster, explains func() int, estimated bool, closeCoster func(), err error) {
+	if kind != "live" || snap.Extension("hypopg") == nil {
+		est := indexes.NewEstimator(wl, cat)
+		log.Warn("no HypoPG to ask the planner: index costs are estimated from pg_stats", "source", kind)
+		return est, func() int { return est.Estimates }, true, func() {}, nil
+	}
+	conn, cfg, err := fs.connect(ctx, log)
+	if err != nil {
+		return nil, nil, false, nil, err
+	}
+	w, err := indexes.NewWhatIf(ctx, conn, snap.Server.VersionNum)
+	if err != nil {
+		conn.Close(context.Background())
+		return nil, nil, false, nil, fmt.Errorf("indexes generate %s: %w", connect.Describe(cfg), err)
+	}
+	parallel(w, sessions, fs, log)
+	closeCoster = func() {
+		w.Close(context.Background())
+		conn.Close(context.Background())
+	}
+	return w, func() int { return w.Explains }, false, closeCoster, nil
+}
+
+// generateDrops are the redundant indexes to drop: the audit's findings (duplicates, unused,
+// skip-scan-redundant), each priced with the planner where HypoPG 1.4+ can hide indexes (the
+// index hidden and the proposals in place; a drop that makes any statement dearer is refused).
+func generateDrops(ctx context.Context, snap *dbstate.Snapshot, wl *workload.Workload, cat *dbstate.Catalog, coster indexes.Coster,
+	res *indexes.Result, planned []*indexes.Candidate, p *progress, log *slog.Logger) ([]indexes.Drop, []indexes.RefusedDrop, error) {
+	hc, canProve := coster.(indexes.HidingCoster)
+	canProve = canProve && hc.CanHideIndexes()
+	dropList := redundantIndexes(audit.Analyze(cat, snap.TakenAt), cat, res, canProve, log)
+	if !canProve {
+		if len(dropList) > 0 {
+			log.Info("drops not priced with the planner (HypoPG 1.4+ hides indexes; this server's cannot, or the run is offline): they rest on the audit's rules")
+		}
+		return dropList, nil, nil
+	}
+	if len(dropList) == 0 {
+		return nil, nil, nil
+	}
+	config := slices.Clone(planned)
+	for _, pr := range res.Proposals {
+		config = append(config, pr.Candidate)
+	}
+	p.update("pricing %d drops with the indexes hidden", len(dropList))
+	dropList, refused, err := indexes.ProveDrops(ctx, wl, cat, hc, config, dropList)
+	p.done()
+	if err != nil {
+		return nil, nil, fmt.Errorf("indexes generate: price the drops: %w", err)
+	}
+	for _, r := range refused {
+		log.Warn("drop not written", "index", r.Index, "reason", r.Reason)
+	}
+	return dropList, refused, nil
 }
 
 // redundantIndexes are the drops the audit advises plus the indexes the proposals replace. An
