@@ -1,7 +1,8 @@
 // Package cli is the pgtune command line: Run parses the arguments, dispatches to one subcommand
-// (one file each), renders its result and returns the process exit code. Conventions shared by
-// every subcommand (connection, output format, logging, exit codes, redaction) live in flags.go,
-// logging.go and errors.go, implemented once.
+// (one file each; groups such as maintain dispatch through runSubcommand), renders its result and
+// returns the process exit code. Conventions shared by every subcommand are implemented once:
+// connection and output format in flags.go, logging and redaction in logging.go, exit codes and
+// the final error line here (exitError, exitCode).
 package cli
 
 import (
