@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -89,5 +90,38 @@ func expect(t *testing.T, dir, name, got string) {
 	}
 	if string(want) != got {
 		t.Errorf("%s differs from %s (rerun with -update if the change is intended):\n%s", name, path, firstDiff(string(want), got))
+	}
+}
+
+// runSubcommand words its errors from the table: a group of one says so without a dangling "or".
+func TestRunSubcommandWording(t *testing.T) {
+	ran := ""
+	leaf := func(name string) *command {
+		return &command{name: name, run: func(_ context.Context, c *command, _ *env, args []string) error {
+			ran = c.name + " " + strings.Join(args, " ")
+			return nil
+		}}
+	}
+	e := &env{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	for _, c := range []struct {
+		subs        []*command
+		args        []string
+		err, ranArg string
+	}{
+		{[]*command{leaf("g one")}, nil, "g: missing subcommand (one); see 'pgtune help g'", ""},
+		{[]*command{leaf("g one"), leaf("g two")}, []string{"three"}, `g: unknown subcommand "three" (want one or two)`, ""},
+		{[]*command{leaf("g a"), leaf("g b"), leaf("g c")}, nil, "g: missing subcommand (a, b or c); see 'pgtune help g'", ""},
+		{[]*command{leaf("g a"), leaf("g b")}, []string{"b", "-x"}, "", "g b -x"},
+	} {
+		ran = ""
+		g := &command{name: "g", subcommands: c.subs}
+		err := runSubcommand(t.Context(), g, e, c.args)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.err || ran != c.ranArg {
+			t.Errorf("%v: error %q, ran %q; want %q, %q", c.args, got, ran, c.err, c.ranArg)
+		}
 	}
 }

@@ -55,7 +55,10 @@ func runSubcommand(ctx context.Context, cmd *command, e *env, args []string) err
 	for i, sub := range cmd.subcommands {
 		names[i] = strings.TrimPrefix(sub.name, cmd.name+" ")
 	}
-	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	want := names[len(names)-1]
+	if len(names) > 1 {
+		want = strings.Join(names[:len(names)-1], ", ") + " or " + want
+	}
 	if len(args) == 0 {
 		return usageErrorf("%s: missing subcommand (%s); see 'pgtune help %s'", cmd.name, want, cmd.name)
 	}
