@@ -1,8 +1,9 @@
 // Package advisor turns a snapshot of a database (collected live, read from a file, or imported
-// from pg_dump and a pg_stat_statements export) into ranked, explained findings. It builds the
-// workload model (every statement parsed into model.Statement, rows merged by fingerprint), runs
-// the analysers (rewrite hints, the existing-index audit, statistics health) and ranks what they
-// find. The analysers never import this package; it imports them.
+// from pg_dump and a pg_stat_statements export) into ranked, explained findings. It has
+// workload/build make the workload model (every statement a workload.Statement, rows merged by
+// fingerprint), runs the rule families (rewrite hints, the existing-index audit, statistics
+// health, the cluster, settings, maintenance, and the index engine when given a Coster) and ranks
+// what they find. The rule families never import this package; it imports them.
 package advisor
 
 import (
@@ -101,7 +102,7 @@ type WorkloadSummary struct {
 	// Hidden counts rows of other roles the user could not read.
 	HiddenRows int64 `json:"hidden_rows"`
 	// OwnRows are pgtune's own rows and InternalRows PostgreSQL's foreign-key checks, both left
-	// out of the workload (model.Statements says how they are recognised).
+	// out of the workload (dbstate.Statements says how they are recognised).
 	OwnRows      int64                   `json:"own_rows"`
 	InternalRows int64                   `json:"internal_rows"`
 	Unmodelled   []workload.ProblemCount `json:"unmodelled,omitempty"`

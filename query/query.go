@@ -1,7 +1,7 @@
-// Package query turns SQL text into pgtune's own typed model of a statement (model.Statement):
+// Package query turns SQL text into pgtune's own typed model of a statement (workload.Statement):
 // its kind, fingerprint, tables with aliases and CTEs resolved, classified column predicates,
 // join keys, sort and group keys, LIMIT/OFFSET and the columns it writes. It also reads pg_dump
-// schema files into the model's catalog types (schema.go).
+// schema files into dbstate's catalog types (schema.go).
 //
 // It is the only package that imports pg_query_go (the PostgreSQL 17 parser, compiled through
 // cgo), so every other package builds without that cost and never sees the parser's syntax tree.
@@ -103,7 +103,7 @@ func ParseWith(sql string, views *Views) (*workload.Statement, error) {
 	return st, nil
 }
 
-// Fingerprint returns the statement's fingerprint (see model.Statement.Fingerprint).
+// Fingerprint returns the statement's fingerprint (see workload.Statement.Fingerprint).
 func Fingerprint(sql string) (string, error) {
 	fp, err := pg_query.Fingerprint(sql)
 	if err != nil {

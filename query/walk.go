@@ -8,7 +8,7 @@ import (
 	"github.com/bookedbarber/pgtune/workload"
 )
 
-// walker fills a model.Statement from a parse tree. It visits only the node types that say how
+// walker fills a workload.Statement from a parse tree. It visits only the node types that say how
 // rows are reached (a typed walk, not reflection: it runs once per pg_stat_statements entry, and
 // the benchmark holds the whole model to 1.5x the parser's own cost).
 type walker struct {

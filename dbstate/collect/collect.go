@@ -1,4 +1,4 @@
-// Package collect reads a live database into a model.Snapshot: what it runs (pg_stat_statements
+// Package collect reads a live database into a dbstate.Snapshot: what it runs (pg_stat_statements
 // and samples of pg_stat_activity), what it is made of (catalog) and what its statistics say.
 //
 // Every query is a constant in the file of the catalog source it reads, starts with the
