@@ -3,6 +3,7 @@ package indexes
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -43,6 +44,15 @@ const warmMin = 16
 // (each session builds a configuration's hypothetical indexes once), and merges every plan into
 // w's cache.
 func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
+	// Every text's parameter types first, in one go: explain needs them, and so would each
+	// helper, one round trip per text.
+	texts := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		texts = append(texts, j.Text)
+	}
+	if err := w.Describe(ctx, texts); err != nil {
+		w.logf("the statements' parameter types could not be read in one go; reading them one by one", "error", err)
+	}
 	if w.sessions < 2 || w.dial == nil {
 		return
 	}
@@ -82,6 +92,9 @@ func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
 			h.Close(context.Background()) //nolint:errcheck // the session ends here
 			conn.Close(context.Background())
 		}()
+		// Types are the database's, the same in every session.
+		maps.Copy(h.types, w.types)
+		maps.Copy(h.stepwise, w.stepwise)
 		workers = append(workers, h)
 	}
 	if len(workers) < 2 {

@@ -46,6 +46,7 @@ type WhatIf struct {
 	// failed (see explain).
 	types    map[string][]string
 	stepwise map[string]bool
+	typeName map[uint32]string // type OID → its name (Describe)
 
 	// Explains counts the EXPLAINs actually run (cache misses).
 	Explains int
@@ -108,6 +109,13 @@ func NewWhatIf(ctx context.Context, conn *pgx.Conn, versionNum int) (*WhatIf, er
 	// joins are left out of what-if plans, with and without the candidates alike, so the
 	// comparison stays like for like; OLTP plans seldom use them.
 	if _, err := conn.Exec(ctx, connect.Marker+"SET enable_mergejoin = off"); err != nil {
+		return nil, fmt.Errorf("what-if session: %w", err)
+	}
+	// EXPLAIN without ANALYZE still starts the executor, and a plan whose cost passes
+	// jit_above_cost (a sequential scan of a big table, the baseline of most statements) loads
+	// the JIT provider into the backend: 45-300 ms on the session's first such plan, on every
+	// session, for nothing, since a plan's costs do not depend on JIT. Off, for this session only.
+	if _, err := conn.Exec(ctx, connect.Marker+"SET jit = off"); err != nil {
 		return nil, fmt.Errorf("what-if session: %w", err)
 	}
 	// Its EXPLAINs leave no row in pg_stat_statements where the role may ask for that.
@@ -318,11 +326,11 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 //
 // A text goes in one round trip: the same statements, sent as one pipelined batch
 // (explainBatch), once its parameter types are known (one round trip the first time, see
-// paramTypesOf). When that fails (a statement the server cannot prepare) or the batch does (a
+// paramTypesOf, or one for all the texts, see Describe). When that fails (a statement the server cannot prepare) or the batch does (a
 // representative value of the wrong type), they go one by one, so that a failure loses only its
 // own custom plan and the error is the statement's own.
 func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Plan, error) {
-	text = strings.TrimRight(strings.TrimSpace(text), ";")
+	text = trimText(text)
 	if _, ok := w.types[text]; !ok && !w.stepwise[text] {
 		if types, err := w.paramTypesOf(ctx, text); err == nil {
 			w.types[text] = types

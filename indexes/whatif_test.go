@@ -30,11 +30,20 @@ func TestWhatIfPricesHypotheticalIndexes(t *testing.T) {
 		if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&version); err != nil {
 			t.Fatal(err)
 		}
+		// JIT on, as servers have it by default: the what-if session turns it off for itself
+		// (loading the JIT provider cost the first EXPLAIN of every session 45-300 ms).
+		if _, err := conn.Exec(ctx, "SET jit = on"); err != nil {
+			t.Fatal(err)
+		}
 		w, err := NewWhatIf(ctx, conn, version)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Close(ctx)
+		var jit string
+		if err := conn.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil || jit != "off" {
+			t.Errorf("jit in the what-if session: %q, %v; want off", jit, err)
+		}
 
 		const q = "SELECT id FROM visits WHERE barber_id = $1 AND start_time >= $2 AND start_time < $3"
 		tables := []string{"public.visits"}
