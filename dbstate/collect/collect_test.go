@@ -160,6 +160,14 @@ func TestCollectCatalog(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The installed extensions carry the version the server's packages offer; the available
+		// ones are those not installed.
+		if e := snap.Extension("pg_stat_statements"); e == nil || e.Version == "" || e.Default == "" || e.Schema != "public" {
+			t.Errorf("pg_stat_statements: %+v", e)
+		}
+		if slices.Contains(snap.AvailableExtensions, "pg_stat_statements") || !slices.Contains(snap.AvailableExtensions, "pg_trgm") {
+			t.Errorf("available extensions %v: want pg_trgm, not the installed pg_stat_statements", snap.AvailableExtensions)
+		}
 		cat := dbstate.NewCatalog(snap)
 		visits := cat.Table("visits")
 		if visits == nil || visits.Kind != "table" || len(visits.Columns) != 6 || visits.Stats == nil || visits.Stats.Inserts != 2000 {
