@@ -227,11 +227,17 @@ func buildStmts(w *workload.Workload, cat *dbstate.Catalog) []*stmt {
 // each candidate can change (relate), the lazy greedy growth and the pruning, in rounds (grow),
 // and each chosen index's own effect (propose).
 func Select(ctx context.Context, w *workload.Workload, cat *dbstate.Catalog, cands []*Candidate, coster Coster, o Options) (*Result, error) {
+	if wm, ok := coster.(Warmer); ok {
+		defer wm.Release()
+	}
 	sel := newSelection(ctx, w, cat, cands, coster, o.withDefaults())
 	if err := sel.priceBaseline(); err != nil {
 		return nil, err
 	}
 	sel.relate()
+	if wm, ok := coster.(Warmer); ok {
+		wm.Warm(ctx, sel.candidateJobs())
+	}
 	if err := sel.grow(); err != nil {
 		return nil, err
 	}
@@ -354,7 +360,7 @@ func newSelection(ctx context.Context, w *workload.Workload, cat *dbstate.Catalo
 	}
 	sel.cands = slices.DeleteFunc(slices.Clone(cands), func(c *Candidate) bool { return planned[c.Signature()] })
 	if wm, ok := coster.(Warmer); ok {
-		wm.Warm(ctx, firstPass(sel.stmts, sel.cands, o.Planned))
+		wm.Warm(ctx, baselineJobs(sel.stmts, o.Planned))
 	}
 	return sel
 }
@@ -524,10 +530,15 @@ func (sel *selection) refresh(s *stmt, set []*Candidate) {
 // that leads its keys. It returns the best option that passes the thresholds, or nil.
 func (sel *selection) evaluate(c *Candidate) (*option, error) {
 	o := sel.o
+	if sel.hopeless(c) {
+		if o.Trace != nil {
+			o.Trace("hopeless", "candidate", c.Name, "statements", len(sel.own[c]), "threshold", math.Round(sel.threshold), "time_threshold_ms", math.Round(sel.timeThreshold))
+		}
+		return nil, nil
+	}
 	replaceOptions := []*Candidate{nil}
 	for _, ch := range sel.chosen {
-		if ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
-			slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey) {
+		if widens(c, ch) {
 			replaceOptions = append(replaceOptions, ch)
 		}
 	}
@@ -603,6 +614,12 @@ func (sel *selection) evaluate(c *Candidate) (*option, error) {
 		}
 	}
 	return best, nil
+}
+
+// widens: c is ch with more keys (same table, method and predicate), so choosing c can replace ch.
+func widens(c, ch *Candidate) bool {
+	return ch.Table == c.Table && ch.Method == c.Method && ch.Where == c.Where && len(ch.Keys) < len(c.Keys) &&
+		slices.EqualFunc(ch.Keys, c.Keys[:len(ch.Keys)], sameKey)
 }
 
 // fresh: nothing the option was priced on has changed since.
@@ -746,8 +763,7 @@ func (sel *selection) take(opt *option) []*Candidate {
 		}
 	}
 	for _, c := range sel.cands {
-		if c.Table == opt.c.Table && c.Method == opt.c.Method && c.Where == opt.c.Where &&
-			len(opt.c.Keys) < len(c.Keys) && slices.EqualFunc(opt.c.Keys, c.Keys[:len(opt.c.Keys)], sameKey) {
+		if widens(c, opt.c) {
 			again = append(again, c)
 		}
 	}
@@ -866,31 +882,69 @@ type RefusedCandidate struct {
 	Reason string `json:"reason"`
 }
 
-// firstPass is the Cost calls the selection begins with, which a Warmer can make ahead, in
-// parallel: every statement without the candidates (and with the planned indexes), and each
-// candidate alone (beside the planned ones) on the statements it was derived from.
-func firstPass(stmts []*stmt, cands []*Candidate, planned []*Candidate) []CostJob {
+// baselineJobs are the Cost calls the selection begins with, which a Warmer can make ahead, in
+// parallel: every statement without the candidates (and with the planned indexes).
+func baselineJobs(stmts []*stmt, planned []*Candidate) []CostJob {
 	var jobs []CostJob
-	add := func(s *stmt, config []*Candidate) {
-		for i, text := range s.texts {
-			jobs = append(jobs, CostJob{Config: config, Fingerprint: fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), Text: text, Params: s.params[i], Tables: s.tables})
-		}
-	}
 	for _, s := range stmts {
-		add(s, nil)
+		jobs = append(jobs, s.jobs(nil)...)
 		if len(planned) > 0 {
-			add(s, planned)
-		}
-	}
-	for _, c := range cands {
-		config := append(slices.Clone(planned), c)
-		for _, s := range stmts {
-			if slices.Contains(c.Serves, s.ws.Fingerprint) {
-				add(s, config)
-			}
+			jobs = append(jobs, s.jobs(planned)...)
 		}
 	}
 	return jobs
+}
+
+// candidateJobs are the calls of the first greedy round, for a Warmer once the baseline is
+// priced: each candidate that can pass the bars alone (beside the planned indexes) on the
+// statements it is priced on.
+func (sel *selection) candidateJobs() []CostJob {
+	var jobs []CostJob
+	for _, c := range sel.cands {
+		if sel.hopeless(c) {
+			continue
+		}
+		config := append(slices.Clone(sel.o.Planned), c)
+		for _, s := range sel.own[c] {
+			jobs = append(jobs, s.jobs(config)...)
+		}
+	}
+	return jobs
+}
+
+// jobs are the Cost calls that price s under config.
+func (s *stmt) jobs(config []*Candidate) []CostJob {
+	var jobs []CostJob
+	for i, text := range s.texts {
+		jobs = append(jobs, CostJob{Config: config, Fingerprint: fmt.Sprintf("%s/%d", s.ws.Fingerprint, i), Text: text, Params: s.params[i], Tables: s.tables})
+	}
+	return jobs
+}
+
+// hopeless: c cannot pass the bars whatever it saves. What it saves its statements is at most all
+// they cost now (and what it adds to the writes only lowers that), the measured time it saves at
+// most all of theirs, and only a frequent statement's speedup counts on its own: where even
+// those bounds fall short, no plan could make it pass, and it is not planned at all.
+func (sel *selection) hopeless(c *Candidate) bool {
+	saved, savedMs := 0.0, 0.0
+	// Widening a chosen index whose writes cost more than c's (an INCLUDE c does not have) gives
+	// that difference back.
+	for _, ch := range sel.chosen {
+		if widens(c, ch) {
+			saved = max(saved, writeCost(sel.w, sel.cat, ch)-writeCost(sel.w, sel.cat, c))
+		}
+	}
+	for _, s := range sel.own[c] {
+		if sel.frequent(s) {
+			return false
+		}
+		sel.refresh(s, sel.chosen) // a pruned index makes costs rise again
+		saved += float64(s.ws.Calls) * s.cur
+		if s.ref > 0 {
+			savedMs += s.ws.TotalExecMs * s.cur / s.ref
+		}
+	}
+	return saved <= sel.threshold && savedMs < sel.timeThreshold
 }
 
 func (s *stmt) cost(ctx context.Context, coster Coster, config []*Candidate) (float64, error) {

@@ -26,6 +26,8 @@ type CostJob struct {
 // is planned again (and fails with its own error) when the selection makes it.
 type Warmer interface {
 	Warm(ctx context.Context, jobs []CostJob)
+	// Release ends what Warm keeps between calls (helper sessions).
+	Release()
 }
 
 // Parallel lets Warm plan on more sessions: dial opens one more connection to the same
@@ -75,28 +77,13 @@ func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
 	if len(seen) < warmMin {
 		return
 	}
-	workers := []*WhatIf{w}
-	for range w.sessions - 1 {
-		conn, err := w.dial(ctx)
-		if err != nil {
-			w.logf("a planner session more could not connect; planning on fewer", "error", err)
-			break
-		}
-		h, err := NewWhatIf(ctx, conn, w.version)
-		if err != nil {
-			conn.Close(context.Background())
-			w.logf("a planner session more could not start; planning on fewer", "error", err)
-			break
-		}
-		defer func() {
-			h.Close(context.Background()) //nolint:errcheck // the session ends here
-			conn.Close(context.Background())
-		}()
+	w.openHelpers(ctx)
+	for _, h := range w.helpers {
 		// Types are the database's, the same in every session.
 		maps.Copy(h.types, w.types)
 		maps.Copy(h.stepwise, w.stepwise)
-		workers = append(workers, h)
 	}
+	workers := append([]*WhatIf{w}, w.helpers...)
 	if len(workers) < 2 {
 		return
 	}
@@ -120,7 +107,7 @@ func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
 	}
 	wg.Wait()
 	// What the helpers learnt: plans, sizes and parameter types.
-	for _, h := range workers[1:] {
+	for _, h := range w.helpers {
 		for k, p := range h.cache {
 			w.cache[k] = p
 		}
@@ -138,7 +125,39 @@ func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
 			w.stepwise[text] = true
 		}
 		w.Explains += h.Explains
+		h.Explains = 0
 	}
+}
+
+// openHelpers opens the helper sessions Parallel allows, once: they stay open (their catalog
+// caches warm: a fresh backend's first plan of each table costs it a few milliseconds) until
+// Release.
+func (w *WhatIf) openHelpers(ctx context.Context) {
+	for len(w.helpers) < w.sessions-1 && !w.helpersFailed {
+		conn, err := w.dial(ctx)
+		if err != nil {
+			w.logf("a planner session more could not connect; planning on fewer", "error", err)
+			w.helpersFailed = true
+			return
+		}
+		h, err := NewWhatIf(ctx, conn, w.version)
+		if err != nil {
+			conn.Close(context.Background())
+			w.logf("a planner session more could not start; planning on fewer", "error", err)
+			w.helpersFailed = true
+			return
+		}
+		w.helpers = append(w.helpers, h)
+	}
+}
+
+// Release closes the helper sessions Warm opened (a later Warm opens them again).
+func (w *WhatIf) Release() {
+	for _, h := range w.helpers {
+		h.Close(context.Background()) //nolint:errcheck // the session ends here
+		h.conn.Close(context.Background())
+	}
+	w.helpers, w.helpersFailed = nil, false
 }
 
 // groupKey names a whole configuration: what a session builds to plan under it.

@@ -51,10 +51,12 @@ type WhatIf struct {
 	// Explains counts the EXPLAINs actually run (cache misses).
 	Explains int
 
-	// See Parallel.
-	sessions int
-	dial     func(context.Context) (*pgx.Conn, error)
-	log      *slog.Logger
+	// See Parallel; helpers are the sessions Warm opened, until Release.
+	helpers       []*WhatIf
+	helpersFailed bool
+	sessions      int
+	dial          func(context.Context) (*pgx.Conn, error)
+	log           *slog.Logger
 }
 
 type hypo struct {
@@ -129,6 +131,7 @@ func NewWhatIf(ctx context.Context, conn *pgx.Conn, versionNum int) (*WhatIf, er
 // Close removes every hypothetical index and unhides every index (the connection may go back to
 // a pool).
 func (w *WhatIf) Close(ctx context.Context) error {
+	w.Release()
 	_, err := w.conn.Exec(ctx, fmt.Sprintf(hypoReset, w.schema))
 	if err == nil && w.CanHide {
 		_, err = w.conn.Exec(ctx, connect.Marker+fmt.Sprintf("SELECT %s.hypopg_unhide_all_indexes()", w.schema))
@@ -402,17 +405,25 @@ func (w *WhatIf) explainBatch(ctx context.Context, text string, types []string, 
 	if n > 0 && len(sets) > 0 {
 		exec(connect.Marker + "SET LOCAL plan_cache_mode = force_custom_plan")
 		count++
+		// The values stay set for the transaction: each set sends only those that differ from
+		// the set before it (a skewed column's), all in one statement.
+		last := map[int]string{}
 		for _, params := range sets {
 			if len(params) > n {
 				customs = append(customs, nil)
 				continue
 			}
 			params, args := customArgs(params, types)
+			var pairs []string
 			for i, v := range params {
-				if v != NullParam {
-					exec(setParam, fmt.Sprintf("pgtune.p%d", i+1), v)
-					count++
+				if prev, ok := last[i]; v != NullParam && (!ok || prev != v) {
+					pairs = append(pairs, fmt.Sprintf("pgtune.p%d", i+1), v)
+					last[i] = v
 				}
+			}
+			if len(pairs) > 0 {
+				exec(setParams(len(pairs)/2), pairs...)
+				count++
 			}
 			exec(connect.Marker + "EXPLAIN (FORMAT JSON) " + execute(preparedName, args))
 			explains = append(explains, count)
@@ -454,6 +465,16 @@ func (w *WhatIf) explainBatch(ctx context.Context, text string, types []string, 
 		k++
 	}
 	return combine(generic, got, variants), nil
+}
+
+// setParams is the statement that sets n representative values (custom variables, for the
+// transaction), one fixed text per n.
+func setParams(n int) string {
+	calls := make([]string, n)
+	for i := range calls {
+		calls[i] = fmt.Sprintf("pg_catalog.set_config($%d, $%d, true)", 2*i+1, 2*i+2)
+	}
+	return connect.Marker + "SELECT " + strings.Join(calls, ", ")
 }
 
 // customArgs pads a set of values with NULLs to the statement's parameters and gives the EXECUTE
