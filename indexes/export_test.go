@@ -6,3 +6,10 @@ var (
 	NameFor       = nameFor
 	ImmutableExpr = immutableExpr
 )
+
+// WithoutHopelessBound runs f with the selection's bound on hopeless candidates off.
+func WithoutHopelessBound(f func()) {
+	boundHopeless = false
+	defer func() { boundHopeless = true }()
+	f()
+}

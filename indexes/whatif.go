@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -140,12 +141,60 @@ func (w *WhatIf) Close(ctx context.Context) error {
 }
 
 // Configure makes exactly these candidates exist (hypothetically) and these existing indexes
-// ("schema.name") invisible to the planner. Cost calls it as needed. The changes go in one
-// pipelined round trip; on an error (HypoPG refusing a candidate) what was done before it is
-// kept and the rest is not sent.
+// ("schema.name") invisible to the planner. Cost calls it as needed, sending the changes in the
+// same round trip as the EXPLAINs that follow them where it can. The changes go in one pipelined
+// round trip; on an error (HypoPG refusing a candidate) what was done before it is kept and the
+// rest is not sent.
 func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []string) error {
+	changes, err := w.changesFor(cands, hide)
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	return w.sendChanges(ctx, changes)
+}
+
+// sendChanges sends changes in one round trip and applies their results.
+func (w *WhatIf) sendChanges(ctx context.Context, changes []change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	b := &pgconn.Batch{}
+	for _, c := range changes {
+		b.ExecParams(c.sql, c.args, nil, nil, nil)
+	}
+	results, err := w.conn.PgConn().ExecBatch(ctx, b).ReadAll()
+	if aerr := applyChanges(changes, results); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+// change is one statement of a configuration change, and what its result does to w's state.
+type change struct {
+	sql   string
+	args  [][]byte
+	apply func(r *pgconn.Result) error
+}
+
+// applyChanges applies the results of changes, in order, up to the first that failed (the server
+// ran none after it), and returns that one's error.
+func applyChanges(changes []change, results []*pgconn.Result) error {
+	for i, c := range changes {
+		if i >= len(results) {
+			return c.apply(&pgconn.Result{Err: errors.New("not run: the batch stopped before it")})
+		}
+		if err := c.apply(results[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changesFor lists the statements that make cands and hide the planner's view: HypoPG drops,
+// creations (with their sizes), unhides and hides.
+func (w *WhatIf) changesFor(cands []*Candidate, hide []string) ([]change, error) {
 	if len(hide) > 0 && !w.CanHide {
-		return ErrNoHide
+		return nil, ErrNoHide
 	}
 	want := map[string]*Candidate{}
 	for _, c := range cands {
@@ -153,78 +202,85 @@ func (w *WhatIf) Configure(ctx context.Context, cands []*Candidate, hide []strin
 			want[c.Signature()] = c
 		}
 	}
-	b := &pgx.Batch{}
-	var changes []func(br pgx.BatchResults) error
+	var changes []change
 	for sig, h := range w.active {
 		if want[sig] == nil {
-			b.Queue(fmt.Sprintf(hypoDrop, w.schema), h.oid)
-			changes = append(changes, func(br pgx.BatchResults) error {
-				if _, err := br.Exec(); err != nil {
-					return fmt.Errorf("drop hypothetical index: %w", err)
-				}
-				delete(w.active, sig)
-				delete(w.cands, sig)
-				return nil
-			})
+			changes = append(changes, change{sql: fmt.Sprintf(hypoDrop, w.schema), args: [][]byte{[]byte(strconv.FormatUint(uint64(h.oid), 10))},
+				apply: func(r *pgconn.Result) error {
+					if r.Err != nil {
+						return fmt.Errorf("drop hypothetical index: %w", r.Err)
+					}
+					delete(w.active, sig)
+					delete(w.cands, sig)
+					return nil
+				}})
 		}
 	}
 	for sig, c := range want {
 		if _, ok := w.active[sig]; ok {
 			continue
 		}
-		b.Queue(fmt.Sprintf(hypoCreate, w.schema, w.schema), c.PlainDefinition())
-		changes = append(changes, func(br pgx.BatchResults) error {
-			var h hypo
-			var size float64
-			if err := br.QueryRow().Scan(&h.oid, &h.name, &size); err != nil {
-				return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
-			}
-			w.active[sig] = h
-			w.cands[sig] = c
-			if _, ok := w.sizes[sig]; !ok {
-				w.sizes[sig] = size
-			}
-			return nil
-		})
+		changes = append(changes, change{sql: fmt.Sprintf(hypoCreate, w.schema, w.schema), args: [][]byte{[]byte(c.PlainDefinition())},
+			apply: func(r *pgconn.Result) error {
+				row, err := oneRow(r, 3)
+				if err != nil {
+					return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
+				}
+				oid, err1 := strconv.ParseUint(string(row[0]), 10, 32)
+				size, err2 := strconv.ParseFloat(string(row[2]), 64)
+				if err := errors.Join(err1, err2); err != nil {
+					return fmt.Errorf("hypothetical %s: %w", c.PlainDefinition(), err)
+				}
+				w.active[sig] = hypo{oid: uint32(oid), name: string(row[1])}
+				w.cands[sig] = c
+				if _, ok := w.sizes[sig]; !ok {
+					w.sizes[sig] = size
+				}
+				return nil
+			}})
 	}
 	for name, oid := range w.hidden {
 		if !slices.Contains(hide, name) {
-			b.Queue(fmt.Sprintf(hypoUnhide, w.schema), oid)
-			changes = append(changes, func(br pgx.BatchResults) error {
-				if _, err := br.Exec(); err != nil {
-					return fmt.Errorf("unhide %s: %w", name, err)
-				}
-				delete(w.hidden, name)
-				return nil
-			})
+			changes = append(changes, change{sql: fmt.Sprintf(hypoUnhide, w.schema), args: [][]byte{[]byte(strconv.FormatUint(uint64(oid), 10))},
+				apply: func(r *pgconn.Result) error {
+					if r.Err != nil {
+						return fmt.Errorf("unhide %s: %w", name, r.Err)
+					}
+					delete(w.hidden, name)
+					return nil
+				}})
 		}
 	}
 	for _, name := range hide {
 		if _, ok := w.hidden[name]; ok {
 			continue
 		}
-		b.Queue(fmt.Sprintf(hypoHide, w.schema), name)
-		changes = append(changes, func(br pgx.BatchResults) error {
-			var oid uint32
-			var hidden bool // false: it was hidden already
-			if err := br.QueryRow().Scan(&oid, &hidden); err != nil {
-				return fmt.Errorf("hide %s: %w", name, err)
-			}
-			w.hidden[name] = oid
-			return nil
-		})
+		changes = append(changes, change{sql: fmt.Sprintf(hypoHide, w.schema), args: [][]byte{[]byte(name)},
+			apply: func(r *pgconn.Result) error {
+				row, err := oneRow(r, 2)
+				if err != nil {
+					return fmt.Errorf("hide %s: %w", name, err)
+				}
+				oid, err := strconv.ParseUint(string(row[0]), 10, 32)
+				if err != nil {
+					return fmt.Errorf("hide %s: %w", name, err)
+				}
+				w.hidden[name] = uint32(oid) // its second column is false where it was hidden already
+				return nil
+			}})
 	}
-	if len(changes) == 0 {
-		return nil
+	return changes, nil
+}
+
+// oneRow is a result's only row, of n columns (text format).
+func oneRow(r *pgconn.Result, n int) ([][]byte, error) {
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	br := w.conn.SendBatch(ctx, b)
-	for _, apply := range changes {
-		if err := apply(br); err != nil {
-			br.Close() //nolint:errcheck // the first error is the one to report
-			return err
-		}
+	if len(r.Rows) != 1 || len(r.Rows[0]) != n {
+		return nil, fmt.Errorf("%d rows, want one of %d columns", len(r.Rows), n)
 	}
-	return br.Close()
+	return r.Rows[0], nil
 }
 
 // Size is HypoPG's estimate of a candidate's size in bytes, creating it hypothetically if
@@ -293,10 +349,11 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 	if p, ok := w.cache[key]; ok {
 		return p, nil
 	}
-	if err := w.Configure(ctx, config, hide); err != nil {
+	changes, err := w.changesFor(config, hide)
+	if err != nil {
 		return Plan{}, err
 	}
-	p, err := w.explain(ctx, text, params)
+	p, err := w.explain(ctx, text, params, changes)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -329,10 +386,12 @@ func (w *WhatIf) Cost(ctx context.Context, config []*Candidate, hide []string, f
 //
 // A text goes in one round trip: the same statements, sent as one pipelined batch
 // (explainBatch), once its parameter types are known (one round trip the first time, see
-// paramTypesOf, or one for all the texts, see Describe). When that fails (a statement the server cannot prepare) or the batch does (a
-// representative value of the wrong type), they go one by one, so that a failure loses only its
-// own custom plan and the error is the statement's own.
-func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Plan, error) {
+// paramTypesOf, or one for all the texts, see Describe), and so do the changes of hypothetical
+// indexes it is to be planned under, ahead of it. When that fails (a statement the server cannot
+// prepare) or the batch does (a representative value of the wrong type), they go one by one, so
+// that a failure loses only its own custom plan and the error is the statement's own; a change
+// HypoPG refuses is the error.
+func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string, changes []change) (Plan, error) {
 	text = trimText(text)
 	if _, ok := w.types[text]; !ok && !w.stepwise[text] {
 		if types, err := w.paramTypesOf(ctx, text); err == nil {
@@ -344,11 +403,13 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 		}
 	}
 	if types, ok := w.types[text]; ok && !w.stepwise[text] {
-		p, err := w.explainBatch(ctx, text, types, sets)
+		p, err := w.explainBatch(ctx, text, types, sets, changes)
+		changes = nil // sent, and applied as far as they went
+		var ce *changeError
 		if err == nil {
 			return p, nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.As(err, &ce) {
 			return Plan{}, err
 		}
 		// Whatever the batch left behind goes; the text is planned step by step from now on.
@@ -356,8 +417,18 @@ func (w *WhatIf) explain(ctx context.Context, text string, sets [][]string) (Pla
 		w.conn.Exec(ctx, connect.Marker+"DEALLOCATE "+preparedName) //nolint:errcheck // it may not exist
 		w.stepwise[text] = true
 	}
+	// The changes on their own, where the text cannot take them along.
+	if err := w.sendChanges(ctx, changes); err != nil {
+		return Plan{}, err
+	}
 	return w.explainStepwise(ctx, text, sets)
 }
+
+// changeError is a configuration change that failed in explain's batch.
+type changeError struct{ err error }
+
+func (e *changeError) Error() string { return e.err.Error() }
+func (e *changeError) Unwrap() error { return e.err }
 
 // paramTypesOf prepares text and reads its parameters' types, in one round trip; the prepared
 // statement is gone again afterwards.
@@ -385,9 +456,12 @@ func (w *WhatIf) paramTypesOf(ctx context.Context, text string) ([]string, error
 
 // explainBatch is explain's round trip: PREPARE, the generic EXPLAIN, each custom one with its
 // values set, ROLLBACK and DEALLOCATE, pipelined. The texts are those explainStepwise sends.
-func (w *WhatIf) explainBatch(ctx context.Context, text string, types []string, sets [][]string) (Plan, error) {
+func (w *WhatIf) explainBatch(ctx context.Context, text string, types []string, sets [][]string, changes []change) (Plan, error) {
 	n := len(types)
 	b := &pgconn.Batch{}
+	for _, c := range changes {
+		b.ExecParams(c.sql, c.args, nil, nil, nil)
+	}
 	exec := func(sql string, args ...string) {
 		var vals [][]byte
 		for _, a := range args {
@@ -434,6 +508,15 @@ func (w *WhatIf) explainBatch(ctx context.Context, text string, types []string, 
 	exec(connect.Marker + "ROLLBACK")
 	exec(connect.Marker + "DEALLOCATE " + preparedName)
 	results, err := w.conn.PgConn().ExecBatch(ctx, b).ReadAll()
+	if len(changes) > 0 {
+		if aerr := applyChanges(changes, results); aerr != nil {
+			if ctx.Err() != nil {
+				return Plan{}, fmt.Errorf("explain: %w", err)
+			}
+			return Plan{}, &changeError{aerr}
+		}
+		results = results[len(changes):]
+	}
 	if err != nil {
 		return Plan{}, fmt.Errorf("explain: %w", err)
 	}
