@@ -1,11 +1,14 @@
 package indexes_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/bookedbarber/pgtune/advisor"
 	"github.com/bookedbarber/pgtune/dbstate"
@@ -59,16 +62,19 @@ func BenchmarkSelect500(b *testing.B) {
 	if rep.Summary.Statements != tenants*len(booking.Statements) {
 		b.Fatalf("%d statements in the workload", rep.Summary.Statements)
 	}
-	benchSelect(b, db, rep, snap.Server.VersionNum)
+	benchSelect(b, db, rep, snap.Server.VersionNum, 1)
 }
 
-// benchSelect runs Generate + Select with HypoPG once per iteration and reports the EXPLAINs,
-// candidates, proposals and seconds.
-func benchSelect(b *testing.B, db *pgtest.DB, rep *advisor.Report, versionNum int) {
+// benchSelect runs Generate + Select with HypoPG once per iteration, on sessions planner
+// sessions, and reports the EXPLAINs, candidates, proposals and seconds.
+func benchSelect(b *testing.B, db *pgtest.DB, rep *advisor.Report, versionNum, sessions int) {
 	for b.Loop() {
 		w, err := NewWhatIf(b.Context(), db.Connect(b), versionNum)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if sessions > 1 {
+			w.Parallel(sessions, func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, db.DSN) }, nil)
 		}
 		began := time.Now()
 		cands := Generate(rep.Workload, rep.Catalog)
@@ -101,7 +107,8 @@ func qualify(sql, schema string) string {
 // (100, 300, 1,000, 5,000: a full pg_stat_statements) on one wide table of 40 columns, and the
 // same N spread over 20 such tables. Each statement is one to three equality conditions, maybe a
 // range, maybe an ORDER BY ... LIMIT, on columns of varied cardinality, drawn with a fixed seed.
-// It reports the EXPLAINs, candidates, proposals and seconds of Generate + Select.
+// It reports the EXPLAINs, candidates, proposals and seconds of Generate + Select, on one planner
+// session and on two (advise's default).
 //
 //	CI=true go test -run '^$' -bench SelectScaling -benchtime 1x -timeout 60m ./indexes/
 func BenchmarkSelectScaling(b *testing.B) {
@@ -142,15 +149,17 @@ func BenchmarkSelectScaling(b *testing.B) {
 		tables []string
 	}{{"one_table", []string{"wide"}}, {"20_tables", many}} {
 		for _, n := range []int{100, 300, 1000, 5000} {
-			b.Run(fmt.Sprintf("%s/%d", layout.name, n), func(b *testing.B) {
-				s := *snap
-				s.Statements.Rows = syntheticStatements(n, columns, layout.tables)
-				rep, err := advisor.Advise(ctx, &s, advisor.Options{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				benchSelect(b, db, rep, snap.Server.VersionNum)
-			})
+			s := *snap
+			s.Statements.Rows = syntheticStatements(n, columns, layout.tables)
+			rep, err := advisor.Advise(ctx, &s, advisor.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, sessions := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%d/sessions=%d", layout.name, n, sessions), func(b *testing.B) {
+					benchSelect(b, db, rep, snap.Server.VersionNum, sessions)
+				})
+			}
 		}
 	}
 }

@@ -492,6 +492,17 @@ func (sel *selection) planWith(s *stmt, set []*Candidate) (float64, []float64, [
 	return s.plan(sel.ctx, sel.coster, config, nil)
 }
 
+// jobsWith are the Cost calls planWith makes: a Warmer can make them ahead, in parallel.
+func (sel *selection) jobsWith(s *stmt, set []*Candidate) []CostJob {
+	config := slices.Clone(sel.o.Planned)
+	for _, c := range set {
+		if s.near[c] {
+			config = append(config, c)
+		}
+	}
+	return s.jobs(config)
+}
+
 func (sel *selection) priceV(s *stmt, set []*Candidate) (float64, []float64, error) {
 	c, v, _, err := sel.planWith(s, set)
 	return c, v, err
@@ -709,6 +720,7 @@ func (sel *selection) growGreedily() error {
 			continue
 		}
 		if !sel.fresh(opt) {
+			sel.warmStale(queue, opt)
 			if err := sel.requeue(queue, opt.c); err != nil {
 				return err
 			}
@@ -727,6 +739,63 @@ func (sel *selection) growGreedily() error {
 		}
 	}
 	return nil
+}
+
+// warmStale lets a Warmer price, in parallel, what the next re-pricings need: the stale option at
+// the front and the stale ones right behind it, as many as it has sessions (each option's
+// statements are shared out too). The lazy greedy prices them
+// one at a time, and usually more than one before it takes the next (each a few round trips of
+// waiting on one session); one it would not have priced costs a helper's plans, not the time
+// of the selection. The queue is left as it was.
+func (sel *selection) warmStale(queue *optionQueue, opt *option) {
+	wm, ok := sel.coster.(Warmer)
+	if !ok || wm.Sessions() < 2 {
+		return
+	}
+	batch := []*Candidate{opt.c}
+	var held []queued
+	for len(batch) < wm.Sessions() && len(held) < 2*wm.Sessions() && queue.Len() > 0 {
+		x := heap.Pop(queue).(queued)
+		held = append(held, x)
+		if o := x.v.(*option); !slices.Contains(sel.chosen, o.c) && !sel.dropped[o.c] && !sel.fresh(o) {
+			batch = append(batch, o.c)
+		}
+	}
+	for _, x := range held {
+		heap.Push(queue, x)
+	}
+	// The dirty statements first (the bound of hopeless reads their cost), then each
+	// candidate's options on its statements that changed since it was priced.
+	var jobs []CostJob
+	seen := map[*stmt]bool{}
+	for _, c := range batch {
+		for _, s := range sel.own[c] {
+			if sel.dirty[s] && !seen[s] {
+				seen[s] = true
+				jobs = append(jobs, sel.jobsWith(s, sel.chosen)...)
+			}
+		}
+	}
+	sel.warmAhead(jobs)
+	jobs = nil
+	for _, c := range batch {
+		if sel.hopeless(c) {
+			continue
+		}
+		for _, rep := range append([]*Candidate{nil}, sel.chosen...) {
+			if rep != nil && !widens(c, rep) {
+				continue
+			}
+			config := append(slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == rep }), c)
+			prev := sel.priced[c][rep]
+			for _, s := range sel.own[c] {
+				if prev == nil || sel.changed[s] > prev.at {
+					jobs = append(jobs, sel.jobsWith(s, config)...)
+				}
+			}
+		}
+	}
+	sel.warmAhead(jobs)
 }
 
 // take adds the option to the chosen set and returns the candidates to price again.
@@ -749,6 +818,13 @@ func (sel *selection) take(opt *option) []*Candidate {
 	// again: an index can make another worth having (an anti-join's inner index makes an
 	// index on the outer side pay). Candidates that widen the new index have a new
 	// option, and are priced again too.
+	var jobs []CostJob
+	for _, s := range touched {
+		if len(s.tables) >= 2 {
+			jobs = append(jobs, sel.jobsWith(s, sel.chosen)...)
+		}
+	}
+	sel.warmAhead(jobs)
 	var again []*Candidate
 	for _, s := range touched {
 		sel.changed[s] = sel.step
@@ -777,6 +853,7 @@ func (sel *selection) prune() bool {
 	o := sel.o
 	pruned := false
 	for len(sel.chosen) > 1 {
+		sel.warmWithout(sel.served())
 		var worst *Candidate
 		worstNet := math.Inf(1)
 		for _, c := range sel.chosen {
@@ -813,10 +890,58 @@ func (sel *selection) prune() bool {
 	return pruned
 }
 
+// warmAhead hands a Warmer with more than one session the calls the selection is about to make
+// one at a time, so that its helpers plan them in parallel.
+func (sel *selection) warmAhead(jobs []CostJob) {
+	if wm, ok := sel.coster.(Warmer); ok && wm.Sessions() > 1 && len(jobs) > 0 {
+		wm.Warm(sel.ctx, jobs)
+	}
+}
+
+// warmWithout warms what a round of prune (or propose, with every statement) prices: the
+// statements with the chosen set (which says whether each uses an index), then without each
+// chosen index, where they use it.
+func (sel *selection) warmWithout(stmts []*stmt) {
+	if wm, ok := sel.coster.(Warmer); !ok || wm.Sessions() < 2 {
+		return
+	}
+	var jobs []CostJob
+	for _, s := range stmts {
+		jobs = append(jobs, sel.jobsWith(s, sel.chosen)...)
+	}
+	sel.warmAhead(jobs)
+	jobs = nil
+	for _, c := range sel.chosen {
+		without := slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
+		for _, s := range sel.serves[c] {
+			if sel.uses(s, sel.chosen, c) {
+				jobs = append(jobs, sel.jobsWith(s, without)...)
+			}
+		}
+	}
+	sel.warmAhead(jobs)
+}
+
+// served are the statements some chosen index serves.
+func (sel *selection) served() []*stmt {
+	var out []*stmt
+	seen := map[*stmt]bool{}
+	for _, c := range sel.chosen {
+		for _, s := range sel.serves[c] {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
 // propose prices the final set and each chosen index's own effect, measured by taking it away
 // from the final set, into the result's proposals.
 func (sel *selection) propose() {
 	res := sel.res
+	sel.warmWithout(sel.stmts)
 	final := map[*stmt]float64{}
 	for _, s := range sel.stmts {
 		c, err := sel.price(s, sel.chosen)

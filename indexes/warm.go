@@ -26,6 +26,8 @@ type CostJob struct {
 // is planned again (and fails with its own error) when the selection makes it.
 type Warmer interface {
 	Warm(ctx context.Context, jobs []CostJob)
+	// Sessions is how many sessions Warm may plan on at once.
+	Sessions() int
 	// Release ends what Warm keeps between calls (helper sessions).
 	Release()
 }
@@ -39,25 +41,22 @@ func (w *WhatIf) Parallel(sessions int, dial func(context.Context) (*pgx.Conn, e
 	w.sessions, w.dial, w.log = sessions, dial, log
 }
 
-// warmMin is the fewest uncached calls worth opening helper sessions for.
+// warmMin is the fewest uncached calls worth opening helper sessions for; once they are open,
+// two calls are worth sharing.
 const warmMin = 16
 
+// Sessions is how many sessions Warm may plan on at once (see Parallel).
+func (w *WhatIf) Sessions() int {
+	if w.dial == nil || w.helpersFailed && len(w.helpers) == 0 {
+		return 1
+	}
+	return max(1, w.sessions)
+}
+
 // Warm plans the jobs not cached yet, spread over w and its helper sessions by configuration
-// (each session builds a configuration's hypothetical indexes once), and merges every plan into
-// w's cache.
+// (each session builds a configuration's hypothetical indexes once per share of its jobs), and
+// merges every plan into w's cache.
 func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
-	// Every text's parameter types first, in one go: explain needs them, and so would each
-	// helper, one round trip per text.
-	texts := make([]string, 0, len(jobs))
-	for _, j := range jobs {
-		texts = append(texts, j.Text)
-	}
-	if err := w.Describe(ctx, texts); err != nil {
-		w.logf("the statements' parameter types could not be read in one go; reading them one by one", "error", err)
-	}
-	if w.sessions < 2 || w.dial == nil {
-		return
-	}
 	// Group the uncached calls by configuration, in the order given.
 	seen := map[string]bool{}
 	groups := map[string][]CostJob{}
@@ -74,43 +73,68 @@ func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
 		}
 		groups[ck] = append(groups[ck], j)
 	}
-	if len(seen) < warmMin {
-		return
-	}
-	w.openHelpers(ctx)
-	for _, h := range w.helpers {
-		// Types are the database's, the same in every session.
-		maps.Copy(h.types, w.types)
-		maps.Copy(h.stepwise, w.stepwise)
-	}
-	workers := append([]*WhatIf{w}, w.helpers...)
-	if len(workers) < 2 {
-		return
-	}
-	queue := make(chan []CostJob, len(order))
-	for _, ck := range order {
-		queue <- groups[ck]
-	}
-	close(queue)
+	parallel := w.sessions >= 2 && w.dial != nil && (len(seen) >= warmMin || len(w.helpers) > 0 && len(seen) >= 2)
+	var queue chan []CostJob
 	var wg sync.WaitGroup
-	for _, wk := range workers {
-		wg.Go(func() {
-			for group := range queue {
-				for _, j := range group {
-					if ctx.Err() != nil {
-						return
-					}
-					wk.Cost(ctx, j.Config, j.Hide, j.Fingerprint, j.Text, j.Params, j.Tables) //nolint:errcheck // best-effort (see Warmer)
+	work := func(wk *WhatIf) {
+		for share := range queue {
+			for _, j := range share {
+				if ctx.Err() != nil {
+					return
 				}
+				wk.Cost(ctx, j.Config, j.Hide, j.Fingerprint, j.Text, j.Params, j.Tables) //nolint:errcheck // best-effort (see Warmer)
 			}
+		}
+	}
+	// The helpers connect while this session reads the parameter types and starts on the
+	// calls: a connection and a session's setup are a few round trips of waiting each, and each
+	// helper joins as soon as it is ready.
+	described := make(chan struct{})
+	var types map[string][]string
+	var stepwise map[string]bool
+	if parallel {
+		shares := warmShares(groups, order, len(seen), w.sessions)
+		queue = make(chan []CostJob, len(shares))
+		for _, share := range shares {
+			queue <- share
+		}
+		close(queue)
+		wg.Go(func() {
+			join := func(h *WhatIf) {
+				<-described
+				// Types are the database's, the same in every session.
+				maps.Copy(h.types, types)
+				maps.Copy(h.stepwise, stepwise)
+				wg.Go(func() { work(h) })
+			}
+			for _, h := range w.helpers {
+				join(h)
+			}
+			w.openHelpers(ctx, join)
 		})
 	}
+	// Every text's parameter types first, in one go: explain needs them, and so would each
+	// helper, one round trip per text.
+	texts := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		texts = append(texts, j.Text)
+	}
+	if err := w.Describe(ctx, texts); err != nil {
+		w.logf("the statements' parameter types could not be read in one go; reading them one by one", "error", err)
+	}
+	// The helpers get a copy: this session's own maps change while they plan.
+	types, stepwise = maps.Clone(w.types), maps.Clone(w.stepwise)
+	close(described)
+	if !parallel {
+		return
+	}
+	work(w)
 	wg.Wait()
 	// What the helpers learnt: plans, sizes and parameter types.
 	for _, h := range w.helpers {
-		for k, p := range h.cache {
-			w.cache[k] = p
-		}
+		// Each call reached a helper uncached here: its cache holds only what it is to give.
+		maps.Copy(w.cache, h.cache)
+		clear(h.cache)
 		for sig, s := range h.sizes {
 			if _, ok := w.sizes[sig]; !ok {
 				w.sizes[sig] = s
@@ -129,10 +153,32 @@ func (w *WhatIf) Warm(ctx context.Context, jobs []CostJob) {
 	}
 }
 
-// openHelpers opens the helper sessions Parallel allows, once: they stay open (their catalog
+// warmShareMin is the fewest calls a share of one configuration's calls holds: each share costs
+// the session that takes it one build of the configuration's hypothetical indexes.
+const warmShareMin = 4
+
+// warmShares cuts the groups (one per configuration, in order) into the shares the sessions take
+// in turn. A group is cut when it is bigger than a quarter of a session's part of the calls: the
+// baseline is one configuration (no index) holding every statement, and whole, it kept one
+// session busy while the others waited.
+func warmShares(groups map[string][]CostJob, order []string, calls, sessions int) [][]CostJob {
+	size := max(warmShareMin, (calls+4*sessions-1)/(4*sessions))
+	var shares [][]CostJob
+	for _, ck := range order {
+		for g := groups[ck]; len(g) > 0; {
+			n := min(size, len(g))
+			shares = append(shares, g[:n])
+			g = g[n:]
+		}
+	}
+	return shares
+}
+
+// openHelpers opens the helper sessions Parallel allows, once, and hands each to join as it is
+// ready: they stay open (their catalog
 // caches warm: a fresh backend's first plan of each table costs it a few milliseconds) until
 // Release.
-func (w *WhatIf) openHelpers(ctx context.Context) {
+func (w *WhatIf) openHelpers(ctx context.Context, join func(*WhatIf)) {
 	for len(w.helpers) < w.sessions-1 && !w.helpersFailed {
 		conn, err := w.dial(ctx)
 		if err != nil {
@@ -148,6 +194,7 @@ func (w *WhatIf) openHelpers(ctx context.Context) {
 			return
 		}
 		w.helpers = append(w.helpers, h)
+		join(h)
 	}
 }
 
