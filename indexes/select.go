@@ -483,24 +483,24 @@ func (sel *selection) relate() {
 
 // planWith plans s with the planned indexes and those of set that can change it.
 func (sel *selection) planWith(s *stmt, set []*Candidate) (float64, []float64, []string, error) {
+	return s.plan(sel.ctx, sel.coster, sel.configFor(s, set), nil)
+}
+
+// configFor is the configuration s is planned under with set in place: the planned indexes and
+// those of set that can change it.
+func (sel *selection) configFor(s *stmt, set []*Candidate) []*Candidate {
 	config := slices.Clone(sel.o.Planned)
 	for _, c := range set {
 		if s.near[c] {
 			config = append(config, c)
 		}
 	}
-	return s.plan(sel.ctx, sel.coster, config, nil)
+	return config
 }
 
 // jobsWith are the Cost calls planWith makes: a Warmer can make them ahead, in parallel.
 func (sel *selection) jobsWith(s *stmt, set []*Candidate) []CostJob {
-	config := slices.Clone(sel.o.Planned)
-	for _, c := range set {
-		if s.near[c] {
-			config = append(config, c)
-		}
-	}
-	return s.jobs(config)
+	return s.jobs(sel.configFor(s, set))
 }
 
 func (sel *selection) priceV(s *stmt, set []*Candidate) (float64, []float64, error) {
@@ -547,15 +547,9 @@ func (sel *selection) evaluate(c *Candidate) (*option, error) {
 		}
 		return nil, nil
 	}
-	replaceOptions := []*Candidate{nil}
-	for _, ch := range sel.chosen {
-		if widens(c, ch) {
-			replaceOptions = append(replaceOptions, ch)
-		}
-	}
 	var best *option
-	for _, rep := range replaceOptions {
-		config := append(slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == rep }), c)
+	for _, rep := range sel.replaceOptions(c) {
+		config := sel.withOption(c, rep)
 		// Widening rep: the statements that use rep are served by c as well (rep's keys lead
 		// c's; the wider index costs them a little more), so c is priced on its own.
 		affected := sel.own[c]
@@ -569,7 +563,7 @@ func (sel *selection) evaluate(c *Candidate) (*option, error) {
 		for _, s := range affected {
 			sel.refresh(s, sel.chosen)
 			cost, variants, ok := 0.0, []float64(nil), false
-			if prev != nil && sel.changed[s] <= prev.at {
+			if prev.holds(sel, s) {
 				cost, ok = prev.costs[s]
 				variants = prev.vars[s]
 			}
@@ -625,6 +619,28 @@ func (sel *selection) evaluate(c *Candidate) (*option, error) {
 		}
 	}
 	return best, nil
+}
+
+// replaceOptions are the ways c can join the chosen set: added outright (nil), or widening a
+// chosen index that leads its keys.
+func (sel *selection) replaceOptions(c *Candidate) []*Candidate {
+	options := []*Candidate{nil}
+	for _, ch := range sel.chosen {
+		if widens(c, ch) {
+			options = append(options, ch)
+		}
+	}
+	return options
+}
+
+// withOption is the chosen set with c in it, in place of rep (nil: added outright).
+func (sel *selection) withOption(c, rep *Candidate) []*Candidate {
+	return append(slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == rep }), c)
+}
+
+// holds: the memo's price of s is still exact (nothing touched s since it was priced).
+func (m *memo) holds(sel *selection, s *stmt) bool {
+	return m != nil && sel.changed[s] <= m.at
 }
 
 // widens: c is ch with more keys (same table, method and predicate), so choosing c can replace ch.
@@ -743,10 +759,10 @@ func (sel *selection) growGreedily() error {
 
 // warmStale lets a Warmer price, in parallel, what the next re-pricings need: the stale option at
 // the front and the stale ones right behind it, as many as it has sessions (each option's
-// statements are shared out too). The lazy greedy prices them
-// one at a time, and usually more than one before it takes the next (each a few round trips of
-// waiting on one session); one it would not have priced costs a helper's plans, not the time
-// of the selection. The queue is left as it was.
+// statements are shared out too). The lazy greedy prices them one at a time, and usually more
+// than one before it takes the next (each a few round trips of waiting on one session); one it
+// would not have priced costs a helper's plans, not the time of the selection. The queue is left
+// as it was.
 func (sel *selection) warmStale(queue *optionQueue, opt *option) {
 	wm, ok := sel.coster.(Warmer)
 	if !ok || wm.Sessions() < 2 {
@@ -782,14 +798,10 @@ func (sel *selection) warmStale(queue *optionQueue, opt *option) {
 		if sel.hopeless(c) {
 			continue
 		}
-		for _, rep := range append([]*Candidate{nil}, sel.chosen...) {
-			if rep != nil && !widens(c, rep) {
-				continue
-			}
-			config := append(slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == rep }), c)
-			prev := sel.priced[c][rep]
+		for _, rep := range sel.replaceOptions(c) {
+			config, prev := sel.withOption(c, rep), sel.priced[c][rep]
 			for _, s := range sel.own[c] {
-				if prev == nil || sel.changed[s] > prev.at {
+				if !prev.holds(sel, s) {
 					jobs = append(jobs, sel.jobsWith(s, config)...)
 				}
 			}
@@ -857,7 +869,7 @@ func (sel *selection) prune() bool {
 		var worst *Candidate
 		worstNet := math.Inf(1)
 		for _, c := range sel.chosen {
-			without := slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
+			without := sel.chosenWithout(c)
 			loss, speedup, lostMs := 0.0, 0.0, 0.0
 			for _, s := range sel.serves[c] {
 				if !sel.uses(s, sel.chosen, c) {
@@ -912,7 +924,7 @@ func (sel *selection) warmWithout(stmts []*stmt) {
 	sel.warmAhead(jobs)
 	jobs = nil
 	for _, c := range sel.chosen {
-		without := slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
+		without := sel.chosenWithout(c)
 		for _, s := range sel.serves[c] {
 			if sel.uses(s, sel.chosen, c) {
 				jobs = append(jobs, sel.jobsWith(s, without)...)
@@ -920,6 +932,11 @@ func (sel *selection) warmWithout(stmts []*stmt) {
 		}
 	}
 	sel.warmAhead(jobs)
+}
+
+// chosenWithout is the chosen set less c.
+func (sel *selection) chosenWithout(c *Candidate) []*Candidate {
+	return slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
 }
 
 // served are the statements some chosen index serves.
@@ -952,7 +969,7 @@ func (sel *selection) propose() {
 		res.FinalCost += float64(s.ws.Calls) * c
 	}
 	for _, c := range sel.chosen {
-		without := slices.DeleteFunc(slices.Clone(sel.chosen), func(x *Candidate) bool { return x == c })
+		without := sel.chosenWithout(c)
 		_, estimated := sel.coster.(*Estimator)
 		estimated = estimated || c.Estimated
 		prop := &Proposal{Candidate: c, SizeBytes: sel.sizes[c], WriteCost: writeCost(sel.w, sel.cat, c), BreaksHOT: hotColumns(sel.w, c), Estimated: estimated}

@@ -34,8 +34,8 @@ type Warmer interface {
 
 // Parallel lets Warm plan on more sessions: dial opens one more connection to the same
 // database, sessions is how many sessions plan at once in all (this one included; 1: no
-// helpers). Each helper is a WhatIf of its own (hypothetical indexes live in one backend), and
-// is closed when Warm returns. The planner's work is CPU on the server: a DBA chooses how many
+// helpers). Each helper is a WhatIf of its own (hypothetical indexes live in one backend), opened
+// by the first Warm that has enough to share and closed by Release. The planner's work is CPU on the server: a DBA chooses how many
 // of its cores pgtune may use at once.
 func (w *WhatIf) Parallel(sessions int, dial func(context.Context) (*pgx.Conn, error), log *slog.Logger) {
 	w.sessions, w.dial, w.log = sessions, dial, log
@@ -175,9 +175,8 @@ func warmShares(groups map[string][]CostJob, order []string, calls, sessions int
 }
 
 // openHelpers opens the helper sessions Parallel allows, once, and hands each to join as it is
-// ready: they stay open (their catalog
-// caches warm: a fresh backend's first plan of each table costs it a few milliseconds) until
-// Release.
+// ready: they stay open (their catalog caches warm: a fresh backend's first plan of each table
+// costs it a few milliseconds) until Release.
 func (w *WhatIf) openHelpers(ctx context.Context, join func(*WhatIf)) {
 	for len(w.helpers) < w.sessions-1 && !w.helpersFailed {
 		conn, err := w.dial(ctx)
